@@ -1,0 +1,95 @@
+# hlsfs: plain Makefile with pkg-config.
+#   make                 build ./hlsfs
+#   make check           unit + integration tests (root, /dev/fuse)
+#   make check SANITIZE=1  the same under ASan + UBSan
+#   make install         PREFIX=/usr/local, DESTDIR honoured
+#   make deps            install Debian build and test packages
+#   make demo            mount a demo media directory (SOURCE=, MOUNT=)
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+VERSION  = 0.1.0
+
+PKGS     = fuse3 libavformat libavcodec libavutil lmdb
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wno-unused-parameter
+CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Iinclude -DHLSFS_VERSION='"$(VERSION)"' \
+               $(shell pkg-config --cflags $(PKGS))
+LIBS     = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD    = build/san
+else
+BUILD    = build/rel
+endif
+
+SRCS = $(wildcard src/*.c)
+OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
+
+# each unit test links only the modules it tests
+UNIT_TESTS = vpath plan playlist
+test_vpath_MODS    = vpath
+test_plan_MODS     = plan
+test_playlist_MODS = playlist vpath
+UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
+
+.PHONY: all check unit integration install uninstall deps demo undemo clean
+all: hlsfs
+
+hlsfs: $(BUILD)/hlsfs
+	cp $< $@
+
+$(BUILD)/hlsfs: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: src/%.c $(wildcard include/hlsfs/*.h) | $(BUILD)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $(BUILD)/tests
+
+objs_of = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$(test_$$*_MODS)) | $(BUILD)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) -lm
+
+unit: $(UNIT_BINS)
+
+check: hlsfs unit
+	@tests/run.sh $(BUILD)/tests ./hlsfs
+
+install: hlsfs
+	install -D -m 0755 hlsfs $(DESTDIR)$(BINDIR)/hlsfs
+	install -D -m 0644 man/hlsfs.1 $(DESTDIR)$(MANDIR)/man1/hlsfs.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hlsfs $(DESTDIR)$(MANDIR)/man1/hlsfs.1
+
+DEB_BUILD = build-essential pkg-config libfuse3-dev libavformat-dev \
+            libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
+            liblmdb-dev
+DEB_TEST  = fuse3 ffmpeg python3 lmdb-utils
+
+deps:
+	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+MOUNT  ?= $(CURDIR)/mnt
+SOURCE ?=
+demo: deps hlsfs
+	@tests/demo.sh "$(SOURCE)" "$(MOUNT)" ./hlsfs
+
+undemo:
+	-fusermount3 -u "$(MOUNT)"
+
+clean:
+	rm -rf build hlsfs

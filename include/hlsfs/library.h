@@ -1,0 +1,28 @@
+/*
+ * library: the titles of the mounted tree, each analysed once. A title is
+ * found by its source path and must still match the source's identity;
+ * otherwise it is loaded again (from the cache, or by probing).
+ * Concurrent requests for a title that is being loaded wait for it.
+ */
+#ifndef HLSFS_LIBRARY_H
+#define HLSFS_LIBRARY_H
+
+#include <sys/stat.h>
+
+struct cache;
+struct library;
+struct title;
+
+int library_new(struct library **out, const char *source_root,
+                struct cache *cache, double segment_time);
+void library_free(struct library **l);
+
+/* The title of the source file 'rel' (path below the source root, with a
+ * leading '/') whose lstat is 'st'. Returns 0 with a reference in *out, or
+ * a negative errno. Release the reference with library_put. */
+int library_get(struct library *l, const char *rel, const struct stat *st,
+                struct title **out);
+
+void library_put(struct library *l, struct title *t);
+
+#endif

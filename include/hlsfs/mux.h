@@ -1,0 +1,50 @@
+/*
+ * mux: one MPEG-TS segment of one elementary stream, written by
+ * libavformat's mpegts muxer into memory, then padded with null packets
+ * (PID 0x1FFF) to its planned size.
+ *
+ * Every segment is muxed by a fresh muxer with the same settings, so its
+ * bytes depend only on its packets. A counting muxer (no buffer) gives the
+ * exact size a set of packets will take, which is how sizes are planned.
+ */
+#ifndef HLSFS_MUX_H
+#define HLSFS_MUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavcodec/packet.h>
+#include <libavcodec/codec_par.h>
+
+#define MUX_TS_PACKET 188
+
+struct mux;
+
+/* par: the stream's parameters (copied); tb: time base of the packets
+ * given to mux_write. count_only: keep no bytes, only count them. */
+int mux_open(struct mux **out, const AVCodecParameters *par, AVRational tb,
+             int count_only);
+
+/* Write one packet (not consumed). Returns 0 or a negative AVERROR. */
+int mux_write(struct mux *m, const AVPacket *pkt);
+
+/* Finish the segment; *size receives its unpadded length in bytes. */
+int mux_finish(struct mux *m, uint64_t *size);
+
+/* After mux_finish: pad to 'planned' bytes and hand the buffer over
+ * (*buf, malloc'd). Returns 0, or -EOVERFLOW when the segment is larger
+ * than planned (never truncated), or -EINVAL if planned is not a multiple
+ * of the TS packet size. */
+int mux_take_padded(struct mux *m, uint64_t planned, uint8_t **buf);
+
+void mux_free(struct mux **m);
+
+/* Decode times for packets that have only presentation times (Matroska):
+ * the k-th smallest pts minus 'shift', so they increase in decode order.
+ * mux_dts_shift gives the smallest shift that keeps every dts <= its pts.
+ * Both return -ENOMEM or 0. */
+int mux_dts_shift(const int64_t *pts, size_t n, int64_t *shift);
+int mux_decode_times(const int64_t *pts, size_t n, int64_t shift,
+                     int64_t *dts);
+
+#endif

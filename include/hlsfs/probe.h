@@ -1,0 +1,62 @@
+/*
+ * probe: open a source with libavformat, pick its streams and build the
+ * packet index of the first video stream and of every audio stream,
+ * from the container's own sample table when it has a complete one (MP4,
+ * MOV) and otherwise from a packet scan that reads no payload twice and
+ * decodes nothing.
+ */
+#ifndef HLSFS_PROBE_H
+#define HLSFS_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavcodec/codec_par.h>
+#include <libavutil/rational.h>
+
+struct AVFormatContext;
+
+#define PROBE_PKT_KEY     1   /* a keyframe (random access point)          */
+#define PROBE_PKT_DISCARD 2   /* before the start of an edit list          */
+
+struct probe_packet {
+    int64_t  dts;             /* stream time base; never AV_NOPTS_VALUE    */
+    int64_t  pts;             /* AV_NOPTS_VALUE when the index lacks it    */
+    uint32_t size;
+    uint32_t flags;
+};
+
+struct probe_stream {
+    int                  index;      /* in the source                      */
+    AVRational           tb;
+    AVCodecParameters   *par;        /* owned copy                         */
+    struct probe_packet *pkts;       /* decode order                       */
+    size_t               npkts, cap;
+    int                  adts;       /* AAC packets carry ADTS headers     */
+    int                  no_dts;     /* the container gives no decode times
+                                        (Matroska): dts[] holds pts        */
+    int64_t              pts_offset; /* pts - dts of a keyframe (index)    */
+    char                *language;   /* owned, may be NULL                 */
+    char                *name;       /* owned, may be NULL                 */
+    int                  is_default;
+};
+
+struct probe {
+    char                *format;     /* libavformat short name             */
+    const char          *method;     /* "container index" / "packet scan"  */
+    struct probe_stream *video;      /* NULL when none                     */
+    struct probe_stream *audio;      /* every audio stream, source order   */
+    int                  naudio;
+    char                *error;      /* why the title cannot be served     */
+};
+
+/* Open 'path' (demuxer only, no decoder). Returns 0 or a negative AVERROR. */
+int probe_open_input(const char *path, struct AVFormatContext **fmt);
+
+/* Analyse a source. On a source that cannot be served, returns 0 with
+ * p->error set; a negative errno only for resource failures. */
+int probe_source(const char *path, struct probe **out);
+
+void probe_free(struct probe **p);
+
+#endif

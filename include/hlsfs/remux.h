@@ -1,0 +1,21 @@
+/*
+ * remux: a segment of a copied rendition (the source's H.264 video as
+ * `original`, or an AAC track), packets copied on the plan, muxed and
+ * padded to the planned size.
+ */
+#ifndef HLSFS_REMUX_H
+#define HLSFS_REMUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct title;
+struct title_rendition;
+
+/* Make segment 'seg' of rendition r of title t from the source at 'path'.
+ * On success *out (malloc'd) holds exactly r->sizes[seg] bytes.
+ * Returns 0, or -EIO (logged with the file and segment). */
+int remux_segment(const char *path, const struct title *t,
+                  const struct title_rendition *r, long seg, uint8_t **out);
+
+#endif

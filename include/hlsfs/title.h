@@ -1,0 +1,97 @@
+/*
+ * title: one source title: its identity, the segment plan, its renditions
+ * with every segment's exact size, and its playlists. A title is built
+ * once from a probe (and stored in the cache), or read back from the cache;
+ * after that it is immutable and shared read-only between threads.
+ */
+#ifndef HLSFS_TITLE_H
+#define HLSFS_TITLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <libavutil/rational.h>
+
+#include "hlsfs/vpath.h"
+
+struct probe;
+
+/* What makes a title: the source's identity and the options that shape
+ * the plan. A changed source or option is a different title. */
+struct title_key {
+    char     magic[4];          /* "HTI" + record version                 */
+    uint64_t dev, ino, size;
+    int64_t  mtime_ns;
+    uint32_t segment_ms;
+    uint32_t reserved;
+};
+
+struct title_rendition {
+    enum rend_kind kind;
+    char        name[VPATH_NAME_MAX];   /* "original", "0", "1" ...        */
+    int         src_index;              /* stream index in the source      */
+    AVRational  tb;                     /* of range[]                      */
+    int64_t    *range;    /* nseg + 1: segment i = packets with dts in
+                             [range[i], range[i + 1]) of that stream       */
+    uint64_t   *sizes;    /* nseg: exact bytes of each segment             */
+    int         ps_bound; /* video: bytes of parameter sets a keyframe may
+                             gain; audio: 1 when packets carry ADTS        */
+    int         length_size; /* video: AVCC NAL length size, 0 if Annex B  */
+    int         key_by_pts;  /* video without decode times (Matroska):
+                                range[] holds the pts of each segment's
+                                first keyframe; segment i runs from that
+                                keyframe to the next cut keyframe, and
+                                decode times are made by mux_decode_times */
+    int64_t     dts_shift;   /* for key_by_pts                             */
+    int         width, height;
+    int         channels;
+    int         is_default;
+    char        codecs[32];
+    char        language[16];
+    char        label[64];
+    uint64_t    peak_bps, avg_bps;
+    char       *playlist;               /* media playlist text             */
+    size_t      playlist_len;
+};
+
+struct title {
+    struct title_key        key;
+    char                   *error;       /* "reason\n" or NULL             */
+    size_t                  error_len;
+    AVRational              tb;          /* of bounds[]                    */
+    long                    nseg;
+    int64_t                *bounds;      /* nseg + 1 presentation times    */
+    double                  frame_rate;
+    struct title_rendition *rends;
+    int                     nrends;
+    char                   *master;
+    size_t                  master_len;
+};
+
+void title_make_key(struct title_key *key, const struct stat *st,
+                    double segment_time);
+
+/* Build a title from a probe: plan, renditions, sizes, playlists. */
+int title_build(const struct probe *p, const struct title_key *key,
+                double segment_time, struct title **out);
+
+/* A title with only an ERROR file. */
+int title_build_error(const struct title_key *key, const char *reason,
+                      struct title **out);
+
+/* Serialize to a malloc'd buffer / read back. */
+int title_serialize(const struct title *t, uint8_t **buf, size_t *len);
+int title_deserialize(const uint8_t *buf, size_t len, struct title **out);
+
+/* The rendition of a virtual path, or NULL. */
+const struct title_rendition *title_find(const struct title *t,
+                                         enum rend_kind kind,
+                                         const char *name);
+
+/* Duration of segment i in ms, from the plan. */
+int64_t title_segment_ms(const struct title *t, long i);
+
+void title_free(struct title **t);
+
+#endif

@@ -1,0 +1,531 @@
+/*
+ * fs: fuse_operations for hlsfs.
+ *
+ * A path is either a source entry mirrored as is, or below a video source
+ * file, which is shown as a directory (vpath.c has the grammar). Virtual
+ * files: playlists and ERROR are text held by the title; source.EXT reads
+ * the source; a segment is made on its handle's first read (not at open,
+ * so servers that open on their event loop never wait) and kept by that
+ * handle, which therefore sees one version from first byte to last.
+ */
+#define FUSE_USE_VERSION 35
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <fuse.h>
+
+#include "hlsfs/fs.h"
+#include "hlsfs/library.h"
+#include "hlsfs/log.h"
+#include "hlsfs/remux.h"
+#include "hlsfs/title.h"
+#include "hlsfs/vpath.h"
+
+struct node {
+    char          real[PATH_MAX];  /* the source path (file or title)  */
+    struct stat   st;              /* its lstat                        */
+    int           is_title;        /* below or at a video source file  */
+    const char   *rel;             /* title's path below the root      */
+    struct vnode  v;
+};
+
+enum handle_kind { H_FD, H_TEXT, H_SEGMENT };
+
+struct handle {
+    enum handle_kind kind;
+    int              fd;
+    struct title    *title;        /* reference, for H_TEXT/H_SEGMENT  */
+    const char      *text;         /* H_TEXT: owned by the title       */
+    size_t           text_len;
+    const struct title_rendition *rend;
+    long             segment;
+    char             real[PATH_MAX];
+    pthread_mutex_t  lock;
+    uint8_t         *data;         /* H_SEGMENT, protected by lock     */
+    int              error;        /* H_SEGMENT, protected by lock     */
+};
+
+static struct fs_context *ctx(void)
+{
+    return fuse_get_context()->private_data;
+}
+
+/* Resolve a path: the source entry, or the title file and the part below. */
+static int resolve(const char *path, struct node *n)
+{
+    const struct fs_context *c = ctx();
+    size_t from = 0;
+
+    memset(n, 0, sizeof(*n));
+    for (;;) {
+        long split = vpath_next_title_split(path, from);
+        if (split < 0)
+            break;
+        if (snprintf(n->real, sizeof(n->real), "%s%.*s", c->source_root,
+                     (int)split, path) >= (int)sizeof(n->real))
+            return -ENAMETOOLONG;
+        if (lstat(n->real, &n->st) != 0)
+            return -errno;
+        if (S_ISREG(n->st.st_mode)) {
+            const char *base = strrchr(n->real, '/') + 1;
+            n->is_title = 1;
+            n->rel = n->real + strlen(c->source_root);
+            return vpath_parse_inner(path + split, vpath_ext(base), &n->v);
+        }
+        from = (size_t)split;
+    }
+    if (snprintf(n->real, sizeof(n->real), "%s%s", c->source_root,
+                 strcmp(path, "/") ? path : "") >= (int)sizeof(n->real))
+        return -ENAMETOOLONG;
+    if (lstat(n->real, &n->st) != 0)
+        return -errno;
+    return 0;
+}
+
+static int get_title(struct node *n, struct title **t)
+{
+    /* rel points into real; the title key is the lstat identity */
+    return library_get(ctx()->library, n->rel, &n->st, t);
+}
+
+/* Does title t have the node? Fills size for files. */
+static int title_node(const struct title *t, const struct node *n, off_t *size,
+                      int *is_dir, const struct title_rendition **rend)
+{
+    const struct vnode *v = &n->v;
+    *size = 0;
+    *is_dir = 0;
+    *rend = NULL;
+    if (v->kind == VN_TITLE_DIR) {
+        *is_dir = 1;
+        return 0;
+    }
+    if (v->kind == VN_SOURCE) {
+        *size = n->st.st_size;
+        return 0;
+    }
+    if (t->error) {
+        if (v->kind != VN_ERROR)
+            return -ENOENT;
+        *size = (off_t)t->error_len;
+        return 0;
+    }
+    switch (v->kind) {
+    case VN_MASTER:
+        *size = (off_t)t->master_len;
+        return 0;
+    case VN_KIND_DIR:
+        for (int i = 0; i < t->nrends; i++)
+            if (t->rends[i].kind == v->rkind) {
+                *is_dir = 1;
+                return 0;
+            }
+        return -ENOENT;
+    case VN_REND_DIR:
+    case VN_PLAYLIST:
+    case VN_SEGMENT:
+        if (!(*rend = title_find(t, v->rkind, v->rend)))
+            return -ENOENT;
+        if (v->kind == VN_REND_DIR) {
+            *is_dir = 1;
+        } else if (v->kind == VN_PLAYLIST) {
+            *size = (off_t)(*rend)->playlist_len;
+        } else {
+            if (v->segment >= t->nseg ||
+                v->seg_digits != vpath_segment_digits(t->nseg))
+                return -ENOENT;
+            *size = (off_t)(*rend)->sizes[v->segment];
+        }
+        return 0;
+    default:
+        return -ENOENT;
+    }
+}
+
+/* Attributes of a virtual entry: the source's owner, mode and times. */
+static void virtual_stat(const struct stat *src, int is_dir, off_t size,
+                         struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_uid = src->st_uid;
+    st->st_gid = src->st_gid;
+    st->st_atim = st->st_mtim = st->st_ctim = src->st_mtim;
+    mode_t perm = src->st_mode & 07777;
+    if (is_dir) {
+        perm |= (perm & 0444) >> 2;        /* readable -> searchable */
+        st->st_mode = S_IFDIR | perm;
+        st->st_nlink = 2;
+        st->st_size = 4096;
+    } else {
+        st->st_mode = S_IFREG | perm;
+        st->st_nlink = 1;
+        st->st_size = size;
+    }
+    st->st_blksize = 65536;
+    st->st_blocks = (st->st_size + 511) / 512;
+}
+
+static int hlsfs_getattr(const char *path, struct stat *st,
+                         struct fuse_file_info *fi)
+{
+    struct node n;
+    struct title *t = NULL;
+    const struct title_rendition *rend;
+    off_t size;
+    int is_dir, ret;
+    (void) fi;
+
+    if ((ret = resolve(path, &n)) < 0)
+        return ret;
+    if (!n.is_title) {
+        *st = n.st;
+        return 0;
+    }
+    /* the title directory and source.EXT need no analysis */
+    if (n.v.kind == VN_TITLE_DIR || n.v.kind == VN_SOURCE) {
+        virtual_stat(&n.st, n.v.kind == VN_TITLE_DIR, n.st.st_size, st);
+        if (n.v.kind == VN_SOURCE)
+            st->st_blocks = n.st.st_blocks;
+        return 0;
+    }
+    if ((ret = get_title(&n, &t)) < 0)
+        return ret;
+    ret = title_node(t, &n, &size, &is_dir, &rend);
+    if (ret == 0)
+        virtual_stat(&n.st, is_dir, size, st);
+    library_put(ctx()->library, t);
+    return ret;
+}
+
+static int hlsfs_readlink(const char *path, char *buf, size_t size)
+{
+    struct node n;
+    int ret;
+    if ((ret = resolve(path, &n)) < 0)
+        return ret;
+    if (n.is_title)
+        return -EINVAL;
+    ssize_t len = readlink(n.real, buf, size - 1);
+    if (len < 0)
+        return -errno;
+    buf[len] = '\0';
+    return 0;
+}
+
+static int fill_title_dir(const struct title *t, const struct node *n,
+                          void *buf, fuse_fill_dir_t filler)
+{
+    const struct vnode *v = &n->v;
+    char name[NAME_MAX + 16];
+
+    if (v->kind == VN_TITLE_DIR) {
+        const char *base = strrchr(n->real, '/') + 1;
+        const char *ext = vpath_ext(base);
+        snprintf(name, sizeof(name), *ext ? "source.%s" : "source", ext);
+        filler(buf, name, NULL, 0, 0);
+        if (t->error) {
+            filler(buf, "ERROR", NULL, 0, 0);
+            return 0;
+        }
+        filler(buf, "master.m3u8", NULL, 0, 0);
+        int has_video = 0, has_audio = 0;
+        for (int i = 0; i < t->nrends; i++) {
+            has_video |= t->rends[i].kind == REND_VIDEO;
+            has_audio |= t->rends[i].kind == REND_AUDIO;
+        }
+        if (has_video)
+            filler(buf, "video", NULL, 0, 0);
+        if (has_audio)
+            filler(buf, "audio", NULL, 0, 0);
+        return 0;
+    }
+    if (v->kind == VN_KIND_DIR) {
+        for (int i = 0; i < t->nrends; i++)
+            if (t->rends[i].kind == v->rkind)
+                filler(buf, t->rends[i].name, NULL, 0, 0);
+        return 0;
+    }
+    if (v->kind == VN_REND_DIR) {
+        filler(buf, "index.m3u8", NULL, 0, 0);
+        for (long i = 0; i < t->nseg; i++) {
+            vpath_segment_name(name, sizeof(name), i, t->nseg);
+            if (filler(buf, name, NULL, 0, 0))
+                break;
+        }
+        return 0;
+    }
+    return -ENOTDIR;
+}
+
+static int hlsfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+                         off_t offset, struct fuse_file_info *fi,
+                         enum fuse_readdir_flags flags)
+{
+    struct node n;
+    int ret;
+    (void) offset;
+    (void) fi;
+    (void) flags;
+
+    if ((ret = resolve(path, &n)) < 0)
+        return ret;
+    filler(buf, ".", NULL, 0, 0);
+    filler(buf, "..", NULL, 0, 0);
+    if (n.is_title) {
+        struct title *t = NULL;
+        const struct title_rendition *rend;
+        off_t size;
+        int is_dir;
+        if ((ret = get_title(&n, &t)) < 0)
+            return ret;
+        ret = title_node(t, &n, &size, &is_dir, &rend);
+        if (ret == 0)
+            ret = is_dir ? fill_title_dir(t, &n, buf, filler) : -ENOTDIR;
+        library_put(ctx()->library, t);
+        return ret;
+    }
+
+    DIR *dir = opendir(n.real);
+    if (!dir)
+        return -errno;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        struct stat st;
+        memset(&st, 0, sizeof(st));
+        unsigned char type = de->d_type;
+        if (type == DT_UNKNOWN && vpath_is_video_name(de->d_name)) {
+            char full[PATH_MAX];
+            struct stat real;
+            if (snprintf(full, sizeof(full), "%s/%s", n.real, de->d_name) <
+                    (int)sizeof(full) && lstat(full, &real) == 0 && S_ISREG(real.st_mode))
+                type = DT_REG;
+        }
+        /* a video file is shown as a directory: decided by name alone */
+        if (type == DT_REG && vpath_is_video_name(de->d_name))
+            type = DT_DIR;
+        st.st_mode = (mode_t)(type == DT_UNKNOWN ? 0 : DTTOIF(type));
+        if (filler(buf, de->d_name, &st, 0, 0))
+            break;
+    }
+    closedir(dir);
+    return 0;
+}
+
+static struct handle *handle_new(enum handle_kind kind)
+{
+    struct handle *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->kind = kind;
+    h->fd = -1;
+    pthread_mutex_init(&h->lock, NULL);
+    return h;
+}
+
+static void handle_free(struct handle *h)
+{
+    if (!h)
+        return;
+    if (h->fd >= 0)
+        close(h->fd);
+    if (h->title)
+        library_put(ctx()->library, h->title);
+    pthread_mutex_destroy(&h->lock);
+    free(h->data);
+    free(h);
+}
+
+static int hlsfs_open(const char *path, struct fuse_file_info *fi)
+{
+    struct node n;
+    struct handle *h = NULL;
+    int ret;
+
+    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT)))
+        return -EROFS;
+    if ((ret = resolve(path, &n)) < 0)
+        return ret;
+    if (!n.is_title || n.v.kind == VN_SOURCE) {
+        if (!(h = handle_new(H_FD)))
+            return -ENOMEM;
+        if ((h->fd = open(n.real, O_RDONLY | O_NOFOLLOW)) < 0) {
+            ret = -errno;
+            handle_free(h);
+            return ret;
+        }
+        fi->fh = (uintptr_t)h;
+        return 0;
+    }
+
+    struct title *t = NULL;
+    const struct title_rendition *rend;
+    off_t size;
+    int is_dir;
+    if ((ret = get_title(&n, &t)) < 0)
+        return ret;
+    if ((ret = title_node(t, &n, &size, &is_dir, &rend)) < 0 ||
+        (is_dir && (ret = -EISDIR))) {
+        library_put(ctx()->library, t);
+        return ret;
+    }
+    if (!(h = handle_new(n.v.kind == VN_SEGMENT ? H_SEGMENT : H_TEXT))) {
+        library_put(ctx()->library, t);
+        return -ENOMEM;
+    }
+    h->title = t;
+    h->rend = rend;
+    switch (n.v.kind) {
+    case VN_ERROR:    h->text = t->error;  h->text_len = t->error_len;  break;
+    case VN_MASTER:   h->text = t->master; h->text_len = t->master_len; break;
+    case VN_PLAYLIST: h->text = rend->playlist; h->text_len = rend->playlist_len; break;
+    case VN_SEGMENT:
+        h->segment = n.v.segment;
+        snprintf(h->real, sizeof(h->real), "%s", n.real);
+        break;
+    default:
+        handle_free(h);
+        return -EIO;
+    }
+    fi->fh = (uintptr_t)h;
+    return 0;
+}
+
+static int hlsfs_read(const char *path, char *buf, size_t size, off_t off,
+                      struct fuse_file_info *fi)
+{
+    struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+    const uint8_t *src;
+    size_t len;
+    (void) path;
+
+    if (off < 0)
+        return -EINVAL;
+    switch (h->kind) {
+    case H_FD: {
+        ssize_t n = pread(h->fd, buf, size, off);
+        return n < 0 ? -errno : (int)n;
+    }
+    case H_TEXT:
+        src = (const uint8_t *)h->text;
+        len = h->text_len;
+        break;
+    case H_SEGMENT:
+        pthread_mutex_lock(&h->lock);
+        if (!h->data && !h->error) {
+            int ret = remux_segment(h->real, h->title, h->rend, h->segment, &h->data);
+            if (ret < 0)
+                h->error = ret;
+        }
+        pthread_mutex_unlock(&h->lock);
+        if (h->error)
+            return h->error;
+        src = h->data;
+        len = h->rend->sizes[h->segment];
+        break;
+    default:
+        return -EIO;
+    }
+    if ((uint64_t)off >= len)
+        return 0;
+    if (size > len - (size_t)off)
+        size = len - (size_t)off;
+    memcpy(buf, src + off, size);
+    return (int)size;
+}
+
+static int hlsfs_release(const char *path, struct fuse_file_info *fi)
+{
+    (void) path;
+    handle_free((struct handle *)(uintptr_t)fi->fh);
+    return 0;
+}
+
+static int hlsfs_statfs(const char *path, struct statvfs *sv)
+{
+    (void) path;
+    if (statvfs(ctx()->source_root, sv) != 0)
+        return -errno;
+    sv->f_flag |= ST_RDONLY;
+    return 0;
+}
+
+static int hlsfs_access(const char *path, int mask)
+{
+    struct stat st;
+    int ret;
+    if (mask & W_OK)
+        return -EROFS;
+    if ((ret = hlsfs_getattr(path, &st, NULL)) < 0)
+        return ret;
+    return 0;
+}
+
+static void *hlsfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+    (void) conn;
+    cfg->use_ino = 0;
+    cfg->auto_cache = 1;        /* drop cached pages when mtime/size change */
+    return fuse_get_context()->private_data;
+}
+
+/* Everything that would modify the tree. */
+static int ro_path(const char *p) { (void) p; return -EROFS; }
+static int ro_path2(const char *a, const char *b) { (void) a; (void) b; return -EROFS; }
+static int ro_mode(const char *p, mode_t m) { (void) p; (void) m; return -EROFS; }
+static int ro_mknod(const char *p, mode_t m, dev_t d) { (void) p; (void) m; (void) d; return -EROFS; }
+static int ro_rename(const char *a, const char *b, unsigned int f) { (void) a; (void) b; (void) f; return -EROFS; }
+static int ro_chmod(const char *p, mode_t m, struct fuse_file_info *fi) { (void) p; (void) m; (void) fi; return -EROFS; }
+static int ro_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi) { (void) p; (void) u; (void) g; (void) fi; return -EROFS; }
+static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi) { (void) p; (void) o; (void) fi; return -EROFS; }
+static int ro_write(const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi) { (void) p; (void) b; (void) s; (void) o; (void) fi; return -EROFS; }
+static int ro_create(const char *p, mode_t m, struct fuse_file_info *fi) { (void) p; (void) m; (void) fi; return -EROFS; }
+static int ro_utimens(const char *p, const struct timespec tv[2], struct fuse_file_info *fi) { (void) p; (void) tv; (void) fi; return -EROFS; }
+static int ro_setxattr(const char *p, const char *n, const char *v, size_t s, int f) { (void) p; (void) n; (void) v; (void) s; (void) f; return -EROFS; }
+static int ro_removexattr(const char *p, const char *n) { (void) p; (void) n; return -EROFS; }
+static int ro_fallocate(const char *p, int m, off_t o, off_t l, struct fuse_file_info *fi) { (void) p; (void) m; (void) o; (void) l; (void) fi; return -EROFS; }
+
+static const struct fuse_operations hlsfs_ops = {
+    .init        = hlsfs_init,
+    .getattr     = hlsfs_getattr,
+    .readlink    = hlsfs_readlink,
+    .readdir     = hlsfs_readdir,
+    .open        = hlsfs_open,
+    .read        = hlsfs_read,
+    .release     = hlsfs_release,
+    .statfs      = hlsfs_statfs,
+    .access      = hlsfs_access,
+    .mknod       = ro_mknod,
+    .mkdir       = ro_mode,
+    .unlink      = ro_path,
+    .rmdir       = ro_path,
+    .symlink     = ro_path2,
+    .link        = ro_path2,
+    .rename      = ro_rename,
+    .chmod       = ro_chmod,
+    .chown       = ro_chown,
+    .truncate    = ro_truncate,
+    .write       = ro_write,
+    .create      = ro_create,
+    .utimens     = ro_utimens,
+    .setxattr    = ro_setxattr,
+    .removexattr = ro_removexattr,
+    .fallocate   = ro_fallocate,
+};
+
+const struct fuse_operations *fs_operations(void)
+{
+    return &hlsfs_ops;
+}

@@ -1,0 +1,122 @@
+/*
+ * main: start-up and teardown of hlsfs. Parses options, checks the cache
+ * can be opened, mounts, daemonizes, then opens the cache and the library
+ * (LMDB must not cross a fork) and runs the FUSE loop. Teardown runs the
+ * same ladder in reverse.
+ */
+#define FUSE_USE_VERSION 312
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <libavformat/avformat.h>
+
+#include "hlsfs/cache.h"
+#include "hlsfs/fs.h"
+#include "hlsfs/library.h"
+#include "hlsfs/log.h"
+#include "hlsfs/opts.h"
+
+#ifndef HLSFS_VERSION
+#define HLSFS_VERSION "0.1.0"
+#endif
+
+int main(int argc, char *argv[])
+{
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    struct fuse_cmdline_opts cmd;
+    struct hlsfs_opts opts;
+    struct fs_context fsctx;
+    struct cache *cache = NULL;
+    struct library *library = NULL;
+    struct fuse *fuse = NULL;
+    int status = 1;
+
+    memset(&opts, 0, sizeof(opts));
+    memset(&cmd, 0, sizeof(cmd));
+    memset(&fsctx, 0, sizeof(fsctx));
+
+    if (opts_parse(&args, &opts) < 0)
+        goto out_args;
+    if (fuse_parse_cmdline(&args, &cmd) != 0)
+        goto out_args;
+    if (opts.show_help || cmd.show_help) {
+        opts_print_help(argv[0]);
+        printf("FUSE options:\n");
+        fuse_cmdline_help();
+        fuse_lib_help(&args);
+        status = 0;
+        goto out_cmd;
+    }
+    if (opts.show_version || cmd.show_version) {
+        printf("hlsfs %s (libavformat %s, FUSE %s)\n", HLSFS_VERSION,
+               AV_STRINGIFY(LIBAVFORMAT_VERSION), fuse_pkgversion());
+        status = 0;
+        goto out_cmd;
+    }
+    if (!cmd.mountpoint) {
+        fprintf(stderr, "hlsfs: missing MOUNTPOINT (see --help)\n");
+        goto out_cmd;
+    }
+
+    log_setup(0, cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+    /* fail before mounting when the cache cannot be opened */
+    if (cache_open(&cache, opts.cache_dir, opts.cache_size) < 0)
+        goto out_cmd;
+    cache_close(&cache);
+
+    fsctx.source_root = opts.source;
+    if (!(fuse = fuse_new(&args, fs_operations(), sizeof(struct fuse_operations),
+                          &fsctx)))
+        goto out_cmd;
+    if (fuse_mount(fuse, cmd.mountpoint) != 0)
+        goto out_fuse;
+    if (fuse_daemonize(cmd.foreground) != 0)
+        goto out_unmount;
+    if (!cmd.foreground)
+        log_setup(1, cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+    if (cache_open(&cache, opts.cache_dir, opts.cache_size) < 0)
+        goto out_unmount;
+    if (library_new(&library, opts.source, cache, opts.segment_time) < 0)
+        goto out_cache;
+    fsctx.library = library;
+    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+        goto out_library;
+
+    log_info("serving %s at %s (cache %s, segment_time %.3g s)", opts.source,
+             cmd.mountpoint, opts.cache_dir, opts.segment_time);
+    if (cmd.singlethread) {
+        status = fuse_loop(fuse) ? 1 : 0;
+    } else {
+        struct fuse_loop_config *loop = fuse_loop_cfg_create();
+        if (!loop)
+            goto out_signals;
+        fuse_loop_cfg_set_clone_fd(loop, (unsigned)cmd.clone_fd);
+        fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+        if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
+            fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
+        status = fuse_loop_mt(fuse, loop) ? 1 : 0;
+        fuse_loop_cfg_destroy(loop);
+    }
+    log_info("unmounting %s", cmd.mountpoint);
+
+out_signals:
+    fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_library:
+    library_free(&library);
+out_cache:
+    cache_close(&cache);
+out_unmount:
+    fuse_unmount(fuse);
+out_fuse:
+    fuse_destroy(fuse);
+out_cmd:
+    free(cmd.mountpoint);
+out_args:
+    fuse_opt_free_args(&args);
+    opts_free(&opts);
+    return status;
+}

@@ -1,0 +1,206 @@
+/*
+ * mux: MPEG-TS into memory with libavformat, and null-packet padding.
+ *
+ * Settings that make segments independent and deterministic:
+ * - a fresh muxer per segment, so every segment opens with SDT, PAT, PMT;
+ * - "initial_discontinuity": the first packet of every PID says the
+ *   continuity counter restarts, so segments from different runs join;
+ * - max_delay 0.7 s: the usual MPEG-TS offset, timestamps = source + 1.4 s
+ *   in every rendition, keeping PCR ahead of any B-frame reordering;
+ * - no avoid_negative_ts shift, which would move each segment differently.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+
+#include "hlsfs/mux.h"
+
+#define MUX_MAX_DELAY_US 700000
+#define MUX_IO_BUFFER    (MUX_TS_PACKET * 64)
+
+struct mux {
+    AVFormatContext *fmt;
+    AVRational       in_tb;
+    int              count_only;
+    uint8_t         *buf;        /* the segment so far (not when counting) */
+    size_t           len, cap;
+    uint64_t         total;      /* bytes written by the muxer            */
+    int              finished;
+};
+
+static int mux_io_write(void *opaque, uint8_t *data, int size)
+{
+    struct mux *m = opaque;
+    m->total += (uint64_t)size;
+    if (m->count_only)
+        return size;
+    if (m->len + (size_t)size > m->cap) {
+        size_t cap = m->cap ? m->cap : 256 * 1024;
+        while (cap < m->len + (size_t)size)
+            cap *= 2;
+        uint8_t *n = realloc(m->buf, cap);
+        if (!n)
+            return AVERROR(ENOMEM);
+        m->buf = n;
+        m->cap = cap;
+    }
+    memcpy(m->buf + m->len, data, (size_t)size);
+    m->len += (size_t)size;
+    return size;
+}
+
+int mux_open(struct mux **out, const AVCodecParameters *par, AVRational tb,
+             int count_only)
+{
+    struct mux *m = calloc(1, sizeof(*m));
+    AVDictionary *opts = NULL;
+    uint8_t *iobuf = NULL;
+    AVStream *st;
+    int ret;
+
+    *out = NULL;
+    if (!m)
+        return AVERROR(ENOMEM);
+    m->in_tb = tb;
+    m->count_only = count_only;
+    if ((ret = avformat_alloc_output_context2(&m->fmt, NULL, "mpegts", NULL)) < 0)
+        goto fail;
+    if (!(iobuf = av_malloc(MUX_IO_BUFFER)) ||
+        !(m->fmt->pb = avio_alloc_context(iobuf, MUX_IO_BUFFER, 1, m, NULL,
+                                          mux_io_write, NULL))) {
+        av_free(iobuf);
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    m->fmt->pb->seekable = 0;
+    m->fmt->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
+    m->fmt->max_delay = MUX_MAX_DELAY_US;
+    /* keep source timestamps: no per-segment shift of negative ones */
+    m->fmt->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
+    if (!(st = avformat_new_stream(m->fmt, NULL))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    if ((ret = avcodec_parameters_copy(st->codecpar, par)) < 0)
+        goto fail;
+    st->codecpar->codec_tag = 0;
+    st->time_base = tb;
+    av_dict_set(&opts, "mpegts_flags", "+initial_discontinuity", 0);
+    ret = avformat_write_header(m->fmt, &opts);
+    av_dict_free(&opts);
+    if (ret < 0)
+        goto fail;
+    *out = m;
+    return 0;
+fail:
+    mux_free(&m);
+    return ret;
+}
+
+int mux_write(struct mux *m, const AVPacket *in)
+{
+    AVPacket *pkt = av_packet_clone(in);
+    int ret;
+    if (!pkt)
+        return AVERROR(ENOMEM);
+    pkt->stream_index = 0;
+    av_packet_rescale_ts(pkt, m->in_tb, m->fmt->streams[0]->time_base);
+    ret = av_write_frame(m->fmt, pkt);
+    av_packet_free(&pkt);
+    return ret;
+}
+
+int mux_finish(struct mux *m, uint64_t *size)
+{
+    int ret = 0;
+    if (!m->finished) {
+        ret = av_write_trailer(m->fmt);
+        avio_flush(m->fmt->pb);
+        m->finished = 1;
+    }
+    *size = m->total;
+    return ret;
+}
+
+int mux_take_padded(struct mux *m, uint64_t planned, uint8_t **out)
+{
+    *out = NULL;
+    if (!m->finished || m->count_only || planned % MUX_TS_PACKET)
+        return -EINVAL;
+    if (m->len > planned)
+        return -EOVERFLOW;
+    uint8_t *buf = realloc(m->buf, planned ? planned : 1);
+    if (!buf)
+        return -ENOMEM;
+    for (size_t off = m->len; off < planned; off += MUX_TS_PACKET) {
+        uint8_t *p = buf + off;
+        p[0] = 0x47;
+        p[1] = 0x1f;            /* PID 0x1FFF, no payload_unit_start */
+        p[2] = 0xff;
+        p[3] = 0x10;            /* payload only, continuity counter 0 */
+        memset(p + 4, 0xff, MUX_TS_PACKET - 4);
+    }
+    m->buf = NULL;
+    m->len = m->cap = 0;
+    *out = buf;
+    return 0;
+}
+
+void mux_free(struct mux **pm)
+{
+    struct mux *m = pm ? *pm : NULL;
+    if (!m)
+        return;
+    if (m->fmt) {
+        if (m->fmt->pb) {
+            av_freep(&m->fmt->pb->buffer);
+            avio_context_free(&m->fmt->pb);
+        }
+        avformat_free_context(m->fmt);
+    }
+    free(m->buf);
+    free(m);
+    *pm = NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int64_t *sorted_copy(const int64_t *v, size_t n)
+{
+    int64_t *s = malloc((n ? n : 1) * sizeof(*s));
+    if (s) {
+        memcpy(s, v, n * sizeof(*s));
+        qsort(s, n, sizeof(*s), cmp_i64);
+    }
+    return s;
+}
+
+int mux_dts_shift(const int64_t *pts, size_t n, int64_t *shift)
+{
+    int64_t *s = sorted_copy(pts, n);
+    if (!s)
+        return -ENOMEM;
+    *shift = 0;
+    for (size_t k = 0; k < n; k++)
+        if (s[k] - pts[k] > *shift)
+            *shift = s[k] - pts[k];
+    free(s);
+    return 0;
+}
+
+int mux_decode_times(const int64_t *pts, size_t n, int64_t shift, int64_t *dts)
+{
+    int64_t *s = sorted_copy(pts, n);
+    if (!s)
+        return -ENOMEM;
+    for (size_t k = 0; k < n; k++)
+        dts[k] = s[k] - shift;
+    free(s);
+    return 0;
+}

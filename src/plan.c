@@ -1,0 +1,81 @@
+/*
+ * plan.c -- owns the segment plan of a title: which keyframes start a
+ * segment, and segment durations in milliseconds. Pure: no I/O, no libav.
+ *
+ * The rule (SPEC section 2): with origin O = key_pts[0] and target T, cut
+ * at the first keyframe at or after each multiple O + k*T, k >= 1. When
+ * several multiples fall before the same keyframe they make one cut, and
+ * the next multiple considered is the smallest one strictly after the
+ * keyframe just chosen (a keyframe exactly on a multiple m makes the next
+ * multiple m + T). A keyframe not after the previous cut is never a cut,
+ * which keeps the plan monotonic for sources with disordered keyframes.
+ *
+ * All time arithmetic is done on unsigned offsets from the origin, so any
+ * int64 timestamps work (2^40, or INT64_MIN..INT64_MAX) without overflow,
+ * and the next multiple comes from one division, never from a loop over
+ * the multiples in a long gap between keyframes.
+ */
+#include "hlsfs/plan.h"
+
+#include <errno.h>
+
+long plan_cuts(const int64_t *key_pts, size_t nkeys, int64_t target,
+               size_t *cuts)
+{
+    int64_t origin;
+    const uint64_t t = (uint64_t)target;
+    uint64_t cut_off = 0;    /* offset of the previous cut from the origin */
+    uint64_t next_off = t;   /* offset of the next multiple to cut on      */
+    int have_next = 1;       /* 0 once the next multiple is past INT64_MAX */
+    size_t n = 1, i;
+
+    if (!key_pts || !cuts || nkeys == 0 || target <= 0)
+        return -EINVAL;
+
+    origin = key_pts[0];
+    cuts[0] = 0;
+    for (i = 1; i < nkeys && have_next; i++) {
+        uint64_t off;
+
+        if (key_pts[i] <= origin)
+            continue;
+        off = (uint64_t)key_pts[i] - (uint64_t)origin;
+        /* next_off > cut_off always; the first test states the rule */
+        if (off <= cut_off || off < next_off)
+            continue;
+        cuts[n++] = i;
+        cut_off = off;
+        /* smallest multiple of t strictly greater than off */
+        if (off > UINT64_MAX - t)
+            have_next = 0;
+        else
+            next_off = off - off % t + t;
+    }
+    return (long)n;
+}
+
+/*
+ * Exact: with d = end - start, the result is round(d * num * 1000 / den),
+ * halves rounded up. Writing d = q*den + r and m = num*1000 = a*den + b
+ * gives d*m/den = q*m + r*a + r*b/den, where r, b < den < 2^31, so no
+ * product exceeds 2^63. Returns -EINVAL for end < start or a time base
+ * that is not positive; a result beyond INT64_MAX saturates.
+ */
+int64_t plan_ms(int64_t start, int64_t end, int tb_num, int tb_den)
+{
+    uint64_t d, m, den, q, r, a, b, tail;
+
+    if (tb_num <= 0 || tb_den <= 0 || end < start)
+        return -EINVAL;
+    d = (uint64_t)end - (uint64_t)start;
+    m = (uint64_t)tb_num * 1000;
+    den = (uint64_t)tb_den;
+    q = d / den;
+    r = d % den;
+    a = m / den;
+    b = m % den;
+    tail = r * a + (2 * r * b + den) / (2 * den);
+    if (q > ((uint64_t)INT64_MAX - tail) / m)
+        return INT64_MAX;
+    return (int64_t)(q * m + tail);
+}

@@ -1,0 +1,336 @@
+/*
+ * probe: source streams and their packet index.
+ *
+ * MP4/MOV carry a complete sample table (every sample's dts, size and sync
+ * flag), which libavformat exposes as index entries: reading it costs no
+ * payload I/O. Other containers are scanned with av_read_frame, which
+ * parses packet boundaries but decodes nothing.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
+#include <libavutil/intreadwrite.h>
+
+#include "hlsfs/log.h"
+#include "hlsfs/probe.h"
+
+int probe_open_input(const char *path, AVFormatContext **fmt)
+{
+    int ret;
+    *fmt = NULL;
+    if ((ret = avformat_open_input(fmt, path, NULL, NULL)) < 0)
+        return ret;
+    /* MP4 and Matroska headers describe their streams fully; other
+     * containers need a look at their first packets */
+    const char *name = (*fmt)->iformat->name;
+    if (!strstr(name, "mp4") && !strstr(name, "matroska")) {
+        (*fmt)->probesize = 5 << 20;
+        if ((ret = avformat_find_stream_info(*fmt, NULL)) < 0) {
+            avformat_close_input(fmt);
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int set_error(struct probe *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int set_error(struct probe *p, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    free(p->error);
+    p->error = strdup(buf);
+    return p->error ? 0 : -ENOMEM;
+}
+
+static int push_packet(struct probe_stream *s, int64_t dts, int64_t pts,
+                       int size, int flags)
+{
+    if (s->npkts == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        struct probe_packet *n = realloc(s->pkts, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        s->pkts = n;
+        s->cap = cap;
+    }
+    s->pkts[s->npkts++] = (struct probe_packet){
+        .dts = dts, .pts = pts, .size = (uint32_t)size, .flags = (uint32_t)flags,
+    };
+    return 0;
+}
+
+static int stream_init(struct probe_stream *s, const AVStream *st)
+{
+    const AVDictionaryEntry *e;
+    s->index = st->index;
+    s->tb = st->time_base;
+    s->pts_offset = 0;
+    if (!(s->par = avcodec_parameters_alloc()))
+        return -ENOMEM;
+    if (avcodec_parameters_copy(s->par, st->codecpar) < 0)
+        return -ENOMEM;
+    if ((e = av_dict_get(st->metadata, "language", NULL, 0)) &&
+        strcmp(e->value, "und") && !(s->language = strdup(e->value)))
+        return -ENOMEM;
+    if ((e = av_dict_get(st->metadata, "title", NULL, 0)) &&
+        !(s->name = strdup(e->value)))
+        return -ENOMEM;
+    s->is_default = !!(st->disposition & AV_DISPOSITION_DEFAULT);
+    return 0;
+}
+
+static void stream_clear(struct probe_stream *s)
+{
+    avcodec_parameters_free(&s->par);
+    free(s->pkts);
+    free(s->language);
+    free(s->name);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Where this source's stream goes in the probe, or NULL if unused. */
+static struct probe_stream *slot_of(struct probe *p, int index)
+{
+    if (p->video && p->video->index == index)
+        return p->video;
+    for (int i = 0; i < p->naudio; i++)
+        if (p->audio[i].index == index)
+            return &p->audio[i];
+    return NULL;
+}
+
+/* MP4/MOV: the sample table, from libavformat's index entries. Returns 1
+ * when used, 0 when the container has no complete table. */
+static int index_from_container(struct probe *p, AVFormatContext *fmt,
+                                int64_t file_size)
+{
+    int64_t expected_end = 0;
+    if (!strstr(fmt->iformat->name, "mp4"))
+        return 0;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        struct probe_stream *s = slot_of(p, (int)i);
+        if (!s)
+            continue;
+        AVStream *st = fmt->streams[i];
+        int n = avformat_index_get_entries_count(st);
+        if (n <= 0)
+            return 0;
+        for (int k = 0; k < n; k++) {
+            const AVIndexEntry *e = avformat_index_get_entry(st, k);
+            int flags = 0;
+            if (e->flags & AVINDEX_KEYFRAME)
+                flags |= PROBE_PKT_KEY;
+            if (e->flags & AVINDEX_DISCARD_FRAME)
+                flags |= PROBE_PKT_DISCARD;
+            if (e->pos + e->size > expected_end)
+                expected_end = e->pos + e->size;
+            if (push_packet(s, e->timestamp, AV_NOPTS_VALUE, e->size, flags) < 0)
+                return -ENOMEM;
+        }
+    }
+    if (expected_end > file_size && file_size >= 0) {
+        int pct = (int)(file_size * 100 / expected_end);
+        return set_error(p, "truncated file at %d%%", pct) < 0 ? -ENOMEM : 1;
+    }
+    /* the table has decode times; a keyframe's presentation offset is
+     * read from the first video packet */
+    if (p->video) {
+        AVPacket *pkt = av_packet_alloc();
+        if (!pkt)
+            return -ENOMEM;
+        for (unsigned i = 0; i < fmt->nb_streams; i++)
+            fmt->streams[i]->discard =
+                (int)i == p->video->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+        while (av_read_frame(fmt, pkt) >= 0) {
+            int found = pkt->stream_index == p->video->index &&
+                        (pkt->flags & AV_PKT_FLAG_KEY) &&
+                        pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE;
+            if (found)
+                p->video->pts_offset = pkt->pts - pkt->dts;
+            av_packet_unref(pkt);
+            if (found)
+                break;
+        }
+        av_packet_free(&pkt);
+    }
+    p->method = "container index";
+    return 1;
+}
+
+static int index_from_scan(struct probe *p, AVFormatContext *fmt)
+{
+    AVPacket *pkt = av_packet_alloc();
+    int ret, seen_audio[64] = { 0 };
+    if (!pkt)
+        return -ENOMEM;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = slot_of(p, (int)i) ? AVDISCARD_DEFAULT
+                                                      : AVDISCARD_ALL;
+    while ((ret = av_read_frame(fmt, pkt)) >= 0) {
+        struct probe_stream *s = slot_of(p, pkt->stream_index);
+        int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+        if (s && dts != AV_NOPTS_VALUE && pkt->size > 0) {
+            int flags = 0;
+            if (pkt->dts == AV_NOPTS_VALUE)
+                s->no_dts = 1;
+            if (pkt->flags & AV_PKT_FLAG_KEY)
+                flags |= PROBE_PKT_KEY;
+            if (pkt->flags & AV_PKT_FLAG_DISCARD)
+                flags |= PROBE_PKT_DISCARD;
+            if (s != p->video) {
+                int a = (int)(s - p->audio);
+                if (a < 64 && !seen_audio[a]) {
+                    seen_audio[a] = 1;
+                    s->adts = pkt->size >= 2 &&
+                              (AV_RB16(pkt->data) & 0xfff0) == 0xfff0;
+                }
+            }
+            if (push_packet(s, dts, pkt->pts, pkt->size, flags) < 0) {
+                av_packet_unref(pkt);
+                av_packet_free(&pkt);
+                return -ENOMEM;
+            }
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    if (ret != AVERROR_EOF) {
+        char err[AV_ERROR_MAX_STRING_SIZE];
+        av_strerror(ret, err, sizeof(err));
+        log_warn("probe: packet scan stopped early: %s", err);
+    }
+    p->method = "packet scan";
+    return 0;
+}
+
+/* After a scan: was the file cut short of what its header announces? */
+static int check_truncated_scan(struct probe *p, AVFormatContext *fmt)
+{
+    const char *name = fmt->iformat->name;
+    struct probe_stream *v = p->video;
+    if (!v || !v->npkts || fmt->duration <= 0)
+        return 0;
+    /* only containers whose header duration can be trusted */
+    if (!strstr(name, "matroska") && strcmp(name, "avi"))
+        return 0;
+    int64_t first = v->pkts[0].dts, last = v->pkts[v->npkts - 1].dts;
+    int64_t got = av_rescale_q(last - first, v->tb, AV_TIME_BASE_Q);
+    if (got * 10 < fmt->duration * 9) {
+        int pct = (int)(got * 100 / fmt->duration);
+        return set_error(p, "truncated file at %d%%", pct);
+    }
+    return 0;
+}
+
+int probe_source(const char *path, struct probe **out)
+{
+    AVFormatContext *fmt = NULL;
+    struct probe *p = calloc(1, sizeof(*p));
+    struct stat sb;
+    int ret;
+
+    *out = NULL;
+    if (!p)
+        return -ENOMEM;
+    if (stat(path, &sb) != 0) {
+        ret = set_error(p, "cannot read source: %s", strerror(errno));
+        goto done;
+    }
+    if (sb.st_size == 0) {
+        ret = set_error(p, "empty file");
+        goto done;
+    }
+    if ((ret = probe_open_input(path, &fmt)) < 0) {
+        char err[AV_ERROR_MAX_STRING_SIZE];
+        av_strerror(ret, err, sizeof(err));
+        ret = set_error(p, "not a readable media file: %s", err);
+        goto done;
+    }
+    if (!(p->format = strdup(fmt->iformat->name))) {
+        ret = -ENOMEM;
+        goto done;
+    }
+
+    int naudio = 0;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        naudio += fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
+    if (naudio && !(p->audio = calloc((size_t)naudio, sizeof(*p->audio)))) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        AVStream *st = fmt->streams[i];
+        enum AVMediaType type = st->codecpar->codec_type;
+        if (type == AVMEDIA_TYPE_VIDEO && !p->video &&
+            !(st->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+            if (!(p->video = calloc(1, sizeof(*p->video))) ||
+                stream_init(p->video, st) < 0) {
+                ret = -ENOMEM;
+                goto done;
+            }
+        } else if (type == AVMEDIA_TYPE_AUDIO) {
+            if (stream_init(&p->audio[p->naudio++], st) < 0) {
+                ret = -ENOMEM;
+                goto done;
+            }
+        }
+    }
+    if (!p->video) {
+        ret = set_error(p, "no video stream");
+        goto done;
+    }
+
+    ret = index_from_container(p, fmt, sb.st_size);
+    if (ret == 0)
+        ret = index_from_scan(p, fmt);
+    if (ret < 0 || p->error)
+        goto done;
+    if ((ret = check_truncated_scan(p, fmt)) < 0 || p->error)
+        goto done;
+
+    size_t nkeys = 0;
+    for (size_t i = 0; i < p->video->npkts; i++)
+        nkeys += !!(p->video->pkts[i].flags & PROBE_PKT_KEY);
+    if (!p->video->npkts)
+        ret = set_error(p, "no video packets (truncated or empty file)");
+    else if (!nkeys)
+        ret = set_error(p, "no keyframe in the video stream");
+
+done:
+    avformat_close_input(&fmt);
+    if (ret < 0) {
+        probe_free(&p);
+        return ret;
+    }
+    *out = p;
+    return 0;
+}
+
+void probe_free(struct probe **pp)
+{
+    struct probe *p = pp ? *pp : NULL;
+    if (!p)
+        return;
+    if (p->video) {
+        stream_clear(p->video);
+        free(p->video);
+    }
+    for (int i = 0; i < p->naudio; i++)
+        stream_clear(&p->audio[i]);
+    free(p->audio);
+    free(p->format);
+    free(p->error);
+    free(p);
+    *pp = NULL;
+}

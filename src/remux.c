@@ -1,0 +1,281 @@
+/*
+ * remux: copy one segment's packets of one stream into MPEG-TS.
+ *
+ * The source is opened afresh for every segment and read from a point at
+ * or before the segment's first packet, so the segment depends on nothing
+ * but the source and the plan.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/bsf.h>
+#include <libavformat/avformat.h>
+
+#include "hlsfs/log.h"
+#include "hlsfs/mux.h"
+#include "hlsfs/probe.h"
+#include "hlsfs/remux.h"
+#include "hlsfs/title.h"
+
+/* The time a rendition's ranges are counted in: the decode time, or the
+ * presentation time for sources without decode times. */
+static int64_t packet_time(const struct title_rendition *r, const AVPacket *pkt)
+{
+    if (r->key_by_pts)
+        return pkt->pts;
+    return pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+}
+
+/* Next packet of the rendition's stream with a timestamp, as the probe
+ * saw them. Returns 0 or AVERROR. */
+static int read_stream_packet(AVFormatContext *fmt, const struct title_rendition *r,
+                              AVPacket *pkt)
+{
+    int ret;
+    while ((ret = av_read_frame(fmt, pkt)) >= 0) {
+        if (pkt->stream_index == r->src_index && pkt->size > 0 &&
+            (pkt->dts != AV_NOPTS_VALUE || pkt->pts != AV_NOPTS_VALUE) &&
+            packet_time(r, pkt) != AV_NOPTS_VALUE)
+            return 0;
+        av_packet_unref(pkt);
+    }
+    return ret;
+}
+
+/* A segment's packets, in decode order. */
+struct packet_list {
+    AVPacket **pkts;
+    size_t     n, cap;
+};
+
+static int list_push(struct packet_list *l, AVPacket *pkt)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        AVPacket **p = realloc(l->pkts, cap * sizeof(*p));
+        if (!p)
+            return AVERROR(ENOMEM);
+        l->pkts = p;
+        l->cap = cap;
+    }
+    if (!(l->pkts[l->n] = av_packet_alloc()))
+        return AVERROR(ENOMEM);
+    av_packet_move_ref(l->pkts[l->n++], pkt);
+    return 0;
+}
+
+static void list_clear(struct packet_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        av_packet_free(&l->pkts[i]);
+    free(l->pkts);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Matroska-style sources: decode times made from presentation times,
+ * exactly as the size plan made them. */
+static int set_decode_times(const struct title_rendition *r, struct packet_list *l)
+{
+    int64_t *pts = malloc((l->n ? l->n : 1) * sizeof(*pts));
+    int64_t *dts = malloc((l->n ? l->n : 1) * sizeof(*dts));
+    int ret = AVERROR(ENOMEM);
+    if (pts && dts) {
+        for (size_t i = 0; i < l->n; i++)
+            pts[i] = l->pkts[i]->pts;
+        ret = mux_decode_times(pts, l->n, r->dts_shift, dts);
+        for (size_t i = 0; ret == 0 && i < l->n; i++)
+            l->pkts[i]->dts = dts[i];
+        ret = ret < 0 ? AVERROR(ENOMEM) : 0;
+    }
+    free(pts);
+    free(dts);
+    return ret;
+}
+
+/* Read the packets of segment [start, end) into l. */
+static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r,
+                           int64_t start, int64_t end, AVPacket *pkt,
+                           struct packet_list *l)
+{
+    int ret = 0, started = !r->key_by_pts;
+    while (ret >= 0) {
+        int64_t ts = packet_time(r, pkt);
+        int key = !!(pkt->flags & AV_PKT_FLAG_KEY);
+        if (r->key_by_pts) {
+            /* from the cut keyframe to the next cut keyframe */
+            if (key && ts == start)
+                started = 1;
+            else if (started && key && ts == end)
+                break;
+        } else if (ts >= end) {
+            break;
+        }
+        if (started && ts >= start && (ret = list_push(l, pkt)) < 0)
+            return ret;
+        av_packet_unref(pkt);
+        ret = read_stream_packet(fmt, r, pkt);
+    }
+    av_packet_unref(pkt);
+    if (ret < 0 && ret != AVERROR_EOF)
+        return ret;
+    if (r->key_by_pts)
+        return started ? set_decode_times(r, l) : AVERROR_INVALIDDATA;
+    return 0;
+}
+
+/* Position the demuxer so that the next packet of the stream is at or
+ * before 'start', leaving that packet in pkt. Returns 0, AVERROR_EOF when
+ * the stream has no packet at all, or another AVERROR. */
+static int seek_before(AVFormatContext *fmt, const struct title_rendition *r,
+                       int64_t start, AVPacket *pkt)
+{
+    int index = r->src_index;
+    AVStream *st = fmt->streams[index];
+    int64_t second = av_rescale_q(1, (AVRational){ 1, 1 }, st->time_base);
+    int ret;
+
+    if (start != INT64_MIN) {
+        for (int64_t back = 0; back <= 64 * second; back = back ? back * 4 : second) {
+            if (av_seek_frame(fmt, index, start - back, AVSEEK_FLAG_BACKWARD) < 0)
+                break;
+            if ((ret = read_stream_packet(fmt, r, pkt)) < 0)
+                break;
+            if (packet_time(r, pkt) <= start)
+                return 0;
+            av_packet_unref(pkt);
+        }
+    }
+    /* from the very beginning */
+    if ((ret = avformat_seek_file(fmt, -1, INT64_MIN, INT64_MIN, INT64_MIN, 0)) < 0 &&
+        (ret = av_seek_frame(fmt, -1, 0, AVSEEK_FLAG_BYTE)) < 0)
+        return ret;
+    return read_stream_packet(fmt, r, pkt);
+}
+
+static int open_annexb(const AVCodecParameters *par, AVRational tb, AVBSFContext **out)
+{
+    const AVBitStreamFilter *f = av_bsf_get_by_name("h264_mp4toannexb");
+    AVBSFContext *bsf = NULL;
+    int ret;
+    *out = NULL;
+    if (!f)
+        return AVERROR_BSF_NOT_FOUND;
+    if ((ret = av_bsf_alloc(f, &bsf)) < 0)
+        return ret;
+    if ((ret = avcodec_parameters_copy(bsf->par_in, par)) < 0 ||
+        (bsf->time_base_in = tb, (ret = av_bsf_init(bsf)) < 0)) {
+        av_bsf_free(&bsf);
+        return ret;
+    }
+    *out = bsf;
+    return 0;
+}
+
+/* Send one packet through the filter (if any) into the muxer. */
+static int emit(struct mux *m, AVBSFContext *bsf, AVPacket *pkt)
+{
+    int ret;
+    if (pkt->pts == AV_NOPTS_VALUE)
+        pkt->pts = pkt->dts;
+    if (pkt->dts == AV_NOPTS_VALUE)
+        pkt->dts = pkt->pts;
+    if (!bsf)
+        return mux_write(m, pkt);
+    if ((ret = av_bsf_send_packet(bsf, pkt)) < 0)
+        return ret;
+    while ((ret = av_bsf_receive_packet(bsf, pkt)) >= 0) {
+        ret = mux_write(m, pkt);
+        av_packet_unref(pkt);
+        if (ret < 0)
+            return ret;
+    }
+    return ret == AVERROR(EAGAIN) ? 0 : ret;
+}
+
+int remux_segment(const char *path, const struct title *t,
+                  const struct title_rendition *r, long seg, uint8_t **out)
+{
+    AVFormatContext *fmt = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVCodecParameters *par = NULL;
+    AVBSFContext *bsf = NULL;
+    struct mux *m = NULL;
+    struct packet_list list = { 0 };
+    uint64_t bytes = 0;
+    const char *what = "open";
+    int ret;
+
+    *out = NULL;
+    if (!pkt)
+        return -ENOMEM;
+    if ((ret = probe_open_input(path, &fmt)) < 0)
+        goto fail;
+    what = "streams";
+    if (r->src_index < 0 || (unsigned)r->src_index >= fmt->nb_streams) {
+        ret = AVERROR_INVALIDDATA;
+        goto fail;
+    }
+    AVStream *st = fmt->streams[r->src_index];
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = st == fmt->streams[i] ? AVDISCARD_DEFAULT
+                                                         : AVDISCARD_ALL;
+    if (!(par = avcodec_parameters_alloc()) ||
+        avcodec_parameters_copy(par, st->codecpar) < 0) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    what = "filter";
+    if (r->kind == REND_VIDEO && r->length_size) {
+        if ((ret = open_annexb(st->codecpar, st->time_base, &bsf)) < 0)
+            goto fail;
+        av_freep(&par->extradata);      /* as planned: the filter inserts it */
+        par->extradata_size = 0;
+    }
+    what = "mux";
+    if ((ret = mux_open(&m, par, st->time_base, 0)) < 0)
+        goto fail;
+
+    int64_t start = r->range[seg], end = r->range[seg + 1];
+    what = "seek";
+    if ((ret = seek_before(fmt, r, start, pkt)) < 0 && ret != AVERROR_EOF)
+        goto fail;
+    what = "read";
+    if (ret >= 0 && (ret = collect_segment(fmt, r, start, end, pkt, &list)) < 0)
+        goto fail;
+    what = "mux";
+    for (size_t i = 0; i < list.n; i++)
+        if ((ret = emit(m, bsf, list.pkts[i])) < 0)
+            goto fail;
+    what = "mux";
+    if ((ret = mux_finish(m, &bytes)) < 0)
+        goto fail;
+    if ((ret = mux_take_padded(m, r->sizes[seg], out)) < 0) {
+        if (ret == -EOVERFLOW)
+            log_error("%s: %s/%s segment %ld: %" PRIu64 " bytes, more than the "
+                      "planned %" PRIu64, path, r->kind == REND_VIDEO ? "video" : "audio",
+                      r->name, seg, bytes, r->sizes[seg]);
+        ret = -EIO;
+        goto done;
+    }
+    ret = 0;
+    goto done;
+fail:
+    {
+        char err[AV_ERROR_MAX_STRING_SIZE];
+        av_strerror(ret, err, sizeof(err));
+        log_error("%s: %s/%s segment %ld: %s failed: %s", path,
+                  r->kind == REND_VIDEO ? "video" : "audio", r->name, seg, what, err);
+        ret = -EIO;
+    }
+done:
+    (void) t;
+    list_clear(&list);
+    mux_free(&m);
+    av_bsf_free(&bsf);
+    avcodec_parameters_free(&par);
+    av_packet_free(&pkt);
+    avformat_close_input(&fmt);
+    return ret;
+}

@@ -1,0 +1,831 @@
+/*
+ * title: from a probe to a servable title, and back and forth from bytes.
+ *
+ * The plan (plan.c) cuts the video at keyframes; every rendition uses the
+ * same cuts. A copied rendition's segment i holds that stream's packets
+ * whose dts lies in [range[i], range[i + 1]). Its exact size is found by
+ * muxing, with the very muxer that will make the segment, stand-in packets
+ * of each real packet's largest possible size (the muxer and the Annex B
+ * filter may add an access unit delimiter and parameter sets). The real
+ * segment is never larger and is padded up to that size.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
+#include <libavutil/intreadwrite.h>
+#include <libavutil/mathematics.h>
+
+#include "hlsfs/log.h"
+#include "hlsfs/mux.h"
+#include "hlsfs/plan.h"
+#include "hlsfs/playlist.h"
+#include "hlsfs/probe.h"
+#include "hlsfs/title.h"
+
+#define TITLE_RECORD_VERSION '1'
+#define AUD_BYTES 6             /* access unit delimiter the muxer adds */
+
+void title_make_key(struct title_key *key, const struct stat *st,
+                    double segment_time)
+{
+    memset(key, 0, sizeof(*key));
+    memcpy(key->magic, "HTI", 3);
+    key->magic[3] = TITLE_RECORD_VERSION;
+    key->dev = st->st_dev;
+    key->ino = st->st_ino;
+    key->size = (uint64_t)st->st_size;
+    key->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    key->segment_ms = (uint32_t)llround(segment_time * 1000);
+}
+
+/* ---- codec strings and labels ---------------------------------------- */
+
+static void h264_codecs(const AVCodecParameters *par, char *out, size_t size)
+{
+    const uint8_t *x = par->extradata;
+    int n = par->extradata_size;
+    snprintf(out, size, "avc1.640028");     /* when nothing better is known */
+    if (n >= 4 && x[0] == 1) {
+        snprintf(out, size, "avc1.%02x%02x%02x", x[1], x[2], x[3]);
+        return;
+    }
+    for (int i = 0; i + 7 < n; i++)         /* Annex B: find the SPS */
+        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7) {
+            snprintf(out, size, "avc1.%02x%02x%02x", x[i + 4], x[i + 5], x[i + 6]);
+            return;
+        }
+}
+
+static void aac_codecs(const AVCodecParameters *par, char *out, size_t size)
+{
+    int aot = 2;
+    if (par->extradata_size >= 1 && (par->extradata[0] >> 3) && (par->extradata[0] >> 3) != 31)
+        aot = par->extradata[0] >> 3;
+    else if (par->profile == FF_PROFILE_AAC_HE)
+        aot = 5;
+    else if (par->profile == FF_PROFILE_AAC_HE_V2)
+        aot = 29;
+    snprintf(out, size, "mp4a.40.%d", aot);
+}
+
+/* ISO 639-2 (as containers store it) to the RFC 5646 tag HLS wants. */
+static const char *language_tag(const char *lang)
+{
+    static const char *const map[][2] = {
+        { "eng", "en" }, { "fra", "fr" }, { "fre", "fr" }, { "deu", "de" },
+        { "ger", "de" }, { "spa", "es" }, { "ita", "it" }, { "por", "pt" },
+        { "rus", "ru" }, { "jpn", "ja" }, { "zho", "zh" }, { "chi", "zh" },
+        { "kor", "ko" }, { "nld", "nl" }, { "dut", "nl" }, { "swe", "sv" },
+        { "nor", "no" }, { "dan", "da" }, { "fin", "fi" }, { "pol", "pl" },
+        { "tur", "tr" }, { "ara", "ar" }, { "hin", "hi" }, { "ces", "cs" },
+        { "cze", "cs" }, { "ell", "el" }, { "gre", "el" }, { "heb", "he" },
+        { "hun", "hu" }, { "ukr", "uk" },
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(lang, map[i][0]))
+            return map[i][1];
+    return lang;
+}
+
+/* ---- sizes ------------------------------------------------------------ */
+
+/* Bytes of Annex B parameter sets the Annex B filter or the muxer may put
+ * before a keyframe, and the AVCC NAL length size (0 for Annex B). */
+static int h264_insert_bound(const AVCodecParameters *par, int *length_size)
+{
+    *length_size = 0;
+    if (par->extradata_size < 7 || par->extradata[0] != 1)
+        return par->extradata_size;          /* Annex B: extradata as is */
+    *length_size = (par->extradata[4] & 3) + 1;
+    const AVBitStreamFilter *f = av_bsf_get_by_name("h264_mp4toannexb");
+    AVBSFContext *bsf = NULL;
+    int bound = -1;
+    if (f && av_bsf_alloc(f, &bsf) >= 0 &&
+        avcodec_parameters_copy(bsf->par_in, par) >= 0 && av_bsf_init(bsf) >= 0)
+        bound = bsf->par_out->extradata_size;
+    av_bsf_free(&bsf);
+    return bound;
+}
+
+static uint64_t video_packet_bound(const struct title_rendition *r,
+                                   const struct probe_packet *pk)
+{
+    uint64_t b = (uint64_t)pk->size + AUD_BYTES;
+    if (pk->flags & PROBE_PKT_KEY)
+        b += (uint64_t)r->ps_bound;
+    if (r->length_size && r->length_size < 4)   /* start codes outgrow lengths */
+        b += (uint64_t)(4 - r->length_size) * (pk->size / (r->length_size + 1) + 1);
+    return b;
+}
+
+/* Which segment a dts falls in, or -1. */
+static long segment_of(const int64_t *range, long nseg, int64_t dts)
+{
+    long lo = 0, hi = nseg;                  /* range[lo] <= dts < range[hi] */
+    if (dts < range[0] || dts >= range[nseg])
+        return -1;
+    while (hi - lo > 1) {
+        long mid = lo + (hi - lo) / 2;
+        if (range[mid] <= dts)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Segment of every packet (-1: none), in decode order. */
+static void assign_segments(const struct title_rendition *r, long nseg,
+                            const struct probe_stream *s, long *seg)
+{
+    long cur = -1;
+    for (size_t i = 0; i < s->npkts; i++) {
+        const struct probe_packet *pk = &s->pkts[i];
+        if (!r->key_by_pts) {
+            seg[i] = segment_of(r->range, nseg, pk->dts);
+            continue;
+        }
+        if ((pk->flags & PROBE_PKT_KEY) && cur + 1 < nseg && pk->pts == r->range[cur + 1])
+            cur++;
+        seg[i] = cur;
+    }
+}
+
+/* Presentation times of one segment's packets, for decode-time synthesis. */
+static void segment_pts(const struct probe_stream *s, const size_t *order,
+                        size_t from, size_t to, int64_t *pts)
+{
+    for (size_t k = from; k < to; k++)
+        pts[k - from] = s->pkts[order[k]].pts;
+}
+
+/* Mux stand-in packets of every segment with a counting muxer. */
+static int plan_sizes(struct title_rendition *r, long nseg,
+                      const struct probe_stream *s,
+                      const AVCodecParameters *mux_par)
+{
+    size_t n = s->npkts;
+    long *seg = malloc((n ? n : 1) * sizeof(*seg));
+    size_t *start = calloc((size_t)nseg + 1, sizeof(*start));
+    size_t *order = malloc((n ? n : 1) * sizeof(*order));
+    int64_t *pts = malloc((n ? n : 1) * sizeof(*pts));
+    int64_t *dts = malloc((n ? n : 1) * sizeof(*dts));
+    AVPacket *pkt = av_packet_alloc();
+    AVBufferRef *fill = NULL;
+    uint64_t max_bytes = 0;
+    struct mux *m = NULL;
+    int ret = 0;
+
+    if (!seg || !start || !order || !pkt || !pts || !dts) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    /* bucket packets by segment, keeping decode order inside each */
+    assign_segments(r, nseg, s, seg);
+    for (size_t i = 0; i < n; i++) {
+        if (seg[i] >= 0)
+            start[seg[i] + 1]++;
+        uint64_t b = r->kind == REND_VIDEO ? video_packet_bound(r, &s->pkts[i])
+                                           : s->pkts[i].size;
+        if (b > max_bytes)
+            max_bytes = b;
+    }
+    for (long i = 0; i < nseg; i++)
+        start[i + 1] += start[i];
+    {
+        size_t *fillpos = malloc(((size_t)nseg + 1) * sizeof(*fillpos));
+        if (!fillpos) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        memcpy(fillpos, start, ((size_t)nseg + 1) * sizeof(*fillpos));
+        for (size_t i = 0; i < n; i++)
+            if (seg[i] >= 0)
+                order[fillpos[seg[i]]++] = i;
+        free(fillpos);
+    }
+    if (r->key_by_pts) {
+        r->dts_shift = 0;
+        for (long i = 0; i < nseg; i++) {
+            int64_t shift;
+            segment_pts(s, order, start[i], start[i + 1], pts);
+            if ((ret = mux_dts_shift(pts, start[i + 1] - start[i], &shift)) < 0)
+                goto done;
+            if (shift > r->dts_shift)
+                r->dts_shift = shift;
+        }
+    }
+    if (max_bytes > INT32_MAX - AV_INPUT_BUFFER_PADDING_SIZE) {
+        ret = -EFBIG;
+        goto done;
+    }
+    if (!(fill = av_buffer_allocz(max_bytes + AV_INPUT_BUFFER_PADDING_SIZE + 8))) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    if (r->kind == REND_VIDEO) {         /* an AUD first: the muxer adds none */
+        static const uint8_t aud[AUD_BYTES] = { 0, 0, 0, 1, 0x09, 0xf0 };
+        memcpy(fill->data, aud, sizeof(aud));
+    } else if (r->ps_bound) {            /* ADTS sync word: kept as is    */
+        fill->data[0] = 0xff;
+        fill->data[1] = 0xf1;
+    }
+
+    for (long i = 0; i < nseg; i++) {
+        uint64_t bytes = 0;
+        size_t first = start[i], count = start[i + 1] - start[i];
+        if (r->key_by_pts) {
+            segment_pts(s, order, first, first + count, pts);
+            if ((ret = mux_decode_times(pts, count, r->dts_shift, dts)) < 0)
+                goto done;
+        }
+        if ((ret = mux_open(&m, mux_par, r->tb, 1)) < 0)
+            goto done;
+        for (size_t k = 0; k < count; k++) {
+            const struct probe_packet *pk = &s->pkts[order[first + k]];
+            uint64_t b = r->kind == REND_VIDEO ? video_packet_bound(r, pk) : pk->size;
+            av_packet_unref(pkt);
+            if (!(pkt->buf = av_buffer_ref(fill))) {
+                ret = -ENOMEM;
+                goto done;
+            }
+            pkt->data = fill->data;
+            pkt->size = (int)b;
+            if (r->key_by_pts) {
+                pkt->pts = pk->pts;
+                pkt->dts = dts[k];
+            } else {
+                /* a real video packet may carry a distinct pts (and so a
+                 * DTS field): the stand-in always does */
+                pkt->dts = pk->dts;
+                pkt->pts = r->kind == REND_VIDEO ? pk->dts + 1 : pk->dts;
+            }
+            pkt->flags = (pk->flags & PROBE_PKT_KEY) ? AV_PKT_FLAG_KEY : 0;
+            if ((ret = mux_write(m, pkt)) < 0)
+                goto done;
+        }
+        if ((ret = mux_finish(m, &bytes)) < 0)
+            goto done;
+        r->sizes[i] = bytes;
+        mux_free(&m);
+    }
+done:
+    if (ret < 0 && ret != -ENOMEM && ret != -EFBIG)
+        ret = -EIO;
+    mux_free(&m);
+    av_packet_free(&pkt);
+    av_buffer_unref(&fill);
+    free(seg);
+    free(start);
+    free(order);
+    free(pts);
+    free(dts);
+    return ret;
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+static struct title *title_alloc(const struct title_key *key)
+{
+    struct title *t = calloc(1, sizeof(*t));
+    if (t)
+        t->key = *key;
+    return t;
+}
+
+static int set_error_text(struct title *t, const char *reason)
+{
+    size_t n = strlen(reason);
+    if (!(t->error = malloc(n + 2)))
+        return -ENOMEM;
+    memcpy(t->error, reason, n);
+    t->error[n] = '\n';
+    t->error[n + 1] = '\0';
+    t->error_len = n + 1;
+    return 0;
+}
+
+int64_t title_segment_ms(const struct title *t, long i)
+{
+    return plan_ms(t->bounds[i], t->bounds[i + 1], t->tb.num, t->tb.den);
+}
+
+static void rendition_rates(struct title *t, struct title_rendition *r)
+{
+    uint64_t total = 0;
+    int64_t total_ms = 0;
+    r->peak_bps = 0;
+    for (long i = 0; i < t->nseg; i++) {
+        int64_t ms = title_segment_ms(t, i);
+        total += r->sizes[i];
+        total_ms += ms;
+        if (ms > 0) {
+            uint64_t bps = (r->sizes[i] * 8000 + (uint64_t)ms - 1) / (uint64_t)ms;
+            if (bps > r->peak_bps)
+                r->peak_bps = bps;
+        }
+    }
+    r->avg_bps = total_ms > 0 ? (total * 8000 + (uint64_t)total_ms - 1) / (uint64_t)total_ms : 0;
+}
+
+/* Playlists are derived text: made after building and after reading. */
+static int make_playlists(struct title *t)
+{
+    int64_t *ms = malloc((size_t)t->nseg * sizeof(*ms));
+    struct playlist_audio audios[64];
+    struct playlist_variant variants[8];
+    char uris[72][VPATH_NAME_MAX + 32];
+    int naudio = 0, nvideo = 0, default_done = 0;
+    uint64_t audio_peak = 0, audio_avg = 0;
+    char codecs[8][80];
+
+    if (!ms)
+        return -ENOMEM;
+    for (long i = 0; i < t->nseg; i++)
+        ms[i] = title_segment_ms(t, i);
+    for (int i = 0; i < t->nrends; i++) {
+        struct title_rendition *r = &t->rends[i];
+        rendition_rates(t, r);
+        if (!(r->playlist = playlist_media(ms, t->nseg))) {
+            free(ms);
+            return -ENOMEM;
+        }
+        r->playlist_len = strlen(r->playlist);
+    }
+    free(ms);
+
+    for (int i = 0; i < t->nrends && naudio < 64; i++) {
+        struct title_rendition *r = &t->rends[i];
+        if (r->kind != REND_AUDIO)
+            continue;
+        snprintf(uris[naudio], sizeof(uris[0]), "audio/%s/index.m3u8", r->name);
+        int is_default = r->is_default && !default_done;
+        default_done |= is_default;
+        audios[naudio] = (struct playlist_audio){
+            .group = "audio", .language = r->language, .name = r->label,
+            .is_default = is_default, .channels = r->channels, .uri = uris[naudio],
+        };
+        naudio++;
+        if (r->peak_bps > audio_peak)
+            audio_peak = r->peak_bps;
+        if (r->avg_bps > audio_avg)
+            audio_avg = r->avg_bps;
+    }
+    if (naudio && !default_done)
+        audios[0].is_default = 1;
+    const char *audio_codecs = NULL;
+    for (int i = 0; i < t->nrends; i++)
+        if (t->rends[i].kind == REND_AUDIO) {
+            audio_codecs = t->rends[i].codecs;
+            break;
+        }
+    for (int i = 0; i < t->nrends && nvideo < 8; i++) {
+        struct title_rendition *r = &t->rends[i];
+        if (r->kind != REND_VIDEO)
+            continue;
+        snprintf(uris[64 + nvideo], sizeof(uris[0]), "video/%s/index.m3u8", r->name);
+        if (audio_codecs)
+            snprintf(codecs[nvideo], sizeof(codecs[0]), "%s,%s", r->codecs, audio_codecs);
+        else
+            snprintf(codecs[nvideo], sizeof(codecs[0]), "%s", r->codecs);
+        variants[nvideo] = (struct playlist_variant){
+            .bandwidth = r->peak_bps + audio_peak,
+            .avg_bandwidth = r->avg_bps + audio_avg,
+            .width = r->width, .height = r->height, .frame_rate = t->frame_rate,
+            .codecs = codecs[nvideo], .audio_group = naudio ? "audio" : NULL,
+            .uri = uris[64 + nvideo],
+        };
+        nvideo++;
+    }
+    if (!(t->master = playlist_master(variants, nvideo, audios, naudio)))
+        return -ENOMEM;
+    t->master_len = strlen(t->master);
+    return 0;
+}
+
+static int init_rendition(struct title_rendition *r, long nseg)
+{
+    r->range = calloc((size_t)nseg + 1, sizeof(*r->range));
+    r->sizes = calloc((size_t)nseg ? (size_t)nseg : 1, sizeof(*r->sizes));
+    return r->range && r->sizes ? 0 : -ENOMEM;
+}
+
+static int build_video(struct title *t, const struct probe_stream *v,
+                       const size_t *key_pkt, const size_t *cuts)
+{
+    struct title_rendition *r = &t->rends[t->nrends];
+    AVCodecParameters *mux_par = NULL;
+    int ret;
+
+    memset(r, 0, sizeof(*r));
+    r->kind = REND_VIDEO;
+    snprintf(r->name, sizeof(r->name), "original");
+    r->src_index = v->index;
+    r->tb = v->tb;
+    r->width = v->par->width;
+    r->height = v->par->height;
+    h264_codecs(v->par, r->codecs, sizeof(r->codecs));
+    if ((ret = init_rendition(r, t->nseg)) < 0)
+        return ret;
+    t->nrends++;
+    r->key_by_pts = v->no_dts;
+    for (long i = 0; i < t->nseg; i++)
+        r->range[i] = r->key_by_pts ? v->pkts[key_pkt[cuts[i]]].pts
+                                    : v->pkts[key_pkt[cuts[i]]].dts;
+    r->range[t->nseg] = INT64_MAX;
+    if ((r->ps_bound = h264_insert_bound(v->par, &r->length_size)) < 0)
+        return -EIO;
+
+    if (!(mux_par = avcodec_parameters_alloc()) ||
+        avcodec_parameters_copy(mux_par, v->par) < 0) {
+        avcodec_parameters_free(&mux_par);
+        return -ENOMEM;
+    }
+    if (r->length_size) {             /* AVCC: the Annex B filter runs first */
+        av_freep(&mux_par->extradata);
+        mux_par->extradata_size = 0;
+    }
+    ret = plan_sizes(r, t->nseg, v, mux_par);
+    avcodec_parameters_free(&mux_par);
+    return ret;
+}
+
+static int build_audio(struct title *t, const struct probe_stream *a,
+                       int ordinal, int first_default)
+{
+    struct title_rendition *r = &t->rends[t->nrends];
+    int ret;
+
+    memset(r, 0, sizeof(*r));
+    r->kind = REND_AUDIO;
+    snprintf(r->name, sizeof(r->name), "%d", ordinal);
+    r->src_index = a->index;
+    r->tb = a->tb;
+    r->channels = a->par->ch_layout.nb_channels;
+    r->ps_bound = a->adts;
+    r->is_default = first_default;
+    aac_codecs(a->par, r->codecs, sizeof(r->codecs));
+    if (a->language)
+        snprintf(r->language, sizeof(r->language), "%s", language_tag(a->language));
+    if (a->name && *a->name)
+        snprintf(r->label, sizeof(r->label), "%s", a->name);
+    else if (a->language)
+        snprintf(r->label, sizeof(r->label), "%s", language_tag(a->language));
+    else
+        snprintf(r->label, sizeof(r->label), "Audio");
+    if ((ret = init_rendition(r, t->nseg)) < 0)
+        return ret;
+    t->nrends++;
+    r->range[0] = INT64_MIN;
+    for (long i = 1; i < t->nseg; i++)
+        r->range[i] = av_rescale_q_rnd(t->bounds[i], t->tb, a->tb,
+                                       AV_ROUND_UP | AV_ROUND_PASS_MINMAX);
+    r->range[t->nseg] = INT64_MAX;
+    return plan_sizes(r, t->nseg, a, a->par);
+}
+
+/* Make NAME attributes unique inside the audio group. */
+static void unique_labels(struct title *t)
+{
+    for (int i = 0; i < t->nrends; i++)
+        for (int j = 0; j < i; j++)
+            if (t->rends[i].kind == REND_AUDIO && t->rends[j].kind == REND_AUDIO &&
+                !strcmp(t->rends[i].label, t->rends[j].label)) {
+                char tmp[sizeof(t->rends[i].label)];
+                snprintf(tmp, sizeof(tmp), "%.50s %d", t->rends[i].label, i + 1);
+                memcpy(t->rends[i].label, tmp, sizeof(tmp));
+                break;
+            }
+}
+
+int title_build_error(const struct title_key *key, const char *reason,
+                      struct title **out)
+{
+    struct title *t = title_alloc(key);
+    *out = NULL;
+    if (!t || set_error_text(t, reason) < 0) {
+        title_free(&t);
+        return -ENOMEM;
+    }
+    *out = t;
+    return 0;
+}
+
+int title_build(const struct probe *p, const struct title_key *key,
+                double segment_time, struct title **out)
+{
+    const struct probe_stream *v = p->video;
+    struct title *t = NULL;
+    size_t *key_pkt = NULL, *cuts = NULL, nkeys = 0;
+    int64_t *key_pts = NULL;
+    int ret;
+
+    *out = NULL;
+    if (p->error)
+        return title_build_error(key, p->error, out);
+    if (v->par->codec_id != AV_CODEC_ID_H264) {
+        char why[160];
+        snprintf(why, sizeof(why), "video codec %s cannot be copied to MPEG-TS "
+                 "and no transcoded rendition is available",
+                 avcodec_get_name(v->par->codec_id));
+        return title_build_error(key, why, out);
+    }
+    if (!(t = title_alloc(key)) ||
+        !(key_pkt = malloc(v->npkts * sizeof(*key_pkt))) ||
+        !(key_pts = malloc(v->npkts * sizeof(*key_pts))) ||
+        !(cuts = malloc(v->npkts * sizeof(*cuts)))) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    t->tb = v->tb;
+
+    /* keyframes and their presentation times */
+    for (size_t i = 0; i < v->npkts; i++)
+        if (v->pkts[i].flags & PROBE_PKT_KEY) {
+            const struct probe_packet *pk = &v->pkts[i];
+            key_pkt[nkeys] = i;
+            key_pts[nkeys++] = pk->pts != AV_NOPTS_VALUE ? pk->pts
+                                                         : pk->dts + v->pts_offset;
+        }
+    int64_t target = av_rescale_q(llround(segment_time * 1000), (AVRational){ 1, 1000 }, v->tb);
+    long nseg = plan_cuts(key_pts, nkeys, target > 0 ? target : 1, cuts);
+    if (nseg < 1) {
+        ret = -EINVAL;
+        goto fail;
+    }
+    t->nseg = nseg;
+
+    /* frame rate, and the end: the latest presentation time plus a frame */
+    size_t nframes = v->npkts - key_pkt[0];
+    int64_t lo = INT64_MAX, hi = INT64_MIN, end = INT64_MIN;
+    for (size_t i = key_pkt[0]; i < v->npkts; i++) {
+        const struct probe_packet *pk = &v->pkts[i];
+        int64_t pts = pk->pts != AV_NOPTS_VALUE ? pk->pts : pk->dts + v->pts_offset;
+        lo = pk->dts < lo ? pk->dts : lo;
+        hi = pk->dts > hi ? pk->dts : hi;
+        end = pts > end ? pts : end;
+    }
+    int64_t frame = nframes > 1 ? (hi - lo) / (int64_t)(nframes - 1) : 0;
+    end += frame > 0 ? frame : 1;
+    if (nframes > 1 && hi > lo)
+        t->frame_rate = (double)(nframes - 1) / ((double)(hi - lo) * v->tb.num / v->tb.den);
+
+    if (!(t->bounds = malloc(((size_t)nseg + 1) * sizeof(*t->bounds))) ||
+        !(t->rends = calloc((size_t)p->naudio + 1, sizeof(*t->rends)))) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    for (long i = 0; i < nseg; i++)
+        t->bounds[i] = key_pts[cuts[i]];
+    t->bounds[nseg] = end > t->bounds[nseg - 1] ? end : t->bounds[nseg - 1] + 1;
+
+    if ((ret = build_video(t, v, key_pkt, cuts)) < 0)
+        goto fail;
+    int want_default = 1;
+    for (int i = 0; i < p->naudio; i++)
+        if (p->audio[i].is_default)
+            want_default = 0;
+    for (int i = 0; i < p->naudio; i++) {
+        const struct probe_stream *a = &p->audio[i];
+        if (a->par->codec_id != AV_CODEC_ID_AAC || !a->npkts)
+            continue;       /* other codecs need an AAC encode */
+        int is_default = a->is_default || want_default;
+        want_default = 0;
+        if ((ret = build_audio(t, a, i, is_default)) < 0)
+            goto fail;
+    }
+    unique_labels(t);
+    if ((ret = make_playlists(t)) < 0)
+        goto fail;
+    free(key_pkt);
+    free(key_pts);
+    free(cuts);
+    *out = t;
+    return 0;
+fail:
+    free(key_pkt);
+    free(key_pts);
+    free(cuts);
+    title_free(&t);
+    return ret;
+}
+
+/* ---- serialization ---------------------------------------------------- */
+
+struct wbuf { uint8_t *p; size_t len, cap; int err; };
+
+static void put(struct wbuf *w, const void *data, size_t n)
+{
+    if (w->err)
+        return;
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4096;
+        while (cap < w->len + n)
+            cap *= 2;
+        uint8_t *np = realloc(w->p, cap);
+        if (!np) {
+            w->err = -ENOMEM;
+            return;
+        }
+        w->p = np;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, data, n);
+    w->len += n;
+}
+static void put_i64(struct wbuf *w, int64_t v) { uint8_t b[8]; AV_WL64(b, (uint64_t)v); put(w, b, 8); }
+static void put_str(struct wbuf *w, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strlen(s) : 0;
+    uint8_t b[4];
+    AV_WL32(b, n);
+    put(w, b, 4);
+    put(w, s ? s : "", n);
+}
+
+struct rbuf { const uint8_t *p; size_t len, pos; int err; };
+
+static int64_t get_i64(struct rbuf *r)
+{
+    if (r->err || r->len - r->pos < 8) {
+        r->err = -EINVAL;
+        return 0;
+    }
+    int64_t v = (int64_t)AV_RL64(r->p + r->pos);
+    r->pos += 8;
+    return v;
+}
+static void get_str(struct rbuf *r, char *out, size_t size)
+{
+    uint32_t n;
+    if (r->err || r->len - r->pos < 4) {
+        r->err = -EINVAL;
+        return;
+    }
+    n = AV_RL32(r->p + r->pos);
+    r->pos += 4;
+    if (r->len - r->pos < n || n >= size) {
+        r->err = -EINVAL;
+        return;
+    }
+    memcpy(out, r->p + r->pos, n);
+    out[n] = '\0';
+    r->pos += n;
+}
+
+int title_serialize(const struct title *t, uint8_t **buf, size_t *len)
+{
+    struct wbuf w = { 0 };
+    put(&w, &t->key, sizeof(t->key));
+    put_str(&w, t->error);
+    put_i64(&w, t->tb.num);
+    put_i64(&w, t->tb.den);
+    put_i64(&w, t->nseg);
+    put_i64(&w, llround(t->frame_rate * 1e6));
+    put_i64(&w, t->nrends);
+    for (long i = 0; t->bounds && i <= t->nseg; i++)
+        put_i64(&w, t->bounds[i]);
+    for (int k = 0; k < t->nrends; k++) {
+        const struct title_rendition *r = &t->rends[k];
+        put_i64(&w, r->kind);
+        put_str(&w, r->name);
+        put_i64(&w, r->src_index);
+        put_i64(&w, r->tb.num);
+        put_i64(&w, r->tb.den);
+        put_i64(&w, r->ps_bound);
+        put_i64(&w, r->length_size);
+        put_i64(&w, r->key_by_pts);
+        put_i64(&w, r->dts_shift);
+        put_i64(&w, r->width);
+        put_i64(&w, r->height);
+        put_i64(&w, r->channels);
+        put_i64(&w, r->is_default);
+        put_str(&w, r->codecs);
+        put_str(&w, r->language);
+        put_str(&w, r->label);
+        for (long i = 0; i <= t->nseg; i++)
+            put_i64(&w, r->range[i]);
+        for (long i = 0; i < t->nseg; i++)
+            put_i64(&w, (int64_t)r->sizes[i]);
+    }
+    if (w.err) {
+        free(w.p);
+        return w.err;
+    }
+    *buf = w.p;
+    *len = w.len;
+    return 0;
+}
+
+int title_deserialize(const uint8_t *buf, size_t len, struct title **out)
+{
+    struct rbuf r = { buf, len, 0, 0 };
+    struct title_key key;
+    char error[512];
+    struct title *t;
+    int ret;
+
+    *out = NULL;
+    if (len < sizeof(key))
+        return -EINVAL;
+    memcpy(&key, buf, sizeof(key));
+    r.pos = sizeof(key);
+    get_str(&r, error, sizeof(error));
+    if (r.err)
+        return r.err;
+    if (*error) {
+        error[strcspn(error, "\n")] = '\0';
+        return title_build_error(&key, error, out);
+    }
+    if (!(t = title_alloc(&key)))
+        return -ENOMEM;
+    t->tb.num = (int)get_i64(&r);
+    t->tb.den = (int)get_i64(&r);
+    t->nseg = (long)get_i64(&r);
+    t->frame_rate = (double)get_i64(&r) / 1e6;
+    int64_t nrends = get_i64(&r);
+    if (r.err || t->nseg < 1 || t->nseg > 10000000 || nrends < 1 || nrends > 256 ||
+        t->tb.num <= 0 || t->tb.den <= 0) {
+        ret = -EINVAL;
+        goto fail;
+    }
+    if (!(t->bounds = malloc(((size_t)t->nseg + 1) * sizeof(*t->bounds))) ||
+        !(t->rends = calloc((size_t)nrends, sizeof(*t->rends)))) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    for (long i = 0; i <= t->nseg; i++)
+        t->bounds[i] = get_i64(&r);
+    for (int k = 0; k < nrends && !r.err; k++) {
+        struct title_rendition *rd = &t->rends[k];
+        rd->kind = get_i64(&r) == REND_AUDIO ? REND_AUDIO : REND_VIDEO;
+        get_str(&r, rd->name, sizeof(rd->name));
+        rd->src_index = (int)get_i64(&r);
+        rd->tb.num = (int)get_i64(&r);
+        rd->tb.den = (int)get_i64(&r);
+        rd->ps_bound = (int)get_i64(&r);
+        rd->length_size = (int)get_i64(&r);
+        rd->key_by_pts = (int)get_i64(&r);
+        rd->dts_shift = get_i64(&r);
+        rd->width = (int)get_i64(&r);
+        rd->height = (int)get_i64(&r);
+        rd->channels = (int)get_i64(&r);
+        rd->is_default = (int)get_i64(&r);
+        get_str(&r, rd->codecs, sizeof(rd->codecs));
+        get_str(&r, rd->language, sizeof(rd->language));
+        get_str(&r, rd->label, sizeof(rd->label));
+        if ((ret = init_rendition(rd, t->nseg)) < 0)
+            goto fail;
+        t->nrends++;
+        for (long i = 0; i <= t->nseg; i++)
+            rd->range[i] = get_i64(&r);
+        for (long i = 0; i < t->nseg; i++)
+            rd->sizes[i] = (uint64_t)get_i64(&r);
+        if (rd->tb.num <= 0 || rd->tb.den <= 0)
+            r.err = -EINVAL;
+    }
+    if (r.err || r.pos != len) {
+        ret = -EINVAL;
+        goto fail;
+    }
+    if ((ret = make_playlists(t)) < 0)
+        goto fail;
+    *out = t;
+    return 0;
+fail:
+    title_free(&t);
+    return ret;
+}
+
+const struct title_rendition *title_find(const struct title *t,
+                                         enum rend_kind kind, const char *name)
+{
+    for (int i = 0; i < t->nrends; i++)
+        if (t->rends[i].kind == kind && !strcmp(t->rends[i].name, name))
+            return &t->rends[i];
+    return NULL;
+}
+
+void title_free(struct title **pt)
+{
+    struct title *t = pt ? *pt : NULL;
+    if (!t)
+        return;
+    for (int i = 0; i < t->nrends; i++) {
+        free(t->rends[i].range);
+        free(t->rends[i].sizes);
+        free(t->rends[i].playlist);
+    }
+    free(t->rends);
+    free(t->bounds);
+    free(t->master);
+    free(t->error);
+    free(t);
+    *pt = NULL;
+}

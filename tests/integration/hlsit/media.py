@@ -1,0 +1,337 @@
+"""ffprobe/ffmpeg helpers and the segment plan, computed independently of hlsfs.
+
+All times are exact: packet timestamps stay integers in their stream's time
+base and are converted to seconds as fractions.Fraction, so that a keyframe
+that falls exactly on a multiple of the segment target is classified the
+same way the daemon's integer arithmetic classifies it.
+"""
+
+import json
+import math
+import re
+import subprocess
+from fractions import Fraction
+
+from .harness import fail
+
+MPEGTS_OFFSET = Fraction(14, 10)   # the standard MPEG-TS mux offset, 1.4 s
+TS_CLOCK = 90000                   # MPEG-TS timestamps are in 1/90000 s
+AAC_FRAME = 1024                   # samples per AAC-LC frame
+
+
+def run(cmd, timeout=120, input_bytes=None):
+    """Run a command; returns CompletedProcess with text stdout/stderr."""
+    try:
+        r = subprocess.run(cmd, input=input_bytes, capture_output=True,
+                           timeout=timeout,
+                           stdin=None if input_bytes is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        fail("timed out after %d s: %s" % (timeout, " ".join(cmd)))
+    r.stdout = r.stdout.decode("utf-8", "replace")
+    r.stderr = r.stderr.decode("utf-8", "replace")
+    return r
+
+
+def ffprobe_json(path, args, timeout=120):
+    cmd = ["ffprobe", "-v", "error", "-of", "json"] + list(args) + [path]
+    r = run(cmd, timeout=timeout)
+    if r.returncode != 0:
+        fail("ffprobe failed on %s: %s" % (path, r.stderr.strip() or r.returncode))
+    try:
+        data = json.loads(r.stdout or "{}")
+    except ValueError as e:
+        fail("ffprobe output is not JSON for %s: %s" % (path, e))
+    data["_stderr"] = r.stderr
+    return data
+
+
+def parse_rate(text):
+    """'25/1' -> Fraction(25); None for '0/0' or missing."""
+    if not text or text in ("0/0", "N/A"):
+        return None
+    if "/" in text:
+        num, den = text.split("/", 1)
+        if int(den) == 0 or int(num) == 0:
+            return None
+        return Fraction(int(num), int(den))
+    return Fraction(text)
+
+
+def fmt_s(x):
+    """Seconds with ms precision for messages."""
+    return "%.3f" % float(x)
+
+
+_ADDR_RE = re.compile(r"@ 0x[0-9a-fA-F]+")
+
+
+def normalize_log_line(line):
+    """Drop the context pointer ffmpeg prints ([h264 @ 0x55d...]) so lines of
+    two runs can be compared."""
+    return _ADDR_RE.sub("@ ?", line.strip())
+
+
+# ---------------------------------------------------------------------------
+# The plan
+
+def plan_cuts(key_pts, target):
+    """Cut points of the segment plan.
+
+    key_pts: keyframe presentation times in decode order (exact numbers in
+    any one unit); target: segment target in the same unit (> 0).
+    The origin O is key_pts[0]. A cut is made at the first keyframe at or
+    after each O + k*target (k = 1, 2, ...); when several multiples fall
+    before the same keyframe there is one cut there. A keyframe that is not
+    after the previous cut is never a cut. Returns the cut times, first O.
+    """
+    if not key_pts:
+        raise ValueError("no keyframes")
+    if target <= 0:
+        raise ValueError("target must be positive")
+    origin = key_pts[0]
+    cuts = [origin]
+    k = 1
+    for kp in key_pts[1:]:
+        if kp <= cuts[-1]:
+            continue
+        if kp - origin >= k * target:
+            cuts.append(kp)
+            k = math.floor(Fraction(kp - origin) / Fraction(target)) + 1
+    return cuts
+
+
+def round_ms(seconds):
+    """Milliseconds, rounded to nearest (halves away from zero)."""
+    ms = Fraction(seconds) * 1000
+    return int(math.floor(ms + Fraction(1, 2))) if ms >= 0 else -int(math.floor(-ms + Fraction(1, 2)))
+
+
+class Plan:
+    """Cuts in seconds plus the end of the stream."""
+
+    def __init__(self, cuts_s, end_s):
+        self.cuts = list(cuts_s)
+        self.end = end_s
+
+    def __len__(self):
+        return len(self.cuts)
+
+    def start(self, i):
+        return self.cuts[i]
+
+    def stop(self, i):
+        return self.cuts[i + 1] if i + 1 < len(self.cuts) else self.end
+
+    def durations_ms(self):
+        return [round_ms(self.stop(i) - self.start(i)) for i in range(len(self.cuts))]
+
+
+# ---------------------------------------------------------------------------
+# Source analysis
+
+H264_PROFILE_IDC = {
+    "baseline": 66, "constrained baseline": 66, "main": 77, "extended": 88,
+    "high": 100, "high 10": 110, "high 10 intra": 110, "high 4:2:2": 122,
+    "high 4:2:2 intra": 122, "high 4:4:4": 144, "high 4:4:4 predictive": 244,
+    "high 4:4:4 intra": 244,
+}
+
+
+class SourceVideo:
+    """The first video stream of a source file, from a packet scan."""
+
+    def __init__(self, path):
+        self.path = path
+        data = ffprobe_json(path, [
+            "-select_streams", "v:0",
+            "-show_entries",
+            "stream=index,codec_name,profile,level,width,height,time_base,"
+            "avg_frame_rate,r_frame_rate,pix_fmt:packet=pts,dts,duration,flags",
+        ], timeout=180)
+        streams = data.get("streams") or []
+        if not streams:
+            fail("no video stream in %s" % path)
+        st = streams[0]
+        self.stream_index = st.get("index")
+        self.codec = st.get("codec_name")
+        self.profile = st.get("profile")
+        self.level = st.get("level")
+        self.width = st.get("width")
+        self.height = st.get("height")
+        self.tb = parse_rate(st.get("time_base"))
+        self.avg_frame_rate = parse_rate(st.get("avg_frame_rate"))
+        self.r_frame_rate = parse_rate(st.get("r_frame_rate"))
+        self.packets = []  # (pts, dts, duration, flags) in decode order, ints
+        for p in data.get("packets") or []:
+            pts = p.get("pts")
+            dts = p.get("dts")
+            flags = p.get("flags") or ""
+            if "D" in flags:  # discarded by the demuxer (edit lists)
+                continue
+            if pts is None:
+                pts = dts
+            if pts is None:
+                continue
+            self.packets.append((int(pts), dts, int(p.get("duration") or 0), flags))
+        if not self.packets:
+            fail("no video packets in %s" % path)
+        self.key_pts = [p[0] for p in self.packets if "K" in p[3]]
+        if not self.key_pts:
+            fail("no keyframes in %s" % path)
+        self.pts_sorted = sorted(p[0] for p in self.packets)
+        deltas = sorted(b - a for a, b in zip(self.pts_sorted, self.pts_sorted[1:]) if b > a)
+        if deltas:
+            self.frame_ticks = deltas[len(deltas) // 2]
+            self.max_frame_ticks = deltas[min(len(deltas) - 1, (len(deltas) * 95) // 100)]
+        else:
+            self.frame_ticks = self.max_frame_ticks = max(1, self.packets[0][2])
+
+    def seconds(self, ticks):
+        return Fraction(ticks) * self.tb
+
+    @property
+    def origin(self):
+        return self.seconds(self.key_pts[0])
+
+    @property
+    def frame_dur(self):
+        """Typical frame duration in seconds (median timestamp step)."""
+        return self.seconds(self.frame_ticks)
+
+    @property
+    def tolerance(self):
+        """One frame, taken generously for irregular frame rates."""
+        return self.seconds(max(self.frame_ticks, self.max_frame_ticks))
+
+    @property
+    def end(self):
+        """End of the stream: the last presentation time plus its duration."""
+        last = max(self.packets, key=lambda p: p[0])
+        dur = last[2] if last[2] > 0 else self.frame_ticks
+        return self.seconds(last[0] + dur)
+
+    def fps(self):
+        return self.avg_frame_rate or self.r_frame_rate or (1 / self.frame_dur)
+
+    def plan(self, segment_time):
+        target_ticks = Fraction(segment_time) / self.tb
+        cuts = plan_cuts(self.key_pts, target_ticks)
+        return Plan([self.seconds(c) for c in cuts], self.end)
+
+    def pts_in(self, start_s, stop_s):
+        """Source presentation times (s) in [start, stop)."""
+        return [self.seconds(p) for p in self.pts_sorted
+                if start_s <= self.seconds(p) < stop_s]
+
+    def codec_tag_parts(self):
+        """(profile_idc, level_idc) of an H.264 stream, or None if unknown."""
+        if self.codec != "h264" or not self.profile:
+            return None
+        idc = H264_PROFILE_IDC.get(self.profile.lower())
+        if idc is None or self.level in (None, -99):
+            return None
+        return idc, int(self.level)
+
+
+def source_audio_streams(path):
+    """Audio streams of a source, in order: dicts with ordinal, index, codec,
+    sample_rate, channels, language, start (s, Fraction or None)."""
+    data = ffprobe_json(path, [
+        "-select_streams", "a",
+        "-show_entries",
+        "stream=index,codec_name,sample_rate,channels,time_base,start_pts:stream_tags=language",
+    ])
+    out = []
+    for ordinal, st in enumerate(data.get("streams") or []):
+        tb = parse_rate(st.get("time_base"))
+        start = None
+        if st.get("start_pts") is not None and tb:
+            start = Fraction(int(st["start_pts"])) * tb
+        lang = (st.get("tags") or {}).get("language")
+        out.append({
+            "ordinal": ordinal, "index": st.get("index"),
+            "codec": st.get("codec_name"),
+            "sample_rate": int(st.get("sample_rate") or 0),
+            "channels": st.get("channels"),
+            "language": lang, "start": start,
+        })
+    return out
+
+
+def has_video_stream(path):
+    r = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+             "stream=codec_name,disposition", "-of", "json", path], timeout=60)
+    if r.returncode != 0:
+        return None  # cannot even be probed
+    try:
+        streams = json.loads(r.stdout).get("streams") or []
+    except ValueError:
+        return None
+    return any(not (s.get("disposition") or {}).get("attached_pic") for s in streams)
+
+
+def decoded_frame_times(path, timeout=300):
+    """Decode the first video stream; returns (list of best-effort timestamps
+    as ints or None, stderr lines)."""
+    r = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+             "frame=best_effort_timestamp", "-of", "csv=p=0", path], timeout=timeout)
+    if r.returncode != 0:
+        fail("ffprobe could not decode %s: %s" % (path, r.stderr.strip()))
+    times = []
+    for line in r.stdout.splitlines():
+        # csv output carries an empty line for frames with side data
+        line = line.strip().rstrip(",")
+        if not line:
+            continue
+        first = line.split(",")[0]
+        times.append(None if first in ("", "N/A") else int(first))
+    return times, [l for l in r.stderr.splitlines() if l.strip()]
+
+
+# ---------------------------------------------------------------------------
+# Segment analysis
+
+class Segment:
+    """ffprobe's view of one MPEG-TS segment."""
+
+    def __init__(self, path, decode_video=True, timeout=120):
+        entries = "stream=index,codec_type,codec_name,sample_rate,channels,width,height,time_base" \
+                  ":packet=stream_index,pts,dts,duration,flags"
+        if decode_video:
+            entries += ":frame=stream_index,media_type,pts,best_effort_timestamp,key_frame,pict_type"
+        args = ["-show_entries", entries]
+        if decode_video:
+            args = ["-select_streams", "v"] + args
+        data = ffprobe_json(path, args, timeout=timeout)
+        self.stderr = [l for l in data["_stderr"].splitlines() if l.strip()]
+        self.streams = data.get("streams") or []
+        items = data.get("packets_and_frames")
+        if items is None:
+            items = [dict(p, type="packet") for p in data.get("packets") or []]
+            items += [dict(f, type="frame") for f in data.get("frames") or []]
+        self.packets = [i for i in items if i.get("type") == "packet"]
+        self.frames = [i for i in items if i.get("type") == "frame"]
+
+
+def probe_segment_streams(path, timeout=60):
+    data = ffprobe_json(path, ["-show_entries",
+                               "stream=index,codec_type,codec_name,sample_rate,channels"],
+                        timeout=timeout)
+    return data.get("streams") or []
+
+
+def hls_decode(master_path, timeout=300):
+    """Decode the first video stream of an HLS presentation with ffmpeg.
+    Returns (returncode, number of frames, stderr lines)."""
+    r = run(["ffmpeg", "-nostdin", "-v", "error", "-progress", "pipe:1",
+             "-i", master_path, "-map", "0:v:0",
+             "-fps_mode", "passthrough", "-f", "null", "-"],
+            timeout=timeout)
+    frames = None
+    for line in r.stdout.splitlines():
+        if line.startswith("frame="):
+            try:
+                frames = int(line.split("=", 1)[1])
+            except ValueError:
+                pass
+    return r.returncode, frames, [l for l in r.stderr.splitlines() if l.strip()]
