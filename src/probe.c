@@ -180,29 +180,38 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
     while ((ret = av_read_frame(fmt, pkt)) >= 0) {
         struct probe_stream *s = slot_of(p, pkt->stream_index);
         int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
-        if (s && dts != AV_NOPTS_VALUE && pkt->size > 0) {
-            int flags = 0;
-            if (pkt->dts == AV_NOPTS_VALUE)
-                s->no_dts = 1;
-            if (pkt->flags & AV_PKT_FLAG_KEY)
-                flags |= PROBE_PKT_KEY;
-            if (pkt->flags & AV_PKT_FLAG_DISCARD)
-                flags |= PROBE_PKT_DISCARD;
-            if (s != p->video) {
-                int a = (int)(s - p->audio);
-                if (a < 64 && !seen_audio[a]) {
-                    seen_audio[a] = 1;
-                    s->adts = pkt->size >= 2 &&
-                              (AV_RB16(pkt->data) & 0xfff0) == 0xfff0;
-                }
-            }
-            if (push_packet(s, dts, pkt->pts, pkt->size, flags) < 0) {
-                av_packet_unref(pkt);
-                av_packet_free(&pkt);
-                return -ENOMEM;
+        if (!s || pkt->size <= 0) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        if (dts == AV_NOPTS_VALUE) {
+            /* no timestamp (e.g. the second field of an interlaced
+             * frame): it travels in the previous packet's PES */
+            if (s->npkts)
+                s->pkts[s->npkts - 1].size += (uint32_t)pkt->size;
+            av_packet_unref(pkt);
+            continue;
+        }
+        int flags = 0;
+        if (pkt->dts == AV_NOPTS_VALUE)
+            s->no_dts = 1;
+        if (pkt->flags & AV_PKT_FLAG_KEY)
+            flags |= PROBE_PKT_KEY;
+        if (pkt->flags & AV_PKT_FLAG_DISCARD)
+            flags |= PROBE_PKT_DISCARD;
+        if (s != p->video) {
+            int a = (int)(s - p->audio);
+            if (a < 64 && !seen_audio[a]) {
+                seen_audio[a] = 1;
+                s->adts = pkt->size >= 2 && (AV_RB16(pkt->data) & 0xfff0) == 0xfff0;
             }
         }
+        ret = push_packet(s, dts, pkt->pts, pkt->size, flags);
         av_packet_unref(pkt);
+        if (ret < 0) {
+            av_packet_free(&pkt);
+            return ret;
+        }
     }
     av_packet_free(&pkt);
     if (ret != AVERROR_EOF) {
@@ -224,9 +233,16 @@ static int check_truncated_scan(struct probe *p, AVFormatContext *fmt)
     /* only containers whose header duration can be trusted */
     if (!strstr(name, "matroska") && strcmp(name, "avi"))
         return 0;
-    int64_t first = v->pkts[0].dts, last = v->pkts[v->npkts - 1].dts;
-    int64_t got = av_rescale_q(last - first, v->tb, AV_TIME_BASE_Q);
-    if (got * 10 < fmt->duration * 9) {
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < v->npkts; i++) {
+        lo = v->pkts[i].dts < lo ? v->pkts[i].dts : lo;
+        hi = v->pkts[i].dts > hi ? v->pkts[i].dts : hi;
+    }
+    int64_t got = av_rescale_q(hi - lo, v->tb, AV_TIME_BASE_Q);
+    int64_t missing = fmt->duration - got;
+    /* short clips end a frame or two before their audio: only a gap of
+     * seconds and of a tenth of the title counts as truncation */
+    if (missing > 2 * AV_TIME_BASE && missing * 10 > fmt->duration) {
         int pct = (int)(got * 100 / fmt->duration);
         return set_error(p, "truncated file at %d%%", pct);
     }

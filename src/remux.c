@@ -28,16 +28,15 @@ static int64_t packet_time(const struct title_rendition *r, const AVPacket *pkt)
     return pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
 }
 
-/* Next packet of the rendition's stream with a timestamp, as the probe
- * saw them. Returns 0 or AVERROR. */
+/* Next packet of the rendition's stream. With need_time, packets without
+ * a timestamp are passed over. Returns 0 or AVERROR. */
 static int read_stream_packet(AVFormatContext *fmt, const struct title_rendition *r,
-                              AVPacket *pkt)
+                              AVPacket *pkt, int need_time)
 {
     int ret;
     while ((ret = av_read_frame(fmt, pkt)) >= 0) {
         if (pkt->stream_index == r->src_index && pkt->size > 0 &&
-            (pkt->dts != AV_NOPTS_VALUE || pkt->pts != AV_NOPTS_VALUE) &&
-            packet_time(r, pkt) != AV_NOPTS_VALUE)
+            (!need_time || packet_time(r, pkt) != AV_NOPTS_VALUE))
             return 0;
         av_packet_unref(pkt);
     }
@@ -49,6 +48,18 @@ struct packet_list {
     AVPacket **pkts;
     size_t     n, cap;
 };
+
+/* A packet without timestamp joins the previous one, as in the probe. */
+static int list_append_to_last(struct packet_list *l, const AVPacket *pkt)
+{
+    AVPacket *last = l->pkts[l->n - 1];
+    int old = last->size, ret;
+    if ((ret = av_packet_make_writable(last)) < 0 ||
+        (ret = av_grow_packet(last, pkt->size)) < 0)
+        return ret;
+    memcpy(last->data + old, pkt->data, (size_t)pkt->size);
+    return 0;
+}
 
 static int list_push(struct packet_list *l, AVPacket *pkt)
 {
@@ -99,10 +110,17 @@ static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r
                            int64_t start, int64_t end, AVPacket *pkt,
                            struct packet_list *l)
 {
-    int ret = 0, started = !r->key_by_pts;
+    int ret = 0, started = !r->key_by_pts, prev_kept = 0;
     while (ret >= 0) {
         int64_t ts = packet_time(r, pkt);
         int key = !!(pkt->flags & AV_PKT_FLAG_KEY);
+        if (ts == AV_NOPTS_VALUE) {
+            if (prev_kept && (ret = list_append_to_last(l, pkt)) < 0)
+                return ret;
+            av_packet_unref(pkt);
+            ret = read_stream_packet(fmt, r, pkt, 0);
+            continue;
+        }
         if (r->key_by_pts) {
             /* from the cut keyframe to the next cut keyframe */
             if (key && ts == start)
@@ -112,10 +130,11 @@ static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r
         } else if (ts >= end) {
             break;
         }
-        if (started && ts >= start && (ret = list_push(l, pkt)) < 0)
+        prev_kept = started && ts >= start;
+        if (prev_kept && (ret = list_push(l, pkt)) < 0)
             return ret;
         av_packet_unref(pkt);
-        ret = read_stream_packet(fmt, r, pkt);
+        ret = read_stream_packet(fmt, r, pkt, 0);
     }
     av_packet_unref(pkt);
     if (ret < 0 && ret != AVERROR_EOF)
@@ -140,7 +159,7 @@ static int seek_before(AVFormatContext *fmt, const struct title_rendition *r,
         for (int64_t back = 0; back <= 64 * second; back = back ? back * 4 : second) {
             if (av_seek_frame(fmt, index, start - back, AVSEEK_FLAG_BACKWARD) < 0)
                 break;
-            if ((ret = read_stream_packet(fmt, r, pkt)) < 0)
+            if ((ret = read_stream_packet(fmt, r, pkt, 1)) < 0)
                 break;
             if (packet_time(r, pkt) <= start)
                 return 0;
@@ -151,7 +170,7 @@ static int seek_before(AVFormatContext *fmt, const struct title_rendition *r,
     if ((ret = avformat_seek_file(fmt, -1, INT64_MIN, INT64_MIN, INT64_MIN, 0)) < 0 &&
         (ret = av_seek_frame(fmt, -1, 0, AVSEEK_FLAG_BYTE)) < 0)
         return ret;
-    return read_stream_packet(fmt, r, pkt);
+    return read_stream_packet(fmt, r, pkt, 1);
 }
 
 static int open_annexb(const AVCodecParameters *par, AVRational tb, AVBSFContext **out)

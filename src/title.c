@@ -237,6 +237,8 @@ static int plan_sizes(struct title_rendition *r, long nseg,
         fill->data[1] = 0xf1;
     }
 
+    /* one 90 kHz tick or more, so the stand-in's pts stays distinct */
+    int64_t pts_step = av_rescale_q_rnd(1, (AVRational){ 1, 90000 }, r->tb, AV_ROUND_UP);
     for (long i = 0; i < nseg; i++) {
         uint64_t bytes = 0;
         size_t first = start[i], count = start[i + 1] - start[i];
@@ -264,7 +266,7 @@ static int plan_sizes(struct title_rendition *r, long nseg,
                 /* a real video packet may carry a distinct pts (and so a
                  * DTS field): the stand-in always does */
                 pkt->dts = pk->dts;
-                pkt->pts = r->kind == REND_VIDEO ? pk->dts + 1 : pk->dts;
+                pkt->pts = r->kind == REND_VIDEO ? pk->dts + pts_step : pk->dts;
             }
             pkt->flags = (pk->flags & PROBE_PKT_KEY) ? AV_PKT_FLAG_KEY : 0;
             if ((ret = mux_write(m, pkt)) < 0)
