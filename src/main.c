@@ -95,7 +95,8 @@ int main(int argc, char *argv[])
         if (!loop)
             goto out_signals;
         fuse_loop_cfg_set_clone_fd(loop, (unsigned)cmd.clone_fd);
-        fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+        if (cmd.max_idle_threads <= 100000)    /* UINT_MAX: not given */
+            fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
         if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
             fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
         status = fuse_loop_mt(fuse, loop) ? 1 : 0;
