@@ -41,7 +41,7 @@ UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 all: hlsfs
 
 hlsfs: $(BUILD)/hlsfs
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/hlsfs: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -28,7 +28,7 @@
 struct held_title {            /* a title and its references             */
     struct title      *title;
     int                refs;   /* protected by library.lock              */
-    struct held_title *next_all;
+    struct held_title *next_all, *prev_all;  /* protected by library.lock */
 };
 
 struct library_entry {
@@ -134,13 +134,15 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
     struct probe *p = NULL;
     if ((ret = probe_source(path, &p)) < 0)
         return ret;
+    double probe_ms = ms_since(&t0);
     ret = title_build(p, &key, l->segment_time, out);
     if (ret == 0 && (*out)->error)
         log_warn("%s: cannot be served: %.*s", rel, (int)(*out)->error_len - 1,
                  (*out)->error);
     else if (ret == 0)
-        log_info("%s: index built from %s in %.1f ms, %ld segments", rel,
-                 p->method, ms_since(&t0), (*out)->nseg);
+        log_info("%s: index built from %s in %.1f ms (%.1f ms index, the rest "
+                 "sizes), %ld segments", rel, p->method, ms_since(&t0), probe_ms,
+                 (*out)->nseg);
     else
         log_error("%s: analysis failed: %s", rel, strerror(-ret));
     probe_free(&p);
@@ -170,11 +172,12 @@ static void release_locked(struct library *l, struct held_title *h)
 {
     if (--h->refs > 0)
         return;
-    for (struct held_title **pp = &l->held; *pp; pp = &(*pp)->next_all)
-        if (*pp == h) {
-            *pp = h->next_all;
-            break;
-        }
+    if (h->prev_all)
+        h->prev_all->next_all = h->next_all;
+    else
+        l->held = h->next_all;
+    if (h->next_all)
+        h->next_all->prev_all = h->prev_all;
     title_free(&h->title);
     free(h);
 }
@@ -225,8 +228,11 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
     e->loading = 0;
     if (ret == 0) {
         h->title = t;
+        t->holder = h;
         h->refs = 2;            /* the entry's and the caller's */
         h->next_all = l->held;
+        if (l->held)
+            l->held->prev_all = h;
         l->held = h;
         if (e->current)
             release_locked(l, e->current);
@@ -243,10 +249,6 @@ void library_put(struct library *l, struct title *t)
     if (!t)
         return;
     pthread_mutex_lock(&l->lock);
-    for (struct held_title *h = l->held; h; h = h->next_all)
-        if (h->title == t) {
-            release_locked(l, h);
-            break;
-        }
+    release_locked(l, t->holder);
     pthread_mutex_unlock(&l->lock);
 }

@@ -28,6 +28,7 @@ struct mux {
     size_t           len, cap;
     uint64_t         total;      /* bytes written by the muxer            */
     int              finished;
+    AVPacket        *view;       /* borrows the caller's packet fields    */
 };
 
 static int mux_io_write(void *opaque, uint8_t *data, int size)
@@ -65,6 +66,10 @@ int mux_open(struct mux **out, const AVCodecParameters *par, AVRational tb,
         return AVERROR(ENOMEM);
     m->in_tb = tb;
     m->count_only = count_only;
+    if (!(m->view = av_packet_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
     if ((ret = avformat_alloc_output_context2(&m->fmt, NULL, "mpegts", NULL)) < 0)
         goto fail;
     if (!(iobuf = av_malloc(MUX_IO_BUFFER)) ||
@@ -101,14 +106,22 @@ fail:
 
 int mux_write(struct mux *m, const AVPacket *in)
 {
-    AVPacket *pkt = av_packet_clone(in);
-    int ret;
-    if (!pkt)
-        return AVERROR(ENOMEM);
-    pkt->stream_index = 0;
-    av_packet_rescale_ts(pkt, m->in_tb, m->fmt->streams[0]->time_base);
-    ret = av_write_frame(m->fmt, pkt);
-    av_packet_free(&pkt);
+    /* av_write_frame references the data itself (or uses it in place
+     * when the packet is not reference-counted): no copy is needed */
+    AVPacket *v = m->view;
+    AVRational tb = m->fmt->streams[0]->time_base;
+    v->buf = in->buf;
+    v->data = in->data;
+    v->size = in->size;
+    v->flags = in->flags;
+    v->stream_index = 0;
+    v->pts = av_rescale_q(in->pts, m->in_tb, tb);
+    v->dts = av_rescale_q(in->dts, m->in_tb, tb);
+    v->duration = av_rescale_q(in->duration, m->in_tb, tb);
+    int ret = av_write_frame(m->fmt, v);
+    v->buf = NULL;
+    v->data = NULL;
+    v->size = 0;
     return ret;
 }
 
@@ -160,6 +173,7 @@ void mux_free(struct mux **pm)
         }
         avformat_free_context(m->fmt);
     }
+    av_packet_free(&m->view);
     free(m->buf);
     free(m);
     *pm = NULL;
@@ -203,4 +217,33 @@ int mux_decode_times(const int64_t *pts, size_t n, int64_t shift, int64_t *dts)
         dts[k] = s[k] - shift;
     free(s);
     return 0;
+}
+
+int mux_adts_possible(const AVCodecParameters *par)
+{
+    const uint8_t *x = par->extradata;
+    if (par->codec_id != AV_CODEC_ID_AAC || par->extradata_size < 2)
+        return 0;
+    int aot = x[0] >> 3;
+    int rate_index = ((x[0] & 7) << 1) | (x[1] >> 7);
+    int channels = (x[1] >> 3) & 0xf;
+    return aot >= 1 && aot <= 4 && rate_index < 13 && channels > 0 && channels < 8;
+}
+
+void mux_adts_header(const AVCodecParameters *par, int payload,
+                     uint8_t out[MUX_ADTS_HEADER])
+{
+    const uint8_t *x = par->extradata;
+    int aot = x[0] >> 3;
+    int rate_index = ((x[0] & 7) << 1) | (x[1] >> 7);
+    int channels = (x[1] >> 3) & 0xf;
+    int len = payload + MUX_ADTS_HEADER;
+
+    out[0] = 0xff;                                   /* syncword          */
+    out[1] = 0xf1;                                   /* MPEG-4, no CRC    */
+    out[2] = (uint8_t)(((aot - 1) << 6) | (rate_index << 2) | (channels >> 2));
+    out[3] = (uint8_t)(((channels & 3) << 6) | (len >> 11));
+    out[4] = (uint8_t)((len >> 3) & 0xff);
+    out[5] = (uint8_t)(((len & 7) << 5) | 0x1f);     /* buffer fullness   */
+    out[6] = 0xfc;                                   /* VBR, one frame    */
 }

@@ -124,6 +124,15 @@ static uint64_t video_packet_bound(const struct title_rendition *r,
     return b;
 }
 
+/* Bytes a packet gives the muxer at most (audio: exactly). */
+static uint64_t packet_bound(const struct title_rendition *r,
+                             const struct probe_packet *pk)
+{
+    if (r->kind == REND_VIDEO)
+        return video_packet_bound(r, pk);
+    return pk->size + (r->framing == AUDIO_FRAMED ? MUX_ADTS_HEADER : 0);
+}
+
 /* Which segment a dts falls in, or -1. */
 static long segment_of(const int64_t *range, long nseg, int64_t dts)
 {
@@ -177,7 +186,7 @@ static int plan_sizes(struct title_rendition *r, long nseg,
     int64_t *pts = malloc((n ? n : 1) * sizeof(*pts));
     int64_t *dts = malloc((n ? n : 1) * sizeof(*dts));
     AVPacket *pkt = av_packet_alloc();
-    AVBufferRef *fill = NULL;
+    uint8_t *fill = NULL;
     uint64_t max_bytes = 0;
     struct mux *m = NULL;
     int ret = 0;
@@ -191,8 +200,7 @@ static int plan_sizes(struct title_rendition *r, long nseg,
     for (size_t i = 0; i < n; i++) {
         if (seg[i] >= 0)
             start[seg[i] + 1]++;
-        uint64_t b = r->kind == REND_VIDEO ? video_packet_bound(r, &s->pkts[i])
-                                           : s->pkts[i].size;
+        uint64_t b = packet_bound(r, &s->pkts[i]);
         if (b > max_bytes)
             max_bytes = b;
     }
@@ -225,16 +233,16 @@ static int plan_sizes(struct title_rendition *r, long nseg,
         ret = -EFBIG;
         goto done;
     }
-    if (!(fill = av_buffer_allocz(max_bytes + AV_INPUT_BUFFER_PADDING_SIZE + 8))) {
+    if (!(fill = av_mallocz(max_bytes + AV_INPUT_BUFFER_PADDING_SIZE + 8))) {
         ret = -ENOMEM;
         goto done;
     }
     if (r->kind == REND_VIDEO) {         /* an AUD first: the muxer adds none */
         static const uint8_t aud[AUD_BYTES] = { 0, 0, 0, 1, 0x09, 0xf0 };
-        memcpy(fill->data, aud, sizeof(aud));
-    } else if (r->ps_bound) {            /* ADTS sync word: kept as is    */
-        fill->data[0] = 0xff;
-        fill->data[1] = 0xf1;
+        memcpy(fill, aud, sizeof(aud));
+    } else if (r->framing != AUDIO_RAW) { /* ADTS sync word: kept as is   */
+        fill[0] = 0xff;
+        fill[1] = 0xf1;
     }
 
     /* one 90 kHz tick or more, so the stand-in's pts stays distinct */
@@ -251,13 +259,8 @@ static int plan_sizes(struct title_rendition *r, long nseg,
             goto done;
         for (size_t k = 0; k < count; k++) {
             const struct probe_packet *pk = &s->pkts[order[first + k]];
-            uint64_t b = r->kind == REND_VIDEO ? video_packet_bound(r, pk) : pk->size;
-            av_packet_unref(pkt);
-            if (!(pkt->buf = av_buffer_ref(fill))) {
-                ret = -ENOMEM;
-                goto done;
-            }
-            pkt->data = fill->data;
+            uint64_t b = packet_bound(r, pk);
+            pkt->data = fill;         /* not reference-counted: no copy */
             pkt->size = (int)b;
             if (r->key_by_pts) {
                 pkt->pts = pk->pts;
@@ -281,8 +284,9 @@ done:
     if (ret < 0 && ret != -ENOMEM && ret != -EFBIG)
         ret = -EIO;
     mux_free(&m);
+    pkt->data = NULL;
     av_packet_free(&pkt);
-    av_buffer_unref(&fill);
+    av_free(fill);
     free(seg);
     free(start);
     free(order);
@@ -470,7 +474,8 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     r->src_index = a->index;
     r->tb = a->tb;
     r->channels = a->par->ch_layout.nb_channels;
-    r->ps_bound = a->adts;
+    r->framing = a->adts ? AUDIO_ADTS : mux_adts_possible(a->par) ? AUDIO_FRAMED
+                                                                    : AUDIO_RAW;
     r->is_default = first_default;
     aac_codecs(a->par, r->codecs, sizeof(r->codecs));
     if (a->language)
@@ -703,6 +708,7 @@ int title_serialize(const struct title *t, uint8_t **buf, size_t *len)
         put_i64(&w, r->ps_bound);
         put_i64(&w, r->length_size);
         put_i64(&w, r->key_by_pts);
+        put_i64(&w, r->framing);
         put_i64(&w, r->dts_shift);
         put_i64(&w, r->width);
         put_i64(&w, r->height);
@@ -774,6 +780,9 @@ int title_deserialize(const uint8_t *buf, size_t len, struct title **out)
         rd->ps_bound = (int)get_i64(&r);
         rd->length_size = (int)get_i64(&r);
         rd->key_by_pts = (int)get_i64(&r);
+        int64_t framing = get_i64(&r);
+        rd->framing = framing == AUDIO_ADTS ? AUDIO_ADTS
+                    : framing == AUDIO_FRAMED ? AUDIO_FRAMED : AUDIO_RAW;
         rd->dts_shift = get_i64(&r);
         rd->width = (int)get_i64(&r);
         rd->height = (int)get_i64(&r);

@@ -39,6 +39,16 @@ int mux_take_padded(struct mux *m, uint64_t planned, uint8_t **buf);
 
 void mux_free(struct mux **m);
 
+#define MUX_ADTS_HEADER 7
+
+/* 1 when raw AAC of these parameters can be framed by mux_adts_header
+ * (plain AudioSpecificConfig: no escape codes, no PCE). */
+int mux_adts_possible(const AVCodecParameters *par);
+
+/* The ADTS header for one raw AAC frame of 'payload' bytes. */
+void mux_adts_header(const AVCodecParameters *par, int payload,
+                     uint8_t out[MUX_ADTS_HEADER]);
+
 /* Decode times for packets that have only presentation times (Matroska):
  * the k-th smallest pts minus 'shift', so they increase in decode order.
  * mux_dts_shift gives the smallest shift that keeps every dts <= its pts.

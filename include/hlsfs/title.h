@@ -36,7 +36,12 @@ struct title_rendition {
                              [range[i], range[i + 1]) of that stream       */
     uint64_t   *sizes;    /* nseg: exact bytes of each segment             */
     int         ps_bound; /* video: bytes of parameter sets a keyframe may
-                             gain; audio: 1 when packets carry ADTS        */
+                             gain                                          */
+    enum {
+        AUDIO_RAW,        /* raw AAC, framed by the muxer                  */
+        AUDIO_ADTS,       /* packets already carry ADTS headers            */
+        AUDIO_FRAMED,     /* raw AAC, framed by mux_adts_header            */
+    }           framing;
     int         length_size; /* video: AVCC NAL length size, 0 if Annex B  */
     int         key_by_pts;  /* video without decode times (Matroska):
                                 range[] holds the pts of each segment's
@@ -67,6 +72,7 @@ struct title {
     int                     nrends;
     char                   *master;
     size_t                  master_len;
+    void                   *holder;      /* library.c's record of it   */
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,

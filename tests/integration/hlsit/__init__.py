@@ -1,0 +1,1 @@
+"""hlsfs integration test helpers (standard library only)."""
