@@ -93,6 +93,10 @@ int mux_open(struct mux **out, const AVCodecParameters *par, AVRational tb,
     st->codecpar->codec_tag = 0;
     st->time_base = tb;
     av_dict_set(&opts, "mpegts_flags", "+initial_discontinuity", 0);
+    /* every segment opens with SDT, PAT and PMT; repeating them within a
+     * segment only costs bytes (two packets every 0.1 s by default) */
+    av_dict_set(&opts, "pat_period", "30", 0);
+    av_dict_set(&opts, "sdt_period", "30", 0);
     ret = avformat_write_header(m->fmt, &opts);
     av_dict_free(&opts);
     if (ret < 0)
