@@ -13,35 +13,12 @@
 #include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
 
+#include "hlsfs/demux.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/remux.h"
 #include "hlsfs/title.h"
-
-/* The time a rendition's ranges are counted in: the decode time, or the
- * presentation time for sources without decode times. */
-static int64_t packet_time(const struct title_rendition *r, const AVPacket *pkt)
-{
-    if (r->key_by_pts)
-        return pkt->pts;
-    return pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
-}
-
-/* Next packet of the rendition's stream. With need_time, packets without
- * a timestamp are passed over. Returns 0 or AVERROR. */
-static int read_stream_packet(AVFormatContext *fmt, const struct title_rendition *r,
-                              AVPacket *pkt, int need_time)
-{
-    int ret;
-    while ((ret = av_read_frame(fmt, pkt)) >= 0) {
-        if (pkt->stream_index == r->src_index && pkt->size > 0 &&
-            (!need_time || packet_time(r, pkt) != AV_NOPTS_VALUE))
-            return 0;
-        av_packet_unref(pkt);
-    }
-    return ret;
-}
 
 /* A segment's packets, in decode order. */
 struct packet_list {
@@ -112,13 +89,13 @@ static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r
 {
     int ret = 0, started = !r->key_by_pts, prev_kept = 0;
     while (ret >= 0) {
-        int64_t ts = packet_time(r, pkt);
+        int64_t ts = demux_packet_time(r, pkt);
         int key = !!(pkt->flags & AV_PKT_FLAG_KEY);
         if (ts == AV_NOPTS_VALUE) {
             if (prev_kept && (ret = list_append_to_last(l, pkt)) < 0)
                 return ret;
             av_packet_unref(pkt);
-            ret = read_stream_packet(fmt, r, pkt, 0);
+            ret = demux_read(fmt, r, pkt, 0);
             continue;
         }
         if (r->key_by_pts) {
@@ -134,7 +111,7 @@ static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r
         if (prev_kept && (ret = list_push(l, pkt)) < 0)
             return ret;
         av_packet_unref(pkt);
-        ret = read_stream_packet(fmt, r, pkt, 0);
+        ret = demux_read(fmt, r, pkt, 0);
     }
     av_packet_unref(pkt);
     if (ret < 0 && ret != AVERROR_EOF)
@@ -142,35 +119,6 @@ static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r
     if (r->key_by_pts)
         return started ? set_decode_times(r, l) : AVERROR_INVALIDDATA;
     return 0;
-}
-
-/* Position the demuxer so that the next packet of the stream is at or
- * before 'start', leaving that packet in pkt. Returns 0, AVERROR_EOF when
- * the stream has no packet at all, or another AVERROR. */
-static int seek_before(AVFormatContext *fmt, const struct title_rendition *r,
-                       int64_t start, AVPacket *pkt)
-{
-    int index = r->src_index;
-    AVStream *st = fmt->streams[index];
-    int64_t second = av_rescale_q(1, (AVRational){ 1, 1 }, st->time_base);
-    int ret;
-
-    if (start != INT64_MIN) {
-        for (int64_t back = 0; back <= 64 * second; back = back ? back * 4 : second) {
-            if (av_seek_frame(fmt, index, start - back, AVSEEK_FLAG_BACKWARD) < 0)
-                break;
-            if ((ret = read_stream_packet(fmt, r, pkt, 1)) < 0)
-                break;
-            if (packet_time(r, pkt) <= start)
-                return 0;
-            av_packet_unref(pkt);
-        }
-    }
-    /* from the very beginning */
-    if ((ret = avformat_seek_file(fmt, -1, INT64_MIN, INT64_MIN, INT64_MIN, 0)) < 0 &&
-        (ret = av_seek_frame(fmt, -1, 0, AVSEEK_FLAG_BYTE)) < 0)
-        return ret;
-    return read_stream_packet(fmt, r, pkt, 1);
 }
 
 static int open_annexb(const AVCodecParameters *par, AVRational tb, AVBSFContext **out)
@@ -278,7 +226,7 @@ int remux_segment(const char *path, const struct title *t,
 
     int64_t start = r->range[seg], end = r->range[seg + 1];
     what = "seek";
-    if ((ret = seek_before(fmt, r, start, pkt)) < 0 && ret != AVERROR_EOF)
+    if ((ret = demux_seek_before(fmt, r, start, pkt)) < 0 && ret != AVERROR_EOF)
         goto fail;
     what = "read";
     if (ret >= 0 && (ret = collect_segment(fmt, r, start, end, pkt, &list)) < 0)

@@ -11,9 +11,8 @@ from fractions import Fraction
 
 from .harness import CheckFailed, Collector, expect, fail, note
 from .m3u8 import MasterPlaylist, MediaPlaylist, segment_name
-from .media import (AAC_FRAME, MPEGTS_OFFSET, TS_CLOCK, Segment, decoded_frame_times,
-                    fmt_s, hls_decode, normalize_log_line, probe_segment_streams,
-                    round_ms)
+from .media import (AAC_FRAME, MPEGTS_OFFSET, TS_CLOCK, Decode, Segment, fmt_s,
+                    normalize_log_line, probe_segment_streams, round_ms)
 
 DEFAULT_SEGMENT_TIME = 6
 
@@ -701,26 +700,35 @@ def _check_video_segment(c, label, seg, sv, plan, i, extinf, tol, strict_pts):
                 "%s: first decoded frame is not a keyframe (pict_type %s)"
                 % (label, frames[0].get("pict_type")))
     pts = sorted(int(p["pts"]) for p in pk)
-    first, last = pts[0], pts[-1]
+    # The keyframe that opens the segment: the first packet in decode order.
+    key = int(pk[0]["pts"])
+    last = pts[-1]
+    leading = [p for p in pts if ts_diff(p, key) < 0]
+    if leading:
+        note("%s: %d leading pictures presented before the segment's keyframe (open GOP in "
+             "the source)" % (label, len(leading)))
     # timestamps: segment PTS = source PTS + 1.4 s
-    want_first = to_ts_ticks(plan.start(i)) + OFFSET_TICKS
-    d = Fraction(ts_diff(first, want_first), TS_CLOCK)
-    c.check(abs(d) <= tol, "%s: first pts %s s - 1.4 = %s s, plan boundary %s s (off by %s ms)"
-            % (label, fmt_s(Fraction(first, TS_CLOCK)), fmt_s(Fraction(first, TS_CLOCK) - MPEGTS_OFFSET),
+    want_key = to_ts_ticks(plan.start(i)) + OFFSET_TICKS
+    d = Fraction(ts_diff(key, want_key), TS_CLOCK)
+    c.check(abs(d) <= tol, "%s: keyframe pts %s s - 1.4 = %s s, plan boundary %s s (off by %s ms)"
+            % (label, fmt_s(Fraction(key, TS_CLOCK)), fmt_s(Fraction(key, TS_CLOCK) - MPEGTS_OFFSET),
                fmt_s(plan.start(i)), fmt_s(d * 1000)))
-    # duration vs EXTINF
+    # duration vs EXTINF: from the keyframe to the end of the last frame
     if i < len(extinf):
-        dur = Fraction(ts_diff(last, first), TS_CLOCK) + sv.frame_dur
+        dur = Fraction(ts_diff(last, key), TS_CLOCK) + sv.frame_dur
         want = Fraction(extinf[i], 1000)
         c.check(abs(dur - want) <= tol + Fraction(1, 1000),
-                "%s: lasts %s s (last pts + 1 frame - first pts), EXTINF %s s"
+                "%s: lasts %s s (last pts + 1 frame - keyframe pts), EXTINF %s s"
                 % (label, fmt_s(dur), fmt_s(want)))
     if strict_pts:
-        src = sv.pts_in(plan.start(i), plan.stop(i) if i + 1 < len(plan) else plan.end + 1)
+        src = sv.group_pts(plan.start(i), plan.cuts[i + 1] if i + 1 < len(plan) else None)
+        if src is None:
+            c.add("%s: the plan boundary %s s is not a source keyframe" % (label, fmt_s(plan.start(i))))
+            return
         want_ticks = sorted(to_ts_ticks(s) + OFFSET_TICKS for s in src)
         if len(want_ticks) != len(pts):
-            c.add("%s: %d frames, the source has %d in [%s, %s)"
-                  % (label, len(pts), len(want_ticks), fmt_s(plan.start(i)), fmt_s(plan.stop(i))))
+            c.add("%s: %d frames, the source has %d from the keyframe at %s s to the next cut"
+                  % (label, len(pts), len(want_ticks), fmt_s(plan.start(i))))
         else:
             worst = max((abs(ts_diff(a, b)) for a, b in zip(pts, want_ticks)), default=0)
             c.check(worst <= 1, "%s: frame timestamps differ from source PTS + 1.4 s by up to %d ticks"
@@ -763,35 +771,56 @@ def _check_audio_segment(c, label, seg, sv, plan, i, audio_src, last):
 # ---------------------------------------------------------------------------
 # Full decode through the HLS demuxer
 
-def source_decode_info(sv):
-    """(frames decoded from the source at or after the origin, normalized
-    stderr lines of that decode)."""
-    times, errs = decoded_frame_times(sv.path)
-    origin = sv.key_pts[0]
-    n = sum(1 for t in times if t is None or t >= origin)
-    return n, {normalize_log_line(l) for l in errs}, len(times)
+def source_decode(sv, crc):
+    """Decode the source; returns (frames (pts, crc) that belong to the
+    title, the normalized stderr lines of that decode).
+
+    Pictures decoded from packets before the first keyframe (in decode
+    order) belong to no segment and are left out."""
+    dec = Decode(sv.path, crc=crc)
+    if dec.returncode != 0:
+        fail("ffmpeg cannot decode the source: %s" % dec.stderr[-3:])
+    pre = sv.pre_origin_pts
+    if dec.tb != sv.tb:
+        fail("ffmpeg reports time base %s for the source, ffprobe %s" % (dec.tb, sv.tb))
+    frames = [f for f in dec.frames if f[0] not in pre]
+    return frames, {normalize_log_line(l) for l in dec.stderr}
 
 
-def check_decode(tv, sv):
-    """ffmpeg decodes master.m3u8's first video stream without a word on
-    stderr and gets the same number of frames as decoding the source.
+def check_decode(tv, sv, src_frames, tolerated, crc):
+    """ffmpeg decodes master.m3u8's first video stream with exit status 0,
+    nothing on stderr, and the same frames as the source: as many, at the
+    source's timestamps + 1.4 s, and (crc=True) the same pictures.
 
-    Frames of the source before its first keyframe (the origin) belong to no
-    segment, so they are not counted. Error lines that decoding the source
-    itself prints (damage in the source bitstream, copied faithfully by the
-    original rendition) are tolerated; for the generated fixtures there are
-    none, so there any stderr output fails the check."""
+    Error lines that decoding the source itself prints (damage in the source
+    bitstream, which the original rendition copies faithfully) are
+    tolerated; the generated fixtures decode without any, so for them any
+    stderr output fails the check."""
     tv.require_serving()
-    want, tolerated, total = source_decode_info(sv)
-    rc, frames, errs = hls_decode(os.path.join(tv.path, "master.m3u8"))
+    dec = Decode(os.path.join(tv.path, "master.m3u8"), crc=crc)
     c = Collector()
-    c.check(rc == 0, "ffmpeg exit status %d" % rc)
-    noise = [l for l in errs if normalize_log_line(l) not in tolerated]
+    c.check(dec.returncode == 0, "ffmpeg exit status %d" % dec.returncode)
+    noise = [l for l in dec.stderr if normalize_log_line(l) not in tolerated]
     c.check(not noise, "ffmpeg stderr: %s" % noise[:3])
-    c.check(frames == want, "decoded %s frames through HLS, the source has %d from its first keyframe"
-            " (%d in all)" % (frames, want, total))
+    c.check(len(dec.frames) == len(src_frames),
+            "decoded %d frames through HLS, %d from the source (from its first keyframe on)"
+            % (len(dec.frames), len(src_frames)))
+    if dec.tb is None:
+        c.add("no time base in ffmpeg's framecrc output")
+    if not c and dec.frames:
+        got = sorted(dec.frames)
+        want = sorted(src_frames, key=lambda f: f[0])
+        for (gp, gcrc), (wp, wcrc) in zip(got, want):
+            g_s = Fraction(gp) * dec.tb - MPEGTS_OFFSET
+            w_s = Fraction(wp) * sv.tb
+            if abs(g_s - w_s) > Fraction(2, TS_CLOCK):
+                c.add("frame at %s s through HLS (- 1.4) vs %s s in the source"
+                      % (fmt_s(g_s), fmt_s(w_s)))
+                break
+            if crc and gcrc != wcrc:
+                c.add("picture at %s s decodes differently through HLS" % fmt_s(w_s))
+                break
     c.raise_if_any()
-    return tolerated
 
 
 # ---------------------------------------------------------------------------

@@ -63,12 +63,14 @@ def fmt_s(x):
 
 
 _ADDR_RE = re.compile(r"@ 0x[0-9a-fA-F]+")
+_REPEAT_RE = re.compile(r"Last message repeated \d+ times")
 
 
 def normalize_log_line(line):
-    """Drop the context pointer ffmpeg prints ([h264 @ 0x55d...]) so lines of
-    two runs can be compared."""
-    return _ADDR_RE.sub("@ ?", line.strip())
+    """Drop the context pointer ffmpeg prints ([h264 @ 0x55d...]) and repeat
+    counts, so that lines of two runs can be compared."""
+    line = _ADDR_RE.sub("@ ?", line.strip())
+    return _REPEAT_RE.sub("Last message repeated N times", line)
 
 
 # ---------------------------------------------------------------------------
@@ -211,7 +213,45 @@ class SourceVideo:
         return self.seconds(last[0] + dur)
 
     def fps(self):
-        return self.avg_frame_rate or self.r_frame_rate or (1 / self.frame_dur)
+        """Frame rate: the container's average when it agrees with the
+        timestamps (within 5 %), else measured from them. Some muxers (FLV,
+        Matroska from FLV) report a bogus average such as 1000/1."""
+        span = self.pts_sorted[-1] - self.pts_sorted[0]
+        measured = None
+        if span > 0 and len(self.pts_sorted) > 1:
+            measured = Fraction(len(self.pts_sorted) - 1) / (span * self.tb)
+        for rate in (self.avg_frame_rate, self.r_frame_rate):
+            if rate and (measured is None or abs(rate - measured) <= measured / 20):
+                return rate
+        return measured or (1 / self.frame_dur)
+
+    def packet_index_of_key(self, seconds):
+        """Decode-order index of the keyframe packet presented at 'seconds'."""
+        for i, p in enumerate(self.packets):
+            if "K" in p[3] and self.seconds(p[0]) == seconds:
+                return i
+        return None
+
+    def group_pts(self, start_s, stop_s):
+        """Presentation times (s) of the packets that follow, in decode
+        order, the keyframe at start_s up to (excluding) the keyframe at
+        stop_s (None: to the end). For closed GOPs these are exactly the
+        frames presented in [start_s, stop_s); with open GOPs the leading
+        pictures that precede a keyframe in presentation order but follow it
+        in decode order belong to that keyframe's group, as a packet copy
+        must keep them."""
+        a = self.packet_index_of_key(start_s)
+        b = len(self.packets) if stop_s is None else self.packet_index_of_key(stop_s)
+        if a is None or b is None:
+            return None
+        return [self.seconds(p[0]) for p in self.packets[a:b]]
+
+    @property
+    def pre_origin_pts(self):
+        """Timestamps of packets before the first keyframe in decode order:
+        they belong to no segment."""
+        first = next(i for i, p in enumerate(self.packets) if "K" in p[3])
+        return {p[0] for p in self.packets[:first]}
 
     def plan(self, segment_time):
         target_ticks = Fraction(segment_time) / self.tb
@@ -235,18 +275,27 @@ class SourceVideo:
 
 def source_audio_streams(path):
     """Audio streams of a source, in order: dicts with ordinal, index, codec,
-    sample_rate, channels, language, start (s, Fraction or None)."""
+    sample_rate, channels, language, and start: the presentation time (s) of
+    the stream's first packet, counting packets the demuxer marks to discard
+    (AAC encoder priming behind an MP4 edit list is such a packet: it is in
+    the file, and a packet copy keeps it)."""
     data = ffprobe_json(path, [
         "-select_streams", "a",
         "-show_entries",
-        "stream=index,codec_name,sample_rate,channels,time_base,start_pts:stream_tags=language",
-    ])
+        "stream=index,codec_name,sample_rate,channels,time_base:stream_tags=language"
+        ":packet=stream_index,pts",
+    ], timeout=180)
+    first = {}
+    for p in data.get("packets") or []:
+        if p.get("pts") is not None:
+            si = p.get("stream_index")
+            first[si] = min(first.get(si, p["pts"]), p["pts"])
     out = []
     for ordinal, st in enumerate(data.get("streams") or []):
         tb = parse_rate(st.get("time_base"))
         start = None
-        if st.get("start_pts") is not None and tb:
-            start = Fraction(int(st["start_pts"])) * tb
+        if st.get("index") in first and tb:
+            start = Fraction(int(first[st["index"]])) * tb
         lang = (st.get("tags") or {}).get("language")
         out.append({
             "ordinal": ordinal, "index": st.get("index"),
@@ -270,22 +319,30 @@ def has_video_stream(path):
     return any(not (s.get("disposition") or {}).get("attached_pic") for s in streams)
 
 
-def decoded_frame_times(path, timeout=300):
-    """Decode the first video stream; returns (list of best-effort timestamps
-    as ints or None, stderr lines)."""
-    r = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-             "frame=best_effort_timestamp", "-of", "csv=p=0", path], timeout=timeout)
-    if r.returncode != 0:
-        fail("ffprobe could not decode %s: %s" % (path, r.stderr.strip()))
-    times = []
-    for line in r.stdout.splitlines():
-        # csv output carries an empty line for frames with side data
-        line = line.strip().rstrip(",")
-        if not line:
-            continue
-        first = line.split(",")[0]
-        times.append(None if first in ("", "N/A") else int(first))
-    return times, [l for l in r.stderr.splitlines() if l.strip()]
+class Decode:
+    """Decode the first video stream with the ffmpeg CLI, keeping the input
+    timestamps (-copyts, encoder time base = input time base) and one CRC
+    per decoded picture (framecrc of rawvideo). With crc=False the pictures
+    are not hashed (wrapped_avframe), which is much faster for big sources."""
+
+    def __init__(self, path, crc=True, timeout=400):
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-copyts", "-i", path, "-map", "0:v:0",
+               "-fps_mode", "passthrough", "-enc_time_base", "-1"]
+        if not crc:
+            cmd += ["-c:v", "wrapped_avframe"]
+        cmd += ["-f", "framecrc", "-"]
+        r = run(cmd, timeout=timeout)
+        self.returncode = r.returncode
+        self.stderr = [l for l in r.stderr.splitlines() if l.strip()]
+        self.tb = None
+        self.frames = []     # (pts, crc or None)
+        for line in r.stdout.splitlines():
+            if line.startswith("#tb 0:"):
+                self.tb = parse_rate(line.split(":", 1)[1].strip())
+            elif line and not line.startswith("#"):
+                f = [x.strip() for x in line.split(",")]
+                if len(f) >= 6 and f[0] == "0":
+                    self.frames.append((int(f[2]), f[5] if crc else None))
 
 
 # ---------------------------------------------------------------------------
@@ -318,20 +375,3 @@ def probe_segment_streams(path, timeout=60):
                                "stream=index,codec_type,codec_name,sample_rate,channels"],
                         timeout=timeout)
     return data.get("streams") or []
-
-
-def hls_decode(master_path, timeout=300):
-    """Decode the first video stream of an HLS presentation with ffmpeg.
-    Returns (returncode, number of frames, stderr lines)."""
-    r = run(["ffmpeg", "-nostdin", "-v", "error", "-progress", "pipe:1",
-             "-i", master_path, "-map", "0:v:0",
-             "-fps_mode", "passthrough", "-f", "null", "-"],
-            timeout=timeout)
-    frames = None
-    for line in r.stdout.splitlines():
-        if line.startswith("frame="):
-            try:
-                frames = int(line.split("=", 1)[1])
-            except ValueError:
-                pass
-    return r.returncode, frames, [l for l in r.stderr.splitlines() if l.strip()]
