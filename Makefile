@@ -11,7 +11,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 VERSION  = 0.1.0
 
-PKGS     = fuse3 libavformat libavcodec libavutil lmdb
+PKGS     = fuse3 libavformat libavcodec libavutil libswscale libswresample lmdb
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wno-unused-parameter

@@ -20,7 +20,7 @@ struct cache {
     char    *dir;
 };
 
-static const char *const table_names[CACHE_NTABLES] = { "titles" };
+static const char *const table_names[CACHE_NTABLES] = { "titles", "segments" };
 
 /* LMDB's codes -> negative errno */
 static int cache_errno(int rc)
@@ -148,6 +148,21 @@ int cache_get(struct cache *c, enum cache_table t, const void *key,
         *vlen = v.mv_size;
         ret = 1;
     }
+    mdb_txn_abort(txn);
+    return ret;
+}
+
+int cache_has(struct cache *c, enum cache_table t, const void *key,
+              size_t klen)
+{
+    MDB_txn *txn;
+    MDB_val k = { klen, (void *)key }, v;
+    int rc, ret;
+
+    if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)))
+        return cache_errno(rc);
+    rc = mdb_get(txn, c->dbi[t], &k, &v);
+    ret = rc == MDB_NOTFOUND ? 0 : rc ? cache_errno(rc) : 1;
     mdb_txn_abort(txn);
     return ret;
 }

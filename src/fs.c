@@ -4,9 +4,10 @@
  * A path is either a source entry mirrored as is, or below a video source
  * file, which is shown as a directory (vpath.c has the grammar). Virtual
  * files: playlists and ERROR are text held by the title; source.EXT reads
- * the source; a segment is made on its handle's first read (not at open,
- * so servers that open on their event loop never wait) and kept by that
- * handle, which therefore sees one version from first byte to last.
+ * the source; a segment is fetched from the scheduler (session.c: the
+ * cache, or a wait for its encode) on its handle's first read, not at
+ * open, so servers that open on their event loop never wait, and kept by
+ * that handle, which therefore sees one version from first byte to last.
  */
 #define FUSE_USE_VERSION 35
 
@@ -28,7 +29,8 @@
 #include "hlsfs/fs.h"
 #include "hlsfs/library.h"
 #include "hlsfs/log.h"
-#include "hlsfs/remux.h"
+#include "hlsfs/produce.h"
+#include "hlsfs/session.h"
 #include "hlsfs/title.h"
 #include "hlsfs/vpath.h"
 
@@ -50,7 +52,6 @@ struct handle {
     size_t           text_len;
     const struct title_rendition *rend;
     long             segment;
-    char             real[PATH_MAX];
     pthread_mutex_t  lock;
     uint8_t         *data;         /* H_SEGMENT, protected by lock     */
     int              error;        /* H_SEGMENT, protected by lock     */
@@ -393,7 +394,6 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
     case VN_PLAYLIST: h->text = rend->playlist; h->text_len = rend->playlist_len; break;
     case VN_SEGMENT:
         h->segment = n.v.segment;
-        snprintf(h->real, sizeof(h->real), "%s", n.real);
         break;
     default:
         handle_free(h);
@@ -425,9 +425,12 @@ static int hlsfs_read(const char *path, char *buf, size_t size, off_t off,
     case H_SEGMENT:
         pthread_mutex_lock(&h->lock);
         if (!h->data && !h->error) {
-            int ret = remux_segment(h->real, h->title, h->rend, h->segment, &h->data);
+            uint8_t key[PRODUCE_KEY_MAX];
+            struct sched_rendition sr;
+            produce_rendition(h->title, h->rend, key, &sr);
+            int ret = sched_read(ctx()->sched, &sr, h->segment, &h->data);
             if (ret < 0)
-                h->error = ret;
+                h->error = ret == -ESHUTDOWN ? -EIO : ret;
         }
         pthread_mutex_unlock(&h->lock);
         if (h->error)

@@ -41,7 +41,7 @@ struct library_entry {
 struct library {
     char                 *root;
     struct cache         *cache;
-    double                segment_time;
+    const struct title_options *opts;
     pthread_mutex_t       lock;
     pthread_cond_t        loaded;
     struct library_entry *buckets[LIBRARY_BUCKETS]; /* protected by lock */
@@ -57,7 +57,7 @@ static uint64_t hash_str(const char *s)
 }
 
 int library_new(struct library **out, const char *root, struct cache *cache,
-                double segment_time)
+                const struct title_options *o)
 {
     struct library *l = calloc(1, sizeof(*l));
     *out = NULL;
@@ -66,7 +66,7 @@ int library_new(struct library **out, const char *root, struct cache *cache,
         return -ENOMEM;
     }
     l->cache = cache;
-    l->segment_time = segment_time;
+    l->opts = o;
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->loaded, NULL);
     *out = l;
@@ -114,7 +114,7 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
     size_t vlen = 0;
     int ret;
 
-    title_make_key(&key, st, l->segment_time);
+    title_make_key(&key, st, l->opts);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ret = cache_get(l->cache, CACHE_TITLES, &key, sizeof(key), &val, &vlen);
     if (ret > 0) {
@@ -135,7 +135,7 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
     if ((ret = probe_source(path, &p)) < 0)
         return ret;
     double probe_ms = ms_since(&t0);
-    ret = title_build(p, &key, l->segment_time, out);
+    ret = title_build(p, &key, l->opts, out);
     if (ret == 0 && (*out)->error)
         log_warn("%s: cannot be served: %.*s", rel, (int)(*out)->error_len - 1,
                  (*out)->error);
@@ -160,10 +160,11 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
     return 0;
 }
 
-static int same_source(const struct title *t, const struct stat *st, double seg)
+static int same_source(const struct title *t, const struct stat *st,
+                       const struct title_options *o)
 {
     struct title_key key;
-    title_make_key(&key, st, seg);
+    title_make_key(&key, st, o);
     return !memcmp(&key, &t->key, sizeof(key));
 }
 
@@ -203,7 +204,7 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
             e->next = l->buckets[b];
             l->buckets[b] = e;
         }
-        if (e->current && same_source(e->current->title, st, l->segment_time)) {
+        if (e->current && same_source(e->current->title, st, l->opts)) {
             e->current->refs++;
             *out = e->current->title;
             pthread_mutex_unlock(&l->lock);
@@ -219,7 +220,11 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
     struct title *t = NULL;
     struct held_title *h = NULL;
     ret = load_title(l, rel, st, &t);
-    if (ret == 0 && !(h = calloc(1, sizeof(*h)))) {
+    if (ret == 0 && (!(h = calloc(1, sizeof(*h))) ||
+                     asprintf(&t->source_path, "%s%s", l->root, rel) < 0)) {
+        t->source_path = NULL;
+        free(h);
+        h = NULL;
         title_free(&t);
         ret = -ENOMEM;
     }
@@ -242,6 +247,13 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
     pthread_cond_broadcast(&l->loaded);
     pthread_mutex_unlock(&l->lock);
     return ret;
+}
+
+void library_hold(struct library *l, struct title *t)
+{
+    pthread_mutex_lock(&l->lock);
+    ((struct held_title *)t->holder)->refs++;
+    pthread_mutex_unlock(&l->lock);
 }
 
 void library_put(struct library *l, struct title *t)

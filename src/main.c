@@ -19,6 +19,8 @@
 #include "hlsfs/library.h"
 #include "hlsfs/log.h"
 #include "hlsfs/opts.h"
+#include "hlsfs/produce.h"
+#include "hlsfs/session.h"
 
 #ifndef HLSFS_VERSION
 #define HLSFS_VERSION "0.1.0"
@@ -32,6 +34,8 @@ int main(int argc, char *argv[])
     struct fs_context fsctx;
     struct cache *cache = NULL;
     struct library *library = NULL;
+    struct sched *sched = NULL;
+    struct produce_ctx produce = { 0 };
     struct fuse *fuse = NULL;
     int status = 1;
 
@@ -80,11 +84,21 @@ int main(int argc, char *argv[])
         log_setup(1, cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
     if (cache_open(&cache, opts.cache_dir, opts.cache_size) < 0)
         goto out_unmount;
-    if (library_new(&library, opts.source, cache, opts.segment_time) < 0)
+    if (library_new(&library, opts.source, cache, &opts.title) < 0)
         goto out_cache;
     fsctx.library = library;
-    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+    produce.library = library;
+    produce.opts = &opts.title;
+    struct sched_config sc = {
+        .workers = opts.max_sessions, .max_ahead = opts.max_ahead,
+        .idle_timeout = opts.idle_timeout, .produce = produce_scheduled,
+        .hold = produce_hold, .release = produce_release, .ctx = &produce,
+    };
+    if (sched_new(&sched, &sc, cache) < 0)
         goto out_library;
+    fsctx.sched = sched;
+    if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+        goto out_sched;
 
     log_info("serving %s at %s (cache %s, segment_time %.3g s)", opts.source,
              cmd.mountpoint, opts.cache_dir, opts.segment_time);
@@ -106,6 +120,8 @@ int main(int argc, char *argv[])
 
 out_signals:
     fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_sched:
+    sched_free(&sched);
 out_library:
     library_free(&library);
 out_cache:

@@ -18,6 +18,11 @@
 
 #define DEFAULT_CACHE_SIZE   "10G"
 #define DEFAULT_SEGMENT_TIME "6"
+#define DEFAULT_PRESET       "veryfast"
+#define DEFAULT_AUDIO_RATE   "128k"
+#define DEFAULT_THREADS      "2"
+#define DEFAULT_MAX_AHEAD    "60"
+#define DEFAULT_IDLE_TIMEOUT "60"
 
 enum { KEY_HELP, KEY_VERSION };
 
@@ -26,6 +31,13 @@ static const struct fuse_opt opt_spec[] = {
     OPT("cache_dir=%s", cache_dir),
     OPT("cache_size=%s", cache_size_s),
     OPT("segment_time=%s", segment_time_s),
+    OPT("ladder=%s", ladder_s),
+    OPT("preset=%s", preset_s),
+    OPT("audio_bitrate=%s", audio_bitrate_s),
+    OPT("threads=%s", threads_s),
+    OPT("max_ahead=%s", max_ahead_s),
+    OPT("idle_timeout=%s", idle_timeout_s),
+    OPT("max_sessions=%s", max_sessions_s),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -99,6 +111,91 @@ static char *default_cache_dir(void)
     return strdup(buf);
 }
 
+/* A number in [lo, hi], or -EINVAL after saying which option is wrong. */
+static int parse_number(const char *name, const char *text, const char *def,
+                        double lo, double hi, double *out)
+{
+    const char *s = text ? text : def;
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    if (errno || end == s || *end || !(*out >= lo) || *out > hi) {
+        fprintf(stderr, "hlsfs: %s '%s' must be a number from %g to %g\n",
+                name, s, lo, hi);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int valid_preset(const char *p)
+{
+    static const char *const presets[] = {
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+        "slow", "slower", "veryslow", "placebo",
+    };
+    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+        if (!strcmp(p, presets[i]))
+            return 1;
+    return 0;
+}
+
+static int validate_encoding(struct hlsfs_opts *o)
+{
+    struct title_options *t = &o->title;
+    double v;
+
+    t->segment_time = o->segment_time;
+    if (o->ladder_s) {
+        if (ladder_parse(o->ladder_s, &t->ladder) < 0) {
+            fprintf(stderr, "hlsfs: ladder '%s' is not a list of HEIGHT:RATE "
+                    "(e.g. 360:800k,720:2800k)\n", o->ladder_s);
+            return -EINVAL;
+        }
+    } else {
+        ladder_default(&t->ladder);
+    }
+    t->video.preset = o->preset_s ? o->preset_s : DEFAULT_PRESET;
+    if (!valid_preset(t->video.preset)) {
+        fprintf(stderr, "hlsfs: preset '%s' is not an x264 preset "
+                "(ultrafast ... veryslow)\n", t->video.preset);
+        return -EINVAL;
+    }
+    const char *ab = o->audio_bitrate_s ? o->audio_bitrate_s : DEFAULT_AUDIO_RATE;
+    char *end;
+    double kbit = strtod(ab, &end);
+    if (end != ab && (*end == 'k' || *end == 'K') && end[1] == '\0')
+        kbit *= 1.0;
+    else if (end != ab && *end == '\0')
+        kbit /= 1000.0;
+    else
+        kbit = -1;
+    if (!(kbit >= 32 && kbit <= 512)) {
+        fprintf(stderr, "hlsfs: audio_bitrate '%s' must be 32k to 512k\n", ab);
+        return -EINVAL;
+    }
+    t->audio_bit_rate = (int64_t)(kbit * 1000 + 0.5);
+    t->audio_sample_rate = 48000;
+    if (parse_number("threads", o->threads_s, DEFAULT_THREADS, 1, 64, &v) < 0 ||
+        v != (int)v) {
+        if (v != (int)v)
+            fprintf(stderr, "hlsfs: threads must be a whole number\n");
+        return -EINVAL;
+    }
+    t->video.threads = (int)v;
+    if (parse_number("max_ahead", o->max_ahead_s, DEFAULT_MAX_AHEAD, 0, 3600,
+                     &o->max_ahead) < 0 ||
+        parse_number("idle_timeout", o->idle_timeout_s, DEFAULT_IDLE_TIMEOUT, 0.1,
+                     86400, &o->idle_timeout) < 0)
+        return -EINVAL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    char def_sessions[24];
+    snprintf(def_sessions, sizeof(def_sessions), "%ld", cores > 0 ? cores : 1);
+    if (parse_number("max_sessions", o->max_sessions_s, def_sessions, 1, 256, &v) < 0)
+        return -EINVAL;
+    o->max_sessions = (int)v;
+    return 0;
+}
+
 static int validate(struct hlsfs_opts *o)
 {
     struct stat st;
@@ -135,6 +232,8 @@ static int validate(struct hlsfs_opts *o)
         return -EINVAL;
     }
 
+    if (validate_encoding(o) < 0)
+        return -EINVAL;
     if (!o->cache_dir && !(o->cache_dir = default_cache_dir()))
         return -ENOMEM;
     if (o->cache_dir[0] != '/') {
@@ -178,6 +277,20 @@ void opts_print_help(const char *progname)
            "                           (default " DEFAULT_CACHE_SIZE ")\n"
            "    -o segment_time=SECS   target segment duration, 1 to 60\n"
            "                           (default " DEFAULT_SEGMENT_TIME ")\n"
+           "    -o ladder=H:RATE,...   transcoded rungs by picture height (short\n"
+           "                           side) and bit rate (default 360:800k,\n"
+           "                           480:1400k,720:2800k,1080:5000k,1440:8000k,\n"
+           "                           2160:14000k); only rungs up to the source\n"
+           "    -o preset=NAME         x264 preset (default " DEFAULT_PRESET ")\n"
+           "    -o threads=N           x264 threads per segment encode (default\n"
+           "                           " DEFAULT_THREADS "); part of what the bytes depend on\n"
+           "    -o audio_bitrate=RATE  AAC-LC stereo 48 kHz bit rate (default\n"
+           "                           " DEFAULT_AUDIO_RATE ")\n"
+           "    -o max_ahead=SECS      readahead past the furthest segment read\n"
+           "                           (default " DEFAULT_MAX_AHEAD ")\n"
+           "    -o idle_timeout=SECS   a session with no reads stops after this\n"
+           "                           (default " DEFAULT_IDLE_TIMEOUT ")\n"
+           "    -o max_sessions=N      segments encoded at once (default: cores)\n"
            "    -h, --help             print this help and exit\n"
            "    -V, --version          print the version and exit\n"
            "\n", progname);
@@ -191,5 +304,12 @@ void opts_free(struct hlsfs_opts *o)
     free(o->cache_dir);
     free(o->cache_size_s);
     free(o->segment_time_s);
+    free(o->ladder_s);
+    free(o->preset_s);
+    free(o->audio_bitrate_s);
+    free(o->threads_s);
+    free(o->max_ahead_s);
+    free(o->idle_timeout_s);
+    free(o->max_sessions_s);
     memset(o, 0, sizeof(*o));
 }

@@ -7,6 +7,7 @@
  * parses packet boundaries but decodes nothing.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
+#include <libavutil/display.h>
 #include <libavutil/intreadwrite.h>
 
 #include "hlsfs/log.h"
@@ -87,6 +89,14 @@ static int stream_init(struct probe_stream *s, const AVStream *st)
         !(s->name = strdup(e->value)))
         return -ENOMEM;
     s->is_default = !!(st->disposition & AV_DISPOSITION_DEFAULT);
+    const uint8_t *matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    if (matrix) {
+        double theta = -av_display_rotation_get((const int32_t *)matrix);
+        if (theta == theta) {                       /* not NaN */
+            long quarter = lround(theta / 90.0);
+            s->rotation = (int)(((quarter % 4) + 4) % 4) * 90;
+        }
+    }
     return 0;
 }
 

@@ -28,12 +28,26 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 
-#define TITLE_RECORD_VERSION '1'
+#define TITLE_RECORD_VERSION '2'
 #define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
-void title_make_key(struct title_key *key, const struct stat *st,
-                    double segment_time)
+static uint64_t options_hash(const struct title_options *o)
 {
+    char text[512], ladder[400];
+    uint64_t h = 1469598103934665603ull;
+    ladder_format(&o->ladder, ladder, sizeof(ladder));
+    snprintf(text, sizeof(text), "ladder=%s;preset=%s;threads=%d;aac=%lld@%d",
+             ladder, o->video.preset, o->video.threads,
+             (long long)o->audio_bit_rate, o->audio_sample_rate);
+    for (const char *c = text; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    return h;
+}
+
+void title_make_key(struct title_key *key, const struct stat *st,
+                    const struct title_options *o)
+{
+    double segment_time = o->segment_time;
     memset(key, 0, sizeof(*key));
     memcpy(key->magic, "HTI", 3);
     key->magic[3] = TITLE_RECORD_VERSION;
@@ -42,6 +56,7 @@ void title_make_key(struct title_key *key, const struct stat *st,
     key->size = (uint64_t)st->st_size;
     key->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
     key->segment_ms = (uint32_t)llround(segment_time * 1000);
+    key->options_hash = options_hash(o);
 }
 
 /* ---- codec strings and labels ---------------------------------------- */
@@ -60,18 +75,6 @@ static void h264_codecs(const AVCodecParameters *par, char *out, size_t size)
             snprintf(out, size, "avc1.%02x%02x%02x", x[i + 4], x[i + 5], x[i + 6]);
             return;
         }
-}
-
-static void aac_codecs(const AVCodecParameters *par, char *out, size_t size)
-{
-    int aot = 2;
-    if (par->extradata_size >= 1 && (par->extradata[0] >> 3) && (par->extradata[0] >> 3) != 31)
-        aot = par->extradata[0] >> 3;
-    else if (par->profile == FF_PROFILE_AAC_HE)
-        aot = 5;
-    else if (par->profile == FF_PROFILE_AAC_HE_V2)
-        aot = 29;
-    snprintf(out, size, "mp4a.40.%d", aot);
 }
 
 /* ISO 639-2 (as containers store it) to the RFC 5646 tag HLS wants. */
@@ -353,8 +356,15 @@ static int make_playlists(struct title *t)
 
     if (!ms)
         return -ENOMEM;
-    for (long i = 0; i < t->nseg; i++)
+    if (!(t->start_ms = malloc(((size_t)t->nseg + 1) * sizeof(*t->start_ms)))) {
+        free(ms);
+        return -ENOMEM;
+    }
+    t->start_ms[0] = 0;
+    for (long i = 0; i < t->nseg; i++) {
         ms[i] = title_segment_ms(t, i);
+        t->start_ms[i + 1] = t->start_ms[i] + ms[i];
+    }
     for (int i = 0; i < t->nrends; i++) {
         struct title_rendition *r = &t->rends[i];
         rendition_rates(t, r);
@@ -422,29 +432,48 @@ static int init_rendition(struct title_rendition *r, long nseg)
     return r->range && r->sizes ? 0 : -ENOMEM;
 }
 
-static int build_video(struct title *t, const struct probe_stream *v,
-                       const size_t *key_pkt, const size_t *cuts)
+static struct title_rendition *new_rendition(struct title *t, enum rend_kind kind,
+                                             int mode, int src_index, AVRational tb)
 {
     struct title_rendition *r = &t->rends[t->nrends];
-    AVCodecParameters *mux_par = NULL;
-    int ret;
-
     memset(r, 0, sizeof(*r));
-    r->kind = REND_VIDEO;
-    snprintf(r->name, sizeof(r->name), "original");
-    r->src_index = v->index;
-    r->tb = v->tb;
-    r->width = v->par->width;
-    r->height = v->par->height;
-    h264_codecs(v->par, r->codecs, sizeof(r->codecs));
-    if ((ret = init_rendition(r, t->nseg)) < 0)
-        return ret;
+    r->kind = kind;
+    r->mode = mode;
+    r->src_index = src_index;
+    r->tb = tb;
+    if (init_rendition(r, t->nseg) < 0)
+        return NULL;
     t->nrends++;
+    return r;
+}
+
+/* Where each video segment starts: its cut keyframe's dts (or pts). */
+static void video_ranges(struct title_rendition *r, const struct title *t,
+                         const struct probe_stream *v, const size_t *key_pkt,
+                         const size_t *cuts)
+{
     r->key_by_pts = v->no_dts;
     for (long i = 0; i < t->nseg; i++)
         r->range[i] = r->key_by_pts ? v->pkts[key_pkt[cuts[i]]].pts
                                     : v->pkts[key_pkt[cuts[i]]].dts;
     r->range[t->nseg] = INT64_MAX;
+}
+
+/* The source's H.264 stream, copied. */
+static int build_original(struct title *t, const struct probe_stream *v,
+                          const size_t *key_pkt, const size_t *cuts)
+{
+    struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_COPY, v->index, v->tb);
+    AVCodecParameters *mux_par = NULL;
+    int ret;
+
+    if (!r)
+        return -ENOMEM;
+    snprintf(r->name, sizeof(r->name), "original");
+    r->width = v->par->width;
+    r->height = v->par->height;
+    h264_codecs(v->par, r->codecs, sizeof(r->codecs));
+    video_ranges(r, t, v, key_pkt, cuts);
     if ((r->ps_bound = h264_insert_bound(v->par, &r->length_size)) < 0)
         return -EIO;
 
@@ -462,22 +491,113 @@ static int build_video(struct title *t, const struct probe_stream *v,
     return ret;
 }
 
-static int build_audio(struct title *t, const struct probe_stream *a,
-                       int ordinal, int first_default)
+/* Frames of each video segment, for the byte bound of encoded rungs. */
+static int segment_frames(const struct title *t, const struct title_rendition *shape,
+                          const struct probe_stream *v, long *frames)
 {
-    struct title_rendition *r = &t->rends[t->nrends];
+    long *seg = malloc((v->npkts ? v->npkts : 1) * sizeof(*seg));
+    if (!seg)
+        return -ENOMEM;
+    assign_segments(shape, t->nseg, v, seg);
+    memset(frames, 0, (size_t)t->nseg * sizeof(*frames));
+    for (size_t i = 0; i < v->npkts; i++)
+        if (seg[i] >= 0)
+            frames[seg[i]]++;
+    free(seg);
+    return 0;
+}
+
+/* One encoded rung of the ladder. */
+static int build_rung(struct title *t, const struct probe_stream *v,
+                      const size_t *key_pkt, const size_t *cuts,
+                      const struct ladder_choice *c, const struct title_options *o,
+                      const long *frames)
+{
+    struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_ENCODE, v->index, v->tb);
     int ret;
 
-    memset(r, 0, sizeof(*r));
-    r->kind = REND_AUDIO;
+    if (!r)
+        return -ENOMEM;
+    snprintf(r->name, sizeof(r->name), "%dp", c->height);
+    r->width = c->width_px;
+    r->height = c->height_px;
+    r->bit_rate = c->bit_rate;
+    r->rotation = v->rotation;
+    video_ranges(r, t, v, key_pkt, cuts);
+    if ((ret = transcode_codecs(r, &o->video, r->codecs, sizeof(r->codecs))) < 0)
+        return -EIO;
+    for (long i = 0; i < t->nseg; i++)
+        /* a few frames of slack: reordered pictures near the cuts */
+        r->sizes[i] = ladder_video_segment_bytes(r->bit_rate, title_segment_ms(t, i),
+                                                 frames[i] + 4);
+    return 0;
+}
+
+/* The video renditions: the copied original (H.264) and the ladder. */
+static int build_video(struct title *t, const struct probe_stream *v,
+                       const size_t *key_pkt, const size_t *cuts,
+                       const struct title_options *o)
+{
+    struct ladder_choice choice[LADDER_MAX];
+    long *frames = malloc((size_t)t->nseg * sizeof(*frames));
+    int ret = 0;
+
+    if (!frames)
+        return -ENOMEM;
+    if (v->par->codec_id == AV_CODEC_ID_H264 &&
+        (ret = build_original(t, v, key_pkt, cuts)) < 0)
+        goto done;
+
+    /* the picture as displayed: sample aspect ratio and rotation applied */
+    AVRational sar = v->par->sample_aspect_ratio;
+    double dw = v->par->width, dh = v->par->height;
+    if (sar.num > 0 && sar.den > 0)
+        dw = dw * sar.num / sar.den;
+    if (v->rotation == 90 || v->rotation == 270) {
+        double tmp = dw;
+        dw = dh;
+        dh = tmp;
+    }
+    int n = ladder_select(&o->ladder, (int)(dw + 0.5), (int)(dh + 0.5), choice);
+    if (n > 0) {
+        struct title_rendition shape = { .range = NULL };
+        int64_t *range = malloc(((size_t)t->nseg + 1) * sizeof(*range));
+        if (!range) {
+            ret = -ENOMEM;
+            goto done;
+        }
+        shape.range = range;
+        video_ranges(&shape, t, v, key_pkt, cuts);
+        ret = segment_frames(t, &shape, v, frames);
+        free(range);
+        if (ret < 0)
+            goto done;
+    }
+    for (int i = 0; i < n; i++)
+        if ((ret = build_rung(t, v, key_pkt, cuts, &choice[i], o, frames)) < 0)
+            goto done;
+done:
+    free(frames);
+    return ret;
+}
+
+/* One AAC-LC stereo rendition of a source audio track, on the plan: its
+ * segments are whole 1024-sample frames on a grid that starts at the
+ * title's first video keyframe, cut at the frame nearest each boundary. */
+static int build_audio(struct title *t, const struct probe_stream *a,
+                       int ordinal, int first_default, const struct title_options *o)
+{
+    int rate = o->audio_sample_rate;
+    struct title_rendition *r = new_rendition(t, REND_AUDIO, REND_ENCODE, a->index,
+                                              (AVRational){ 1, rate });
+    if (!r)
+        return -ENOMEM;
     snprintf(r->name, sizeof(r->name), "%d", ordinal);
-    r->src_index = a->index;
-    r->tb = a->tb;
-    r->channels = a->par->ch_layout.nb_channels;
-    r->framing = a->adts ? AUDIO_ADTS : mux_adts_possible(a->par) ? AUDIO_FRAMED
-                                                                    : AUDIO_RAW;
+    r->channels = 2;
+    r->bit_rate = o->audio_bit_rate;
+    r->framing = AUDIO_FRAMED;
     r->is_default = first_default;
-    aac_codecs(a->par, r->codecs, sizeof(r->codecs));
+    snprintf(r->codecs, sizeof(r->codecs), "mp4a.40.2");
     if (a->language)
         snprintf(r->language, sizeof(r->language), "%s", language_tag(a->language));
     if (a->name && *a->name)
@@ -486,15 +606,26 @@ static int build_audio(struct title *t, const struct probe_stream *a,
         snprintf(r->label, sizeof(r->label), "%s", language_tag(a->language));
     else
         snprintf(r->label, sizeof(r->label), "Audio");
-    if ((ret = init_rendition(r, t->nseg)) < 0)
-        return ret;
-    t->nrends++;
-    r->range[0] = INT64_MIN;
-    for (long i = 1; i < t->nseg; i++)
-        r->range[i] = av_rescale_q_rnd(t->bounds[i], t->tb, a->tb,
-                                       AV_ROUND_UP | AV_ROUND_PASS_MINMAX);
-    r->range[t->nseg] = INT64_MAX;
-    return plan_sizes(r, t->nseg, a, a->par);
+
+    AVRational out_tb = { 1, rate };
+    int64_t origin = av_rescale_q(t->bounds[0], t->tb, out_tb);
+    int64_t end = av_rescale_q(t->bounds[t->nseg], t->tb, out_tb);
+    r->range[0] = origin;
+    for (long i = 1; i < t->nseg; i++) {
+        int64_t s = av_rescale_q(t->bounds[i], t->tb, out_tb) - origin;
+        int64_t frame = (s + 512) / 1024;
+        r->range[i] = origin + frame * 1024;
+        if (r->range[i] < r->range[i - 1])
+            r->range[i] = r->range[i - 1];
+    }
+    int64_t last = (end - origin + 1023) / 1024;
+    r->range[t->nseg] = origin + last * 1024;
+    if (r->range[t->nseg] < r->range[t->nseg - 1])
+        r->range[t->nseg] = r->range[t->nseg - 1];
+    for (long i = 0; i < t->nseg; i++)
+        r->sizes[i] = ladder_audio_segment_bytes(r->bit_rate, rate,
+                                                 (long)((r->range[i + 1] - r->range[i]) / 1024));
+    return 0;
 }
 
 /* Make NAME attributes unique inside the audio group. */
@@ -525,8 +656,9 @@ int title_build_error(const struct title_key *key, const char *reason,
 }
 
 int title_build(const struct probe *p, const struct title_key *key,
-                double segment_time, struct title **out)
+                const struct title_options *o, struct title **out)
 {
+    double segment_time = o->segment_time;
     const struct probe_stream *v = p->video;
     struct title *t = NULL;
     size_t *key_pkt = NULL, *cuts = NULL, nkeys = 0;
@@ -536,10 +668,9 @@ int title_build(const struct probe *p, const struct title_key *key,
     *out = NULL;
     if (p->error)
         return title_build_error(key, p->error, out);
-    if (v->par->codec_id != AV_CODEC_ID_H264) {
+    if (!avcodec_find_decoder(v->par->codec_id)) {
         char why[160];
-        snprintf(why, sizeof(why), "video codec %s cannot be copied to MPEG-TS "
-                 "and no transcoded rendition is available",
+        snprintf(why, sizeof(why), "video codec %s cannot be decoded",
                  avcodec_get_name(v->par->codec_id));
         return title_build_error(key, why, out);
     }
@@ -584,7 +715,7 @@ int title_build(const struct probe *p, const struct title_key *key,
         t->frame_rate = (double)(nframes - 1) / ((double)(hi - lo) * v->tb.num / v->tb.den);
 
     if (!(t->bounds = malloc(((size_t)nseg + 1) * sizeof(*t->bounds))) ||
-        !(t->rends = calloc((size_t)p->naudio + 1, sizeof(*t->rends)))) {
+        !(t->rends = calloc((size_t)p->naudio + 1 + LADDER_MAX, sizeof(*t->rends)))) {
         ret = -ENOMEM;
         goto fail;
     }
@@ -592,19 +723,26 @@ int title_build(const struct probe *p, const struct title_key *key,
         t->bounds[i] = key_pts[cuts[i]];
     t->bounds[nseg] = end > t->bounds[nseg - 1] ? end : t->bounds[nseg - 1] + 1;
 
-    if ((ret = build_video(t, v, key_pkt, cuts)) < 0)
+    if ((ret = build_video(t, v, key_pkt, cuts, o)) < 0)
         goto fail;
+    if (!t->nrends) {
+        free(key_pkt);
+        free(key_pts);
+        free(cuts);
+        title_free(&t);
+        return title_build_error(key, "video has no usable picture size", out);
+    }
     int want_default = 1;
     for (int i = 0; i < p->naudio; i++)
         if (p->audio[i].is_default)
             want_default = 0;
     for (int i = 0; i < p->naudio; i++) {
         const struct probe_stream *a = &p->audio[i];
-        if (a->par->codec_id != AV_CODEC_ID_AAC || !a->npkts)
-            continue;       /* other codecs need an AAC encode */
+        if (!a->npkts || !avcodec_find_decoder(a->par->codec_id))
+            continue;       /* nothing to decode */
         int is_default = a->is_default || want_default;
         want_default = 0;
-        if ((ret = build_audio(t, a, i, is_default)) < 0)
+        if ((ret = build_audio(t, a, i, is_default, o)) < 0)
             goto fail;
     }
     unique_labels(t);
@@ -701,6 +839,9 @@ int title_serialize(const struct title *t, uint8_t **buf, size_t *len)
     for (int k = 0; k < t->nrends; k++) {
         const struct title_rendition *r = &t->rends[k];
         put_i64(&w, r->kind);
+        put_i64(&w, r->mode);
+        put_i64(&w, r->bit_rate);
+        put_i64(&w, r->rotation);
         put_str(&w, r->name);
         put_i64(&w, r->src_index);
         put_i64(&w, r->tb.num);
@@ -773,6 +914,9 @@ int title_deserialize(const uint8_t *buf, size_t len, struct title **out)
     for (int k = 0; k < nrends && !r.err; k++) {
         struct title_rendition *rd = &t->rends[k];
         rd->kind = get_i64(&r) == REND_AUDIO ? REND_AUDIO : REND_VIDEO;
+        rd->mode = get_i64(&r) == REND_ENCODE ? REND_ENCODE : REND_COPY;
+        rd->bit_rate = get_i64(&r);
+        rd->rotation = (int)get_i64(&r);
         get_str(&r, rd->name, sizeof(rd->name));
         rd->src_index = (int)get_i64(&r);
         rd->tb.num = (int)get_i64(&r);
@@ -835,6 +979,8 @@ void title_free(struct title **pt)
     }
     free(t->rends);
     free(t->bounds);
+    free(t->start_ms);
+    free(t->source_path);
     free(t->master);
     free(t->error);
     free(t);

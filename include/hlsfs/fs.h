@@ -6,10 +6,12 @@
 #define HLSFS_FS_H
 
 struct library;
+struct sched;
 
 struct fs_context {
     const char     *source_root;   /* absolute, no trailing slash       */
     struct library *library;       /* set before the loop starts         */
+    struct sched   *sched;         /* set before the loop starts         */
 };
 
 /* The operations table; private_data must be a struct fs_context. */

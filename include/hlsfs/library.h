@@ -12,9 +12,11 @@
 struct cache;
 struct library;
 struct title;
+struct title_options;
 
+/* 'o' must outlive the library. */
 int library_new(struct library **out, const char *source_root,
-                struct cache *cache, double segment_time);
+                struct cache *cache, const struct title_options *o);
 void library_free(struct library **l);
 
 /* The title of the source file 'rel' (path below the source root, with a
@@ -22,6 +24,9 @@ void library_free(struct library **l);
  * a negative errno. Release the reference with library_put. */
 int library_get(struct library *l, const char *rel, const struct stat *st,
                 struct title **out);
+
+/* One more reference to a title the caller already holds. */
+void library_hold(struct library *l, struct title *t);
 
 void library_put(struct library *l, struct title *t);
 

@@ -6,15 +6,23 @@
 
 #include <stdint.h>
 
+#include "hlsfs/title.h"
+
 struct fuse_args;
 
 struct hlsfs_opts {
     char    *source;        /* absolute path of SOURCE (owned)       */
     char    *cache_dir;     /* owned                                 */
-    char    *cache_size_s;  /* as given, parsed into cache_size      */
-    char    *segment_time_s;
+    /* as given (owned), parsed by opts_parse into the fields below  */
+    char    *cache_size_s, *segment_time_s, *ladder_s, *preset_s;
+    char    *audio_bitrate_s, *threads_s, *max_ahead_s, *idle_timeout_s;
+    char    *max_sessions_s;
     uint64_t cache_size;    /* bytes                                 */
     double   segment_time;  /* seconds                               */
+    double   max_ahead;     /* seconds of readahead                  */
+    double   idle_timeout;  /* seconds                               */
+    int      max_sessions;  /* encoder workers                       */
+    struct title_options title;  /* what shapes every title's bytes  */
     int      show_help;
     int      show_version;
 };

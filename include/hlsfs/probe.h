@@ -36,6 +36,7 @@ struct probe_stream {
     int                  no_dts;     /* the container gives no decode times
                                         (Matroska): dts[] holds pts        */
     int64_t              pts_offset; /* pts - dts of a keyframe (index)    */
+    int                  rotation;   /* video: clockwise degrees to upright */
     char                *language;   /* owned, may be NULL                 */
     char                *name;       /* owned, may be NULL                 */
     int                  is_default;

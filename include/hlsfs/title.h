@@ -13,9 +13,20 @@
 
 #include <libavutil/rational.h>
 
+#include "hlsfs/ladder.h"
+#include "hlsfs/transcode.h"
 #include "hlsfs/vpath.h"
 
 struct probe;
+
+/* Everything besides the source that shapes a title's bytes. */
+struct title_options {
+    double                  segment_time;   /* seconds                    */
+    struct ladder           ladder;
+    struct transcode_config video;
+    int64_t                 audio_bit_rate;  /* AAC, bit/s                */
+    int                     audio_sample_rate;
+};
 
 /* What makes a title: the source's identity and the options that shape
  * the plan. A changed source or option is a different title. */
@@ -25,15 +36,23 @@ struct title_key {
     int64_t  mtime_ns;
     uint32_t segment_ms;
     uint32_t reserved;
+    uint64_t options_hash;      /* ladder, encoder and audio settings     */
 };
 
 struct title_rendition {
     enum rend_kind kind;
+    enum {
+        REND_COPY,        /* source packets copied (remux.c)               */
+        REND_ENCODE,      /* decoded and encoded (transcode.c, audio.c)    */
+    }           mode;
+    int64_t     bit_rate; /* REND_ENCODE: the rate bound of its segments   */
+    int         rotation; /* video: clockwise degrees to display upright   */
     char        name[VPATH_NAME_MAX];   /* "original", "0", "1" ...        */
     int         src_index;              /* stream index in the source      */
     AVRational  tb;                     /* of range[]                      */
     int64_t    *range;    /* nseg + 1: segment i = packets with dts in
-                             [range[i], range[i + 1]) of that stream       */
+                             [range[i], range[i + 1]) of that stream;
+                             encoded audio: sample positions at tb 1/rate  */
     uint64_t   *sizes;    /* nseg: exact bytes of each segment             */
     int         ps_bound; /* video: bytes of parameter sets a keyframe may
                              gain                                          */
@@ -72,15 +91,18 @@ struct title {
     int                     nrends;
     char                   *master;
     size_t                  master_len;
+    int64_t                *start_ms;    /* nseg + 1: segment starts,
+                                            ms from the first (derived) */
+    char                   *source_path; /* set by library.c on load    */
     void                   *holder;      /* library.c's record of it   */
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,
-                    double segment_time);
+                    const struct title_options *o);
 
 /* Build a title from a probe: plan, renditions, sizes, playlists. */
 int title_build(const struct probe *p, const struct title_key *key,
-                double segment_time, struct title **out);
+                const struct title_options *o, struct title **out);
 
 /* A title with only an ERROR file. */
 int title_build_error(const struct title_key *key, const char *reason,

@@ -1,0 +1,39 @@
+/*
+ * produce: make one segment of any rendition, whichever way it is made
+ * (copied by remux.c, video encoded by transcode.c, audio by audio.c),
+ * with a log line per segment made.
+ */
+#ifndef HLSFS_PRODUCE_H
+#define HLSFS_PRODUCE_H
+
+#include <stdint.h>
+
+#include "hlsfs/session.h"
+
+struct library;
+struct title;
+struct title_rendition;
+struct title_options;
+
+/* *out: exactly r->sizes[seg] bytes (malloc'd). Returns 0 or -EIO. */
+int produce_segment(const char *path, const struct title *t,
+                    const struct title_rendition *r, long seg,
+                    const struct title_options *o, uint8_t **out);
+
+/* The scheduler's view of rendition r of t. 'key' receives the key bytes
+ * (at least PRODUCE_KEY_MAX); out points into it and into t. */
+#define PRODUCE_KEY_MAX 128
+void produce_rendition(const struct title *t, const struct title_rendition *r,
+                       uint8_t *key, struct sched_rendition *out);
+
+/* Callbacks for struct sched_config, with a struct produce_ctx as ctx. */
+struct produce_ctx {
+    struct library             *library;
+    const struct title_options *opts;
+};
+int  produce_scheduled(void *ctx, const struct sched_rendition *r, long seg,
+                       uint8_t **out);
+void produce_hold(void *ctx, void *owner);
+void produce_release(void *ctx, void *owner);
+
+#endif

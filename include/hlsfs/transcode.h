@@ -1,0 +1,37 @@
+/*
+ * transcode: one segment of a transcoded video rung. Decodes the source
+ * from the segment's cut keyframe, keeps exactly the frames the plan gives
+ * the segment, scales (and rotates) them, encodes them with a fresh
+ * libx264 whose first frame is an IDR, and muxes into the planned size.
+ */
+#ifndef HLSFS_TRANSCODE_H
+#define HLSFS_TRANSCODE_H
+
+#include <stdint.h>
+
+#include <libavcodec/codec_par.h>
+
+struct title;
+struct title_rendition;
+
+/* Encoder settings shared by every rung of a mount. */
+struct transcode_config {
+    const char *preset;      /* x264 preset, "veryfast"                    */
+    int         threads;     /* x264 threads: part of the output's identity */
+};
+
+/* Make segment 'seg' of video rung r. *out: exactly r->sizes[seg] bytes.
+ * Returns 0 or -EIO (logged with the file and segment). */
+int transcode_segment(const char *path, const struct title *t,
+                      const struct title_rendition *r, long seg,
+                      const struct transcode_config *cfg, uint8_t **out);
+
+/* The CODECS attribute ("avc1.64001f") the rung's segments carry, read
+ * from an encoder opened with the rung's settings. Returns 0 or AVERROR. */
+int transcode_codecs(const struct title_rendition *r,
+                     const struct transcode_config *cfg, char *buf, int size);
+
+/* The x264 level_idc used for a picture size (30, 31, 40, 50, 51). */
+int transcode_level(int width, int height);
+
+#endif

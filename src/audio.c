@@ -1,0 +1,873 @@
+/*
+ * audio: decode -> resample -> AAC-LC for one segment of one audio track,
+ * with pre-roll at its start and post-roll at its end.
+ *
+ * DESIGN
+ *
+ * One call is one job with its own demuxer, decoder, resampler and
+ * encoder, all freed by job_free(). The job runs straight through:
+ *
+ *   seek      The demuxer is sought to a point that depends only on the
+ *             request: half a second before the pre-roll. If the first
+ *             audio frame found there starts after the pre-roll, the
+ *             seek goes further back (8x each time), up to a minute; past
+ *             that, or when a seek fails, the file is reopened at its
+ *             start. If the audio really starts later, that is silence.
+ *
+ *   place     Decoded frames are placed on the timeline by their
+ *             timestamps. Frames whose timestamps agree with their sample
+ *             counts form a chain; a chain's samples follow each other
+ *             without gap. Where a chain starts is estimated from all the
+ *             timestamps of its first frames (up to 64 frames or 2 s):
+ *             each says the chain started within half a tick of
+ *             pts - samples_before, and the middle of the range they
+ *             leave is taken. With exact timestamps (MP4, MPEG-TS) that
+ *             is the first frame's; with millisecond ones (Matroska) it
+ *             is far better than any single frame's, so two jobs that
+ *             start decoding at different points still put the same
+ *             sample at the same place. A frame off its chain by more
+ *             than a tick and two samples starts a new chain: the hole
+ *             before it is filled with silence, an overlap is cut off.
+ *
+ *   resample  One swr context per run of frames of one format (rate,
+ *             layout, sample format), converting to stereo float planar
+ *             at the output rate with a float internal format, so that
+ *             no matrix normalisation depends on the source's sample
+ *             format. The first one starts on an exact common point of
+ *             both rates' sample grids (a multiple of out/gcd(in, out)
+ *             output samples) at or before the pre-roll, so its output
+ *             lies on the same grid whichever segment is made. A format
+ *             change mid-stream drains it and starts another where the
+ *             output stands.
+ *
+ *   encode    Output samples before first_sample - preroll are dropped;
+ *             from there the encoder gets 1024-sample frames with
+ *             pts = their position, up to end_sample + POSTROLL, then it
+ *             is flushed. libavcodec's AAC encoder delays its output by
+ *             initial_padding (1024): the packet with pts X is the one
+ *             that decodes to [X, X + 1024), and the packets with pts in
+ *             [first_sample, end_sample) are passed on.
+ *
+ * Only frames of the source before the pre-roll are decoded needlessly
+ * (the half second after the seek point, which warms the decoder up and
+ * gives the chain estimate its timestamps).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/opt.h>
+#include <libavutil/samplefmt.h>
+#include <libswresample/swresample.h>
+
+#include "hlsfs/audio.h"
+#include "hlsfs/log.h"
+#include "hlsfs/probe.h"
+
+#define POSTROLL        2048  /* output samples of real audio after end  */
+#define SEEK_MARGIN_DIV 2     /* first seek: 1/2 s before the pre-roll   */
+#define SEEK_MAX_S      64    /* beyond this, start from the beginning   */
+#define CHAIN_FRAMES    64    /* frames that fix where a chain starts... */
+#define CHAIN_SECONDS   2     /* ...or this much audio, whichever first  */
+#define SILENCE_CHUNK   4096  /* input samples of silence per conversion */
+#define MAX_PLANES      64    /* SWR_CH_MAX                              */
+
+#define RETRY_SEEK      1     /* on_frame: the seek landed too late      */
+
+/* Frames of one format whose timestamps agree with their sample counts. */
+struct chain {
+    int                 active;
+    int                 rate;
+    AVChannelLayout     layout;
+    enum AVSampleFormat fmt;
+    int64_t             count;      /* samples in it so far               */
+    /* where it started, implied by each timestamp so far, in units of
+     * 1 / (rate * tb.den) s: pts * tb.num * rate - samples_before * tb.den;
+     * all of them (r_), and those of frames that are not the decoder's
+     * first (e_): see on_frame() */
+    int                 have_r, have_e;
+    int64_t             r_min, r_max, e_min, e_max;
+    int                 committed;  /* start fixed; frames go straight on */
+    int64_t             anchor;     /* absolute input sample of its start */
+    AVFrame            *held[CHAIN_FRAMES]; /* waiting for the start     */
+    int64_t             held_at[CHAIN_FRAMES]; /* their offsets in it    */
+    int                 nheld;
+};
+
+struct job {
+    /* the request */
+    const char                *path;
+    int                        idx;
+    int64_t                    first, end;
+    int                        out_rate;
+    audio_packet_fn            fn;
+    void                      *opaque;
+    int64_t                    feed_start, feed_end; /* encoder input     */
+
+    AVFormatContext           *fmt;
+    AVStream                  *st;
+    AVCodecContext            *dec;
+    AVCodecContext            *enc;
+    AVPacket                  *pkt;
+    AVFrame                   *frame;   /* decoder output                 */
+    AVFrame                   *eframe;  /* encoder input                  */
+    AVAudioFifo               *fifo;    /* resampled, from enc_pos on     */
+
+    /* the resampler's run: input sample i of it (at in_rate) is absolute
+     * input sample base_in + i, output sample j is position base_out + j */
+    SwrContext                *swr;
+    int                        in_rate;
+    AVChannelLayout            in_layout;
+    enum AVSampleFormat        in_fmt;
+    int                        had_swr;   /* one was opened before        */
+    int64_t                    base_in, base_out;
+    int64_t                    in_pos;    /* input samples fed            */
+    int64_t                    out_pos;   /* position of its next output  */
+    uint8_t                  **silence;   /* SILENCE_CHUNK, in_fmt        */
+    uint8_t                   *obuf[2];   /* swr output, ocap samples     */
+    int                        ocap;
+
+    struct chain               ch;
+    int64_t                    prev_end;  /* where the last chain ended,  */
+    int                        prev_rate; /* for frames without pts       */
+
+    int                        dec_fresh; /* no frame decoded yet        */
+    int                        probing;   /* first timestamp not seen yet */
+    int                        at_start;  /* the demuxer began at the start
+                                             of the file                  */
+    int64_t                    enc_pos;   /* pts of the next encoder frame */
+    int64_t                    next_pkt;  /* pts of the next packet out   */
+    int                        done;      /* encoder fed through feed_end */
+    int                        dec_errors;
+    int                        read_error; /* AVERROR that ended reading  */
+};
+
+/* floor(a / b), b > 0 */
+static int64_t div_floor(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b < 0) ? q - 1 : q;
+}
+
+/* a / b rounded to nearest (halves up), b > 0 */
+static int64_t div_round(int64_t a, int64_t b)
+{
+    return div_floor(a + b / 2, b);
+}
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int open_encoder(const struct audio_params *p, AVCodecContext **out)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name("aac");
+    AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
+    AVCodecContext *enc;
+    int ret;
+
+    *out = NULL;
+    if (p->sample_rate <= 0 || p->bit_rate <= 0)
+        return AVERROR(EINVAL);
+    if (!codec)
+        return AVERROR_ENCODER_NOT_FOUND;
+    if (!(enc = avcodec_alloc_context3(codec)))
+        return AVERROR(ENOMEM);
+    enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    enc->sample_rate = p->sample_rate;
+    enc->bit_rate = p->bit_rate;
+    enc->profile = FF_PROFILE_AAC_LOW;
+    enc->time_base = (AVRational){ 1, p->sample_rate };
+    enc->thread_count = 1;
+    enc->flags |= AV_CODEC_FLAG_BITEXACT | AV_CODEC_FLAG_GLOBAL_HEADER;
+    if ((ret = av_channel_layout_copy(&enc->ch_layout, &stereo)) < 0 ||
+        (ret = avcodec_open2(enc, codec, NULL)) < 0) {
+        avcodec_free_context(&enc);
+        return ret;
+    }
+    *out = enc;
+    return 0;
+}
+
+int audio_output_parameters(const struct audio_params *p,
+                            AVCodecParameters *par)
+{
+    AVCodecContext *enc;
+    int ret;
+
+    if ((ret = open_encoder(p, &enc)) < 0)
+        return ret;
+    ret = avcodec_parameters_from_context(par, enc);
+    avcodec_free_context(&enc);
+    return ret;
+}
+
+/* ---- output side: fifo -> encoder -> packet sink ---------------------- */
+
+static int drain_packets(struct job *j)
+{
+    int ret;
+
+    for (;;) {
+        ret = avcodec_receive_packet(j->enc, j->pkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return ret;
+        if (j->pkt->pts >= j->first && j->pkt->pts < j->end) {
+            if (j->pkt->pts != j->next_pkt) {
+                log_error("audio: %s: AAC packet at %" PRId64 ", expected %"
+                          PRId64, j->path, j->pkt->pts, j->next_pkt);
+                av_packet_unref(j->pkt);
+                return AVERROR_BUG;
+            }
+            j->pkt->dts = j->pkt->pts;
+            j->pkt->duration = AUDIO_FRAME_SAMPLES;
+            j->pkt->time_base = (AVRational){ 1, j->out_rate };
+            j->pkt->stream_index = 0;
+            ret = j->fn(j->opaque, j->pkt);
+            j->next_pkt += AUDIO_FRAME_SAMPLES;
+        }
+        av_packet_unref(j->pkt);
+        if (ret < 0)
+            return ret;
+    }
+}
+
+/* Send every whole frame in the fifo to the encoder, up to feed_end. */
+static int encode_ready(struct job *j)
+{
+    int ret;
+
+    while (!j->done && av_audio_fifo_size(j->fifo) >= AUDIO_FRAME_SAMPLES) {
+        if ((ret = av_frame_make_writable(j->eframe)) < 0)
+            return ret;
+        if (av_audio_fifo_read(j->fifo, (void **)j->eframe->data,
+                               AUDIO_FRAME_SAMPLES) != AUDIO_FRAME_SAMPLES)
+            return AVERROR_BUG;
+        j->eframe->pts = j->enc_pos;
+        j->enc_pos += AUDIO_FRAME_SAMPLES;
+        if ((ret = avcodec_send_frame(j->enc, j->eframe)) < 0 ||
+            (ret = drain_packets(j)) < 0)
+            return ret;
+        if (j->enc_pos >= j->feed_end)
+            j->done = 1;
+    }
+    return 0;
+}
+
+/* Resampled samples at positions [pos, pos + n); only what lies at or
+ * after the fifo's end and before feed_end is kept. */
+static int push_output(struct job *j, int64_t pos, uint8_t *const *data,
+                       int n)
+{
+    int64_t fifo_end = j->enc_pos + av_audio_fifo_size(j->fifo);
+    int64_t skip = fifo_end - pos, take;
+    void *ptr[2];
+
+    if (j->done || skip >= n)
+        return 0;
+    if (skip < 0)   /* cannot happen: runs are contiguous from before */
+        return AVERROR_BUG;
+    take = n - skip;
+    if (take > j->feed_end - fifo_end)
+        take = j->feed_end - fifo_end;
+    ptr[0] = data[0] + skip * (int64_t)sizeof(float);
+    ptr[1] = data[1] + skip * (int64_t)sizeof(float);
+    if (av_audio_fifo_write(j->fifo, ptr, (int)take) != take)
+        return AVERROR(ENOMEM);
+    return encode_ready(j);
+}
+
+/* Silence straight into the fifo up to feed_end (no resampler run). */
+static int push_silence(struct job *j)
+{
+    float zero[AUDIO_FRAME_SAMPLES] = { 0 };
+    uint8_t *data[2] = { (uint8_t *)zero, (uint8_t *)zero };
+    int ret;
+
+    while (!j->done) {
+        int64_t pos = j->enc_pos + av_audio_fifo_size(j->fifo);
+        if ((ret = push_output(j, pos, data, AUDIO_FRAME_SAMPLES)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* ---- the resampler run ------------------------------------------------ */
+
+static int grow_obuf(struct job *j, int n)
+{
+    if (n <= j->ocap)
+        return 0;
+    av_freep(&j->obuf[0]);
+    j->obuf[1] = NULL;
+    j->ocap = 0;
+    if (av_samples_alloc(j->obuf, NULL, 2, n, AV_SAMPLE_FMT_FLTP, 0) < 0)
+        return AVERROR(ENOMEM);
+    j->ocap = n;
+    return 0;
+}
+
+/* Convert n input samples (NULL: drain) and pass the output on. */
+static int convert(struct job *j, const uint8_t **in, int n)
+{
+    int cap = swr_get_out_samples(j->swr, n), got, ret;
+
+    if (cap < 0)
+        return cap;
+    if ((ret = grow_obuf(j, cap + 16)) < 0)
+        return ret;
+    got = swr_convert(j->swr, j->obuf, j->ocap, in, n);
+    if (got < 0)
+        return got;
+    j->in_pos += n;
+    j->out_pos += got;
+    return push_output(j, j->out_pos - got, j->obuf, got);
+}
+
+static int feed_silence(struct job *j, int64_t n)
+{
+    int ret;
+
+    while (n > 0 && !j->done) {
+        int c = n > SILENCE_CHUNK ? SILENCE_CHUNK : (int)n;
+        if ((ret = convert(j, (const uint8_t **)j->silence, c)) < 0)
+            return ret;
+        n -= c;
+    }
+    return 0;
+}
+
+/* Drain the current run and free it. */
+static int swr_end(struct job *j)
+{
+    int64_t before;
+    int ret = 0;
+
+    if (!j->swr)
+        return 0;
+    while (!j->done && swr_get_out_samples(j->swr, 0) > 0) {
+        before = j->out_pos;
+        if ((ret = convert(j, NULL, 0)) < 0 || j->out_pos == before)
+            break;
+    }
+    swr_free(&j->swr);
+    if (j->silence)
+        av_freep(&j->silence[0]);
+    av_freep(&j->silence);
+    av_channel_layout_uninit(&j->in_layout);
+    return ret;
+}
+
+/* Where the first run would start for input rate 'rate': the common grid
+ * point of both rates at or before the pre-roll. */
+static void first_base(const struct job *j, int rate, int64_t *base_in,
+                       int64_t *base_out)
+{
+    int64_t g = gcd64(rate, j->out_rate);
+    int64_t m = j->out_rate / g;   /* output samples per grid step */
+    int64_t step = div_floor(j->feed_start, m);
+
+    *base_out = step * m;
+    *base_in = step * (rate / g);
+}
+
+static int swr_begin(struct job *j, const AVFrame *f,
+                     const AVChannelLayout *layout)
+{
+    AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
+    int ret;
+
+    /* libswresample 4.7 takes the layouts as non-const; it reads them */
+    if ((ret = swr_alloc_set_opts2(&j->swr, &stereo, AV_SAMPLE_FMT_FLTP,
+                                   j->out_rate, (AVChannelLayout *)layout,
+                                   f->format,
+                                   f->sample_rate, 0, NULL)) < 0)
+        return ret;
+    if ((ret = av_opt_set_sample_fmt(j->swr, "internal_sample_fmt",
+                                     AV_SAMPLE_FMT_FLTP, 0)) < 0 ||
+        (ret = swr_init(j->swr)) < 0)
+        return ret;
+    if ((ret = av_samples_alloc_array_and_samples(&j->silence, NULL,
+                                                  layout->nb_channels,
+                                                  SILENCE_CHUNK, f->format,
+                                                  0)) < 0)
+        return ret;
+    av_samples_set_silence(j->silence, 0, SILENCE_CHUNK, layout->nb_channels,
+                           f->format);
+    if ((ret = av_channel_layout_copy(&j->in_layout, layout)) < 0)
+        return ret;
+    j->in_rate = f->sample_rate;
+    j->in_fmt = f->format;
+    if (!j->had_swr) {
+        first_base(j, j->in_rate, &j->base_in, &j->base_out);
+        j->out_pos = j->base_out;
+    } else {
+        j->base_out = j->out_pos;
+        j->base_in = av_rescale_rnd(j->out_pos, j->in_rate, j->out_rate,
+                                    AV_ROUND_NEAR_INF);
+    }
+    j->in_pos = 0;
+    j->had_swr = 1;
+    return 0;
+}
+
+/* Feed frame f, whose first sample is absolute input sample 'at' (at its
+ * own rate) to the resampler, after silence for a hole before it or
+ * without what overlaps the samples already fed. */
+static int emit(struct job *j, const AVFrame *f, const AVChannelLayout *layout,
+                int64_t at)
+{
+    const uint8_t *ptr[MAX_PLANES];
+    int64_t q, skip;
+    int ret, planar, planes, bps;
+
+    if (j->done)
+        return 0;
+    if (j->swr && (j->in_rate != f->sample_rate || j->in_fmt != f->format ||
+                   av_channel_layout_compare(&j->in_layout, layout))) {
+        if ((ret = swr_end(j)) < 0)
+            return ret;
+        if (j->done)
+            return 0;
+    }
+    if (!j->swr) {
+        if (!j->had_swr) {
+            int64_t base_in, base_out;
+            first_base(j, f->sample_rate, &base_in, &base_out);
+            if (at + f->nb_samples <= base_in)
+                return 0;   /* wholly before the pre-roll */
+        }
+        if ((ret = swr_begin(j, f, layout)) < 0)
+            return ret;
+    }
+    q = at - j->base_in;
+    if (q > j->in_pos && (ret = feed_silence(j, q - j->in_pos)) < 0)
+        return ret;
+    if (j->done)
+        return 0;
+    skip = j->in_pos - q;
+    if (skip < 0)
+        skip = 0;
+    if (skip >= f->nb_samples)
+        return 0;
+    planar = av_sample_fmt_is_planar(f->format);
+    planes = planar ? layout->nb_channels : 1;
+    bps = av_get_bytes_per_sample(f->format) * (planar ? 1 : layout->nb_channels);
+    for (int i = 0; i < planes; i++)
+        ptr[i] = f->extended_data[i] + skip * bps;
+    return convert(j, ptr, f->nb_samples - (int)skip);
+}
+
+/* ---- placing decoded frames: chains ----------------------------------- */
+
+static void chain_reset(struct chain *c)
+{
+    for (int i = 0; i < c->nheld; i++)
+        av_frame_free(&c->held[i]);
+    av_channel_layout_uninit(&c->layout);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Fix the chain's start and feed the frames held until now. */
+static int chain_commit(struct job *j)
+{
+    struct chain *c = &j->ch;
+    int ret = 0;
+
+    if (c->committed)
+        return 0;
+    c->committed = 1;
+    c->anchor = c->have_e ?
+        div_round(c->e_min + c->e_max, 2 * (int64_t)j->st->time_base.den) :
+        div_round(c->r_min + c->r_max, 2 * (int64_t)j->st->time_base.den);
+    for (int i = 0; i < c->nheld; i++) {
+        if (ret >= 0)
+            ret = emit(j, c->held[i], &c->layout, c->anchor + c->held_at[i]);
+        av_frame_free(&c->held[i]);
+    }
+    c->nheld = 0;
+    return ret;
+}
+
+static int chain_end(struct job *j)
+{
+    struct chain *c = &j->ch;
+    int ret;
+
+    if (!c->active)
+        return 0;
+    ret = chain_commit(j);
+    j->prev_end = c->anchor + c->count;
+    j->prev_rate = c->rate;
+    chain_reset(c);
+    return ret;
+}
+
+/* The chain start that timestamp pts implies, or 0 when it is unusable. */
+static int implied_start(const struct job *j, int64_t pts, int rate,
+                         int64_t before, int64_t *e)
+{
+    AVRational tb = j->st->time_base;
+    int64_t scale = (int64_t)tb.num * rate;
+
+    if (pts == AV_NOPTS_VALUE || tb.num <= 0 || tb.den <= 0 ||
+        llabs(pts) > INT64_MAX / 4 / scale ||
+        before > INT64_MAX / 4 / tb.den)
+        return 0;
+    *e = pts * scale - before * tb.den;
+    return 1;
+}
+
+/* A decoded frame (j->frame): place it. Returns RETRY_SEEK when it is the
+ * first one with a timestamp and it starts after the pre-roll. */
+static int on_frame(struct job *j, AVFrame *f)
+{
+    struct chain *c = &j->ch;
+    AVChannelLayout layout = { 0 };
+    AVRational tb = j->st->time_base;
+    int64_t pts = f->best_effort_timestamp, e = 0, tol, at;
+    int have_e, ret, dec_first = j->dec_fresh;
+
+    j->dec_fresh = 0;
+
+    if (pts == AV_NOPTS_VALUE)
+        pts = f->pts;
+    if (f->nb_samples <= 0 || f->sample_rate <= 0 ||
+        f->ch_layout.nb_channels <= 0 || f->ch_layout.nb_channels > MAX_PLANES)
+        return 0;
+    if (j->probing && pts != AV_NOPTS_VALUE) {
+        j->probing = 0;
+        if (!j->at_start &&
+            av_rescale_q(pts, tb, (AVRational){ 1, j->out_rate }) > j->feed_start) {
+            av_frame_unref(f);
+            return RETRY_SEEK;
+        }
+    }
+    if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&layout, f->ch_layout.nb_channels);
+    else if ((ret = av_channel_layout_copy(&layout, &f->ch_layout)) < 0)
+        return ret;
+
+    if (c->active && (c->rate != f->sample_rate || c->fmt != f->format ||
+                      av_channel_layout_compare(&c->layout, &layout)) &&
+        (ret = chain_end(j)) < 0)
+        goto done;
+    have_e = c->active ? implied_start(j, pts, c->rate, c->count, &e) : 0;
+    if (c->active && have_e) {
+        tol = (int64_t)tb.num * c->rate + 2 * (int64_t)tb.den;
+        if (c->committed ? llabs(e - c->anchor * tb.den) > tol
+                         : (FFMAX(c->r_max, e) - FFMIN(c->r_min, e) > 2 * tol)) {
+            if ((ret = chain_end(j)) < 0)
+                goto done;
+        }
+    }
+    if (!c->active) {
+        c->active = 1;
+        c->rate = f->sample_rate;
+        c->fmt = f->format;
+        if ((ret = av_channel_layout_copy(&c->layout, &layout)) < 0)
+            goto done;
+        have_e = implied_start(j, pts, c->rate, 0, &e);
+        if (!have_e) {
+            if (j->prev_rate != c->rate) {   /* nowhere to put it */
+                chain_reset(c);
+                ret = 0;
+                goto done;
+            }
+            c->committed = 1;
+            c->anchor = j->prev_end;
+        }
+    }
+    if (have_e && !c->committed) {
+        c->r_min = c->have_r ? FFMIN(c->r_min, e) : e;
+        c->r_max = c->have_r ? FFMAX(c->r_max, e) : e;
+        c->have_r = 1;
+        if (!dec_first) {
+            c->e_min = c->have_e ? FFMIN(c->e_min, e) : e;
+            c->e_max = c->have_e ? FFMAX(c->e_max, e) : e;
+            c->have_e = 1;
+        }
+    }
+    at = c->count;
+    c->count += f->nb_samples;
+    if (c->committed) {
+        ret = emit(j, f, &c->layout, c->anchor + at);
+        goto done;
+    }
+    if (!(c->held[c->nheld] = av_frame_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto done;
+    }
+    av_frame_move_ref(c->held[c->nheld], f);
+    c->held_at[c->nheld++] = at;
+    ret = 0;
+    if (c->nheld == CHAIN_FRAMES || c->count >= (int64_t)CHAIN_SECONDS * c->rate)
+        ret = chain_commit(j);
+done:
+    av_frame_unref(f);
+    av_channel_layout_uninit(&layout);
+    return ret;
+}
+
+/* ---- source side -------------------------------------------------------- */
+
+static int open_decoder(struct job *j)
+{
+    const AVCodecParameters *par = j->st->codecpar;
+    const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+    int ret;
+
+    avcodec_free_context(&j->dec);
+    if (!codec)
+        return AVERROR_DECODER_NOT_FOUND;
+    if (!(j->dec = avcodec_alloc_context3(codec)))
+        return AVERROR(ENOMEM);
+    if ((ret = avcodec_parameters_to_context(j->dec, par)) < 0)
+        return ret;
+    j->dec->pkt_timebase = j->st->time_base;
+    j->dec->thread_count = 1;
+    j->dec_fresh = 1;
+    return avcodec_open2(j->dec, codec, NULL);
+}
+
+static int open_source(struct job *j)
+{
+    int ret;
+
+    avformat_close_input(&j->fmt);
+    j->st = NULL;
+    if ((ret = probe_open_input(j->path, &j->fmt)) < 0)
+        return ret;
+    if (j->idx < 0 || (unsigned)j->idx >= j->fmt->nb_streams ||
+        j->fmt->streams[j->idx]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
+        return AVERROR(EINVAL);
+    for (unsigned i = 0; i < j->fmt->nb_streams; i++)
+        j->fmt->streams[i]->discard =
+            (int)i == j->idx ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    j->st = j->fmt->streams[j->idx];
+    j->at_start = 1;
+    return 0;
+}
+
+/* Position the demuxer 'margin' output samples before the pre-roll, or at
+ * the start of the file when margin < 0 or the seek fails. */
+static int seek_source(struct job *j, int64_t margin)
+{
+    int64_t ts;
+
+    if (margin >= 0) {
+        ts = av_rescale_q_rnd(j->feed_start - margin,
+                              (AVRational){ 1, j->out_rate }, j->st->time_base,
+                              AV_ROUND_DOWN | AV_ROUND_PASS_MINMAX);
+        if (av_seek_frame(j->fmt, j->idx, ts, AVSEEK_FLAG_BACKWARD) >= 0) {
+            j->at_start = 0;
+            return 0;
+        }
+    }
+    return open_source(j);
+}
+
+/* Is this av_read_frame() error the file's (I/O), not its content's? */
+static int is_io_error(int err)
+{
+    return err == AVERROR(EIO) || err == AVERROR(ENOMEM) ||
+           err == AVERROR(ENOENT) || err == AVERROR(EACCES) ||
+           err == AVERROR(ESTALE) || err == AVERROR(ENXIO) ||
+           err == AVERROR(ENODEV) || err == AVERROR(EINTR);
+}
+
+static int receive_frames(struct job *j)
+{
+    int ret;
+
+    for (;;) {
+        ret = avcodec_receive_frame(j->dec, j->frame);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0) {
+            j->dec_errors++;
+            return 0;
+        }
+        if ((ret = on_frame(j, j->frame)) != 0 || j->done)
+            return ret;
+    }
+}
+
+/* Demux and decode until the encoder has its input or the stream ends.
+ * Returns 0, RETRY_SEEK, or a negative AVERROR. */
+static int decode_all(struct job *j)
+{
+    int ret;
+
+    while (!j->done) {
+        ret = av_read_frame(j->fmt, j->pkt);
+        if (ret == AVERROR(EAGAIN))
+            continue;
+        if (ret < 0) {
+            if (ret != AVERROR_EOF) {
+                if (is_io_error(ret))
+                    return ret;
+                j->read_error = ret;
+            }
+            if ((ret = avcodec_send_packet(j->dec, NULL)) < 0)
+                return ret;
+            return receive_frames(j);
+        }
+        if (j->pkt->stream_index != j->idx) {
+            av_packet_unref(j->pkt);
+            continue;
+        }
+        ret = avcodec_send_packet(j->dec, j->pkt);
+        av_packet_unref(j->pkt);
+        if (ret < 0 && ret != AVERROR(EAGAIN)) {
+            if (ret == AVERROR(ENOMEM))
+                return ret;
+            j->dec_errors++;
+            continue;
+        }
+        if ((ret = receive_frames(j)) != 0)
+            return ret;
+    }
+    return 0;
+}
+
+/* Seek (further back while the audio found starts after the pre-roll),
+ * then decode through. */
+static int decode_source(struct job *j)
+{
+    int64_t margin = j->out_rate / SEEK_MARGIN_DIV;
+    int ret;
+
+    for (;;) {
+        if ((ret = seek_source(j, margin)) < 0 || (ret = open_decoder(j)) < 0)
+            return ret;
+        j->probing = 1;
+        ret = decode_all(j);
+        if (ret != RETRY_SEEK)
+            return ret;
+        chain_reset(&j->ch);
+        margin = margin > (int64_t)SEEK_MAX_S * j->out_rate ? -1 : margin * 8;
+    }
+}
+
+static void job_free(struct job *j)
+{
+    chain_reset(&j->ch);
+    swr_free(&j->swr);
+    if (j->silence)
+        av_freep(&j->silence[0]);
+    av_freep(&j->silence);
+    av_channel_layout_uninit(&j->in_layout);
+    av_freep(&j->obuf[0]);
+    av_audio_fifo_free(j->fifo);
+    j->fifo = NULL;
+    av_frame_free(&j->eframe);
+    av_frame_free(&j->frame);
+    av_packet_free(&j->pkt);
+    avcodec_free_context(&j->enc);
+    avcodec_free_context(&j->dec);
+    avformat_close_input(&j->fmt);
+}
+
+int audio_encode_segment(const char *path, int stream_index,
+                         int64_t first_sample, int64_t end_sample,
+                         const struct audio_params *p,
+                         audio_packet_fn fn, void *opaque)
+{
+    struct job j = { 0 };
+    int64_t preroll = AUDIO_PREROLL_DEFAULT;
+    int ret;
+
+    if (!path || !p || !fn || end_sample < first_sample ||
+        (end_sample - first_sample) % AUDIO_FRAME_SAMPLES ||
+        first_sample < INT64_MIN / 4 || end_sample > INT64_MAX / 4)
+        return AVERROR(EINVAL);
+    if (end_sample == first_sample)
+        return 0;
+    if (p->preroll < 0)
+        preroll = 0;
+    else if (p->preroll > 0)
+        preroll = ((int64_t)p->preroll + AUDIO_FRAME_SAMPLES - 1) /
+                  AUDIO_FRAME_SAMPLES * AUDIO_FRAME_SAMPLES;
+
+    j.path = path;
+    j.idx = stream_index;
+    j.first = first_sample;
+    j.end = end_sample;
+    j.out_rate = p->sample_rate;
+    j.fn = fn;
+    j.opaque = opaque;
+    j.feed_start = first_sample - preroll;
+    j.feed_end = end_sample + POSTROLL;
+    j.enc_pos = j.feed_start;
+    j.next_pkt = first_sample;
+    j.prev_rate = -1;
+
+    if ((ret = open_encoder(p, &j.enc)) < 0)
+        goto fail;
+    if (!(j.pkt = av_packet_alloc()) || !(j.frame = av_frame_alloc()) ||
+        !(j.eframe = av_frame_alloc()) ||
+        !(j.fifo = av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, 2,
+                                       4 * AUDIO_FRAME_SAMPLES))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    j.eframe->format = AV_SAMPLE_FMT_FLTP;
+    j.eframe->sample_rate = j.out_rate;
+    j.eframe->nb_samples = AUDIO_FRAME_SAMPLES;
+    if ((ret = av_channel_layout_copy(&j.eframe->ch_layout,
+                                      &j.enc->ch_layout)) < 0 ||
+        (ret = av_frame_get_buffer(j.eframe, 0)) < 0)
+        goto fail;
+
+    if ((ret = open_source(&j)) < 0 || (ret = decode_source(&j)) < 0 ||
+        (ret = chain_end(&j)) < 0)
+        goto fail;
+    /* the source ended (or had nothing here): silence to the end */
+    if (j.swr) {
+        while (!j.done)
+            if ((ret = feed_silence(&j, SILENCE_CHUNK)) < 0)
+                goto fail;
+    } else if ((ret = push_silence(&j)) < 0) {
+        goto fail;
+    }
+    if ((ret = avcodec_send_frame(j.enc, NULL)) < 0 ||
+        (ret = drain_packets(&j)) < 0)
+        goto fail;
+    if (j.next_pkt != j.end) {
+        log_error("audio: %s: stream %d, samples [%" PRId64 ", %" PRId64
+                  "): %" PRId64 " packets made, %" PRId64 " wanted", path,
+                  stream_index, first_sample, end_sample,
+                  (j.next_pkt - first_sample) / AUDIO_FRAME_SAMPLES,
+                  (end_sample - first_sample) / AUDIO_FRAME_SAMPLES);
+        ret = AVERROR_BUG;
+        goto fail;
+    }
+    if (j.dec_errors || j.read_error) {
+        char err[AV_ERROR_MAX_STRING_SIZE] = "";
+        if (j.read_error)
+            av_strerror(j.read_error, err, sizeof(err));
+        log_warn("audio: %s: stream %d, samples [%" PRId64 ", %" PRId64
+                 "): %d packet(s) could not be decoded%s%s; silence in "
+                 "their place", path, stream_index, first_sample, end_sample,
+                 j.dec_errors, j.read_error ? ", reading stopped: " : "", err);
+    }
+    ret = 0;
+fail:
+    job_free(&j);
+    return ret;
+}

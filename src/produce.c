@@ -1,0 +1,151 @@
+/*
+ * produce: the one entry point that makes a segment, and its log line.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavcodec/avcodec.h>
+
+#include "hlsfs/audio.h"
+#include "hlsfs/library.h"
+#include "hlsfs/log.h"
+#include "hlsfs/mux.h"
+#include "hlsfs/produce.h"
+#include "hlsfs/remux.h"
+#include "hlsfs/title.h"
+#include "hlsfs/transcode.h"
+
+struct audio_sink {
+    struct mux              *mux;
+    const AVCodecParameters *par;
+    AVPacket                *framed;
+};
+
+/* Each AAC frame gets its ADTS header, as the size plan assumed. */
+static int audio_to_mux(void *opaque, const AVPacket *pkt)
+{
+    struct audio_sink *s = opaque;
+    int ret;
+    av_packet_unref(s->framed);
+    if ((ret = av_new_packet(s->framed, pkt->size + MUX_ADTS_HEADER)) < 0)
+        return ret;
+    mux_adts_header(s->par, pkt->size, s->framed->data);
+    memcpy(s->framed->data + MUX_ADTS_HEADER, pkt->data, (size_t)pkt->size);
+    s->framed->pts = pkt->pts;
+    s->framed->dts = pkt->dts;
+    s->framed->flags = AV_PKT_FLAG_KEY;
+    return mux_write(s->mux, s->framed);
+}
+
+static int audio_segment(const char *path, const struct title_rendition *r,
+                         long seg, const struct title_options *o, uint8_t **out)
+{
+    struct audio_params ap = { .sample_rate = o->audio_sample_rate,
+                               .bit_rate = r->bit_rate };
+    AVCodecParameters *par = avcodec_parameters_alloc();
+    struct audio_sink sink = { 0 };
+    uint64_t bytes = 0;
+    int ret;
+
+    if (!par || !(sink.framed = av_packet_alloc())) {
+        ret = AVERROR(ENOMEM);
+        goto done;
+    }
+    /* a segment over its bound is encoded again at a lower rate */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if ((ret = audio_output_parameters(&ap, par)) < 0 ||
+            (ret = mux_open(&sink.mux, par, r->tb, 0)) < 0)
+            goto done;
+        sink.par = par;
+        ret = audio_encode_segment(path, r->src_index, r->range[seg], r->range[seg + 1],
+                                   &ap, audio_to_mux, &sink);
+        if (ret < 0 || (ret = mux_finish(sink.mux, &bytes)) < 0)
+            goto done;
+        ret = mux_take_padded(sink.mux, r->sizes[seg], out);
+        mux_free(&sink.mux);
+        if (ret != -EOVERFLOW)
+            break;
+        log_warn("%s: audio/%s segment %ld: %" PRIu64 " bytes over the planned %"
+                 PRIu64 ", encoding again at a lower rate", path, r->name, seg,
+                 bytes, r->sizes[seg]);
+        ap.bit_rate = ap.bit_rate * 3 / 4;
+    }
+done:
+    if (ret < 0) {
+        char err[AV_ERROR_MAX_STRING_SIZE];
+        av_strerror(ret, err, sizeof(err));
+        log_error("%s: audio/%s segment %ld: %s", path, r->name, seg, err);
+        ret = -EIO;
+    }
+    mux_free(&sink.mux);
+    av_packet_free(&sink.framed);
+    avcodec_parameters_free(&par);
+    return ret;
+}
+
+int produce_segment(const char *path, const struct title *t,
+                    const struct title_rendition *r, long seg,
+                    const struct title_options *o, uint8_t **out)
+{
+    struct timespec t0, t1;
+    int ret;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (r->mode == REND_COPY)
+        ret = remux_segment(path, t, r, seg, out);
+    else if (r->kind == REND_VIDEO)
+        ret = transcode_segment(path, t, r, seg, &o->video, out);
+    else
+        ret = audio_segment(path, r, seg, o, out);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ret == 0) {
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        log_info("%s: %s %s/%s segment %ld made in %.0f ms (%.2fx realtime)", path,
+                 r->mode == REND_COPY ? "copied" : "encoded",
+                 r->kind == REND_VIDEO ? "video" : "audio", r->name, seg, ms,
+                 ms > 0 ? (double)title_segment_ms(t, seg) / ms : 0.0);
+    }
+    return ret;
+}
+
+/* key = title key, rendition index, rendition name */
+void produce_rendition(const struct title *t, const struct title_rendition *r,
+                       uint8_t *key, struct sched_rendition *out)
+{
+    size_t n = sizeof(t->key), name = strlen(r->name);
+    memcpy(key, &t->key, n);
+    key[n++] = (uint8_t)(r - t->rends);
+    memcpy(key + n, r->name, name);
+    n += name;
+    *out = (struct sched_rendition){
+        .key = key, .key_len = n, .nseg = t->nseg, .start_ms = t->start_ms,
+        .sizes = r->sizes, .owner = (void *)t,
+    };
+}
+
+int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
+                      uint8_t **out)
+{
+    const struct produce_ctx *c = ctx;
+    const struct title *t = sr->owner;
+    size_t at = sizeof(t->key);
+    if (sr->key_len <= at || sr->key[at] >= t->nrends)
+        return -EINVAL;
+    return produce_segment(t->source_path, t, &t->rends[sr->key[at]], seg, c->opts, out);
+}
+
+void produce_hold(void *ctx, void *owner)
+{
+    const struct produce_ctx *c = ctx;
+    library_hold(c->library, owner);
+}
+
+void produce_release(void *ctx, void *owner)
+{
+    const struct produce_ctx *c = ctx;
+    library_put(c->library, owner);
+}

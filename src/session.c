@@ -1,0 +1,1018 @@
+/*
+ * session: the segment scheduler. It decides who makes which segment and
+ * when, keeps finished segments in the cache and makes readers wait for
+ * the ones being made. What a segment is made of is none of its business:
+ * the produce() callback makes it.
+ *
+ * DESIGN
+ * ------
+ *
+ * There are three kinds of object, and one mutex, sched.lock, protects
+ * them all. Nothing slow happens under it: no produce(), no cache access,
+ * no callback, no large copy.
+ *
+ * A rendition record (struct rend) is our copy of what a reader told us
+ * about a rendition: its key, segment times and sizes, and its owner.
+ * Jobs and sessions of the rendition share it; it counts its users, and the
+ * owner is held for as long as the record exists. A record whose count
+ * drops to zero moves to a "dead" list, and unlock_and_release() releases the
+ * owners after it has dropped the lock, so that release() may free a title
+ * and take other locks.
+ *
+ * A job is one segment of one rendition to be made. From the moment it is
+ * queued until it is done a job is in its rendition's job list, and a
+ * reader of that segment joins it rather than making another: however many
+ * readers ask, one job, one produce(). There are two FIFO queues of jobs:
+ * "urgent" holds the jobs somebody waits for, "ahead" the readahead jobs.
+ * A worker takes from urgent first. When a reader joins a queued readahead
+ * job, the job moves to the tail of urgent.
+ *
+ * A session is one reader's frontier on one rendition: the furthest
+ * segment read, and how far readahead has been queued. A read of segment N
+ * joins a session of the rendition if N lies between the session's lowest
+ * pending segment (or its furthest read, if lower) and the last segment it
+ * reads ahead; otherwise it starts a new session at N. After every read,
+ * hits included, the session queues readahead for the segments that start
+ * less than max_ahead seconds after the end of its furthest read, skipping
+ * those that are cached or have a job. A session with no reader inside it
+ * whose last read is older than idle_timeout stops; its queued readahead
+ * jobs that nobody waits for are handed to another session of the
+ * rendition that covers them, or dropped. A running job always finishes.
+ *
+ * Workers. cfg.workers threads loop: stop idle sessions (they wait with a
+ * timeout set to the next session's expiry), pop a job, and run it without
+ * the lock: look in the cache, call produce() if it is not there, write
+ * the segment to the cache (one LMDB transaction), and only then, under
+ * the lock, unlink the job, record the result and wake its waiters. So a
+ * reader that misses the cache finds either the job, still linked, or the
+ * segment in the cache; and if it slips between the two and queues a new
+ * job, the worker finds the segment in the cache and produce() is not
+ * called again. A cache write that fails (map full) is logged and the
+ * segment is still handed to its waiters.
+ *
+ * Waiting. Each job has a condition variable, broadcast when it is done.
+ * The waiters share the job's buffer: the last one to look takes it, the
+ * others copy it (outside the lock; the job lives while it has waiters).
+ * A failed job hands its error to all of its waiters and is unlinked like
+ * any other job, so nothing of the failure remains: the next read queues a
+ * new job. A reader never waits for anything but its job, which always
+ * ends (done, failed, or sched_free()).
+ *
+ * Shutdown. sched_free() sets sched.shutdown, wakes every waiter (they
+ * return -ESHUTDOWN), waits for the readers still inside sched_read() to
+ * leave, joins the workers (a running job finishes and is cached), then
+ * frees what is left and releases every owner.
+ *
+ * Locks: sched.lock is the only lock of this file. LMDB's writer lock is
+ * taken only by cache_put(), never under sched.lock, so the two never nest.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hlsfs/cache.h"
+#include "hlsfs/log.h"
+#include "hlsfs/session.h"
+
+#define CKEY_MAX (SCHED_KEY_MAX + 4)
+
+struct job;
+
+struct rend {
+    struct rend *prev, *next;   /* in sched.rends or sched.dead:
+                                   protected by sched.lock               */
+    int          refs;          /* jobs + sessions + sched_read calls
+                                   using it: protected by sched.lock     */
+    struct job  *jobs;          /* queued and running jobs of it:
+                                   protected by sched.lock               */
+    /* immutable from creation: */
+    struct sched_rendition view;  /* what produce() sees; points below   */
+    uint8_t      key[SCHED_KEY_MAX];
+    int64_t     *start_ms;
+    uint64_t    *sizes;
+};
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+/* All fields but r and seg (immutable) are protected by sched.lock. A job
+ * lives until it is done and has no waiters left. */
+struct job {
+    struct rend    *r;
+    long            seg;
+    enum job_state  state;
+    int             urgent;     /* in sched.urgent, not sched.ahead      */
+    int             waiters;    /* sched_read calls holding it           */
+    struct session *session;    /* whose readahead it is, or NULL        */
+    struct job     *qprev, *qnext;  /* in a queue while JOB_QUEUED       */
+    struct job     *rprev, *rnext;  /* in r->jobs until JOB_DONE         */
+    int             rc;         /* once JOB_DONE: 0 or a negative errno  */
+    uint8_t        *data;       /* once JOB_DONE with rc 0: the segment,
+                                   until the last waiter takes it        */
+    pthread_cond_t  done;       /* broadcast when JOB_DONE or shutdown   */
+};
+
+/* All fields are protected by sched.lock. */
+struct session {
+    struct session *prev, *next;  /* in sched.sessions                   */
+    struct rend    *r;
+    long            furthest;     /* furthest segment read               */
+    long            ahead_next;   /* first segment readahead has not
+                                     considered yet                      */
+    int             readers;      /* sched_read calls inside it: a
+                                     session is never idle while > 0     */
+    int64_t         last_read;    /* monotonic ns, end of the last read  */
+};
+
+struct jobq {
+    struct job *head, *tail;
+    int         n;
+};
+
+struct sched {
+    /* immutable after sched_new: */
+    struct sched_config cfg;
+    struct cache       *cache;
+    int64_t             ahead_ms;
+    int64_t             idle_ns;
+    pthread_t          *threads;
+    int                 nthreads;
+
+    pthread_mutex_t     lock;
+    pthread_cond_t      work;   /* workers: a job queued, a session went
+                                   idle, or shutdown                     */
+    pthread_cond_t      left;   /* sched_free: the last reader left      */
+    int                 sync_ok;  /* lock and conds were initialised     */
+
+    /* protected by sched.lock: */
+    int                 shutdown;
+    int                 inside;   /* sched_read calls in progress        */
+    struct jobq         urgent, ahead;
+    struct rend        *rends;    /* records in use                      */
+    struct rend        *dead;     /* records to release after unlocking  */
+    struct session     *sessions;
+    int                 nsessions;
+    int                 running;
+    struct sched_stats  st;       /* the counters only                   */
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The cache key of a segment: rendition key + 4-byte big-endian index. */
+static size_t seg_key(uint8_t *out, const uint8_t *key, size_t len, long seg)
+{
+    uint32_t i = (uint32_t)seg;
+
+    memcpy(out, key, len);
+    out[len]     = (uint8_t)(i >> 24);
+    out[len + 1] = (uint8_t)(i >> 16);
+    out[len + 2] = (uint8_t)(i >> 8);
+    out[len + 3] = (uint8_t)i;
+    return len + 4;
+}
+
+/* A rendition key for a log line: printable bytes as they are, others as
+ * \xNN, cut short if need be. */
+static const char *key_text(char *buf, size_t size, const uint8_t *key,
+                            size_t len)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        if (key[i] >= 0x20 && key[i] < 0x7f && key[i] != '\\')
+            buf[o++] = (char)key[i];
+        else
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", key[i]);
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* ---- queues ---------------------------------------------------------- */
+
+static void q_push(struct jobq *q, struct job *j)
+{
+    j->qnext = NULL;
+    j->qprev = q->tail;
+    if (q->tail)
+        q->tail->qnext = j;
+    else
+        q->head = j;
+    q->tail = j;
+    q->n++;
+}
+
+static void q_remove(struct jobq *q, struct job *j)
+{
+    if (j->qprev)
+        j->qprev->qnext = j->qnext;
+    else
+        q->head = j->qnext;
+    if (j->qnext)
+        j->qnext->qprev = j->qprev;
+    else
+        q->tail = j->qprev;
+    j->qprev = j->qnext = NULL;
+    q->n--;
+}
+
+static struct job *q_pop(struct jobq *q)
+{
+    struct job *j = q->head;
+    if (j)
+        q_remove(q, j);
+    return j;
+}
+
+/* ---- rendition records ----------------------------------------------- */
+
+static void rend_free(struct rend *r)
+{
+    if (!r)
+        return;
+    free(r->start_ms);
+    free(r->sizes);
+    free(r);
+}
+
+/* A copy of *in, unlinked, with no users yet. */
+static struct rend *rend_new(const struct sched_rendition *in)
+{
+    struct rend *r = calloc(1, sizeof(*r));
+    size_t n = (size_t)in->nseg;
+
+    if (!r)
+        return NULL;
+    r->start_ms = malloc((n + 1) * sizeof(*r->start_ms));
+    r->sizes = malloc(n * sizeof(*r->sizes));
+    if (!r->start_ms || !r->sizes) {
+        rend_free(r);
+        return NULL;
+    }
+    memcpy(r->key, in->key, in->key_len);
+    memcpy(r->start_ms, in->start_ms, (n + 1) * sizeof(*r->start_ms));
+    memcpy(r->sizes, in->sizes, n * sizeof(*r->sizes));
+    r->view.key = r->key;
+    r->view.key_len = in->key_len;
+    r->view.nseg = in->nseg;
+    r->view.start_ms = r->start_ms;
+    r->view.sizes = r->sizes;
+    r->view.owner = in->owner;
+    return r;
+}
+
+static void rend_link(struct rend **list, struct rend *r)
+{
+    r->prev = NULL;
+    r->next = *list;
+    if (*list)
+        (*list)->prev = r;
+    *list = r;
+}
+
+static void rend_unlink(struct rend **list, struct rend *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        *list = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+}
+
+static struct rend *rend_find(struct sched *s, const uint8_t *key,
+                              size_t len)
+{
+    for (struct rend *r = s->rends; r; r = r->next)
+        if (r->view.key_len == len && !memcmp(r->key, key, len))
+            return r;
+    return NULL;
+}
+
+/* Drop one user; the last one sends the record to the dead list, whose
+ * owners unlock_and_release() releases. Called with sched.lock held. */
+static void rend_unref(struct sched *s, struct rend *r)
+{
+    if (--r->refs > 0)
+        return;
+    rend_unlink(&s->rends, r);
+    rend_link(&s->dead, r);
+}
+
+/* Unlock sched.lock, then release the owners of the records that lost
+ * their last user while it was held. */
+static void unlock_and_release(struct sched *s)
+{
+    struct rend *dead = s->dead, *next;
+
+    s->dead = NULL;
+    pthread_mutex_unlock(&s->lock);
+    for (; dead; dead = next) {
+        next = dead->next;
+        if (s->cfg.release)
+            s->cfg.release(s->cfg.ctx, dead->view.owner);
+        rend_free(dead);
+    }
+}
+
+/* The record of in's key with one more user: found, or made and held.
+ * Called with sched.lock held; drops it for a while to make a record
+ * (hold() is called without it). Returns 0 or -ENOMEM. */
+static int rend_get(struct sched *s, const struct sched_rendition *in,
+                    struct rend **out)
+{
+    struct rend *r = rend_find(s, in->key, in->key_len), *nr;
+
+    if (r) {
+        r->refs++;
+        *out = r;
+        return 0;
+    }
+    unlock_and_release(s);
+    nr = rend_new(in);
+    if (nr && s->cfg.hold)
+        s->cfg.hold(s->cfg.ctx, nr->view.owner);
+    pthread_mutex_lock(&s->lock);
+    if (!nr)
+        return -ENOMEM;
+    if ((r = rend_find(s, in->key, in->key_len))) {
+        /* made meanwhile by another reader: ours goes, released later */
+        rend_link(&s->dead, nr);
+        r->refs++;
+        *out = r;
+        return 0;
+    }
+    nr->refs = 1;
+    rend_link(&s->rends, nr);
+    *out = nr;
+    return 0;
+}
+
+/* ---- jobs ------------------------------------------------------------ */
+
+static struct job *job_find(struct rend *r, long seg)
+{
+    for (struct job *j = r->jobs; j; j = j->rnext)
+        if (j->seg == seg)
+            return j;
+    return NULL;
+}
+
+/* Queue a new job for seg of r. Called with sched.lock held. */
+static struct job *job_new(struct sched *s, struct rend *r, long seg,
+                           int urgent, struct session *sess)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    if (pthread_cond_init(&j->done, NULL)) {
+        free(j);
+        return NULL;
+    }
+    j->r = r;
+    j->seg = seg;
+    j->state = JOB_QUEUED;
+    j->urgent = urgent;
+    j->session = sess;
+    r->refs++;
+    j->rnext = r->jobs;
+    if (r->jobs)
+        r->jobs->rprev = j;
+    r->jobs = j;
+    q_push(urgent ? &s->urgent : &s->ahead, j);
+    pthread_cond_signal(&s->work);
+    return j;
+}
+
+/* Take j out of its rendition's job list: from now on a reader of the
+ * segment makes a new job. Called with sched.lock held. */
+static void job_unlink(struct job *j)
+{
+    if (j->rprev)
+        j->rprev->rnext = j->rnext;
+    else
+        j->r->jobs = j->rnext;
+    if (j->rnext)
+        j->rnext->rprev = j->rprev;
+    j->rprev = j->rnext = NULL;
+}
+
+/* Free an unlinked job. Called with sched.lock held. */
+static void job_free(struct sched *s, struct job *j)
+{
+    pthread_cond_destroy(&j->done);
+    free(j->data);
+    rend_unref(s, j->r);
+    free(j);
+}
+
+/* Make the segment of j: from the cache if an earlier job left it there,
+ * else by produce(), then cached. Called without sched.lock. Returns 1
+ * (found in the cache), 0 (produced) or a negative errno; *out holds the
+ * segment on success. */
+static int job_run(struct sched *s, struct job *j, uint8_t **out)
+{
+    const struct rend *r = j->r;
+    uint64_t size = r->sizes[j->seg];
+    uint8_t ckey[CKEY_MAX], *data = NULL;
+    size_t klen = seg_key(ckey, r->key, r->view.key_len, j->seg), vlen;
+    void *val;
+    char kt[128];
+    int rc;
+
+    *out = NULL;
+    rc = cache_get(s->cache, CACHE_SEGMENTS, ckey, klen, &val, &vlen);
+    if (rc == 1 && vlen == size) {
+        *out = val;
+        return 1;
+    }
+    free(val);
+
+    rc = s->cfg.produce(s->cfg.ctx, &r->view, j->seg, &data);
+    if (rc >= 0 && !data && size == 0)
+        data = malloc(1);
+    if (rc >= 0 && !data)
+        rc = -EIO;
+    if (rc < 0) {
+        free(data);
+        return rc >= -4095 ? rc : -EIO;
+    }
+
+    rc = cache_put(s->cache, CACHE_SEGMENTS, ckey, klen, data, size);
+    if (rc < 0)
+        log_warn("session: segment %ld of %s not cached: %s", j->seg,
+                 key_text(kt, sizeof(kt), r->key, r->view.key_len),
+                 strerror(-rc));
+    *out = data;
+    return 0;
+}
+
+/* Record the result of a run, wake the waiters. Called with sched.lock
+ * held. */
+static void job_finish(struct sched *s, struct job *j, int rc, uint8_t *data)
+{
+    s->running--;
+    job_unlink(j);
+    j->state = JOB_DONE;
+    j->session = NULL;
+    j->rc = rc < 0 ? rc : 0;
+    j->data = rc < 0 ? NULL : data;
+    if (rc == 0)
+        s->st.produced++;
+    else if (rc < 0)
+        s->st.failures++;
+    if (j->waiters)
+        pthread_cond_broadcast(&j->done);
+    else
+        job_free(s, j);
+}
+
+/* ---- sessions -------------------------------------------------------- */
+
+/* The last segment read ahead of a session whose furthest read is
+ * 'furthest': the last one starting before the end of that read plus
+ * max_ahead. 'furthest' itself when there is none. */
+static long ahead_last(const struct sched *s, const struct rend *r,
+                       long furthest)
+{
+    const int64_t *t = r->start_ms;
+    long lo = furthest + 1, hi = r->view.nseg, mid;
+    int64_t horizon;
+
+    if (lo >= hi)
+        return furthest;
+    horizon = t[lo] > INT64_MAX - s->ahead_ms ? INT64_MAX
+                                               : t[lo] + s->ahead_ms;
+    while (lo < hi) {               /* first segment at or past horizon */
+        mid = lo + (hi - lo) / 2;
+        if (t[mid] < horizon)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - 1;
+}
+
+/* Lowest segment a session still cares about: its lowest pending job, or
+ * its furthest read if lower. */
+static long session_lowest(const struct session *sess)
+{
+    long lo = sess->furthest;
+
+    for (const struct job *j = sess->r->jobs; j; j = j->rnext)
+        if (j->session == sess && j->seg < lo)
+            lo = j->seg;
+    return lo;
+}
+
+static int session_covers(const struct sched *s, const struct session *sess,
+                          long seg)
+{
+    return seg >= session_lowest(sess) &&
+           seg <= ahead_last(s, sess->r, sess->furthest);
+}
+
+/* The session of r that seg belongs to, nearest to its frontier, or NULL.
+ * 'except' is never chosen. */
+static struct session *session_find(struct sched *s, const struct rend *r,
+                                    long seg, const struct session *except)
+{
+    struct session *best = NULL;
+    long best_d = 0, d;
+
+    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+        if (sess->r != r || sess == except || !session_covers(s, sess, seg))
+            continue;
+        d = seg > sess->furthest ? seg - sess->furthest : sess->furthest - seg;
+        if (!best || d < best_d) {
+            best = sess;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+/* A reader of seg of r comes in: join or start its session. NULL when
+ * out of memory (the read goes on without readahead). Called with
+ * sched.lock held. */
+static struct session *session_enter(struct sched *s, struct rend *r,
+                                     long seg)
+{
+    struct session *sess = session_find(s, r, seg, NULL);
+
+    if (!sess) {
+        if (!(sess = calloc(1, sizeof(*sess))))
+            return NULL;
+        sess->r = r;
+        r->refs++;
+        sess->furthest = seg;
+        sess->ahead_next = seg + 1;
+        sess->next = s->sessions;
+        if (s->sessions)
+            s->sessions->prev = sess;
+        s->sessions = sess;
+        s->nsessions++;
+    }
+    if (seg > sess->furthest)
+        sess->furthest = seg;
+    sess->readers++;
+    sess->last_read = now_ns();
+    return sess;
+}
+
+/* The reader leaves: the idle clock of the session starts. Called with
+ * sched.lock held. */
+static void session_leave(struct sched *s, struct session *sess)
+{
+    sess->last_read = now_ns();
+    if (--sess->readers == 0)
+        pthread_cond_signal(&s->work);  /* a worker times its expiry */
+}
+
+/* Stop a session: its queued readahead nobody waits for goes to another
+ * session that covers it, or is dropped. Called with sched.lock held. */
+static void session_stop(struct sched *s, struct session *sess)
+{
+    struct rend *r = sess->r;
+    struct job *j, *next;
+
+    if (sess->prev)
+        sess->prev->next = sess->next;
+    else
+        s->sessions = sess->next;
+    if (sess->next)
+        sess->next->prev = sess->prev;
+    s->nsessions--;
+
+    for (j = r->jobs; j; j = next) {
+        next = j->rnext;
+        if (j->session != sess)
+            continue;
+        j->session = session_find(s, r, j->seg, sess);
+        if (j->session || j->state != JOB_QUEUED || j->waiters)
+            continue;
+        q_remove(j->urgent ? &s->urgent : &s->ahead, j);
+        job_unlink(j);
+        job_free(s, j);
+        s->st.dropped++;
+    }
+    rend_unref(s, r);
+    free(sess);
+}
+
+/* Stop the sessions idle since before now - idle_timeout. Returns when
+ * the next one expires (INT64_MAX: none will by itself). Called with
+ * sched.lock held. */
+static int64_t sessions_reap(struct sched *s, int64_t now)
+{
+    struct session *sess, *next;
+    int64_t next_exp = INT64_MAX, exp;
+
+    for (sess = s->sessions; sess; sess = next) {
+        next = sess->next;
+        if (sess->readers)
+            continue;
+        exp = sess->last_read + s->idle_ns;
+        if (exp <= now)
+            session_stop(s, sess);
+        else if (exp < next_exp)
+            next_exp = exp;
+    }
+    return next_exp;
+}
+
+/* Readahead, step 1: the segments of sess's window not considered yet and
+ * without a job, malloc'd into *segs. Called with sched.lock held. */
+static int readahead_plan(struct sched *s, struct session *sess, long **segs)
+{
+    long from = sess->ahead_next > sess->furthest + 1 ? sess->ahead_next
+                                                      : sess->furthest + 1;
+    long to = ahead_last(s, sess->r, sess->furthest);
+    long *v;
+    int n = 0;
+
+    *segs = NULL;
+    if (from > to)
+        return 0;
+    if (!(v = malloc((size_t)(to - from + 1) * sizeof(*v))))
+        return 0;
+    sess->ahead_next = to + 1;
+    for (long i = from; i <= to; i++)
+        if (!job_find(sess->r, i))
+            v[n++] = i;
+    *segs = v;
+    return n;
+}
+
+/* Readahead, step 2: queue jobs for those of segs not in the cache.
+ * Called without sched.lock; sess is safe as the caller is inside it. */
+static void readahead_queue(struct sched *s, struct session *sess,
+                            long *segs, int n)
+{
+    struct rend *r = sess->r;
+    uint8_t ckey[CKEY_MAX];
+    size_t klen;
+
+    for (int i = 0; i < n; i++) {
+        klen = seg_key(ckey, r->key, r->view.key_len, segs[i]);
+        if (cache_has(s->cache, CACHE_SEGMENTS, ckey, klen) == 1)
+            segs[i] = -1;
+    }
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < n && !s->shutdown; i++) {
+        if (segs[i] < 0 || job_find(r, segs[i]))
+            continue;
+        if (!job_new(s, r, segs[i], 0, sess))
+            break;
+        s->st.readahead_jobs++;
+    }
+    unlock_and_release(s);
+}
+
+/* ---- workers --------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    struct sched *s = arg;
+    struct job *j;
+    uint8_t *data;
+    int64_t next_exp;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    while (!s->shutdown) {
+        next_exp = sessions_reap(s, now_ns());
+        if (!(j = q_pop(&s->urgent)))
+            j = q_pop(&s->ahead);
+        if (!j) {
+            if (s->dead) {          /* release before sleeping */
+                unlock_and_release(s);
+                pthread_mutex_lock(&s->lock);
+            } else if (next_exp == INT64_MAX) {
+                pthread_cond_wait(&s->work, &s->lock);
+            } else {
+                struct timespec ts = { .tv_sec = next_exp / 1000000000,
+                                       .tv_nsec = next_exp % 1000000000 };
+                pthread_cond_timedwait(&s->work, &s->lock, &ts);
+            }
+            continue;
+        }
+        j->state = JOB_RUNNING;
+        s->running++;
+        unlock_and_release(s);
+
+        rc = job_run(s, j, &data);
+
+        pthread_mutex_lock(&s->lock);
+        job_finish(s, j, rc, data);
+    }
+    unlock_and_release(s);
+    return NULL;
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+int sched_new(struct sched **out, const struct sched_config *cfg,
+              struct cache *cache)
+{
+    struct sched *s;
+    pthread_condattr_t ca;
+    sigset_t all, old;
+    double ahead, idle;
+    long cores;
+    int workers, rc, ret = 0;
+
+    if (out)
+        *out = NULL;
+    if (!out || !cfg || !cfg->produce || !cache)
+        return -EINVAL;
+    if (!(s = calloc(1, sizeof(*s))))
+        return -ENOMEM;
+    s->cfg = *cfg;
+    s->cache = cache;
+    ahead = cfg->max_ahead;
+    if (!(ahead >= 0))              /* negative or NaN: the default */
+        ahead = 60;
+    idle = cfg->idle_timeout;
+    if (!(idle > 0))
+        idle = 60;
+    s->ahead_ms = (int64_t)((ahead < 1e12 ? ahead : 1e12) * 1000 + 0.5);
+    s->idle_ns = (int64_t)((idle < 1e9 ? idle : 1e9) * 1e9 + 0.5);
+    cores = sysconf(_SC_NPROCESSORS_ONLN);
+    workers = cfg->workers > 0 ? cfg->workers : cores > 0 ? (int)cores : 1;
+
+    if (pthread_condattr_init(&ca)) {
+        free(s);
+        return -ENOMEM;
+    }
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (pthread_mutex_init(&s->lock, NULL)) {
+        pthread_condattr_destroy(&ca);
+        free(s);
+        return -ENOMEM;
+    }
+    if (pthread_cond_init(&s->work, &ca)) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_condattr_destroy(&ca);
+        free(s);
+        return -ENOMEM;
+    }
+    if (pthread_cond_init(&s->left, NULL)) {
+        pthread_cond_destroy(&s->work);
+        pthread_mutex_destroy(&s->lock);
+        pthread_condattr_destroy(&ca);
+        free(s);
+        return -ENOMEM;
+    }
+    pthread_condattr_destroy(&ca);
+    s->sync_ok = 1;
+
+    if (!(s->threads = calloc((size_t)workers, sizeof(*s->threads)))) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    /* signals are for the main thread (FUSE's handlers), not workers */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < workers; i++) {
+        char name[32];
+        if ((rc = pthread_create(&s->threads[i], NULL, worker_main, s))) {
+            log_error("session: cannot start worker %d: %s", i, strerror(rc));
+            ret = -rc;
+            break;
+        }
+        snprintf(name, sizeof(name), "hlsfs-sched%d", i);
+        name[15] = '\0';           /* the kernel's limit */
+        pthread_setname_np(s->threads[i], name);
+        s->nthreads++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ret < 0)
+        goto fail;
+    *out = s;
+    return 0;
+
+fail:
+    sched_free(&s);
+    return ret;
+}
+
+void sched_free(struct sched **ps)
+{
+    struct sched *s = ps ? *ps : NULL;
+    struct session *sess;
+    struct job *j;
+
+    if (!s)
+        return;
+    *ps = NULL;
+    if (!s->sync_ok) {
+        free(s);
+        return;
+    }
+
+    pthread_mutex_lock(&s->lock);
+    s->shutdown = 1;
+    pthread_cond_broadcast(&s->work);
+    for (struct rend *r = s->rends; r; r = r->next)
+        for (j = r->jobs; j; j = j->rnext)
+            pthread_cond_broadcast(&j->done);
+    while (s->inside > 0)
+        pthread_cond_wait(&s->left, &s->lock);
+    unlock_and_release(s);
+
+    for (int i = 0; i < s->nthreads; i++)
+        pthread_join(s->threads[i], NULL);
+
+    /* nobody else is left: drop what is queued, stop every session */
+    pthread_mutex_lock(&s->lock);
+    while ((j = q_pop(&s->urgent)) || (j = q_pop(&s->ahead))) {
+        job_unlink(j);
+        job_free(s, j);
+    }
+    while ((sess = s->sessions))
+        session_stop(s, sess);
+    if (s->rends)
+        log_error("session: rendition records left at shutdown");
+    unlock_and_release(s);
+
+    pthread_cond_destroy(&s->left);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->lock);
+    free(s->threads);
+    free(s);
+}
+
+/* Wait for j, then take its result. Called with sched.lock held, which it
+ * drops for a while to copy a shared segment. */
+static int job_wait(struct sched *s, struct job *j, uint64_t size,
+                    uint8_t **data)
+{
+    int ret = 0, copy = 0;
+
+    while (j->state != JOB_DONE && !s->shutdown)
+        pthread_cond_wait(&j->done, &s->lock);
+    if (j->state != JOB_DONE) {
+        ret = -ESHUTDOWN;
+    } else if (j->rc < 0) {
+        ret = j->rc;
+    } else if (j->waiters == 1) {
+        *data = j->data;            /* the last to look takes the buffer */
+        j->data = NULL;
+    } else {
+        copy = 1;
+    }
+    if (copy) {
+        /* j->data stays: the job lives while we are one of its waiters,
+         * and nobody takes the buffer while others still wait */
+        pthread_mutex_unlock(&s->lock);
+        if ((*data = malloc(size ? size : 1)))
+            memcpy(*data, j->data, size);
+        else
+            ret = -ENOMEM;
+        pthread_mutex_lock(&s->lock);
+    }
+    if (--j->waiters == 0 && j->state == JOB_DONE)
+        job_free(s, j);
+    return ret;
+}
+
+int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
+               uint8_t **data)
+{
+    uint8_t ckey[CKEY_MAX], *buf = NULL;
+    size_t klen, vlen;
+    uint64_t size;
+    void *val = NULL;
+    struct rend *r = NULL;
+    struct session *sess = NULL;
+    struct job *j = NULL;
+    long *segs = NULL;
+    int nsegs = 0, hit, rc, ret = 0;
+    char kt[128];
+
+    if (data)
+        *data = NULL;
+    if (!s || !in || !data || !in->key || !in->key_len ||
+        in->key_len > SCHED_KEY_MAX || in->nseg < 1 ||
+        (unsigned long)in->nseg > UINT32_MAX || !in->start_ms || !in->sizes ||
+        seg < 0 || seg >= in->nseg)
+        return -EINVAL;
+    size = in->sizes[seg];
+    klen = seg_key(ckey, in->key, in->key_len, seg);
+
+    pthread_mutex_lock(&s->lock);
+    if (s->shutdown) {
+        pthread_mutex_unlock(&s->lock);
+        return -ESHUTDOWN;
+    }
+    s->inside++;
+    pthread_mutex_unlock(&s->lock);
+
+    rc = cache_get(s->cache, CACHE_SEGMENTS, ckey, klen, &val, &vlen);
+    hit = rc == 1 && vlen == size;
+    if (rc == 1 && !hit) {
+        log_warn("session: segment %ld of %s: cached size %zu, planned "
+                 "%" PRIu64 "; making it again", seg,
+                 key_text(kt, sizeof(kt), in->key, in->key_len), vlen, size);
+        free(val);
+        val = NULL;
+    }
+
+    pthread_mutex_lock(&s->lock);
+    if (hit)
+        s->st.cache_hits++;
+    if (s->shutdown) {
+        ret = -ESHUTDOWN;
+        goto out;
+    }
+    if ((rc = rend_get(s, in, &r)) < 0) {
+        ret = rc;
+        goto out;
+    }
+    if (seg >= r->view.nseg || r->sizes[seg] != size) {
+        log_warn("session: %s reused with another plan (segment %ld)",
+                 key_text(kt, sizeof(kt), in->key, in->key_len), seg);
+        ret = -EIO;
+        goto out;
+    }
+    if (s->shutdown) {              /* rend_get dropped the lock */
+        ret = -ESHUTDOWN;
+        goto out;
+    }
+    sess = session_enter(s, r, seg);
+    if (!hit) {
+        if (!(j = job_find(r, seg))) {
+            if (!(j = job_new(s, r, seg, 1, sess))) {
+                ret = -ENOMEM;
+                goto out;
+            }
+        } else if (!j->urgent && j->state == JOB_QUEUED) {
+            q_remove(&s->ahead, j);     /* promote: someone waits now */
+            j->urgent = 1;
+            q_push(&s->urgent, j);
+            pthread_cond_signal(&s->work);
+        }
+        j->urgent = 1;
+        j->waiters++;
+        s->st.waits++;
+    }
+    if (sess)
+        nsegs = readahead_plan(s, sess, &segs);
+    unlock_and_release(s);
+
+    if (nsegs > 0)
+        readahead_queue(s, sess, segs, nsegs);
+    free(segs);
+
+    pthread_mutex_lock(&s->lock);
+    if (j)
+        ret = job_wait(s, j, size, &buf);
+
+out:
+    if (sess)
+        session_leave(s, sess);
+    if (r)
+        rend_unref(s, r);
+    if (hit) {                      /* a hit is a hit, even at shutdown */
+        buf = val;
+        ret = 0;
+    }
+    if (--s->inside == 0 && s->shutdown)
+        pthread_cond_broadcast(&s->left);
+    unlock_and_release(s);
+
+    if (ret < 0) {
+        free(buf);
+        return ret;
+    }
+    *data = buf;
+    return 0;
+}
+
+void sched_get_stats(struct sched *s, struct sched_stats *st)
+{
+    if (!s) {
+        memset(st, 0, sizeof(*st));
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    *st = s->st;
+    st->active_sessions = s->nsessions;
+    st->running_jobs = s->running;
+    st->queued_jobs = s->urgent.n + s->ahead.n;
+    pthread_mutex_unlock(&s->lock);
+}
