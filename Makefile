@@ -31,10 +31,13 @@ SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
-UNIT_TESTS = vpath plan playlist
+UNIT_TESTS = vpath plan playlist ladder session audio
 test_vpath_MODS    = vpath
 test_plan_MODS     = plan
 test_playlist_MODS = playlist vpath
+test_ladder_MODS   = ladder
+test_session_MODS  = session cache log
+test_audio_MODS    = audio probe log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all check unit integration install uninstall deps demo undemo clean
@@ -55,7 +58,7 @@ $(BUILD):
 objs_of = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$(test_$$*_MODS)) | $(BUILD)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) -lm
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 unit: $(UNIT_BINS)
 

@@ -1,0 +1,853 @@
+/*
+ * test_session.c -- unit tests for src/session.c: one job per segment,
+ * cache hits, readahead, idle sessions, priority, failures, persistence
+ * and shutdown. Segments come from a fake producer that makes bytes from
+ * (key, segment), counts its calls and can sleep, block or fail on cue.
+ *
+ * Verdicts never depend on speed: a test that expects something to happen
+ * polls for it for a few seconds at most.
+ */
+#include "hlsfs/session.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hlsfs/cache.h"
+#include "hlsfs/log.h"
+
+#include "check.h"
+
+#define MAXSEG   256
+#define MAXORDER 1024
+#define GATE_ALL (-2)
+
+/* ---- the fake producer ----------------------------------------------- */
+
+struct fake {
+    atomic_int calls[MAXSEG];    /* produce() calls per segment          */
+    atomic_int order[MAXORDER];  /* segments in the order produce began  */
+    atomic_int norder;
+    atomic_int fail_seg;         /* this segment fails (-1: none)        */
+    atomic_int sleep_ms;         /* each produce() takes this long       */
+    atomic_int gate_seg;         /* this one (GATE_ALL: every one) blocks
+                                    until gate_open (-1: none)           */
+    atomic_int gate_open;
+    atomic_int inflight, max_inflight;
+    atomic_int holds, releases;
+    uint64_t   big_size;         /* nonzero: every segment is this big   */
+};
+
+static struct fake fk;
+
+static void fake_reset(void)
+{
+    memset(&fk, 0, sizeof(fk));
+    atomic_store(&fk.fail_seg, -1);
+    atomic_store(&fk.gate_seg, -1);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t seg_size(long seg)
+{
+    return fk.big_size ? fk.big_size : 1000 + (uint64_t)(seg * 7919) % 5000;
+}
+
+/* The bytes of a segment: a function of the key and the index only. */
+static void fill(uint8_t *buf, uint64_t size, const uint8_t *key,
+                 size_t klen, long seg)
+{
+    uint64_t x = 1469598103934665603ull;
+
+    for (size_t i = 0; i < klen; i++)
+        x = (x ^ key[i]) * 1099511628211ull;
+    x ^= (uint64_t)seg * 0x9e3779b97f4a7c15ull;
+    for (uint64_t i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+}
+
+static int fake_produce(void *ctx, const struct sched_rendition *r, long seg,
+                        uint8_t **out)
+{
+    int n, cur, max, ms, gate;
+    uint8_t *buf;
+
+    (void)ctx;
+    if (seg >= 0 && seg < MAXSEG)
+        atomic_fetch_add(&fk.calls[seg], 1);
+    if ((n = atomic_fetch_add(&fk.norder, 1)) < MAXORDER)
+        atomic_store(&fk.order[n], (int)seg);
+    cur = atomic_fetch_add(&fk.inflight, 1) + 1;
+    while ((max = atomic_load(&fk.max_inflight)) < cur &&
+           !atomic_compare_exchange_weak(&fk.max_inflight, &max, cur))
+        ;
+    gate = atomic_load(&fk.gate_seg);
+    if (gate == GATE_ALL || gate == seg)
+        for (int i = 0; i < 10000 && !atomic_load(&fk.gate_open); i++)
+            sleep_ms(1);
+    if ((ms = atomic_load(&fk.sleep_ms)) > 0)
+        sleep_ms(ms);
+    atomic_fetch_sub(&fk.inflight, 1);
+    if (atomic_load(&fk.fail_seg) == seg)
+        return -EIO;
+    if (!(buf = malloc(r->sizes[seg] ? r->sizes[seg] : 1)))
+        return -ENOMEM;
+    fill(buf, r->sizes[seg], r->key, r->key_len, seg);
+    *out = buf;
+    return 0;
+}
+
+static void fake_hold(void *ctx, void *owner)
+{
+    (void)ctx;
+    (void)owner;
+    atomic_fetch_add(&fk.holds, 1);
+}
+
+static void fake_release(void *ctx, void *owner)
+{
+    (void)ctx;
+    (void)owner;
+    atomic_fetch_add(&fk.releases, 1);
+}
+
+/* ---- a rendition ----------------------------------------------------- */
+
+struct trend {
+    uint8_t  key[64];
+    long     nseg;
+    int64_t  start_ms[MAXSEG + 1];
+    uint64_t sizes[MAXSEG];
+    struct sched_rendition r;
+};
+
+static void trend_init(struct trend *t, const char *key, long nseg,
+                       int64_t seg_ms)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf((char *)t->key, sizeof(t->key), "%s", key);
+    t->nseg = nseg;
+    for (long i = 0; i <= nseg; i++)
+        t->start_ms[i] = i * seg_ms;
+    for (long i = 0; i < nseg; i++)
+        t->sizes[i] = seg_size(i);
+    t->r.key = t->key;
+    t->r.key_len = strlen(key);
+    t->r.nseg = nseg;
+    t->r.start_ms = t->start_ms;
+    t->r.sizes = t->sizes;
+    t->r.owner = t;
+}
+
+/* Whether data holds exactly the bytes of segment seg of t. */
+static int bytes_ok(const struct trend *t, long seg, const uint8_t *data)
+{
+    uint8_t *want = malloc(t->sizes[seg] + 1);
+    int ok;
+
+    fill(want, t->sizes[seg], t->key, t->r.key_len, seg);
+    ok = data && !memcmp(want, data, t->sizes[seg]);
+    free(want);
+    return ok;
+}
+
+/* ---- a scheduler on a fresh cache ------------------------------------ */
+
+struct env {
+    char          dir[64];
+    struct cache *cache;
+    struct sched *s;
+    uint64_t      map_size;
+};
+
+static struct sched_config config(int workers, double ahead, double idle)
+{
+    struct sched_config cfg = {
+        .workers = workers, .max_ahead = ahead, .idle_timeout = idle,
+        .produce = fake_produce, .hold = fake_hold, .release = fake_release,
+    };
+    return cfg;
+}
+
+static int env_open(struct env *e, const struct sched_config *cfg)
+{
+    int rc;
+
+    if ((rc = cache_open(&e->cache, e->dir,
+                         e->map_size ? e->map_size : 64u << 20)) < 0) {
+        CHECK(0, "cache_open: %s", strerror(-rc));
+        return rc;
+    }
+    if ((rc = sched_new(&e->s, cfg, e->cache)) < 0) {
+        CHECK(0, "sched_new: %s", strerror(-rc));
+        cache_close(&e->cache);
+        return rc;
+    }
+    return 0;
+}
+
+static int env_start(struct env *e, const struct sched_config *cfg)
+{
+    memset(e, 0, sizeof(*e));
+    snprintf(e->dir, sizeof(e->dir), "/tmp/test_session.XXXXXX");
+    if (!mkdtemp(e->dir)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+        return -errno;
+    }
+    return env_open(e, cfg);
+}
+
+static void env_close(struct env *e)
+{
+    sched_free(&e->s);
+    cache_close(&e->cache);
+    CHECK(!e->s && !e->cache, "free functions must clear the pointer");
+    CHECK_INT(atomic_load(&fk.releases), atomic_load(&fk.holds));
+}
+
+static void env_end(struct env *e)
+{
+    char path[128];
+
+    env_close(e);
+    snprintf(path, sizeof(path), "%s/data.mdb", e->dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/lock.mdb", e->dir);
+    unlink(path);
+    rmdir(e->dir);
+}
+
+static struct sched_stats stats(struct sched *s)
+{
+    struct sched_stats st;
+    sched_get_stats(s, &st);
+    return st;
+}
+
+/* Poll until no job is queued or running; 0 on time-out. */
+static int settle(struct sched *s, int max_ms)
+{
+    for (int t = 0; t < max_ms; t += 5) {
+        struct sched_stats st = stats(s);
+        if (st.queued_jobs == 0 && st.running_jobs == 0)
+            return 1;
+        sleep_ms(5);
+    }
+    return 0;
+}
+
+/* Poll until *v >= want; 0 on time-out. */
+static int wait_atomic(atomic_int *v, int want, int max_ms)
+{
+    for (int t = 0; t < max_ms; t += 2) {
+        if (atomic_load(v) >= want)
+            return 1;
+        sleep_ms(2);
+    }
+    return atomic_load(v) >= want;
+}
+
+static int wait_waits(struct sched *s, uint64_t want, int max_ms)
+{
+    for (int t = 0; t < max_ms; t += 2) {
+        if (stats(s).waits >= want)
+            return 1;
+        sleep_ms(2);
+    }
+    return 0;
+}
+
+/* ---- reader threads -------------------------------------------------- */
+
+struct reader {
+    pthread_t          th;
+    struct sched      *s;
+    struct trend      *t;
+    long               seg;
+    pthread_barrier_t *start;
+    atomic_int        *finished;
+    int                rc;
+    uint8_t           *data;
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader *rd = arg;
+
+    if (rd->start)
+        pthread_barrier_wait(rd->start);
+    rd->rc = sched_read(rd->s, &rd->t->r, rd->seg, &rd->data);
+    if (rd->finished)
+        atomic_fetch_add(rd->finished, 1);
+    return NULL;
+}
+
+/* ---- cases ----------------------------------------------------------- */
+
+static void test_hit_after_produce(void)
+{
+    struct sched_config cfg = config(2, 0, 60);
+    struct trend t;
+    struct env e;
+    uint8_t *a = NULL, *b = NULL;
+
+    check_begin("hit-after-produce");
+    fake_reset();
+    trend_init(&t, "title/hit/0", 10, 2000);
+    if (env_start(&e, &cfg) == 0) {
+        CHECK_INT(sched_read(e.s, &t.r, 2, &a), 0);
+        CHECK_INT(atomic_load(&fk.calls[2]), 1);
+        CHECK(bytes_ok(&t, 2, a), "first read: wrong bytes");
+        CHECK_INT(sched_read(e.s, &t.r, 2, &b), 0);
+        CHECK_INT(atomic_load(&fk.calls[2]), 1);
+        CHECK(a && b && !memcmp(a, b, t.sizes[2]), "second read differs");
+        CHECK_INT(stats(e.s).cache_hits, 1);
+        CHECK_INT(stats(e.s).produced, 1);
+        CHECK_INT(atomic_load(&fk.norder), 1);
+        free(a);
+        free(b);
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_one_job_many_readers(void)
+{
+    struct sched_config cfg = config(4, 0, 60);
+    struct reader rd[8];
+    pthread_barrier_t start;
+    struct trend t;
+    struct env e;
+    struct sched_stats st;
+
+    check_begin("one-job-many-readers");
+    fake_reset();
+    atomic_store(&fk.sleep_ms, 100);
+    trend_init(&t, "title/many/0", 10, 2000);
+    if (env_start(&e, &cfg) == 0) {
+        pthread_barrier_init(&start, NULL, 8);
+        for (int i = 0; i < 8; i++) {
+            rd[i] = (struct reader){ .s = e.s, .t = &t, .seg = 5,
+                                     .start = &start };
+            pthread_create(&rd[i].th, NULL, reader_main, &rd[i]);
+        }
+        for (int i = 0; i < 8; i++)
+            pthread_join(rd[i].th, NULL);
+        pthread_barrier_destroy(&start);
+        CHECK_INT(atomic_load(&fk.calls[5]), 1);
+        for (int i = 0; i < 8; i++) {
+            CHECK_INT(rd[i].rc, 0);
+            CHECK(bytes_ok(&t, 5, rd[i].data), "reader %d: wrong bytes", i);
+            CHECK(rd[i].data != rd[0].data || i == 0,
+                  "readers %d and 0 share a buffer", i);
+            free(rd[i].data);
+        }
+        st = stats(e.s);
+        CHECK_INT(st.waits + st.cache_hits, 8);
+        CHECK_INT(st.produced, 1);
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_readahead(void)
+{
+    struct sched_config cfg = config(2, 10, 60);
+    struct trend t;
+    struct env e;
+    uint8_t *d = NULL;
+
+    check_begin("readahead-up-to-max-ahead");
+    fake_reset();
+    trend_init(&t, "title/ahead/0", 30, 2000);
+    if (env_start(&e, &cfg) == 0) {
+        /* segment 0 ends at 2 s: readahead covers starts before 12 s */
+        CHECK_INT(sched_read(e.s, &t.r, 0, &d), 0);
+        free(d);
+        d = NULL;
+        CHECK(settle(e.s, 5000), "readahead did not settle");
+        for (long i = 1; i <= 5; i++)
+            CHECK(atomic_load(&fk.calls[i]) == 1,
+                  "segment %ld produced %d times, want 1", i,
+                  atomic_load(&fk.calls[i]));
+        for (long i = 6; i < t.nseg; i++)
+            CHECK(atomic_load(&fk.calls[i]) == 0,
+                  "segment %ld produced beyond max_ahead", i);
+        CHECK_INT(stats(e.s).readahead_jobs, 5);
+        CHECK_INT(stats(e.s).active_sessions, 1);
+
+        /* a hit moves the frontier: segment 3 ends at 8 s, so up to 8 */
+        CHECK_INT(sched_read(e.s, &t.r, 3, &d), 0);
+        CHECK(bytes_ok(&t, 3, d), "segment 3: wrong bytes");
+        free(d);
+        CHECK_INT(stats(e.s).cache_hits, 1);
+        CHECK(settle(e.s, 5000), "readahead did not settle");
+        for (long i = 6; i <= 8; i++)
+            CHECK(atomic_load(&fk.calls[i]) == 1,
+                  "segment %ld produced %d times, want 1", i,
+                  atomic_load(&fk.calls[i]));
+        for (long i = 9; i < t.nseg; i++)
+            CHECK(atomic_load(&fk.calls[i]) == 0,
+                  "segment %ld produced beyond max_ahead", i);
+        for (long i = 1; i <= 5; i++)
+            CHECK(atomic_load(&fk.calls[i]) == 1,
+                  "segment %ld produced again", i);
+        CHECK_INT(stats(e.s).active_sessions, 1);
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_idle_session_stops(void)
+{
+    struct sched_config cfg = config(1, 1000, 0.3);
+    struct trend t;
+    struct env e;
+    struct sched_stats st;
+    uint8_t *d = NULL;
+    uint64_t produced;
+
+    check_begin("idle-session-stops-readahead");
+    fake_reset();
+    atomic_store(&fk.sleep_ms, 50);
+    trend_init(&t, "title/idle/0", 200, 1000);
+    if (env_start(&e, &cfg) == 0) {
+        CHECK_INT(sched_read(e.s, &t.r, 0, &d), 0);
+        free(d);
+        st = stats(e.s);
+        CHECK(st.readahead_jobs == 199, "readahead_jobs %ju, want 199",
+              (uintmax_t)st.readahead_jobs);
+        /* the reader is gone: after 0.3 s the queue is dropped */
+        CHECK(settle(e.s, 5000), "queued readahead was not dropped");
+        st = stats(e.s);
+        produced = st.produced;
+        CHECK(st.dropped > 0, "nothing dropped");
+        CHECK_INT(st.active_sessions, 0);
+        sleep_ms(600);
+        st = stats(e.s);
+        CHECK(st.produced == produced, "production went on: %ju -> %ju",
+              (uintmax_t)produced, (uintmax_t)st.produced);
+        CHECK(produced < 100, "%ju segments produced, want well short of 200",
+              (uintmax_t)produced);
+        CHECK_INT(st.produced + st.dropped, 200);
+        /* the rendition record went with its last session */
+        CHECK_INT(atomic_load(&fk.releases), atomic_load(&fk.holds));
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_waited_job_first(void)
+{
+    struct sched_config cfg = config(1, 20, 60);
+    struct trend t;
+    struct env e;
+    struct reader rd;
+    uint8_t *d = NULL;
+
+    check_begin("waited-job-before-readahead");
+    fake_reset();
+    trend_init(&t, "title/prio/0", 100, 1000);
+    atomic_store(&fk.gate_seg, 1);
+    if (env_start(&e, &cfg) == 0) {
+        CHECK_INT(sched_read(e.s, &t.r, 0, &d), 0);
+        free(d);
+        /* the worker is stuck in segment 1, 2..20 are queued */
+        CHECK(wait_atomic(&fk.norder, 2, 5000), "segment 1 did not start");
+        rd = (struct reader){ .s = e.s, .t = &t, .seg = 60 };
+        pthread_create(&rd.th, NULL, reader_main, &rd);
+        CHECK(wait_waits(e.s, 2, 5000), "the reader of 60 did not queue");
+        atomic_store(&fk.gate_open, 1);
+        pthread_join(rd.th, NULL);
+        CHECK_INT(rd.rc, 0);
+        CHECK(bytes_ok(&t, 60, rd.data), "segment 60: wrong bytes");
+        free(rd.data);
+        CHECK(wait_atomic(&fk.norder, 4, 5000), "readahead stopped");
+        CHECK_INT(atomic_load(&fk.order[0]), 0);
+        CHECK_INT(atomic_load(&fk.order[1]), 1);
+        CHECK_INT(atomic_load(&fk.order[2]), 60);
+        CHECK_INT(atomic_load(&fk.order[3]), 2);   /* FIFO readahead */
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_promote_readahead(void)
+{
+    struct sched_config cfg = config(1, 20, 60);
+    struct trend t;
+    struct env e;
+    struct reader rd;
+    uint8_t *d = NULL;
+
+    check_begin("waited-readahead-job-is-promoted");
+    fake_reset();
+    trend_init(&t, "title/promote/0", 100, 1000);
+    atomic_store(&fk.gate_seg, 1);
+    if (env_start(&e, &cfg) == 0) {
+        CHECK_INT(sched_read(e.s, &t.r, 0, &d), 0);
+        free(d);
+        CHECK(wait_atomic(&fk.norder, 2, 5000), "segment 1 did not start");
+        /* 15 is queued as readahead behind 2..14: a reader moves it up */
+        rd = (struct reader){ .s = e.s, .t = &t, .seg = 15 };
+        pthread_create(&rd.th, NULL, reader_main, &rd);
+        CHECK(wait_waits(e.s, 2, 5000), "the reader of 15 did not queue");
+        atomic_store(&fk.gate_open, 1);
+        pthread_join(rd.th, NULL);
+        CHECK_INT(rd.rc, 0);
+        CHECK(bytes_ok(&t, 15, rd.data), "segment 15: wrong bytes");
+        free(rd.data);
+        CHECK_INT(atomic_load(&fk.order[2]), 15);
+        CHECK_INT(atomic_load(&fk.calls[15]), 1);
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_parallel_segments(void)
+{
+    struct sched_config cfg = config(4, 0, 60);
+    struct trend t;
+    struct env e;
+    struct reader rd[4];
+
+    check_begin("segments-of-one-rendition-in-parallel");
+    fake_reset();
+    trend_init(&t, "title/parallel/0", 10, 2000);
+    atomic_store(&fk.gate_seg, GATE_ALL);
+    if (env_start(&e, &cfg) == 0) {
+        for (int i = 0; i < 4; i++) {
+            rd[i] = (struct reader){ .s = e.s, .t = &t, .seg = i * 2 };
+            pthread_create(&rd[i].th, NULL, reader_main, &rd[i]);
+        }
+        CHECK(wait_atomic(&fk.inflight, 4, 5000),
+              "%d of 4 segments in production at once",
+              atomic_load(&fk.inflight));
+        atomic_store(&fk.gate_open, 1);
+        for (int i = 0; i < 4; i++) {
+            pthread_join(rd[i].th, NULL);
+            CHECK_INT(rd[i].rc, 0);
+            CHECK(bytes_ok(&t, i * 2, rd[i].data), "wrong bytes");
+            free(rd[i].data);
+        }
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_failure(void)
+{
+    struct sched_config cfg = config(2, 0, 60);
+    struct reader rd[4];
+    pthread_barrier_t start;
+    atomic_int finished = 0;
+    struct trend t;
+    struct env e;
+    uint8_t *d = NULL;
+    int calls;
+
+    check_begin("failure-reaches-every-waiter");
+    fake_reset();
+    atomic_store(&fk.fail_seg, 3);
+    atomic_store(&fk.sleep_ms, 100);
+    trend_init(&t, "title/fail/0", 10, 2000);
+    if (env_start(&e, &cfg) == 0) {
+        pthread_barrier_init(&start, NULL, 4);
+        for (int i = 0; i < 4; i++) {
+            rd[i] = (struct reader){ .s = e.s, .t = &t, .seg = 3,
+                                     .start = &start, .finished = &finished };
+            pthread_create(&rd[i].th, NULL, reader_main, &rd[i]);
+        }
+        CHECK(wait_atomic(&finished, 4, 5000), "waiters of a failed job hang");
+        for (int i = 0; i < 4; i++) {
+            pthread_join(rd[i].th, NULL);
+            CHECK_INT(rd[i].rc, -EIO);
+            CHECK(!rd[i].data, "data set on failure");
+        }
+        pthread_barrier_destroy(&start);
+        CHECK(stats(e.s).failures >= 1, "no failure counted");
+
+        atomic_store(&fk.sleep_ms, 0);
+        CHECK_INT(sched_read(e.s, &t.r, 4, &d), 0);
+        CHECK(bytes_ok(&t, 4, d), "segment 4: wrong bytes");
+        free(d);
+        d = NULL;
+        CHECK_INT(sched_read(e.s, &t.r, 3, &d), -EIO);   /* not cached */
+
+        calls = atomic_load(&fk.calls[3]);
+        atomic_store(&fk.fail_seg, -1);
+        CHECK_INT(sched_read(e.s, &t.r, 3, &d), 0);
+        CHECK(bytes_ok(&t, 3, d), "segment 3 after retry: wrong bytes");
+        CHECK_INT(atomic_load(&fk.calls[3]), calls + 1);
+        free(d);
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_persistence(void)
+{
+    struct sched_config cfg = config(2, 0, 60);
+    struct trend t;
+    struct env e;
+    uint8_t *d = NULL;
+
+    check_begin("persistence-across-reopen");
+    fake_reset();
+    trend_init(&t, "title/persist/0", 10, 2000);
+    if (env_start(&e, &cfg) == 0) {
+        for (long i = 0; i < 4; i++) {
+            CHECK_INT(sched_read(e.s, &t.r, i, &d), 0);
+            free(d);
+            d = NULL;
+        }
+        env_close(&e);
+        fake_reset();
+        if (env_open(&e, &cfg) == 0) {
+            for (long i = 0; i < 4; i++) {
+                CHECK_INT(sched_read(e.s, &t.r, i, &d), 0);
+                CHECK(bytes_ok(&t, i, d), "segment %ld: wrong bytes", i);
+                free(d);
+                d = NULL;
+            }
+            CHECK_INT(atomic_load(&fk.norder), 0);
+            CHECK_INT(stats(e.s).cache_hits, 4);
+        }
+        env_end(&e);
+    }
+    check_end();
+}
+
+struct freer {
+    pthread_t     th;
+    struct sched *s;
+    atomic_int    done;
+};
+
+static void *freer_main(void *arg)
+{
+    struct freer *f = arg;
+    sched_free(&f->s);
+    atomic_store(&f->done, 1);
+    return NULL;
+}
+
+static void test_free_while_waiting(void)
+{
+    struct sched_config cfg = config(1, 0, 60);
+    struct reader rd[3];
+    atomic_int finished = 0;
+    struct freer f;
+    struct trend t;
+    struct env e;
+    uint8_t ckey[80];
+    size_t klen;
+
+    check_begin("free-while-readers-wait");
+    fake_reset();
+    trend_init(&t, "title/free/0", 10, 2000);
+    atomic_store(&fk.gate_seg, 0);
+    if (env_start(&e, &cfg) == 0) {
+        long segs[3] = { 0, 0, 1 };
+        /* the two readers of 0 first, so that 0 is the job that runs and
+         * blocks the only worker; then the reader of 1, queued behind */
+        for (int i = 0; i < 3; i++) {
+            rd[i] = (struct reader){ .s = e.s, .t = &t, .seg = segs[i],
+                                     .finished = &finished };
+            pthread_create(&rd[i].th, NULL, reader_main, &rd[i]);
+            if (i == 1) {
+                CHECK(wait_atomic(&fk.norder, 1, 5000),
+                      "segment 0 did not start");
+                CHECK(wait_waits(e.s, 2, 5000), "readers of 0 did not queue");
+            }
+        }
+        CHECK(wait_waits(e.s, 3, 5000), "reader of 1 did not queue");
+
+        f = (struct freer){ .s = e.s };
+        pthread_create(&f.th, NULL, freer_main, &f);
+        /* readers leave while the job of segment 0 is still running */
+        CHECK(wait_atomic(&finished, 3, 5000), "waiters hang at shutdown");
+        CHECK(!atomic_load(&f.done), "sched_free did not wait for the job");
+        for (int i = 0; i < 3; i++) {
+            pthread_join(rd[i].th, NULL);
+            CHECK_INT(rd[i].rc, -ESHUTDOWN);
+            CHECK(!rd[i].data, "data set at shutdown");
+            free(rd[i].data);
+        }
+        atomic_store(&fk.gate_open, 1);
+        pthread_join(f.th, NULL);
+        CHECK(!f.s, "sched_free did not clear the pointer");
+        e.s = NULL;
+        CHECK_INT(atomic_load(&fk.calls[1]), 0);
+
+        /* the running job finished and was cached; the queued one not */
+        memcpy(ckey, t.key, t.r.key_len);
+        klen = t.r.key_len + 4;
+        memset(ckey + t.r.key_len, 0, 4);
+        CHECK_INT(cache_has(e.cache, CACHE_SEGMENTS, ckey, klen), 1);
+        ckey[klen - 1] = 1;
+        CHECK_INT(cache_has(e.cache, CACHE_SEGMENTS, ckey, klen), 0);
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_cache_full(void)
+{
+    struct sched_config cfg = config(1, 0, 60);
+    struct trend t;
+    struct env e;
+    uint8_t *d = NULL;
+
+    check_begin("cache-full-still-serves");
+    fake_reset();
+    fk.big_size = 1u << 20;        /* a segment does not fit the map */
+    trend_init(&t, "title/full/0", 4, 2000);
+    memset(&e, 0, sizeof(e));
+    snprintf(e.dir, sizeof(e.dir), "/tmp/test_session.XXXXXX");
+    if (!mkdtemp(e.dir)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+    } else {
+        e.map_size = 256u << 10;
+        if (env_open(&e, &cfg) == 0) {
+            CHECK_INT(sched_read(e.s, &t.r, 1, &d), 0);
+            CHECK(bytes_ok(&t, 1, d), "wrong bytes");
+            free(d);
+            d = NULL;
+            CHECK_INT(sched_read(e.s, &t.r, 1, &d), 0);
+            CHECK(bytes_ok(&t, 1, d), "wrong bytes");
+            free(d);
+            CHECK_INT(atomic_load(&fk.calls[1]), 2);
+            CHECK_INT(stats(e.s).cache_hits, 0);
+        }
+        env_end(&e);
+    }
+    check_end();
+}
+
+static void test_bad_arguments(void)
+{
+    struct sched_config cfg = config(1, 0, 60), bad = cfg;
+    struct trend t;
+    struct env e;
+    struct sched *s = NULL;
+    uint8_t *d = (uint8_t *)&d;
+
+    check_begin("bad-arguments");
+    fake_reset();
+    trend_init(&t, "title/bad/0", 4, 2000);
+    if (env_start(&e, &cfg) == 0) {
+        CHECK_INT(sched_read(e.s, &t.r, 4, &d), -EINVAL);
+        CHECK(!d, "data not cleared");
+        CHECK_INT(sched_read(e.s, &t.r, -1, &d), -EINVAL);
+        t.r.key_len = SCHED_KEY_MAX + 1;
+        CHECK_INT(sched_read(e.s, &t.r, 0, &d), -EINVAL);
+        t.r.key_len = 0;
+        CHECK_INT(sched_read(e.s, &t.r, 0, &d), -EINVAL);
+        bad.produce = NULL;
+        CHECK_INT(sched_new(&s, &bad, e.cache), -EINVAL);
+        CHECK(!s, "sched_new failure left a scheduler");
+        sched_free(NULL);
+        sched_free(&s);
+        CHECK_INT(atomic_load(&fk.norder), 0);
+        env_end(&e);
+    }
+    check_end();
+}
+
+struct stresser {
+    pthread_t     th;
+    struct sched *s;
+    struct trend *t[2];
+    unsigned      seed;
+    int           bad;      /* reads that went wrong */
+};
+
+static void *stresser_main(void *arg)
+{
+    struct stresser *st = arg;
+
+    for (int i = 0; i < 150; i++) {
+        struct trend *t = st->t[rand_r(&st->seed) % 2];
+        long seg = rand_r(&st->seed) % t->nseg;
+        uint8_t *d = NULL;
+        int rc = sched_read(st->s, &t->r, seg, &d);
+
+        if (seg == 7 ? rc != 0 && rc != -EIO
+                     : rc != 0 || !bytes_ok(t, seg, d))
+            st->bad++;
+        free(d);
+    }
+    return NULL;
+}
+
+/* Many readers, two renditions, one failing segment, readahead and idle
+ * expiry all at once: every read ends, with the right bytes or -EIO. */
+static void test_stress(void)
+{
+    struct sched_config cfg = config(3, 6, 0.05);
+    struct stresser st[12];
+    struct trend t[2];
+    struct env e;
+
+    check_begin("stress-many-readers");
+    fake_reset();
+    atomic_store(&fk.fail_seg, 7);
+    atomic_store(&fk.sleep_ms, 1);
+    trend_init(&t[0], "title/stress/0", 40, 2000);
+    trend_init(&t[1], "title/stress/1", 40, 1000);
+    if (env_start(&e, &cfg) == 0) {
+        for (int i = 0; i < 12; i++) {
+            st[i] = (struct stresser){ .s = e.s, .t = { &t[0], &t[1] },
+                                       .seed = 1234u + (unsigned)i };
+            pthread_create(&st[i].th, NULL, stresser_main, &st[i]);
+        }
+        for (int i = 0; i < 12; i++) {
+            pthread_join(st[i].th, NULL);
+            CHECK(!st[i].bad, "reader %d: %d bad reads", i, st[i].bad);
+        }
+        /* a cached segment is never made again: at most one call per
+         * rendition for each index (7 fails, so it is tried again) */
+        for (long i = 0; i < 40; i++)
+            CHECK(i == 7 || atomic_load(&fk.calls[i]) <= 2,
+                  "segment %ld produced %d times", i,
+                  atomic_load(&fk.calls[i]));
+        env_end(&e);
+    }
+    check_end();
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* lines survive a sanitizer exit */
+    log_setup(0, LOG_LVL_ERROR);    /* the cache-full warning is expected */
+    test_hit_after_produce();
+    test_one_job_many_readers();
+    test_readahead();
+    test_idle_session_stops();
+    test_waited_job_first();
+    test_promote_readahead();
+    test_parallel_segments();
+    test_failure();
+    test_persistence();
+    test_free_while_waiting();
+    test_cache_full();
+    test_bad_arguments();
+    test_stress();
+    return check_summary("test_session");
+}
