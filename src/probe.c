@@ -28,10 +28,19 @@ int probe_open_input(const char *path, AVFormatContext **fmt)
     *fmt = NULL;
     if ((ret = avformat_open_input(fmt, path, NULL, NULL)) < 0)
         return ret;
-    /* MP4 and Matroska headers describe their streams fully; other
-     * containers need a look at their first packets */
+    /* MP4 and Matroska headers usually describe their streams fully;
+     * other containers (and codecs such as H.263 in MP4) need a look at
+     * their first packets */
     const char *name = (*fmt)->iformat->name;
-    if (!strstr(name, "mp4") && !strstr(name, "matroska")) {
+    int incomplete = 0;
+    for (unsigned i = 0; i < (*fmt)->nb_streams; i++) {
+        const AVCodecParameters *par = (*fmt)->streams[i]->codecpar;
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO)
+            incomplete |= par->width <= 0 || par->height <= 0;
+        else if (par->codec_type == AVMEDIA_TYPE_AUDIO)
+            incomplete |= par->sample_rate <= 0 || par->ch_layout.nb_channels <= 0;
+    }
+    if (incomplete || (!strstr(name, "mp4") && !strstr(name, "matroska"))) {
         (*fmt)->probesize = 5 << 20;
         if ((ret = avformat_find_stream_info(*fmt, NULL)) < 0) {
             avformat_close_input(fmt);

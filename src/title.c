@@ -544,7 +544,9 @@ static int build_video(struct title *t, const struct probe_stream *v,
 
     if (!frames)
         return -ENOMEM;
-    if (v->par->codec_id == AV_CODEC_ID_H264 &&
+    /* MPEG-TS cannot say "rotate on display": a rotated source is only
+     * offered upright, in the transcoded rungs */
+    if (v->par->codec_id == AV_CODEC_ID_H264 && !v->rotation &&
         (ret = build_original(t, v, key_pkt, cuts)) < 0)
         goto done;
 

@@ -18,6 +18,7 @@ import stat
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -85,6 +86,10 @@ class Suite:
     def decode_check(self, tv, sv):
         frames, tolerated, crc = self.source_decode(sv)
         ck.check_decode(tv, sv, frames, tolerated, crc)
+        if sv.rotation:
+            note("%s: the source's container rotates the picture by %d degrees; MPEG-TS "
+                 "segments carry no display matrix, so players show it unrotated"
+                 % (tv.rel, sv.rotation))
 
     def run_mount(self, label, mount, body, needs):
         """Mount, run body(mount), and always unmount; then report the
@@ -92,8 +97,13 @@ class Suite:
         mname = "%s/mount" % label
         ok, _ = self.r.run(mname, mount.start, needs=needs, timeout=60)
         try:
-            if ok:
-                body(mount, mname)
+            # Every check of the body needs mname: if the mount failed they
+            # are all reported as FAILs naming it, none silently skipped.
+            body(mount, mname)
+        except Exception as e:  # a bug of the suite: report it, go on with the next mount
+            if self.args.verbose:
+                traceback.print_exc()
+            self.r.record("%s/suite_error" % label, False, "%s: %s" % (type(e).__name__, e))
         finally:
             problems = mount.stop() if mount.proc is not None else ["never started"]
         if ok:
@@ -114,7 +124,7 @@ class Suite:
                        self.phase_fixtures, needs=("setup/tools", "setup/fixtures"))
         self.run_mount("remount", self.new_mount("remount", self.src, self.cache_a),
                        self.phase_remount, needs=("fixtures/mount",))
-        touched_ok, new_ns = r.run("touch/source", self.touch_source, needs=("fixtures/mount",))
+        _, new_ns = r.run("touch/source", self.touch_source, needs=("fixtures/mount",))
         self.run_mount("touch", self.new_mount("touch", self.src, self.cache_a),
                        lambda m, mn: self.phase_touch(m, mn, new_ns),
                        needs=("touch/source",))
@@ -146,10 +156,14 @@ class Suite:
     def phase_fixtures(self, m, mname):
         r, fx = self.r, self.fx
         need = (mname,)
-        ok, _ = r.run("fixtures/walk", self.first_walk, m.mountpoint, needs=need)
+        r.run("fixtures/walk", self.first_walk, m.mountpoint, needs=need)
         need_w = (mname, "fixtures/walk")
+        # before anything else reads this title, so its segments are not cached yet
+        r.run("sizes/concurrent_readers", ck.check_concurrent_reads,
+              TitleView(m.mountpoint, self.src, "irregular.mp4"),
+              [("video", "original"), ("audio", "0")], needs=need_w)
         for t in fx.titles:
-            self.title_checks(m.mountpoint, t, need_w, prefix="")
+            self.title_checks(m.mountpoint, t, need_w)
         for rel in fx.passthrough:
             r.run("passthrough/%s" % rel, ck.check_passthrough, m.mountpoint, self.src, rel,
                   needs=need)
@@ -164,8 +178,9 @@ class Suite:
               [os.path.join(m.mountpoint, p) for p in
                ("info.nfo", EROFS_TITLE, EROFS_TITLE + "/master.m3u8")], needs=need)
         r.run("log/index_built", self.check_log_built, m, needs=need_w)
-        for rel, what in fx.bad.items():
-            r.run("bad/%s" % rel, self.check_bad, m.mountpoint, rel, needs=need)
+        for rel in fx.bad:
+            r.run("bad/%s" % os.path.basename(rel), self.check_bad, m.mountpoint, rel,
+                  needs=need, timeout=60)
         r.run("bad/daemon_survives", self.check_survives, m, needs=need)
 
     def first_walk(self, mnt):
@@ -181,7 +196,7 @@ class Suite:
         c.check(self.walk1, "empty mount")
         c.raise_if_any()
 
-    def title_checks(self, mnt, t, needs, prefix):
+    def title_checks(self, mnt, t, needs):
         """layout, attrs, sizes, playlists, master, bandwidth, segments and
         decode of one fixture title."""
         r = self.r
@@ -201,9 +216,11 @@ class Suite:
                        if stat.S_ISREG(st.st_mode)}
         r.run("sizes/%s" % t.rel, ck.check_title_sizes, tv, first_sizes, mnt, self.hashes1,
               needs=needs)
-        plan = lambda: self.sv(src_path).plan(ck.DEFAULT_SEGMENT_TIME)  # noqa: E731
-        r.run("playlists/%s" % t.rel, lambda: ck.check_playlists(tv, self.sv(src_path), plan()),
-              needs=needs)
+        def playlists():
+            sv = self.sv(src_path)
+            ck.check_playlists(tv, sv, sv.plan(ck.DEFAULT_SEGMENT_TIME))
+
+        r.run("playlists/%s" % t.rel, playlists, needs=needs)
         r.run("master/%s" % t.rel,
               lambda: ck.check_master(tv, self.sv(src_path), self.audio_src(src_path)),
               needs=needs)
@@ -224,8 +241,7 @@ class Suite:
             have = []
         return want + [x for x in have if x not in want]
 
-    def segment_check(self, name, tv, kind, rend, src_path, segment_time, needs, sample,
-                      tolerated=()):
+    def segment_check(self, name, tv, kind, rend, src_path, segment_time, needs, sample):
         def body():
             sv = self.sv(src_path)
             audio = None
@@ -235,9 +251,10 @@ class Suite:
                 expect(0 <= k < len(srcs), "audio/%s: the source has %d audio streams"
                        % (rend, len(srcs)))
                 audio = srcs[k]
-            tol = set(tolerated) | self.source_decode(sv)[1]
+            # decode errors of the source itself may show up in its segments
+            tolerated = self.source_decode(sv)[1]
             ck.check_segments(tv, kind, rend, sv, sv.plan(segment_time), audio_src=audio,
-                              sample=sample, tolerated=tol)
+                              sample=sample, tolerated=tolerated)
         self.r.run(name, body, needs=needs, timeout=300)
 
     def seg_sizes(self, tv):
@@ -409,7 +426,7 @@ class Suite:
                 for frel, st in ck.walk(tv.path).items():
                     if stat.S_ISREG(st.st_mode):
                         first[os.path.join(tv.rel, frel)] = st.st_size
-            ok, _ = r.run("segtime4/walk/%s" % rel, stat_first, needs=need)
+            r.run("segtime4/walk/%s" % rel, stat_first, needs=need)
             r.run("segtime4/playlists/%s" % rel,
                   lambda tv=tv, p=src_path: ck.check_playlists(
                       tv, self.sv(p), self.sv(p).plan(SEGMENT_TIME_ALT)), needs=need)
@@ -447,16 +464,18 @@ class Suite:
         shared_src = self._dir("shared-src-")
         names = []
 
+        if self.media and os.path.isdir(self.media):
+            names = sorted(n for n in os.listdir(self.media)
+                           if os.path.isfile(os.path.join(self.media, n))
+                           and not os.path.islink(os.path.join(self.media, n)))
+
         def setup():
             expect(self.media and os.path.isdir(self.media), "--media %s is not a directory"
                    % self.args.media)
-            for name in sorted(os.listdir(self.media)):
-                p = os.path.join(self.media, name)
-                if os.path.isfile(p) and not os.path.islink(p):
-                    link_or_copy(p, os.path.join(shared_src, name))
-                    names.append(name)
             expect(names, "no files in %s" % self.media)
-        ok, _ = r.run("shared/setup", setup, needs=("setup/tools",))
+            for name in names:
+                link_or_copy(os.path.join(self.media, name), os.path.join(shared_src, name))
+        r.run("shared/setup", setup, needs=("setup/tools",))
         self.shared_src = shared_src
         self.shared_names = names
         self.run_mount("shared", self.new_mount("shared", shared_src, self._dir("cache-c-")),
@@ -465,7 +484,7 @@ class Suite:
     def phase_shared_body(self, m, mname):
         r = self.r
         mnt = m.mountpoint
-        ok, walk = r.run("shared/walk", ck.walk, mnt, needs=(mname,), timeout=300)
+        _, walk = r.run("shared/walk", ck.walk, mnt, needs=(mname,), timeout=300)
         walk = walk or {}
         first_sizes = {rel: st.st_size for rel, st in walk.items() if stat.S_ISREG(st.st_mode)}
         need = (mname, "shared/walk")
@@ -483,15 +502,21 @@ class Suite:
             tneed = need + ("shared/%s" % name,)
             r.run("shared/sizes/%s" % name, ck.check_title_sizes, tv, first_sizes, mnt, {},
                   needs=tneed, timeout=300)
-            sv = self.sv(src_path)
+
+            def analyse():
+                sv = self.sv(src_path)
+                return (sv, sv.plan(ck.DEFAULT_SEGMENT_TIME), tv.renditions("video"),
+                        [a["ordinal"] for a in self.audio_src(src_path) if a["codec"] == "aac"])
+            ok, analysis = r.run("shared/analyse/%s" % name, analyse, needs=tneed)
+            if not ok:
+                continue
+            sv, plan, videos, aac = analysis
             if sv.codec != "h264":
                 note("%s: %s video is served; plan checks are for H.264 sources" % (name, sv.codec))
                 continue
-            if "original" not in tv.renditions("video"):
+            if "original" not in videos:
                 note("%s: no 'original' rendition (forced boundaries?): plan checks skipped" % name)
                 continue
-            plan = sv.plan(ck.DEFAULT_SEGMENT_TIME)
-            aac = [a["ordinal"] for a in self.audio_src(src_path) if a["codec"] == "aac"]
             r.run("shared/playlists/%s" % name, ck.check_playlists, tv, sv, plan, needs=tneed)
             r.run("shared/master/%s" % name, ck.check_master, tv, sv, self.audio_src(src_path),
                   0.02, needs=tneed)

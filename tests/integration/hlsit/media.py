@@ -148,7 +148,8 @@ class SourceVideo:
             "-select_streams", "v:0",
             "-show_entries",
             "stream=index,codec_name,profile,level,width,height,time_base,"
-            "avg_frame_rate,r_frame_rate,pix_fmt:packet=pts,dts,duration,flags",
+            "avg_frame_rate,r_frame_rate,pix_fmt:stream_side_data=rotation"
+            ":packet=pts,dts,duration,flags",
         ], timeout=180)
         streams = data.get("streams") or []
         if not streams:
@@ -161,6 +162,10 @@ class SourceVideo:
         self.width = st.get("width")
         self.height = st.get("height")
         self.tb = parse_rate(st.get("time_base"))
+        self._rotation = 0
+        for sd in st.get("side_data_list") or []:
+            if sd.get("rotation"):
+                self._rotation = int(sd["rotation"])
         self.avg_frame_rate = parse_rate(st.get("avg_frame_rate"))
         self.r_frame_rate = parse_rate(st.get("r_frame_rate"))
         self.packets = []  # (pts, dts, duration, flags) in decode order, ints
@@ -213,17 +218,23 @@ class SourceVideo:
         return self.seconds(last[0] + dur)
 
     def fps(self):
-        """Frame rate: the container's average when it agrees with the
-        timestamps (within 5 %), else measured from them. Some muxers (FLV,
-        Matroska from FLV) report a bogus average such as 1000/1."""
-        span = self.pts_sorted[-1] - self.pts_sorted[0]
-        measured = None
-        if span > 0 and len(self.pts_sorted) > 1:
-            measured = Fraction(len(self.pts_sorted) - 1) / (span * self.tb)
+        """Frame rate: the container's figure when it agrees (within 5 %)
+        with the typical timestamp step, else the mean rate of the
+        timestamps. Some muxers (FLV, Matroska made from FLV) report a bogus
+        average such as 1000/1; field-coded streams have packets without
+        timestamps, so the mean rate alone would be wrong for them."""
+        step_rate = 1 / self.frame_dur
         for rate in (self.avg_frame_rate, self.r_frame_rate):
-            if rate and (measured is None or abs(rate - measured) <= measured / 20):
+            if rate and abs(rate - step_rate) <= step_rate / 20:
                 return rate
-        return measured or (1 / self.frame_dur)
+        span = self.pts_sorted[-1] - self.pts_sorted[0]
+        if span > 0:
+            return Fraction(len(self.pts_sorted) - 1) / (span * self.tb)
+        return step_rate
+
+    @property
+    def rotation(self):
+        return self._rotation
 
     def packet_index_of_key(self, seconds):
         """Decode-order index of the keyframe packet presented at 'seconds'."""
@@ -326,7 +337,10 @@ class Decode:
     are not hashed (wrapped_avframe), which is much faster for big sources."""
 
     def __init__(self, path, crc=True, timeout=400):
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-copyts", "-i", path, "-map", "0:v:0",
+        # -noautorotate: compare coded pictures; a display matrix of the
+        # source container has no place in MPEG-TS (see the rotation note).
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-noautorotate", "-copyts", "-i", path,
+               "-map", "0:v:0",
                "-fps_mode", "passthrough", "-enc_time_base", "-1"]
         if not crc:
             cmd += ["-c:v", "wrapped_avframe"]
