@@ -73,12 +73,19 @@
 #define POSTROLL        2048  /* output samples of real audio after end  */
 #define SEEK_MARGIN_DIV 2     /* first seek: 1/2 s before the pre-roll   */
 #define SEEK_MAX_S      64    /* beyond this, start from the beginning   */
-#define CHAIN_FRAMES    64    /* frames that fix where a chain starts... */
-#define CHAIN_SECONDS   2     /* ...or this much audio, whichever first  */
+#define CHAIN_SECONDS   8     /* audio that fixes where a chain starts...*/
+#define CHAIN_BYTES     (8 << 20) /* ...or this much of it decoded       */
 #define SILENCE_CHUNK   4096  /* input samples of silence per conversion */
 #define MAX_PLANES      64    /* SWR_CH_MAX                              */
 
 #define RETRY_SEEK      1     /* on_frame: the seek landed too late      */
+
+/* Input positions are kept in 1/65536 of a sample: a chain's start is
+ * known to a fraction of a sample, and a resampler run can start on any
+ * of in/gcd(in, out) phases of the output grid. */
+#define POS_ONE         65536
+#define PHASE_TOL       (POS_ONE / 10) /* a chain further off the run's
+                                         grid gets a run of its own       */
 
 /* Frames of one format whose timestamps agree with their sample counts. */
 struct chain {
@@ -94,10 +101,14 @@ struct chain {
     int                 have_r, have_e;
     int64_t             r_min, r_max, e_min, e_max;
     int                 committed;  /* start fixed; frames go straight on */
-    int64_t             anchor;     /* absolute input sample of its start */
-    AVFrame            *held[CHAIN_FRAMES]; /* waiting for the start     */
-    int64_t             held_at[CHAIN_FRAMES]; /* their offsets in it    */
-    int                 nheld;
+    int64_t             anchor;     /* input position of its start, in
+                                       1/POS_ONE samples                  */
+};
+
+/* A decoded frame waiting for its chain's start to be fixed. */
+struct held {
+    AVFrame *frame;
+    int64_t  at;          /* offset in the chain, in samples            */
 };
 
 struct job {
@@ -119,14 +130,15 @@ struct job {
     AVFrame                   *eframe;  /* encoder input                  */
     AVAudioFifo               *fifo;    /* resampled, from enc_pos on     */
 
-    /* the resampler's run: input sample i of it (at in_rate) is absolute
-     * input sample base_in + i, output sample j is position base_out + j */
+    /* the resampler's run: its input sample i (at in_rate) is at input
+     * position run_at + i * POS_ONE, its output sample j at base_out + j */
     SwrContext                *swr;
     int                        in_rate;
+    int                        run_phases; /* in_rate / gcd(in, out)      */
     AVChannelLayout            in_layout;
     enum AVSampleFormat        in_fmt;
     int                        had_swr;   /* one was opened before        */
-    int64_t                    base_in, base_out;
+    int64_t                    run_at, base_out;
     int64_t                    in_pos;    /* input samples fed            */
     int64_t                    out_pos;   /* position of its next output  */
     uint8_t                  **silence;   /* SILENCE_CHUNK, in_fmt        */
@@ -134,10 +146,16 @@ struct job {
     int                        ocap;
 
     struct chain               ch;
-    int64_t                    prev_end;  /* where the last chain ended,  */
+    struct held               *held;      /* frames of ch, not yet placed */
+    int                        nheld, held_cap;
+    size_t                     held_bytes;
+    int64_t                    prev_end;  /* where the last chain ended
+                                             (1/POS_ONE samples),         */
     int                        prev_rate; /* for frames without pts       */
 
     int                        dec_fresh; /* no frame decoded yet        */
+    int64_t                    last_pos;  /* file position of the last packet */
+    int                        saw_pos;   /* packets have file positions  */
     int                        probing;   /* first timestamp not seen yet */
     int                        at_start;  /* the demuxer began at the start
                                              of the file                  */
@@ -372,21 +390,36 @@ static int swr_end(struct job *j)
     return ret;
 }
 
-/* Where the first run would start for input rate 'rate': the common grid
- * point of both rates at or before the pre-roll. */
-static void first_base(const struct job *j, int rate, int64_t *base_in,
-                       int64_t *base_out)
+/* Place a new run for input rate 'rate' whose input grid holds position
+ * at (1/POS_ONE samples): it starts at or before the first output position
+ * not yet produced, on whichever of the grid's samples lands nearest an
+ * output sample (exactly, when the chain's start is a whole sample and
+ * the first run of a job starts on a point common to both rates). */
+static void run_place(struct job *j, int rate, int64_t at)
 {
-    int64_t g = gcd64(rate, j->out_rate);
-    int64_t m = j->out_rate / g;   /* output samples per grid step */
-    int64_t step = div_floor(j->feed_start, m);
+    int64_t until = j->enc_pos + av_audio_fifo_size(j->fifo);
+    int64_t until_in = av_rescale_rnd(until, (int64_t)rate * POS_ONE,
+                                      j->out_rate, AV_ROUND_DOWN);
+    int64_t s_max = div_floor(until_in - at, POS_ONE);
+    int64_t best_s = s_max, best_out = 0, best_err = INT64_MAX;
+    int64_t tries = FFMIN(j->run_phases, 4096);
 
-    *base_out = step * m;
-    *base_in = step * (rate / g);
+    for (int64_t s = s_max; s > s_max - tries; s--) {
+        int64_t t = av_rescale_rnd(at + s * POS_ONE, j->out_rate, rate,
+                                   AV_ROUND_NEAR_INF);
+        int64_t o = div_round(t, POS_ONE), err = llabs(t - o * POS_ONE);
+        if (o <= until && err < best_err) {
+            best_err = err;
+            best_s = s;
+            best_out = o;
+        }
+    }
+    j->run_at = at + best_s * POS_ONE;
+    j->base_out = best_out;
 }
 
 static int swr_begin(struct job *j, const AVFrame *f,
-                     const AVChannelLayout *layout)
+                     const AVChannelLayout *layout, int64_t at)
 {
     AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
     int ret;
@@ -394,8 +427,7 @@ static int swr_begin(struct job *j, const AVFrame *f,
     /* libswresample 4.7 takes the layouts as non-const; it reads them */
     if ((ret = swr_alloc_set_opts2(&j->swr, &stereo, AV_SAMPLE_FMT_FLTP,
                                    j->out_rate, (AVChannelLayout *)layout,
-                                   f->format,
-                                   f->sample_rate, 0, NULL)) < 0)
+                                   f->format, f->sample_rate, 0, NULL)) < 0)
         return ret;
     if ((ret = av_opt_set_sample_fmt(j->swr, "internal_sample_fmt",
                                      AV_SAMPLE_FMT_FLTP, 0)) < 0 ||
@@ -412,27 +444,22 @@ static int swr_begin(struct job *j, const AVFrame *f,
         return ret;
     j->in_rate = f->sample_rate;
     j->in_fmt = f->format;
-    if (!j->had_swr) {
-        first_base(j, j->in_rate, &j->base_in, &j->base_out);
-        j->out_pos = j->base_out;
-    } else {
-        j->base_out = j->out_pos;
-        j->base_in = av_rescale_rnd(j->out_pos, j->in_rate, j->out_rate,
-                                    AV_ROUND_NEAR_INF);
-    }
+    j->run_phases = (int)(f->sample_rate / gcd64(f->sample_rate, j->out_rate));
+    run_place(j, f->sample_rate, at);
+    j->out_pos = j->base_out;
     j->in_pos = 0;
     j->had_swr = 1;
     return 0;
 }
 
-/* Feed frame f, whose first sample is absolute input sample 'at' (at its
- * own rate) to the resampler, after silence for a hole before it or
- * without what overlaps the samples already fed. */
+/* Feed frame f, whose first sample is at input position 'at' (1/POS_ONE
+ * samples at its own rate), to the resampler, after silence for a hole
+ * before it or without what overlaps the samples already fed. */
 static int emit(struct job *j, const AVFrame *f, const AVChannelLayout *layout,
                 int64_t at)
 {
     const uint8_t *ptr[MAX_PLANES];
-    int64_t q, skip;
+    int64_t q, skip, d;
     int ret, planar, planes, bps;
 
     if (j->done)
@@ -441,20 +468,27 @@ static int emit(struct job *j, const AVFrame *f, const AVChannelLayout *layout,
                    av_channel_layout_compare(&j->in_layout, layout))) {
         if ((ret = swr_end(j)) < 0)
             return ret;
-        if (j->done)
-            return 0;
     }
-    if (!j->swr) {
-        if (!j->had_swr) {
-            int64_t base_in, base_out;
-            first_base(j, f->sample_rate, &base_in, &base_out);
-            if (at + f->nb_samples <= base_in)
-                return 0;   /* wholly before the pre-roll */
-        }
-        if ((ret = swr_begin(j, f, layout)) < 0)
+    if (j->swr && j->run_phases > 1) {
+        /* a chain off this run's grid: it gets a run placed for it */
+        d = at - j->run_at;
+        if (llabs(d - div_round(d, POS_ONE) * POS_ONE) > PHASE_TOL &&
+            (ret = swr_end(j)) < 0)
             return ret;
     }
-    q = at - j->base_in;
+    if (j->done)
+        return 0;
+    if (!j->swr) {
+        /* wholly before anything the first run could start with */
+        if (!j->had_swr &&
+            at + (int64_t)(f->nb_samples + FFMIN(f->sample_rate, 4096) + 1) * POS_ONE <
+            av_rescale_rnd(j->feed_start, (int64_t)f->sample_rate * POS_ONE,
+                           j->out_rate, AV_ROUND_DOWN))
+            return 0;
+        if ((ret = swr_begin(j, f, layout, at)) < 0)
+            return ret;
+    }
+    q = div_round(at - j->run_at, POS_ONE);
     if (q > j->in_pos && (ret = feed_silence(j, q - j->in_pos)) < 0)
         return ret;
     if (j->done)
@@ -474,12 +508,34 @@ static int emit(struct job *j, const AVFrame *f, const AVChannelLayout *layout,
 
 /* ---- placing decoded frames: chains ----------------------------------- */
 
-static void chain_reset(struct chain *c)
+static void chain_reset(struct job *j)
 {
-    for (int i = 0; i < c->nheld; i++)
-        av_frame_free(&c->held[i]);
-    av_channel_layout_uninit(&c->layout);
-    memset(c, 0, sizeof(*c));
+    for (int i = 0; i < j->nheld; i++)
+        av_frame_free(&j->held[i].frame);
+    j->nheld = 0;
+    j->held_bytes = 0;
+    av_channel_layout_uninit(&j->ch.layout);
+    memset(&j->ch, 0, sizeof(j->ch));
+}
+
+/* Keep f (its reference is moved) until the chain's start is fixed. */
+static int hold(struct job *j, AVFrame *f, int64_t at)
+{
+    if (j->nheld == j->held_cap) {
+        int cap = j->held_cap ? 2 * j->held_cap : 64;
+        struct held *n = av_realloc_array(j->held, (size_t)cap, sizeof(*n));
+        if (!n)
+            return AVERROR(ENOMEM);
+        j->held = n;
+        j->held_cap = cap;
+    }
+    if (!(j->held[j->nheld].frame = av_frame_alloc()))
+        return AVERROR(ENOMEM);
+    j->held_bytes += (size_t)av_samples_get_buffer_size(
+        NULL, f->ch_layout.nb_channels, f->nb_samples, f->format, 1);
+    av_frame_move_ref(j->held[j->nheld].frame, f);
+    j->held[j->nheld++].at = at;
+    return 0;
 }
 
 /* Fix the chain's start and feed the frames held until now. */
@@ -491,15 +547,19 @@ static int chain_commit(struct job *j)
     if (c->committed)
         return 0;
     c->committed = 1;
-    c->anchor = c->have_e ?
-        div_round(c->e_min + c->e_max, 2 * (int64_t)j->st->time_base.den) :
-        div_round(c->r_min + c->r_max, 2 * (int64_t)j->st->time_base.den);
-    for (int i = 0; i < c->nheld; i++) {
+    /* the middle of the range the timestamps leave */
+    c->anchor = av_rescale_rnd(c->have_e ? c->e_min + c->e_max
+                                         : c->r_min + c->r_max,
+                               POS_ONE / 2, j->st->time_base.den,
+                               AV_ROUND_NEAR_INF);
+    for (int i = 0; i < j->nheld; i++) {
         if (ret >= 0)
-            ret = emit(j, c->held[i], &c->layout, c->anchor + c->held_at[i]);
-        av_frame_free(&c->held[i]);
+            ret = emit(j, j->held[i].frame, &c->layout,
+                       c->anchor + j->held[i].at * POS_ONE);
+        av_frame_free(&j->held[i].frame);
     }
-    c->nheld = 0;
+    j->nheld = 0;
+    j->held_bytes = 0;
     return ret;
 }
 
@@ -511,9 +571,9 @@ static int chain_end(struct job *j)
     if (!c->active)
         return 0;
     ret = chain_commit(j);
-    j->prev_end = c->anchor + c->count;
+    j->prev_end = c->anchor + c->count * POS_ONE;
     j->prev_rate = c->rate;
-    chain_reset(c);
+    chain_reset(j);
     return ret;
 }
 
@@ -568,9 +628,13 @@ static int on_frame(struct job *j, AVFrame *f)
         goto done;
     have_e = c->active ? implied_start(j, pts, c->rate, c->count, &e) : 0;
     if (c->active && have_e) {
+        /* a tick of the time base (rounding) and two samples */
         tol = (int64_t)tb.num * c->rate + 2 * (int64_t)tb.den;
-        if (c->committed ? llabs(e - c->anchor * tb.den) > tol
-                         : (FFMAX(c->r_max, e) - FFMIN(c->r_min, e) > 2 * tol)) {
+        if (c->committed
+                ? llabs(av_rescale_rnd(e, POS_ONE, tb.den, AV_ROUND_NEAR_INF) -
+                        c->anchor) > av_rescale_rnd(tol, POS_ONE, tb.den,
+                                                    AV_ROUND_UP)
+                : FFMAX(c->r_max, e) - FFMIN(c->r_min, e) > 2 * tol) {
             if ((ret = chain_end(j)) < 0)
                 goto done;
         }
@@ -584,7 +648,7 @@ static int on_frame(struct job *j, AVFrame *f)
         have_e = implied_start(j, pts, c->rate, 0, &e);
         if (!have_e) {
             if (j->prev_rate != c->rate) {   /* nowhere to put it */
-                chain_reset(c);
+                chain_reset(j);
                 ret = 0;
                 goto done;
             }
@@ -605,17 +669,12 @@ static int on_frame(struct job *j, AVFrame *f)
     at = c->count;
     c->count += f->nb_samples;
     if (c->committed) {
-        ret = emit(j, f, &c->layout, c->anchor + at);
+        ret = emit(j, f, &c->layout, c->anchor + at * POS_ONE);
         goto done;
     }
-    if (!(c->held[c->nheld] = av_frame_alloc())) {
-        ret = AVERROR(ENOMEM);
-        goto done;
-    }
-    av_frame_move_ref(c->held[c->nheld], f);
-    c->held_at[c->nheld++] = at;
-    ret = 0;
-    if (c->nheld == CHAIN_FRAMES || c->count >= (int64_t)CHAIN_SECONDS * c->rate)
+    if ((ret = hold(j, f, at)) >= 0 &&
+        (j->held_bytes >= CHAIN_BYTES ||
+         c->count >= (int64_t)CHAIN_SECONDS * c->rate))
         ret = chain_commit(j);
 done:
     av_frame_unref(f);
@@ -641,6 +700,8 @@ static int open_decoder(struct job *j)
     j->dec->pkt_timebase = j->st->time_base;
     j->dec->thread_count = 1;
     j->dec_fresh = 1;
+    j->last_pos = -1;
+    j->saw_pos = 0;
     return avcodec_open2(j->dec, codec, NULL);
 }
 
@@ -731,6 +792,15 @@ static int decode_all(struct job *j)
             av_packet_unref(j->pkt);
             continue;
         }
+        /* a packet with the file position of the one before it (a laced
+         * frame of a Matroska block), or with none in a file that gives
+         * positions (a frame split out of an MPEG-TS PES packet), carries
+         * a timestamp libavformat made up from durations that may be
+         * rounded or stale: its frame is counted on from the one before */
+        if (j->pkt->pos >= 0 ? j->pkt->pos == j->last_pos : j->saw_pos)
+            j->pkt->pts = j->pkt->dts = AV_NOPTS_VALUE;
+        j->saw_pos |= j->pkt->pos >= 0;
+        j->last_pos = j->pkt->pos;
         ret = avcodec_send_packet(j->dec, j->pkt);
         av_packet_unref(j->pkt);
         if (ret < 0 && ret != AVERROR(EAGAIN)) {
@@ -759,14 +829,15 @@ static int decode_source(struct job *j)
         ret = decode_all(j);
         if (ret != RETRY_SEEK)
             return ret;
-        chain_reset(&j->ch);
+        chain_reset(j);
         margin = margin > (int64_t)SEEK_MAX_S * j->out_rate ? -1 : margin * 8;
     }
 }
 
 static void job_free(struct job *j)
 {
-    chain_reset(&j->ch);
+    chain_reset(j);
+    av_freep(&j->held);
     swr_free(&j->swr);
     if (j->silence)
         av_freep(&j->silence[0]);

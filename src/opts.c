@@ -20,7 +20,6 @@
 #define DEFAULT_SEGMENT_TIME "6"
 #define DEFAULT_PRESET       "veryfast"
 #define DEFAULT_AUDIO_RATE   "128k"
-#define DEFAULT_THREADS      "2"
 #define DEFAULT_MAX_AHEAD    "60"
 #define DEFAULT_IDLE_TIMEOUT "60"
 
@@ -34,7 +33,6 @@ static const struct fuse_opt opt_spec[] = {
     OPT("ladder=%s", ladder_s),
     OPT("preset=%s", preset_s),
     OPT("audio_bitrate=%s", audio_bitrate_s),
-    OPT("threads=%s", threads_s),
     OPT("max_ahead=%s", max_ahead_s),
     OPT("idle_timeout=%s", idle_timeout_s),
     OPT("max_sessions=%s", max_sessions_s),
@@ -175,13 +173,6 @@ static int validate_encoding(struct hlsfs_opts *o)
     }
     t->audio_bit_rate = (int64_t)(kbit * 1000 + 0.5);
     t->audio_sample_rate = 48000;
-    if (parse_number("threads", o->threads_s, DEFAULT_THREADS, 1, 64, &v) < 0 ||
-        v != (int)v) {
-        if (v != (int)v)
-            fprintf(stderr, "hlsfs: threads must be a whole number\n");
-        return -EINVAL;
-    }
-    t->video.threads = (int)v;
     if (parse_number("max_ahead", o->max_ahead_s, DEFAULT_MAX_AHEAD, 0, 3600,
                      &o->max_ahead) < 0 ||
         parse_number("idle_timeout", o->idle_timeout_s, DEFAULT_IDLE_TIMEOUT, 0.1,
@@ -282,8 +273,6 @@ void opts_print_help(const char *progname)
            "                           480:1400k,720:2800k,1080:5000k,1440:8000k,\n"
            "                           2160:14000k); only rungs up to the source\n"
            "    -o preset=NAME         x264 preset (default " DEFAULT_PRESET ")\n"
-           "    -o threads=N           x264 threads per segment encode (default\n"
-           "                           " DEFAULT_THREADS "); part of what the bytes depend on\n"
            "    -o audio_bitrate=RATE  AAC-LC stereo 48 kHz bit rate (default\n"
            "                           " DEFAULT_AUDIO_RATE ")\n"
            "    -o max_ahead=SECS      readahead past the furthest segment read\n"
@@ -307,7 +296,6 @@ void opts_free(struct hlsfs_opts *o)
     free(o->ladder_s);
     free(o->preset_s);
     free(o->audio_bitrate_s);
-    free(o->threads_s);
     free(o->max_ahead_s);
     free(o->idle_timeout_s);
     free(o->max_sessions_s);

@@ -83,7 +83,7 @@ static int open_encoder(const struct title_rendition *r,
     enc->sample_aspect_ratio = (AVRational){ 1, 1 };
     enc->time_base = tb;
     enc->framerate = fps.num > 0 ? fps : (AVRational){ 25, 1 };
-    enc->thread_count = cfg->threads;
+    enc->thread_count = 1;               /* see transcode_config */
     enc->level = transcode_level(r->width, r->height);
     enc->flags |= AV_CODEC_FLAG_CLOSED_GOP;
 
@@ -369,7 +369,7 @@ static int transcode_attempt(const char *path, const struct title *t,
     if ((ret = avcodec_parameters_to_context(u.dec, st->codecpar)) < 0)
         goto fail;
     u.dec->pkt_timebase = st->time_base;
-    u.dec->thread_count = 2;
+    u.dec->thread_count = 2;             /* decoding is exact either way */
     if ((ret = avcodec_open2(u.dec, codec, NULL)) < 0)
         goto fail;
     if (!(u.frame = av_frame_alloc()) || !(u.pkt = av_packet_alloc()) ||

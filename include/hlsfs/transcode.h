@@ -14,10 +14,12 @@
 struct title;
 struct title_rendition;
 
-/* Encoder settings shared by every rung of a mount. */
+/* Encoder settings shared by every rung of a mount. x264 runs one thread
+ * per segment: with rate control under a VBV cap, its frame threads make
+ * the output depend on timing, and segments must not. Cores are used by
+ * encoding several segments at once. */
 struct transcode_config {
     const char *preset;      /* x264 preset, "veryfast"                    */
-    int         threads;     /* x264 threads: part of the output's identity */
 };
 
 /* Make segment 'seg' of video rung r. *out: exactly r->sizes[seg] bytes.
