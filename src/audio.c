@@ -539,6 +539,27 @@ static int hold(struct job *j, AVFrame *f, int64_t at)
 }
 
 /* Fix the chain's start and feed the frames held until now. */
+/* Where a chain starts (1/POS_ONE samples), given the extremes of the
+ * starts its timestamps imply: each timestamp, rounded to the time base,
+ * allows half a tick either side, so the start lies in [hi - tick/2,
+ * lo + tick/2]. A whole sample in that range is taken when there is one
+ * (a source cut on its own sample grid, the usual case: every job then
+ * finds the same sample however few timestamps it saw), else the middle. */
+static int64_t chain_start(const struct job *j, int64_t lo, int64_t hi)
+{
+    AVRational tb = j->st->time_base;
+    int64_t den2 = 2 * (int64_t)tb.den;           /* units of 1/den2 samples */
+    int64_t tick = (int64_t)tb.num * j->ch.rate;  /* half a tick, in them    */
+    int64_t from = 2 * hi - tick, to = 2 * lo + tick, mid = lo + hi;
+    int64_t n_lo = -div_floor(-from, den2), n_hi = div_floor(to, den2), n;
+
+    if (from <= to && n_lo <= n_hi) {
+        n = div_round(mid, den2);
+        return (n < n_lo ? n_lo : n > n_hi ? n_hi : n) * POS_ONE;
+    }
+    return av_rescale_rnd(mid, POS_ONE, den2, AV_ROUND_NEAR_INF);
+}
+
 static int chain_commit(struct job *j)
 {
     struct chain *c = &j->ch;
@@ -547,11 +568,8 @@ static int chain_commit(struct job *j)
     if (c->committed)
         return 0;
     c->committed = 1;
-    /* the middle of the range the timestamps leave */
-    c->anchor = av_rescale_rnd(c->have_e ? c->e_min + c->e_max
-                                         : c->r_min + c->r_max,
-                               POS_ONE / 2, j->st->time_base.den,
-                               AV_ROUND_NEAR_INF);
+    c->anchor = c->have_e ? chain_start(j, c->e_min, c->e_max)
+                          : chain_start(j, c->r_min, c->r_max);
     for (int i = 0; i < j->nheld; i++) {
         if (ret >= 0)
             ret = emit(j, j->held[i].frame, &c->layout,

@@ -2,6 +2,7 @@
  * opts: hlsfs's -o options (table, defaults, validation) and --help text.
  * FUSE's own options are left in the argument list for libfuse.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #define DEFAULT_SEGMENT_TIME "6"
 #define DEFAULT_PRESET       "veryfast"
 #define DEFAULT_AUDIO_RATE   "128k"
+#define DEFAULT_THREADS      "2"
 #define DEFAULT_MAX_AHEAD    "60"
 #define DEFAULT_IDLE_TIMEOUT "60"
 
@@ -33,6 +35,7 @@ static const struct fuse_opt opt_spec[] = {
     OPT("ladder=%s", ladder_s),
     OPT("preset=%s", preset_s),
     OPT("audio_bitrate=%s", audio_bitrate_s),
+    OPT("threads=%s", threads_s),
     OPT("max_ahead=%s", max_ahead_s),
     OPT("idle_timeout=%s", idle_timeout_s),
     OPT("max_sessions=%s", max_sessions_s),
@@ -42,6 +45,23 @@ static const struct fuse_opt opt_spec[] = {
     FUSE_OPT_KEY("--version", KEY_VERSION),
     FUSE_OPT_END
 };
+
+/* "720:2800k": a rung of a ladder option. */
+static int looks_like_rung(const char *arg)
+{
+    const char *p = arg;
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (*p++ != ':' || !isdigit((unsigned char)*p))
+        return 0;
+    while (isdigit((unsigned char)*p) || *p == '.')
+        p++;
+    if (*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M')
+        p++;
+    return *p == '\0';
+}
 
 static int opt_proc(void *data, const char *arg, int key,
                     struct fuse_args *outargs)
@@ -54,6 +74,18 @@ static int opt_proc(void *data, const char *arg, int key,
         return 1;     /* libfuse prints its own part of the help too */
     case KEY_VERSION:
         o->show_version = 1;
+        return 1;
+    case FUSE_OPT_KEY_OPT:
+        /* "-o ladder=360:800k,720:2800k": libfuse splits -o at commas, so
+         * the rungs after the first arrive alone; they rejoin the ladder */
+        if (o->ladder_s && looks_like_rung(arg)) {
+            char *joined;
+            if (asprintf(&joined, "%s,%s", o->ladder_s, arg) < 0)
+                return -1;
+            free(o->ladder_s);
+            o->ladder_s = joined;
+            return 0;
+        }
         return 1;
     case FUSE_OPT_KEY_NONOPT:
         if (!o->source) {
@@ -173,6 +205,13 @@ static int validate_encoding(struct hlsfs_opts *o)
     }
     t->audio_bit_rate = (int64_t)(kbit * 1000 + 0.5);
     t->audio_sample_rate = 48000;
+    if (parse_number("threads", o->threads_s, DEFAULT_THREADS, 1, 64, &v) < 0 ||
+        v != (int)v) {
+        if (v != (int)v)
+            fprintf(stderr, "hlsfs: threads must be a whole number\n");
+        return -EINVAL;
+    }
+    t->video.threads = (int)v;
     if (parse_number("max_ahead", o->max_ahead_s, DEFAULT_MAX_AHEAD, 0, 3600,
                      &o->max_ahead) < 0 ||
         parse_number("idle_timeout", o->idle_timeout_s, DEFAULT_IDLE_TIMEOUT, 0.1,
@@ -273,6 +312,8 @@ void opts_print_help(const char *progname)
            "                           480:1400k,720:2800k,1080:5000k,1440:8000k,\n"
            "                           2160:14000k); only rungs up to the source\n"
            "    -o preset=NAME         x264 preset (default " DEFAULT_PRESET ")\n"
+           "    -o threads=N           x264 threads per segment encode (default\n"
+           "                           " DEFAULT_THREADS "); part of what the bytes depend on\n"
            "    -o audio_bitrate=RATE  AAC-LC stereo 48 kHz bit rate (default\n"
            "                           " DEFAULT_AUDIO_RATE ")\n"
            "    -o max_ahead=SECS      readahead past the furthest segment read\n"
@@ -296,6 +337,7 @@ void opts_free(struct hlsfs_opts *o)
     free(o->ladder_s);
     free(o->preset_s);
     free(o->audio_bitrate_s);
+    free(o->threads_s);
     free(o->max_ahead_s);
     free(o->idle_timeout_s);
     free(o->max_sessions_s);

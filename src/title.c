@@ -36,8 +36,8 @@ static uint64_t options_hash(const struct title_options *o)
     char text[512], ladder[400];
     uint64_t h = 1469598103934665603ull;
     ladder_format(&o->ladder, ladder, sizeof(ladder));
-    snprintf(text, sizeof(text), "ladder=%s;preset=%s;x264threads=1;aac=%lld@%d",
-             ladder, o->video.preset,
+    snprintf(text, sizeof(text), "ladder=%s;preset=%s;threads=%d;aac=%lld@%d",
+             ladder, o->video.preset, o->video.threads,
              (long long)o->audio_bit_rate, o->audio_sample_rate);
     for (const char *c = text; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211ull;

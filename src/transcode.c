@@ -8,9 +8,9 @@
  * on past the boundary only to release frames that belong before it
  * (reordered or open-GOP pictures); the next segment drops them.
  *
- * Rate control keeps the elementary stream within bit_rate x duration:
- * the VBV starts 90 % full, so maxrate x duration + 0.9 x bufsize must fit.
- * A segment that still overflows is encoded again at a lower rate.
+ * Rate control aims the elementary stream at 85 % of bit_rate x duration
+ * (average bit rate); a segment that still overflows its planned size is
+ * encoded again at a lower rate, never truncated.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,8 +35,7 @@
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
 
-#define VBV_SECONDS  0.5     /* VBV buffer, in seconds of the rate bound  */
-#define VBV_INIT     0.9     /* initial occupancy, as a fraction          */
+#define ABR_TARGET   0.85    /* average rate, as a fraction of the bound  */
 #define MAX_ATTEMPTS 3
 
 int transcode_level(int w, int h)
@@ -83,19 +82,16 @@ static int open_encoder(const struct title_rendition *r,
     enc->sample_aspect_ratio = (AVRational){ 1, 1 };
     enc->time_base = tb;
     enc->framerate = fps.num > 0 ? fps : (AVRational){ 25, 1 };
-    enc->thread_count = 1;               /* see transcode_config */
+    enc->thread_count = cfg->threads;
     enc->level = transcode_level(r->width, r->height);
     enc->flags |= AV_CODEC_FLAG_CLOSED_GOP;
 
-    double seconds = ms > 0 ? (double)ms / 1000.0 : 1.0;
-    double bufsize = (double)rate * VBV_SECONDS;
-    double maxrate = ((double)rate * seconds - VBV_INIT * bufsize) / seconds;
-    if (maxrate < (double)rate * 0.25)       /* very short segments */
-        maxrate = (double)rate * 0.25, bufsize = maxrate * seconds / (2 * VBV_INIT);
-    enc->rc_max_rate = (int64_t)maxrate;
-    enc->bit_rate = (int64_t)(maxrate * 0.95);
-    enc->rc_buffer_size = (int)bufsize;
-    enc->rc_initial_buffer_occupancy = (int)(bufsize * VBV_INIT);
+    /* average bit rate, no VBV: x264's ABR lands close to its target over
+     * a segment, and unlike a VBV cap it gives the same bytes whatever the
+     * thread timing. The segment's bound is rate x duration; a segment
+     * that comes out larger is encoded again at a lower rate. */
+    (void) ms;
+    enc->bit_rate = (int64_t)((double)rate * ABR_TARGET);
     if (props) {
         enc->color_primaries = props->color_primaries;
         enc->color_trc = props->color_trc;

@@ -15,7 +15,7 @@ struct hlsfs_opts {
     char    *cache_dir;     /* owned                                 */
     /* as given (owned), parsed by opts_parse into the fields below  */
     char    *cache_size_s, *segment_time_s, *ladder_s, *preset_s;
-    char    *audio_bitrate_s, *max_ahead_s, *idle_timeout_s;
+    char    *audio_bitrate_s, *threads_s, *max_ahead_s, *idle_timeout_s;
     char    *max_sessions_s;
     uint64_t cache_size;    /* bytes                                 */
     double   segment_time;  /* seconds                               */

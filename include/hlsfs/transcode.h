@@ -14,12 +14,13 @@
 struct title;
 struct title_rendition;
 
-/* Encoder settings shared by every rung of a mount. x264 runs one thread
- * per segment: with rate control under a VBV cap, its frame threads make
- * the output depend on timing, and segments must not. Cores are used by
- * encoding several segments at once. */
+/* Encoder settings shared by every rung of a mount. x264 is deterministic
+ * for a given thread count with average-bit-rate control (a VBV cap would
+ * make its frame threads timing-dependent, so none is used); the thread
+ * count is part of what a segment's bytes depend on. */
 struct transcode_config {
     const char *preset;      /* x264 preset, "veryfast"                    */
+    int         threads;     /* x264 threads per segment encode            */
 };
 
 /* Make segment 'seg' of video rung r. *out: exactly r->sizes[seg] bytes.
