@@ -5,40 +5,48 @@
  * DESIGN
  *
  * One call is one job with its own demuxer, decoder, resampler and
- * encoder, all freed by job_free(). The job runs straight through:
+ * encoder, all freed by job_free(). Nothing depends on an earlier call,
+ * so the bytes depend only on the source, the range and the parameters.
+ * The job runs straight through:
  *
- *   seek      The demuxer is sought to a point that depends only on the
- *             request: half a second before the pre-roll. If the first
- *             audio frame found there starts after the pre-roll, the
- *             seek goes further back (8x each time), up to a minute; past
- *             that, or when a seek fails, the file is reopened at its
- *             start. If the audio really starts later, that is silence.
+ *   seek      The demuxer is sought to half a second before the pre-roll
+ *             (a point that depends only on the request). If the first
+ *             audio frame found there starts after the pre-roll, the seek
+ *             goes further back (4 s, 32 s), then to the start of the
+ *             file (reopened), which is also where a failed seek goes. If
+ *             the audio really starts later, that is silence.
  *
  *   place     Decoded frames are placed on the timeline by their
- *             timestamps. Frames whose timestamps agree with their sample
- *             counts form a chain; a chain's samples follow each other
- *             without gap. Where a chain starts is estimated from all the
- *             timestamps of its first frames (up to 64 frames or 2 s):
- *             each says the chain started within half a tick of
- *             pts - samples_before, and the middle of the range they
- *             leave is taken. With exact timestamps (MP4, MPEG-TS) that
- *             is the first frame's; with millisecond ones (Matroska) it
- *             is far better than any single frame's, so two jobs that
- *             start decoding at different points still put the same
- *             sample at the same place. A frame off its chain by more
- *             than a tick and two samples starts a new chain: the hole
- *             before it is filled with silence, an overlap is cut off.
+ *             timestamps, but only by timestamps the container holds:
+ *             those libavformat interpolates (laced Matroska frames,
+ *             frames split out of a PES packet) are dropped before
+ *             decoding, as they can be off by milliseconds. Frames whose
+ *             timestamps agree with their sample counts form a chain,
+ *             whose samples follow each other without gap. Its start is
+ *             fixed from all the timestamps of its first 8 s (or 8 MiB) of
+ *             frames, held until then: each timestamp, rounded to the time
+ *             base, puts the start within half a tick of pts - samples
+ *             before it; a whole sample inside the range they leave is
+ *             taken when there is one, else its middle (kept to 1/65536 of
+ *             a sample). With exact timestamps (MP4, MPEG-TS) that is the
+ *             first frame's; with Matroska's milliseconds it is what makes
+ *             two jobs that start decoding at different points put a
+ *             sample at the same place. A frame off its chain by more than
+ *             a tick and two samples starts a new chain: the hole before
+ *             it is filled with silence, an overlap is cut off.
  *
  *   resample  One swr context per run of frames of one format (rate,
  *             layout, sample format), converting to stereo float planar
- *             at the output rate with a float internal format, so that
- *             no matrix normalisation depends on the source's sample
- *             format. The first one starts on an exact common point of
- *             both rates' sample grids (a multiple of out/gcd(in, out)
- *             output samples) at or before the pre-roll, so its output
- *             lies on the same grid whichever segment is made. A format
- *             change mid-stream drains it and starts another where the
- *             output stands.
+ *             at the output rate with a float internal format (so no
+ *             matrix normalisation depends on the source's sample format).
+ *             A run starts at or before the first output sample still
+ *             wanted, on the input sample whose time falls nearest an
+ *             output sample, among the in/gcd(in, out) candidates: for a
+ *             chain on whole samples, exactly on a point common to both
+ *             grids, so its output is the same whichever segment is made;
+ *             for a chain between samples, within 1/2/(in/gcd) output
+ *             samples. A format change, or a chain off the run's grid,
+ *             drains the run and starts another where the output stands.
  *
  *   encode    Output samples before first_sample - preroll are dropped;
  *             from there the encoder gets 1024-sample frames with
@@ -48,9 +56,9 @@
  *             that decodes to [X, X + 1024), and the packets with pts in
  *             [first_sample, end_sample) are passed on.
  *
- * Only frames of the source before the pre-roll are decoded needlessly
- * (the half second after the seek point, which warms the decoder up and
- * gives the chain estimate its timestamps).
+ * Cost beyond the segment itself: decoding half a second of lead-in, and
+ * encoding the pre-roll (4 frames) and post-roll (2 frames and the flush).
+ * Memory: the held frames, at most 8 MiB of decoded audio.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -72,7 +80,7 @@
 
 #define POSTROLL        2048  /* output samples of real audio after end  */
 #define SEEK_MARGIN_DIV 2     /* first seek: 1/2 s before the pre-roll   */
-#define SEEK_MAX_S      64    /* beyond this, start from the beginning   */
+#define SEEK_MAX_S      60    /* beyond this, start from the beginning   */
 #define CHAIN_SECONDS   8     /* audio that fixes where a chain starts...*/
 #define CHAIN_BYTES     (8 << 20) /* ...or this much of it decoded       */
 #define SILENCE_CHUNK   4096  /* input samples of silence per conversion */
@@ -86,6 +94,7 @@
 #define POS_ONE         65536
 #define PHASE_TOL       (POS_ONE / 10) /* a chain further off the run's
                                          grid gets a run of its own       */
+#define RUN_TRIES       4096  /* start samples a run placement weighs     */
 
 /* Frames of one format whose timestamps agree with their sample counts. */
 struct chain {
@@ -162,7 +171,8 @@ struct job {
     int64_t                    enc_pos;   /* pts of the next encoder frame */
     int64_t                    next_pkt;  /* pts of the next packet out   */
     int                        done;      /* encoder fed through feed_end */
-    int                        dec_errors;
+    int                        dec_errors; /* from the pre-roll on     */
+    int                        counting;  /* the last packet was there  */
     int                        read_error; /* AVERROR that ended reading  */
 };
 
@@ -402,7 +412,7 @@ static void run_place(struct job *j, int rate, int64_t at)
                                       j->out_rate, AV_ROUND_DOWN);
     int64_t s_max = div_floor(until_in - at, POS_ONE);
     int64_t best_s = s_max, best_out = 0, best_err = INT64_MAX;
-    int64_t tries = FFMIN(j->run_phases, 4096);
+    int64_t tries = FFMIN(j->run_phases, RUN_TRIES);
 
     for (int64_t s = s_max; s > s_max - tries; s--) {
         int64_t t = av_rescale_rnd(at + s * POS_ONE, j->out_rate, rate,
@@ -480,10 +490,11 @@ static int emit(struct job *j, const AVFrame *f, const AVChannelLayout *layout,
         return 0;
     if (!j->swr) {
         /* wholly before anything the first run could start with */
+        int64_t lead = (int64_t)f->nb_samples + RUN_TRIES + 1;
         if (!j->had_swr &&
-            at + (int64_t)(f->nb_samples + FFMIN(f->sample_rate, 4096) + 1) * POS_ONE <
-            av_rescale_rnd(j->feed_start, (int64_t)f->sample_rate * POS_ONE,
-                           j->out_rate, AV_ROUND_DOWN))
+            at + lead * POS_ONE < av_rescale_rnd(j->feed_start,
+                                                 (int64_t)f->sample_rate * POS_ONE,
+                                                 j->out_rate, AV_ROUND_DOWN))
             return 0;
         if ((ret = swr_begin(j, f, layout, at)) < 0)
             return ret;
@@ -538,7 +549,6 @@ static int hold(struct job *j, AVFrame *f, int64_t at)
     return 0;
 }
 
-/* Fix the chain's start and feed the frames held until now. */
 /* Where a chain starts (1/POS_ONE samples), given the extremes of the
  * starts its timestamps imply: each timestamp, rounded to the time base,
  * allows half a tick either side, so the start lies in [hi - tick/2,
@@ -560,6 +570,7 @@ static int64_t chain_start(const struct job *j, int64_t lo, int64_t hi)
     return av_rescale_rnd(mid, POS_ONE, den2, AV_ROUND_NEAR_INF);
 }
 
+/* Fix the chain's start and feed the frames held until now. */
 static int chain_commit(struct job *j)
 {
     struct chain *c = &j->ch;
@@ -778,7 +789,7 @@ static int receive_frames(struct job *j)
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0) {
-            j->dec_errors++;
+            j->dec_errors += j->counting;
             return 0;
         }
         if ((ret = on_frame(j, j->frame)) != 0 || j->done)
@@ -819,12 +830,16 @@ static int decode_all(struct job *j)
             j->pkt->pts = j->pkt->dts = AV_NOPTS_VALUE;
         j->saw_pos |= j->pkt->pos >= 0;
         j->last_pos = j->pkt->pos;
+        /* errors in the lead-in (a decoder just after a seek) do not count */
+        j->counting = j->pkt->pts == AV_NOPTS_VALUE ? j->counting :
+            av_rescale_q(j->pkt->pts, j->st->time_base,
+                         (AVRational){ 1, j->out_rate }) >= j->feed_start;
         ret = avcodec_send_packet(j->dec, j->pkt);
         av_packet_unref(j->pkt);
         if (ret < 0 && ret != AVERROR(EAGAIN)) {
             if (ret == AVERROR(ENOMEM))
                 return ret;
-            j->dec_errors++;
+            j->dec_errors += j->counting;
             continue;
         }
         if ((ret = receive_frames(j)) != 0)
@@ -848,7 +863,9 @@ static int decode_source(struct job *j)
         if (ret != RETRY_SEEK)
             return ret;
         chain_reset(j);
-        margin = margin > (int64_t)SEEK_MAX_S * j->out_rate ? -1 : margin * 8;
+        j->dec_errors = 0;
+        j->read_error = 0;
+        margin = margin * 8 > (int64_t)SEEK_MAX_S * j->out_rate ? -1 : margin * 8;
     }
 }
 

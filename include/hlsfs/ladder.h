@@ -55,7 +55,8 @@ uint64_t ladder_video_segment_bytes(int64_t bit_rate, int64_t duration_ms,
                                     long frames);
 
 /* The same for an AAC segment of 'frames' frames of 1024 samples at
- * 'sample_rate', each with a 7-byte ADTS header, coded within bit_rate. */
+ * 'sample_rate', each with a 7-byte ADTS header, coded at bit_rate on
+ * average (15 % headroom: a short segment can run that much over). */
 uint64_t ladder_audio_segment_bytes(int64_t bit_rate, int sample_rate,
                                     long frames);
 

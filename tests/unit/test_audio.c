@@ -251,17 +251,26 @@ static const struct fixture fixtures[] = {
      * on frames), starting 0.5 s after the video */
     { "aac-44k-late.mkv", 1,
       VIDEO "-itsoffset 0.5 " SINE(44100, 19.5) "-ac 2 -c:a aac -b:a 128k" VCODEC },
-    /* Opus 48 kHz in Matroska */
+    /* Opus 48 kHz in Matroska: 20 ms frames, all timestamps rounded the
+     * same way, a decoder delay that moves the first frame after a seek */
     { "opus-48k.mkv", 1,
       VIDEO SINE(48000, 20) "-ac 2 -c:a libopus -b:a 96k" VCODEC },
+    /* Vorbis 44.1 kHz in Matroska: millisecond timestamps of a chain that
+     * does not start on a whole sample (placed to a fraction of one) */
+    { "vorbis-44k.mkv", 1,
+      VIDEO SINE(44100, 20) "-ac 2 -c:a libvorbis" VCODEC },
+    /* MPEG-TS whose AAC goes from 44.1 kHz stereo to 48 kHz mono at 10 s
+     * (the two halves are made first, see make_fixtures) */
+    { "rate-change.ts", 0, NULL },
     /* for sizes: loud white noise and digital silence, lossless */
     { "noise.mkv", 0,
-      "-f lavfi -i anoisesrc=r=48000:a=1:c=white:d=20 -ac 2 -c:a flac" },
+      "-f lavfi -i anoisesrc=r=48000:a=1:c=white:d=20:seed=42 -ac 2 -c:a flac" },
     { "silence.mkv", 0,
       "-f lavfi -i anullsrc=r=48000:cl=stereo -t 20 -c:a flac" },
 };
 
-enum { FX_MP4, FX_AC3, FX_MP3, FX_LATE, FX_OPUS, FX_NOISE, FX_SILENCE };
+enum { FX_MP4, FX_AC3, FX_MP3, FX_LATE, FX_OPUS, FX_VORBIS, FX_RATE,
+       FX_NOISE, FX_SILENCE };
 
 struct env {
     char dir[64];
@@ -280,9 +289,20 @@ static int make_fixtures(struct env *e)
     for (size_t i = 0; i < ARRAY_LEN(fixtures); i++) {
         snprintf(e->path[i], sizeof(e->path[i]), "%s/%s", e->dir,
                  fixtures[i].name);
-        snprintf(cmd, sizeof(cmd),
-                 "ffmpeg -nostdin -v error -y %s '%s'", fixtures[i].args,
-                 e->path[i]);
+        if (fixtures[i].args)
+            snprintf(cmd, sizeof(cmd),
+                     "ffmpeg -nostdin -v error -y %s '%s'", fixtures[i].args,
+                     e->path[i]);
+        else   /* rate-change.ts: two halves joined by the concat demuxer */
+            snprintf(cmd, sizeof(cmd),
+                     "cd '%s' && ffmpeg -nostdin -v error -y " SINE(44100, 10)
+                     "-ac 2 -c:a aac half1.ts && ffmpeg -nostdin -v error -y "
+                     SINE(48000, 10) "-ac 1 -c:a aac half2.ts && "
+                     "printf \"file 'half1.ts'\\nfile 'half2.ts'\\n\" > "
+                     "halves.txt && ffmpeg -nostdin -v error -y -f concat "
+                     "-safe 0 -i halves.txt -c copy '%s'; s=$?; "
+                     "rm -f half1.ts half2.ts halves.txt; exit $s",
+                     e->dir, e->path[i]);
         if (system(cmd) != 0) {
             fprintf(stderr, "test_audio: cannot make %s\n", fixtures[i].name);
             return -EIO;
@@ -331,7 +351,9 @@ static void test_parameters(void)
             CHECK_INT(((par->extradata[0] & 7) << 1) | (par->extradata[1] >> 7), 3);
             CHECK_INT((par->extradata[1] >> 3) & 15, 2);
         }
+        av_log_set_level(AV_LOG_QUIET);
         CHECK_INT(audio_output_parameters(&bad, par), AVERROR(EINVAL));
+        av_log_set_level(AV_LOG_ERROR);
     }
     avcodec_parameters_free(&par);
     check_end();
@@ -589,6 +611,73 @@ static void test_alignment(const struct env *e)
     check_end();
 }
 
+/* AAC that changes rate and channels mid-stream (MPEG-TS starts at
+ * 1.4 s; the change is at 11.4 s): the right frames, the same bytes twice,
+ * the sine at full level on both sides. */
+static void test_rate_change(const struct env *e)
+{
+    const int64_t first = 468 * FRAME, end = first + 141 * FRAME;
+    const int64_t change = 11 * RATE + RATE * 2 / 5;
+    struct pkts a = { 0 }, b = { 0 };
+    struct pcm s = { 0 };
+    double amp1 = 0, amp2 = 0, ph;
+
+    check_begin("rate-change/%s", fixtures[FX_RATE].name);
+    CHECK_INT(encode(e->path[FX_RATE], 0, first, end, &params, &a), 0);
+    CHECK_INT(a.n, (end - first) / FRAME);
+    CHECK_INT(encode(e->path[FX_RATE], 0, first, end, &params, &b), 0);
+    CHECK(pkts_equal(&a, &b), "two encodes differ");
+    CHECK_INT(decode(&a, 1, NULL, &s), 0);
+    fit_sine(&s, first, 2 * FRAME, change - RATE / 10 - first, &amp1, &ph);
+    fit_sine(&s, first, change + RATE / 10 - first, s.n, &amp2, &ph);
+    CHECK(fabs(amp1 - 0.125 * M_SQRT1_2) < 0.005, "before: amplitude %.4f", amp1);
+    CHECK(fabs(amp2 - 0.125 * M_SQRT1_2) < 0.005, "after: amplitude %.4f", amp2);
+    pcm_free(&s);
+    pkts_free(&a);
+    pkts_free(&b);
+    check_end();
+}
+
+/* Garbage in the middle of the file: the segment is still made, whole,
+ * with silence where packets would not decode (and a warning). */
+static void test_corrupt(struct env *e)
+{
+    char path[sizeof(e->extra[0])];
+    struct pkts l = { 0 };
+    struct pcm s = { 0 };
+    FILE *in = fopen(e->path[FX_MP4], "rb"), *out = NULL;
+    long size = 0;
+    uint8_t *buf = NULL;
+
+    check_begin("corrupt-data");
+    snprintf(path, sizeof(path), "%s/corrupt.mp4", e->dir);
+    memcpy(e->extra[e->nextra++], path, sizeof(path));
+    if (in && fseek(in, 0, SEEK_END) == 0 && (size = ftell(in)) > 0 &&
+        fseek(in, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size)) &&
+        fread(buf, 1, (size_t)size, in) == (size_t)size) {
+        /* 32 KiB of noise at 42 %: inside segment 2 (6 .. 12 s) */
+        for (long i = 0; i < 32768; i++)
+            buf[size * 42 / 100 + i] = (uint8_t)(i * 7919 >> 3);
+        if ((out = fopen(path, "wb")))
+            fwrite(buf, 1, (size_t)size, out);
+    }
+    CHECK(out, "cannot write %s", path);
+    if (out && fclose(out) == 0) {
+        av_log_set_level(AV_LOG_QUIET);   /* the decoder's complaints */
+        CHECK_INT(encode(path, 1, bounds[1], bounds[2], &params, &l), 0);
+        av_log_set_level(AV_LOG_ERROR);
+        CHECK_INT(l.n, (bounds[2] - bounds[1]) / FRAME);
+        if (decode(&l, 1, NULL, &s) == 0)
+            CHECK(peak(&s, 0, s.n) > 0.05, "no audio left");
+    }
+    if (in)
+        fclose(in);
+    free(buf);
+    pcm_free(&s);
+    pkts_free(&l);
+    check_end();
+}
+
 /* Segment bytes against bit_rate / 8 * duration. */
 #define SIZE_MAX_RATIO 1.10
 
@@ -650,7 +739,10 @@ int main(void)
     test_continuity(&e, FX_MP3);
     test_continuity(&e, FX_LATE);
     test_continuity(&e, FX_OPUS);
+    test_continuity(&e, FX_VORBIS);
     test_continuity_catches(&e);
+    test_rate_change(&e);
+    test_corrupt(&e);
     test_sizes(&e);
     remove_fixtures(&e);
     return check_summary("test_audio");
