@@ -103,7 +103,7 @@ int main(int argc, char *argv[])
     log_info("serving %s at %s (cache %s, segment_time %.3g s)", opts.source,
              cmd.mountpoint, opts.cache_dir, opts.segment_time);
     if (cmd.singlethread) {
-        status = fuse_loop(fuse) ? 1 : 0;
+        status = fuse_loop(fuse) < 0;   /* > 0: ended by SIGTERM/SIGINT */
     } else {
         struct fuse_loop_config *loop = fuse_loop_cfg_create();
         if (!loop)
@@ -113,7 +113,7 @@ int main(int argc, char *argv[])
             fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
         if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
             fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
-        status = fuse_loop_mt(fuse, loop) ? 1 : 0;
+        status = fuse_loop_mt(fuse, loop) < 0;
         fuse_loop_cfg_destroy(loop);
     }
     log_info("unmounting %s", cmd.mountpoint);
