@@ -223,17 +223,6 @@ int mux_decode_times(const int64_t *pts, size_t n, int64_t shift, int64_t *dts)
     return 0;
 }
 
-int mux_adts_possible(const AVCodecParameters *par)
-{
-    const uint8_t *x = par->extradata;
-    if (par->codec_id != AV_CODEC_ID_AAC || par->extradata_size < 2)
-        return 0;
-    int aot = x[0] >> 3;
-    int rate_index = ((x[0] & 7) << 1) | (x[1] >> 7);
-    int channels = (x[1] >> 3) & 0xf;
-    return aot >= 1 && aot <= 4 && rate_index < 13 && channels > 0 && channels < 8;
-}
-
 void mux_adts_header(const AVCodecParameters *par, int payload,
                      uint8_t out[MUX_ADTS_HEADER])
 {

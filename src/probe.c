@@ -190,7 +190,7 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
 static int index_from_scan(struct probe *p, AVFormatContext *fmt)
 {
     AVPacket *pkt = av_packet_alloc();
-    int ret, seen_audio[64] = { 0 };
+    int ret;
     if (!pkt)
         return -ENOMEM;
     for (unsigned i = 0; i < fmt->nb_streams; i++)
@@ -218,13 +218,6 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
             flags |= PROBE_PKT_KEY;
         if (pkt->flags & AV_PKT_FLAG_DISCARD)
             flags |= PROBE_PKT_DISCARD;
-        if (s != p->video) {
-            int a = (int)(s - p->audio);
-            if (a < 64 && !seen_audio[a]) {
-                seen_audio[a] = 1;
-                s->adts = pkt->size >= 2 && (AV_RB16(pkt->data) & 0xfff0) == 0xfff0;
-            }
-        }
         ret = push_packet(s, dts, pkt->pts, pkt->size, flags);
         av_packet_unref(pkt);
         if (ret < 0) {

@@ -140,26 +140,6 @@ static int open_annexb(const AVCodecParameters *par, AVRational tb, AVBSFContext
     return 0;
 }
 
-/* Raw AAC gets its ADTS header here, as the size plan assumed. */
-static int frame_adts(const AVCodecParameters *par, AVPacket *pkt)
-{
-    AVPacket *out = av_packet_alloc();
-    int ret;
-    if (!out)
-        return AVERROR(ENOMEM);
-    if ((ret = av_new_packet(out, pkt->size + MUX_ADTS_HEADER)) < 0 ||
-        (ret = av_packet_copy_props(out, pkt)) < 0) {
-        av_packet_free(&out);
-        return ret;
-    }
-    mux_adts_header(par, pkt->size, out->data);
-    memcpy(out->data + MUX_ADTS_HEADER, pkt->data, (size_t)pkt->size);
-    av_packet_unref(pkt);
-    av_packet_move_ref(pkt, out);
-    av_packet_free(&out);
-    return 0;
-}
-
 /* Send one packet through the filter (if any) into the muxer. */
 static int emit(struct mux *m, AVBSFContext *bsf, AVPacket *pkt)
 {
@@ -232,13 +212,9 @@ int remux_segment(const char *path, const struct title *t,
     if (ret >= 0 && (ret = collect_segment(fmt, r, start, end, pkt, &list)) < 0)
         goto fail;
     what = "mux";
-    for (size_t i = 0; i < list.n; i++) {
-        if (r->framing == AUDIO_FRAMED && r->kind == REND_AUDIO &&
-            (ret = frame_adts(st->codecpar, list.pkts[i])) < 0)
-            goto fail;
+    for (size_t i = 0; i < list.n; i++)
         if ((ret = emit(m, bsf, list.pkts[i])) < 0)
             goto fail;
-    }
     what = "mux";
     if ((ret = mux_finish(m, &bytes)) < 0)
         goto fail;

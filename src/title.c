@@ -28,7 +28,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 
-#define TITLE_RECORD_VERSION '2'
+#define TITLE_RECORD_VERSION '3'
 #define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
 static uint64_t options_hash(const struct title_options *o)
@@ -127,15 +127,6 @@ static uint64_t video_packet_bound(const struct title_rendition *r,
     return b;
 }
 
-/* Bytes a packet gives the muxer at most (audio: exactly). */
-static uint64_t packet_bound(const struct title_rendition *r,
-                             const struct probe_packet *pk)
-{
-    if (r->kind == REND_VIDEO)
-        return video_packet_bound(r, pk);
-    return pk->size + (r->framing == AUDIO_FRAMED ? MUX_ADTS_HEADER : 0);
-}
-
 /* Which segment a dts falls in, or -1. */
 static long segment_of(const int64_t *range, long nseg, int64_t dts)
 {
@@ -177,7 +168,8 @@ static void segment_pts(const struct probe_stream *s, const size_t *order,
         pts[k - from] = s->pkts[order[k]].pts;
 }
 
-/* Mux stand-in packets of every segment with a counting muxer. */
+/* Sizes of the copied video: mux stand-in packets of every segment with a
+ * counting muxer. */
 static int plan_sizes(struct title_rendition *r, long nseg,
                       const struct probe_stream *s,
                       const AVCodecParameters *mux_par)
@@ -203,7 +195,7 @@ static int plan_sizes(struct title_rendition *r, long nseg,
     for (size_t i = 0; i < n; i++) {
         if (seg[i] >= 0)
             start[seg[i] + 1]++;
-        uint64_t b = packet_bound(r, &s->pkts[i]);
+        uint64_t b = video_packet_bound(r, &s->pkts[i]);
         if (b > max_bytes)
             max_bytes = b;
     }
@@ -240,12 +232,9 @@ static int plan_sizes(struct title_rendition *r, long nseg,
         ret = -ENOMEM;
         goto done;
     }
-    if (r->kind == REND_VIDEO) {         /* an AUD first: the muxer adds none */
+    {                                    /* an AUD first: the muxer adds none */
         static const uint8_t aud[AUD_BYTES] = { 0, 0, 0, 1, 0x09, 0xf0 };
         memcpy(fill, aud, sizeof(aud));
-    } else if (r->framing != AUDIO_RAW) { /* ADTS sync word: kept as is   */
-        fill[0] = 0xff;
-        fill[1] = 0xf1;
     }
 
     /* one 90 kHz tick or more, so the stand-in's pts stays distinct */
@@ -262,7 +251,7 @@ static int plan_sizes(struct title_rendition *r, long nseg,
             goto done;
         for (size_t k = 0; k < count; k++) {
             const struct probe_packet *pk = &s->pkts[order[first + k]];
-            uint64_t b = packet_bound(r, pk);
+            uint64_t b = video_packet_bound(r, pk);
             pkt->data = fill;         /* not reference-counted: no copy */
             pkt->size = (int)b;
             if (r->key_by_pts) {
@@ -272,7 +261,7 @@ static int plan_sizes(struct title_rendition *r, long nseg,
                 /* a real video packet may carry a distinct pts (and so a
                  * DTS field): the stand-in always does */
                 pkt->dts = pk->dts;
-                pkt->pts = r->kind == REND_VIDEO ? pk->dts + pts_step : pk->dts;
+                pkt->pts = pk->dts + pts_step;
             }
             pkt->flags = (pk->flags & PROBE_PKT_KEY) ? AV_PKT_FLAG_KEY : 0;
             if ((ret = mux_write(m, pkt)) < 0)
@@ -597,7 +586,6 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     snprintf(r->name, sizeof(r->name), "%d", ordinal);
     r->channels = 2;
     r->bit_rate = o->audio_bit_rate;
-    r->framing = AUDIO_FRAMED;
     r->is_default = first_default;
     snprintf(r->codecs, sizeof(r->codecs), "mp4a.40.2");
     if (a->language)
@@ -851,7 +839,6 @@ int title_serialize(const struct title *t, uint8_t **buf, size_t *len)
         put_i64(&w, r->ps_bound);
         put_i64(&w, r->length_size);
         put_i64(&w, r->key_by_pts);
-        put_i64(&w, r->framing);
         put_i64(&w, r->dts_shift);
         put_i64(&w, r->width);
         put_i64(&w, r->height);
@@ -926,9 +913,6 @@ int title_deserialize(const uint8_t *buf, size_t len, struct title **out)
         rd->ps_bound = (int)get_i64(&r);
         rd->length_size = (int)get_i64(&r);
         rd->key_by_pts = (int)get_i64(&r);
-        int64_t framing = get_i64(&r);
-        rd->framing = framing == AUDIO_ADTS ? AUDIO_ADTS
-                    : framing == AUDIO_FRAMED ? AUDIO_FRAMED : AUDIO_RAW;
         rd->dts_shift = get_i64(&r);
         rd->width = (int)get_i64(&r);
         rd->height = (int)get_i64(&r);

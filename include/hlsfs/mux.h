@@ -41,11 +41,8 @@ void mux_free(struct mux **m);
 
 #define MUX_ADTS_HEADER 7
 
-/* 1 when raw AAC of these parameters can be framed by mux_adts_header
- * (plain AudioSpecificConfig: no escape codes, no PCE). */
-int mux_adts_possible(const AVCodecParameters *par);
-
-/* The ADTS header for one raw AAC frame of 'payload' bytes. */
+/* The ADTS header for one raw AAC frame of 'payload' bytes (a plain
+ * AudioSpecificConfig, as the AAC-LC encoder writes). */
 void mux_adts_header(const AVCodecParameters *par, int payload,
                      uint8_t out[MUX_ADTS_HEADER]);
 

@@ -32,7 +32,6 @@ struct probe_stream {
     AVCodecParameters   *par;        /* owned copy                         */
     struct probe_packet *pkts;       /* decode order                       */
     size_t               npkts, cap;
-    int                  adts;       /* AAC packets carry ADTS headers     */
     int                  no_dts;     /* the container gives no decode times
                                         (Matroska): dts[] holds pts        */
     int64_t              pts_offset; /* pts - dts of a keyframe (index)    */

@@ -1,7 +1,7 @@
 /*
- * remux: a segment of a copied rendition (the source's H.264 video as
- * `original`, or an AAC track), packets copied on the plan, muxed and
- * padded to the planned size.
+ * remux: a segment of the copied rendition (`original`: the source's
+ * H.264 video), packets copied on the plan, muxed and padded to the
+ * planned size.
  */
 #ifndef HLSFS_REMUX_H
 #define HLSFS_REMUX_H

@@ -56,11 +56,6 @@ struct title_rendition {
     uint64_t   *sizes;    /* nseg: exact bytes of each segment             */
     int         ps_bound; /* video: bytes of parameter sets a keyframe may
                              gain                                          */
-    enum {
-        AUDIO_RAW,        /* raw AAC, framed by the muxer                  */
-        AUDIO_ADTS,       /* packets already carry ADTS headers            */
-        AUDIO_FRAMED,     /* raw AAC, framed by mux_adts_header            */
-    }           framing;
     int         length_size; /* video: AVCC NAL length size, 0 if Annex B  */
     int         key_by_pts;  /* video without decode times (Matroska):
                                 range[] holds the pts of each segment's
