@@ -23,17 +23,37 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hlsit import checks as ck  # noqa: E402
-from hlsit.checks import TitleView  # noqa: E402
-from hlsit.fixtures import Fixtures, link_or_copy  # noqa: E402
-from hlsit.harness import (Collector, Mount, Results, expect, fail,  # noqa: E402
+from hlsit import lazy  # noqa: E402
+from hlsit.checks import TitleExpect, TitleView  # noqa: E402
+from hlsit.fixtures import CodecFixtures, Fixtures, link_or_copy  # noqa: E402
+from hlsit.harness import (CheckFailed, Collector, Mount, Results, expect, fail,  # noqa: E402
                            install_cleanup_handlers, mounts_below, note, on_cleanup,
                            stop_all_mounts)
-from hlsit.media import SourceVideo, has_video_stream, source_audio_streams  # noqa: E402
+from hlsit.media import (DEFAULT_LADDER, SourceVideo, has_video_stream,  # noqa: E402
+                         parse_ladder, source_audio_streams)
 
 SEGMENT_TIME_ALT = 4            # the second plan, to show the option is followed
 TOUCHED = "bframes.mp4"          # the fixture whose mtime changes between mounts
 ALT_TITLES = ("irregular.mp4", "bframes.mp4")
 EROFS_TITLE = "bframes.mp4"
+
+# The codec mount: short segments and a small, fast ladder.
+CODEC_SEGMENT_TIME = 2
+CODEC_LADDER = "120:200k,180:300k"
+CODEC_OPTIONS = {"ladder": CODEC_LADDER, "preset": "ultrafast"}
+CONCURRENT_TITLE = ("h264_bframes.mp4", "video", "180p")   # its last segment, 8 readers
+GOOD_AFTER_BROKEN = ("two_audio_ac3.mp4", "video", "120p")
+
+# The readahead mount.
+AHEAD = {"max_ahead": 4, "idle_timeout": 2}
+AHEAD_RUNG = "180p"
+AHEAD_SECOND_READ = 6
+
+# The shared corpus: the default ladder and preset; no readahead, which
+# would encode a minute of every long title for nothing.
+SHARED_OPTIONS = {"max_ahead": 0}
+SHARED_DECODE_MAX_S = 30        # full decodes of 'original' only for titles this short
+SOURCE_DECODE_MAX_S = 60        # sources decoded to count their pictures
 
 
 class Suite:
@@ -50,6 +70,12 @@ class Suite:
         self._sv = {}
         self._audio = {}
         self._decode = {}
+        self._expect = {}
+        self.codec_src = self._dir("codecs-")
+        self.ahead_src = self._dir("ahead-")
+        self.cfx = CodecFixtures(self.codec_src, self.ahead_src)
+        self.codec_hashes = {}     # rel -> (size, sha256) read in the codec mount
+        self.scatter_hashes = {}   # rel -> (size, sha256) of the scattered reads
         self.walk1 = {}            # rel -> stat of the first walk of mount 1
         self.hashes1 = {}          # rel -> (size, sha256) read in mount 1
         self.serving1 = []         # fixture titles that served in mount 1
@@ -58,10 +84,24 @@ class Suite:
     def _dir(self, prefix):
         return tempfile.mkdtemp(prefix=prefix, dir=self.base)
 
-    def new_mount(self, label, source, cache_dir, segment_time=None):
+    def new_mount(self, label, source, cache_dir, segment_time=None, options=None):
         return Mount(self.hlsfs, source, self._dir("mnt-%s-" % label), cache_dir,
                      os.path.join(self.base, "hlsfs-%s.log" % label),
-                     segment_time=segment_time, label=label)
+                     segment_time=segment_time, label=label, options=options)
+
+    def expect_of(self, path, segment_time, ladder=DEFAULT_LADDER, high_profile=True,
+                  decode=True):
+        key = (path, segment_time, ladder)
+        if key not in self._expect:
+            sv = self.sv(path)
+            if decode and sv.shown_pts is None and sv.end - sv.origin <= SOURCE_DECODE_MAX_S:
+                # what the source shows: hidden VP8/VP9 frames and second
+                # fields are packets, not pictures
+                frames, _, _ = self.source_decode(sv)
+                sv.shown_pts = sorted(f[0] for f in frames)
+            self._expect[key] = TitleExpect(sv, self.audio_src(path), segment_time,
+                                            parse_ladder(ladder), high_profile)
+        return self._expect[key]
 
     def sv(self, path):
         if path not in self._sv:
@@ -83,10 +123,10 @@ class Suite:
             self._decode[sv.path] = (frames, tolerated, crc)
         return self._decode[sv.path]
 
-    def decode_check(self, tv, sv):
+    def decode_check(self, tv, sv, rendition=None):
         frames, tolerated, crc = self.source_decode(sv)
-        ck.check_decode(tv, sv, frames, tolerated, crc)
-        if sv.rotation:
+        ck.check_decode(tv, sv, frames, tolerated, crc, rendition)
+        if sv.rotation and rendition == "original":
             note("%s: the source's container rotates the picture by %d degrees; MPEG-TS "
                  "segments carry no display matrix, so players show it unrotated"
                  % (tv.rel, sv.rotation))
@@ -119,7 +159,11 @@ class Suite:
     def run(self):
         r = self.r
         r.run("setup/tools", self.check_tools)
+        if self.args.shared_only:
+            self.phase_shared()
+            return
         r.run("setup/fixtures", self.fx.generate, self.scratch, timeout=300)
+        r.run("setup/codec_fixtures", self.generate_codec_fixtures, timeout=300)
         self.run_mount("fixtures", self.new_mount("fixtures", self.src, self.cache_a),
                        self.phase_fixtures, needs=("setup/tools", "setup/fixtures"))
         self.run_mount("remount", self.new_mount("remount", self.src, self.cache_a),
@@ -137,6 +181,7 @@ class Suite:
                        self.new_mount("segtime4-reuse", self.src, self.cache_a,
                                       segment_time=SEGMENT_TIME_ALT),
                        self.phase_segtime_reuse, needs=("segtime4/mount", "fixtures/mount"))
+        self.run_codec_mounts()
         if self.args.no_shared:
             note("--no-shared: the shared media corpus is not tested")
         else:
@@ -162,8 +207,10 @@ class Suite:
         r.run("sizes/concurrent_readers", ck.check_concurrent_reads,
               TitleView(m.mountpoint, self.src, "irregular.mp4"),
               [("video", "original"), ("audio", "0")], needs=need_w)
+        first_sizes = {rel: st.st_size for rel, st in self.walk1.items()
+                       if stat.S_ISREG(st.st_mode)}
         for t in fx.titles:
-            self.title_checks(m.mountpoint, t, need_w)
+            self.title_checks(m.mountpoint, t, need_w, store=self.hashes1, first_sizes=first_sizes)
         for rel in fx.passthrough:
             r.run("passthrough/%s" % rel, ck.check_passthrough, m.mountpoint, self.src, rel,
                   needs=need)
@@ -196,44 +243,66 @@ class Suite:
         c.check(self.walk1, "empty mount")
         c.raise_if_any()
 
-    def title_checks(self, mnt, t, needs):
-        """layout, attrs, sizes, playlists, master, bandwidth, segments and
-        decode of one fixture title."""
+    def title_checks(self, mnt, t, needs, segment_time=ck.DEFAULT_SEGMENT_TIME,
+                     ladder=DEFAULT_LADDER, high_profile=True, prefix="", store=None,
+                     first_sizes=None, bandwidth=True, attrs=True):
+        """layout, attrs, sizes, playlists, master, bandwidth, every segment
+        of every rendition, their alignment, and decodes of one title."""
         r = self.r
-        src_path = os.path.join(self.src, t.rel)
-        tv = TitleView(mnt, self.src, t.rel)
-        audio_k = list(range(t.n_audio))
+        tv = TitleView(mnt, self.root_of(t), t.rel)
+        src_path = tv.src
+
+        def ex():
+            return self.expect_of(src_path, segment_time, ladder, high_profile)
 
         def layout():
-            ck.check_serving_layout(tv, audio_k)
+            e = ex()
+            ck.check_serving_layout(tv, e.audios, videos_expect=e.videos)
             c = Collector()
             ck.check_source_bytes(tv, c)
             c.raise_if_any()
 
-        r.run("layout/%s" % t.rel, layout, needs=needs)
-        r.run("attrs/%s" % t.rel, ck.check_title_attrs, tv, needs=needs)
-        first_sizes = {rel: st.st_size for rel, st in self.walk1.items()
-                       if stat.S_ISREG(st.st_mode)}
-        r.run("sizes/%s" % t.rel, ck.check_title_sizes, tv, first_sizes, mnt, self.hashes1,
+        r.run("%slayout/%s" % (prefix, t.rel), layout, needs=needs)
+        if attrs:
+            r.run("%sattrs/%s" % (prefix, t.rel), ck.check_title_attrs, tv, needs=needs)
+        if first_sizes is not None:
+            r.run("%ssizes/%s" % (prefix, t.rel), ck.check_title_sizes, tv, first_sizes, mnt,
+                  store if store is not None else {}, needs=needs, timeout=300)
+        r.run("%splaylists/%s" % (prefix, t.rel),
+              lambda: ck.check_playlists(tv, self.sv(src_path), ex().plan), needs=needs)
+        r.run("%smaster/%s" % (prefix, t.rel),
+              lambda: ck.check_master(tv, self.sv(src_path), self.audio_src(src_path), ex=ex()),
               needs=needs)
-        def playlists():
-            sv = self.sv(src_path)
-            ck.check_playlists(tv, sv, sv.plan(ck.DEFAULT_SEGMENT_TIME))
+        if bandwidth:
+            r.run("%sbandwidth/%s" % (prefix, t.rel), ck.check_bandwidth, tv, self.seg_sizes(tv),
+                  needs=needs)
+        records = {}
+        ok, e = r.run("%sanalyse/%s" % (prefix, t.rel), ex, needs=needs)
+        if not ok:
+            return
+        for kind, name in self.renditions_to_check(tv, e.videos, e.audios):
+            self.segment_check("%ssegments/%s/%s/%s" % (prefix, t.rel, kind, name), tv, kind, name,
+                               src_path, e, needs, records=records)
+        if len(e.videos) + len(e.audios) > 1:
+            r.run("%salignment/%s" % (prefix, t.rel), ck.check_alignment, records, needs=needs)
+        for name in e.videos:
+            r.run("%sdecode/%s/%s" % (prefix, t.rel, name),
+                  lambda name=name: self.decode_check(tv, self.sv(src_path), name),
+                  needs=needs, timeout=300)
+        r.run("%sdecode/%s/master" % (prefix, t.rel),
+              lambda: self.decode_check(tv, self.sv(src_path)), needs=needs, timeout=300)
+        if e.rung_names:
+            top = e.rung_names[-1]
+            r.run("%spicture/%s/%s" % (prefix, t.rel, top), ck.check_picture, tv,
+                  self.sv(src_path), top, needs=needs)
+        return tv
 
-        r.run("playlists/%s" % t.rel, playlists, needs=needs)
-        r.run("master/%s" % t.rel,
-              lambda: ck.check_master(tv, self.sv(src_path), self.audio_src(src_path)),
-              needs=needs)
-        r.run("bandwidth/%s" % t.rel, ck.check_bandwidth, tv, self.seg_sizes(tv), needs=needs)
-        for kind, name in self.renditions_to_check(tv, ["original"], audio_k):
-            self.segment_check("segments/%s/%s/%s" % (t.rel, kind, name), tv, kind, name,
-                               src_path, ck.DEFAULT_SEGMENT_TIME, needs, sample=False)
-        r.run("decode/%s" % t.rel, lambda: self.decode_check(tv, self.sv(src_path)),
-              needs=needs, timeout=300)
+    def root_of(self, t):
+        return self.codec_src if hasattr(t, "sine") else self.src
 
-    def renditions_to_check(self, tv, videos, audio_k):
+    def renditions_to_check(self, tv, videos, audios):
         """The expected renditions plus any other the title offers."""
-        want = [("video", v) for v in videos] + [("audio", str(k)) for k in audio_k]
+        want = [("video", v) for v in videos] + [("audio", str(k)) for k in audios]
         try:
             have = [("video", v) for v in tv.renditions("video")] + \
                    [("audio", a) for a in tv.renditions("audio")]
@@ -241,20 +310,14 @@ class Suite:
             have = []
         return want + [x for x in have if x not in want]
 
-    def segment_check(self, name, tv, kind, rend, src_path, segment_time, needs, sample):
+    def segment_check(self, name, tv, kind, rend, src_path, ex, needs, indexes=None,
+                      records=None, source_tolerance=True):
         def body():
-            sv = self.sv(src_path)
-            audio = None
-            if kind == "audio":
-                srcs = self.audio_src(src_path)
-                k = int(rend) if rend.isdigit() else -1
-                expect(0 <= k < len(srcs), "audio/%s: the source has %d audio streams"
-                       % (rend, len(srcs)))
-                audio = srcs[k]
             # decode errors of the source itself may show up in its segments
-            tolerated = self.source_decode(sv)[1]
-            ck.check_segments(tv, kind, rend, sv, sv.plan(segment_time), audio_src=audio,
-                              sample=sample, tolerated=tolerated)
+            tolerated = self.source_decode(self.sv(src_path))[1] if source_tolerance else ()
+            rec = {} if records is None else records.setdefault((kind, rend), {})
+            ck.check_segments(tv, kind, rend, ex, indexes=indexes, tolerated=tolerated,
+                              record=rec)
         self.r.run(name, body, needs=needs, timeout=300)
 
     def seg_sizes(self, tv):
@@ -275,20 +338,12 @@ class Suite:
         c.raise_if_any()
 
     def check_non_h264(self, mnt, rel):
-        """Not H.264: ERROR (exactly source.EXT and ERROR) until transcoding
-        exists; once it serves, it must not offer 'original'."""
+        """Not H.264: served, transcoded, without 'original'."""
         tv = TitleView(mnt, self.src, rel)
-        if "ERROR" in tv.entries():
-            reason = ck.check_error_layout(tv)
-            note("%s shows ERROR: %s" % (rel, reason))
-        else:
-            ck.check_serving_layout(tv, [], require_original=False)
-            expect("original" not in tv.renditions("video"),
-                   "MPEG-4 Part 2 offered as video/original")
-        c = Collector()
-        ck.check_source_bytes(tv, c)
-        c.raise_if_any()
-        ck.check_title_attrs(tv)
+        e = self.expect_of(tv.src, ck.DEFAULT_SEGMENT_TIME)
+        ck.check_serving_layout(tv, e.audios, videos_expect=e.videos)
+        expect("original" not in tv.renditions("video"), "MPEG-4 Part 2 offered as video/original")
+        expect(tv.renditions("video"), "no transcoded rung")
 
     def check_log_built(self, m):
         text = m.log_text()
@@ -357,6 +412,9 @@ class Suite:
         c = Collector()
         built = [l.strip() for l in text.splitlines() if "index built" in l]
         c.check(not built, "index rebuilt: %s" % built[:3])
+        made = ck.made_lines_loose(text)
+        c.check(not made, "%d segments made again although the cache holds them: %s"
+                % (len(made), made[:2]))
         for rel in self.serving1:
             if not ck.log_mentions(text, "index loaded from cache", rel, os.path.join(self.src, rel)):
                 c.add("no 'index loaded from cache' line naming %s" % rel)
@@ -430,9 +488,12 @@ class Suite:
             r.run("segtime4/playlists/%s" % rel,
                   lambda tv=tv, p=src_path: ck.check_playlists(
                       tv, self.sv(p), self.sv(p).plan(SEGMENT_TIME_ALT)), needs=need)
-            for kind, name in self.renditions_to_check(tv, ["original"], range(t.n_audio)):
+            e = self.expect_of(src_path, SEGMENT_TIME_ALT)
+            records = {}
+            for kind, name in self.renditions_to_check(tv, e.videos, e.audios):
                 self.segment_check("segtime4/segments/%s/%s/%s" % (rel, kind, name), tv, kind,
-                                   name, src_path, SEGMENT_TIME_ALT, need, sample=False)
+                                   name, src_path, e, need, records=records)
+            r.run("segtime4/alignment/%s" % rel, ck.check_alignment, records, needs=need)
             r.run("segtime4/sizes/%s" % rel, ck.check_title_sizes, tv, first, m.mountpoint,
                   self.alt_hashes, needs=(mname, "segtime4/walk/%s" % rel))
 
@@ -458,6 +519,182 @@ class Suite:
                 c.add("%s: bytes differ from the fresh-cache mount" % rel)
         c.raise_if_any()
 
+    # -- mounts 6-9: transcoding, lazily --------------------------------------
+    def generate_codec_fixtures(self):
+        self.cfx.generate(self.scratch)
+        for rel, why in sorted(self.cfx.skipped.items()):
+            note("%s is not generated: %s" % (rel, why))
+
+    def codec_mount(self, label, cache, source=None, options=None):
+        opts = dict(CODEC_OPTIONS)
+        opts.update(options or {})
+        return self.new_mount(label, source or self.codec_src, cache,
+                              segment_time=CODEC_SEGMENT_TIME, options=opts)
+
+    def codec_expect(self, path, decode=True):
+        return self.expect_of(path, CODEC_SEGMENT_TIME, CODEC_LADDER, high_profile=False,
+                              decode=decode)
+
+    def run_codec_mounts(self):
+        need = ("setup/tools", "setup/codec_fixtures")
+        cache_d = self._dir("cache-d-")
+        self.run_mount("codecs", self.codec_mount("codecs", cache_d), self.phase_codecs,
+                       needs=need)
+        self.run_mount("codecs_fresh", self.codec_mount("codecs-fresh", self._dir("cache-e-")),
+                       self.phase_codecs_fresh, needs=need + ("codecs/mount",))
+        self.run_mount("codecs_remount", self.codec_mount("codecs-remount", cache_d),
+                       self.phase_codecs_remount, needs=need + ("codecs/mount",))
+        self.run_mount("readahead",
+                       self.codec_mount("readahead", self._dir("cache-f-"), self.ahead_src,
+                                        AHEAD),
+                       self.phase_readahead, needs=need)
+
+    def phase_codecs(self, m, mname):
+        r = self.r
+        mnt = m.mountpoint
+        need = (mname,)
+        ok, walk = r.run("codecs/walk", ck.walk, mnt, needs=need)
+        first_sizes = {rel: st.st_size for rel, st in (walk or {}).items()
+                       if stat.S_ISREG(st.st_mode)}
+        need_w = (mname, "codecs/walk")
+        titles = [t for t in self.cfx.titles if not t.broken]
+        # 4. before anything is read: many readers of one segment
+        rel, kind, rend = CONCURRENT_TITLE
+        if any(t.rel == rel for t in titles):
+            def concurrent():
+                tv = TitleView(mnt, self.codec_src, rel)
+                n = len(self.codec_expect(tv.src).plan)
+                lazy.check_concurrent_one(m, tv, kind, rend, n - 1, n, tv.src, readers=8)
+            r.run("concurrency/%s/%s/%s/last" % (rel, kind, rend), concurrent, needs=need_w)
+        # 7. the damaged title, early: the daemon must go on serving the rest
+        for t in self.cfx.titles:
+            if t.broken:
+                self.broken_checks(m, t, need_w)
+        # 3. scattered reads, before anything else reads the title
+        for t in titles:
+            if t.scattered:
+                r.run("scattered/%s" % t.rel, self.check_scattered, mnt, t, need_w,
+                      needs=need_w, timeout=300)
+        # 1. and 2. every segment of every rendition, alignment, decodes
+        for t in titles:
+            self.title_checks(mnt, t, need_w, segment_time=CODEC_SEGMENT_TIME,
+                              ladder=CODEC_LADDER, high_profile=False, prefix="codecs/",
+                              store=self.codec_hashes, first_sizes=first_sizes)
+        # 6. a second read of everything: no segment is made again
+        r.run("reencode/second_read", lazy.check_no_reencode, m, mnt, self.codec_hashes,
+              "on a second read", needs=need_w, timeout=300)
+
+    def check_scattered(self, mnt, t, needs):
+        """3. One rung and one audio rendition read in scattered order; the
+        concatenation decodes to the whole title."""
+        tv = TitleView(mnt, self.codec_src, t.rel)
+        tv.require_serving()
+        e = self.codec_expect(tv.src)
+        n = len(e.plan)
+        rung = e.rung_names[0]
+        segs = lazy.read_scattered(tv, "video", rung, n, self.scatter_hashes)
+        c = Collector()
+        tmp = os.path.join(self.scratch, "concat-%s" % t.rel.replace("/", "_"))
+        try:
+            lazy.check_concat_video(segs, e, tmp + ".v.ts")
+        except CheckFailed as err:
+            c.add("video/%s: %s" % (rung, err))
+        if e.audios:
+            k = str(t.sine[0]) if t.sine else e.audios[0]
+            asegs = lazy.read_scattered(tv, "audio", k, n, self.scatter_hashes)
+            sine = (t.sine[0], t.sine[1], tv.src) if t.sine else None
+            try:
+                lazy.check_concat_audio(asegs, e, tmp + ".a.ts", sine)
+            except CheckFailed as err:
+                c.add("audio/%s: %s" % (k, err))
+        c.raise_if_any()
+
+    def broken_checks(self, m, t, needs):
+        r = self.r
+        mnt = m.mountpoint
+        tv = TitleView(mnt, self.codec_src, t.rel)
+
+        def setup():
+            tv.require_serving()
+            e = self.codec_expect(tv.src, decode=False)
+            ck.check_serving_layout(tv, e.audios, videos_expect=e.videos)
+            return e, lazy.damaged_interval(self.cfx.intact[t.rel], t.damage)
+        ok, val = r.run("broken/%s/serves" % t.rel, setup, needs=needs)
+
+        def reads():
+            e, damaged = val
+            summary = lazy.check_broken(m, tv, e, damaged, tv.src)
+            failed = sorted(k for k, v in summary.items() if v != "ok")
+            note("%s: damaged %s..%s s; %d segments read, %s failed%s"
+                 % (t.rel, ck.fmt_s(damaged[0]), ck.fmt_s(damaged[1]),
+                    sum(v == "ok" for v in summary.values()), len(failed),
+                    (": " + ", ".join(failed[:8])) if failed else ""))
+        r.run("broken/%s/reads" % t.rel, reads, needs=needs + ("broken/%s/serves" % t.rel,),
+              timeout=600)
+
+        def survives():
+            expect(m.alive(), "hlsfs is not running (exit status %s); log: %s"
+                   % (m.proc.poll(), m.log_tail()))
+            rel, kind, rend = GOOD_AFTER_BROKEN
+            good = TitleView(mnt, self.codec_src, rel)
+            n = len(self.codec_expect(good.src).plan)
+            c = Collector()
+            for f in ("master.m3u8", os.path.join(kind, rend, "index.m3u8"),
+                      os.path.join(kind, rend, ck.segment_name(n - 1, n))):
+                ck.verify_file(os.path.join(good.path, f), None, c, f, ts=f.endswith(".ts"))
+            c.raise_if_any()
+        r.run("broken/%s/daemon_survives" % t.rel, survives, needs=needs)
+
+    def phase_codecs_fresh(self, m, mname):
+        """Determinism: the scattered reads of the codec mount, read in order
+        from a fresh cache, are byte-identical."""
+        for t in self.cfx.titles:
+            if not t.scattered:
+                continue
+            want = {k: v for k, v in self.scatter_hashes.items() if k.startswith(t.rel + "/")}
+            self.r.run("determinism/%s" % t.rel, lazy.check_same_bytes, m.mountpoint, want,
+                       "in order from a fresh cache", needs=(mname, "scattered/%s" % t.rel),
+                       timeout=300)
+
+    def phase_codecs_remount(self, m, mname):
+        """6. After a remount on the same cache: every segment read in the
+        codec mount comes back identical, and nothing is made or indexed."""
+        def body():
+            lazy.check_no_reencode(m, m.mountpoint, self.codec_hashes, "after a remount")
+            built = [l for l in m.log_text().splitlines() if "index built" in l]
+            expect(not built, "index rebuilt after a remount: %s" % built[:2])
+        self.r.run("reencode/remount", body, needs=(mname, "reencode/second_read"), timeout=300)
+
+    def phase_readahead(self, m, mname):
+        """5. Readahead is bounded by max_ahead, confined to the rendition
+        read, and stops when the reader goes idle."""
+        r = self.r
+        mnt = m.mountpoint
+        t = self.cfx.ahead
+        tv = TitleView(mnt, self.ahead_src, t.rel)
+        idle = AHEAD["idle_timeout"]
+        state = {}
+
+        def first():
+            tv.require_serving()
+            ck.walk(tv.path)     # listing and stat make nothing
+            e = self.codec_expect(tv.src)
+            expect(e.plan.stop(len(e.plan) - 1) - e.plan.start(0) >= 20,
+                   "the readahead title is shorter than 20 s")
+            state["e"] = e
+            state["lines"] = lazy.check_readahead(m, tv, e, AHEAD_RUNG, tv.src, 0,
+                                                  AHEAD["max_ahead"], idle)
+        r.run("readahead/window", first, needs=(mname,), timeout=120)
+        r.run("readahead/idle_quiet", lazy.check_idle_quiet, m, tv.src, idle,
+              needs=(mname, "readahead/window"), timeout=60)
+
+        def again():
+            e = state["e"]
+            already = [(x["kind"], x["name"], x["seg"]) for x in state["lines"]]
+            lazy.check_readahead(m, tv, e, AHEAD_RUNG, tv.src, AHEAD_SECOND_READ,
+                                 AHEAD["max_ahead"], idle, already=already)
+        r.run("readahead/after_idle", again, needs=(mname, "readahead/window"), timeout=120)
+
     # -- mount 6: the shared media corpus -------------------------------------
     def phase_shared(self):
         r = self.r
@@ -478,7 +715,8 @@ class Suite:
         r.run("shared/setup", setup, needs=("setup/tools",))
         self.shared_src = shared_src
         self.shared_names = names
-        self.run_mount("shared", self.new_mount("shared", shared_src, self._dir("cache-c-")),
+        self.run_mount("shared", self.new_mount("shared", shared_src, self._dir("cache-c-"),
+                                                options=SHARED_OPTIONS),
                        self.phase_shared_body, needs=("shared/setup",))
 
     def phase_shared_body(self, m, mname):
@@ -500,34 +738,42 @@ class Suite:
             src_path = os.path.join(self.shared_src, name)
             tv = TitleView(mnt, self.shared_src, name)
             tneed = need + ("shared/%s" % name,)
-            r.run("shared/sizes/%s" % name, ck.check_title_sizes, tv, first_sizes, mnt, {},
-                  needs=tneed, timeout=300)
-
-            def analyse():
-                sv = self.sv(src_path)
-                return (sv, sv.plan(ck.DEFAULT_SEGMENT_TIME), tv.renditions("video"),
-                        [a["ordinal"] for a in self.audio_src(src_path) if a["codec"] == "aac"])
-            ok, analysis = r.run("shared/analyse/%s" % name, analyse, needs=tneed)
+            ok, e = r.run("shared/analyse/%s" % name,
+                          lambda: self.expect_of(src_path, ck.DEFAULT_SEGMENT_TIME), needs=tneed)
             if not ok:
                 continue
-            sv, plan, videos, aac = analysis
-            if sv.codec != "h264":
-                note("%s: %s video is served; plan checks are for H.264 sources" % (name, sv.codec))
-                continue
-            if "original" not in videos:
-                note("%s: no 'original' rendition (forced boundaries?): plan checks skipped" % name)
-                continue
-            r.run("shared/playlists/%s" % name, ck.check_playlists, tv, sv, plan, needs=tneed)
-            r.run("shared/master/%s" % name, ck.check_master, tv, sv, self.audio_src(src_path),
-                  0.02, needs=tneed)
-            for kind, rend in self.renditions_to_check(tv, ["original"], aac):
+            short = e.sv.end - e.sv.origin <= SHARED_DECODE_MAX_S
+            r.run("shared/sizes/%s" % name, ck.check_title_sizes_light, tv, first_sizes, mnt,
+                  needs=tneed, timeout=120)
+            r.run("shared/playlists/%s" % name, ck.check_playlists, tv, e.sv, e.plan, needs=tneed)
+            # the first and last segment of the lowest rung, original and each
+            # audio rendition; the first of the highest rung
+            picks = []
+            if e.original:
+                picks.append(("video", "original", [0, -1]))
+            if e.rung_names:
+                picks.append(("video", e.rung_names[0], [0, -1]))
+                if len(e.rung_names) > 1:
+                    picks.append(("video", e.rung_names[-1], [0]))
+            picks += [("audio", a, [0, -1]) for a in e.audios]
+            r.run("shared/master/%s" % name, ck.check_master, tv, e.sv, self.audio_src(src_path),
+                  0.02, e, [p[1] for p in picks if p[0] == "video"], needs=tneed, timeout=300)
+            records = {}
+            for kind, rend, idx in picks:
                 self.segment_check("shared/segments/%s/%s/%s" % (name, kind, rend), tv, kind,
-                                   rend, src_path, ck.DEFAULT_SEGMENT_TIME, tneed, sample=True)
-            r.run("shared/decode/%s" % name, self.decode_check, tv, sv, needs=tneed, timeout=400)
+                                   rend, src_path, e, tneed, indexes=idx, records=records,
+                                   source_tolerance=short)
+            if len(picks) > 1:
+                r.run("shared/alignment/%s" % name, ck.check_alignment, records, needs=tneed)
+            if e.original and short:
+                r.run("shared/decode/%s/original" % name, self.decode_check, tv, e.sv, "original",
+                      needs=tneed, timeout=400)
 
     def check_shared_title(self, mnt, name):
-        """Serves or shows ERROR. Must show ERROR when the file has no video
-        stream or cannot be probed. Returns True when it serves."""
+        """Serves or shows ERROR. ERROR only when the title cannot be served:
+        ffprobe cannot open it, it has no video stream, its video codec has
+        no decoder or no picture size. A served title offers exactly the
+        renditions its source allows. Returns True when it serves."""
         src_path = os.path.join(self.shared_src, name)
         tv = TitleView(mnt, self.shared_src, name)
         expect(os.path.isdir(tv.path), "not a directory in the mount")
@@ -539,15 +785,17 @@ class Suite:
             ck.check_source_bytes(tv, c)
             c.raise_if_any()
             ck.check_title_attrs(tv)
+            if has_video:
+                why = ck.unservable_reason(src_path)
+                expect(why, "shows ERROR %r, but ffprobe finds a decodable video stream with a "
+                       "picture size" % reason)
             return False
         if has_video is None:
             fail("served, but ffprobe cannot open the file")
         if has_video is False:
             fail("served, but the file has no video stream")
-        audio = self.audio_src(src_path)
-        aac = [a["ordinal"] for a in audio if a["codec"] == "aac"]
-        ck.check_serving_layout(tv, aac, audio_allowed=[a["ordinal"] for a in audio],
-                                require_original=False)
+        e = self.expect_of(src_path, ck.DEFAULT_SEGMENT_TIME)
+        ck.check_serving_layout(tv, e.audios, videos_expect=e.videos)
         c = Collector()
         ck.check_source_bytes(tv, c)
         c.raise_if_any()
@@ -562,6 +810,8 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (fixtures, caches, logs)")
     ap.add_argument("--no-shared", action="store_true", help="skip the shared media corpus")
+    ap.add_argument("--shared-only", action="store_true",
+                    help="only the shared media corpus (to look into it)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")
     args = ap.parse_args(argv)
     if not args.media and not args.no_shared:

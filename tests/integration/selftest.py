@@ -23,10 +23,12 @@ from fractions import Fraction
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hlsit import checks as ck  # noqa: E402
+from hlsit import lazy, tsparse  # noqa: E402
 from hlsit.fixtures import IRREGULAR_KEYS, Title  # noqa: E402
 from hlsit.harness import CheckFailed  # noqa: E402
 from hlsit.m3u8 import MasterPlaylist, MediaPlaylist, parse_attributes, segment_name  # noqa: E402
-from hlsit.media import (SourceVideo, plan_cuts, round_ms, run,  # noqa: E402
+from hlsit.media import (DEFAULT_LADDER, SourceVideo, audio_grid, expected_rungs,  # noqa: E402
+                         ffprobe_json, parse_ladder, plan_cuts, round_ms, run,
                          source_audio_streams)
 
 
@@ -115,6 +117,68 @@ class Playlists(unittest.TestCase):
         self.assertEqual(segment_name(7, 123456), "000007.ts")
 
 
+class Transcoding(unittest.TestCase):
+    """The expectations of the transcoding contract, by hand."""
+
+    def test_rungs(self):
+        lad = parse_ladder(DEFAULT_LADDER)
+        names = [n for n, _, _ in expected_rungs(lad, 1920, 1080)]
+        self.assertEqual(names, ["360p", "480p", "720p", "1080p"])
+        (name, pics, rate), = expected_rungs(lad, 320, 180)
+        self.assertEqual((name, pics), ("180p", {(320, 180)}))
+        self.assertEqual(rate, 200000)
+        (name, pics, rate), = expected_rungs(lad, 176, 144)
+        self.assertEqual((name, pics, rate), ("144p", {(176, 144)}, 128000))
+        (name, pics, _), = expected_rungs(lad, 161, 121)
+        self.assertEqual((name, pics), ("120p", {(160, 120)}))
+        small = parse_ladder("120:200k,180:300k")
+        self.assertEqual(dict((n, p) for n, p, _ in expected_rungs(small, 322, 182)),
+                         {"120p": {(212, 120)}, "180p": {(318, 180)}})
+        # portrait (a rotated source): the short side is the width
+        self.assertEqual(dict((n, p) for n, p, _ in expected_rungs(small, 180, 320)),
+                         {"120p": {(120, 214)}, "180p": {(180, 320)}})
+        (_, _, rate), = expected_rungs(parse_ladder("360:100k"), 64, 36)
+        self.assertEqual(rate, 64000)
+
+    def test_audio_grid(self):
+        from hlsit.media import Plan
+        plan = Plan([Fraction(0), Fraction(604, 100), Fraction(12)], Fraction(22))
+        # 6.04 s = 283.125 frames -> 283; 12 s = 562.5 frames, a tie -> 563;
+        # the end, 22 s = 1031.25 frames, rounds up
+        self.assertEqual(audio_grid(plan, plan.end),
+                         [0, 1024 * 283, 1024 * 563, 1024 * 1032])
+        # an origin off the grid of 1024: the grid starts at it
+        plan = Plan([Fraction(1, 25), Fraction(2)], Fraction(4))
+        g = audio_grid(plan, plan.end)
+        self.assertEqual(g[0], 1920)
+        self.assertEqual((g[1] - g[0]) % 1024, 0)
+        self.assertEqual(g[1], 1920 + 1024 * 92)      # 94080 / 1024 = 91.875 -> 92
+        self.assertEqual(g[2], 1920 + 1024 * 186)     # ceil(190080 / 1024)
+
+    def test_scatter_and_window(self):
+        self.assertEqual(lazy.scattered_order(10), [5, 1, 9, 0, 2, 8, 7, 6, 4, 3])
+        self.assertEqual(lazy.scattered_order(3), [1, 0, 2])
+        from hlsit.media import Plan
+        plan = Plan([Fraction(2 * i) for i in range(12)], Fraction(24))
+        self.assertEqual(lazy.readahead_window(plan, 0, 4), [1, 2])
+        self.assertEqual(lazy.readahead_window(plan, 6, 4), [7, 8])
+        self.assertEqual(lazy.readahead_window(plan, 11, 4), [])
+
+    def test_nal_units(self):
+        au = b"\x00\x00\x00\x01\x09\xf0\x00\x00\x00\x01\x67\x64\x00\x1e\xac" \
+             b"\x00\x00\x01\x68\xee\x00\x00\x01\x65\x88\x84"
+        self.assertEqual([t for t, _ in tsparse.nal_units(au)], [9, 7, 8, 5])
+
+    def test_made_lines(self):
+        log = ("hlsfs: info: /m/a b.mp4: encoded video/180p segment 12 made in 35 ms (57.1x realtime)\n"
+               "hlsfs: info: /m/x.mkv: copied video/original segment 0 made in 1 ms (600.00x realtime)\n"
+               "hlsfs: info: /m/x.mkv: index built from container index in 1 ms\n")
+        got = [(x["path"], x["how"], x["kind"], x["name"], x["seg"]) for x in ck.made_lines(log)]
+        self.assertEqual(got, [("/m/a b.mp4", "encoded", "video", "180p", 12),
+                               ("/m/x.mkv", "copied", "video", "original", 0)])
+        self.assertEqual(len(ck.made_lines(log, "/m/x.mkv")), 1)
+
+
 class Logs(unittest.TestCase):
     LOG = ("hlsfs: info: /bad/x.mp4: index built in 1 ms\n"
            "hlsfs: info: /a/b/c/title.mp4: index loaded from cache in 0.1 ms\n"
@@ -155,11 +219,69 @@ def _segment(src, map_spec, out_pattern, times, offset=1.4, extra=()):
         raise RuntimeError(r.stderr)
 
 
-def build_reference(src, title_dir, segment_time):
-    """Lay out src as hlsfs would serve it, with ffmpeg doing the cutting."""
+def _rung_segment(src, out, start, stop, frame_dur, w, h):
+    """One transcoded segment made by the ffmpeg CLI the way hlsfs makes
+    them: the source frames presented in [start, stop), scaled, libx264
+    High with one IDR at the start and no other keyframe, timestamps kept
+    (+1.4 s)."""
+    half = float(frame_dur) / 2
+    cond = "gte(t\\,%.6f)" % (float(start) - half)
+    if stop is not None:
+        cond += "*lt(t\\,%.6f)" % (float(stop) - half)
+    args = ["ffmpeg", "-nostdin", "-y", "-v", "error", "-copyts", "-i", src, "-map", "0:v:0",
+            "-vf", "select='%s',scale=%d:%d,format=yuv420p" % (cond, w, h),
+            "-fps_mode", "passthrough", "-enc_time_base", "-1",
+            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-b:v", "200k",
+            "-x264-params", "keyint=infinite:scenecut=0:open-gop=0",
+            "-f", "mpegts", "-mpegts_copyts", "1", "-output_ts_offset", "1.4", out]
+    r = run(args)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+
+
+def _audio_segments(src, ordinal, d, grid, scratch):
+    """AAC-LC stereo 48 kHz on the grid: one continuous encode of the
+    source track (silence where it has no audio), cut into whole frames at
+    the grid's points, each segment muxed at its grid time + 1.4 s."""
+    origin, end = grid[0], grid[-1]
+    assert origin >= 0, "the reference needs titles that start at 0 or later"
+    adts = os.path.join(scratch, "a%d.aac" % ordinal)
+    r = run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", src, "-map", "0:a:%d" % ordinal,
+             "-af", "aresample=48000:async=1:first_pts=0,apad,atrim=start_sample=%d:end_sample=%d"
+             % (origin, end),
+             "-ac", "2", "-c:a", "aac", "-b:a", "128k", "-f", "adts", adts])
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+    with open(adts, "rb") as f:
+        data = f.read()
+    frames, pos = [], 0
+    while pos + 7 <= len(data):
+        length = ((data[pos + 3] & 3) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
+        frames.append(data[pos:pos + length])
+        pos += length
+    frames = frames[1:]          # the encoder's priming frame
+    for i in range(len(grid) - 1):
+        a, b = (grid[i] - origin) // 1024, (grid[i + 1] - origin) // 1024
+        part = os.path.join(scratch, "a%d-%d.aac" % (ordinal, i))
+        with open(part, "wb") as f:
+            f.write(b"".join(frames[a:b]))
+        offset = "%.9f" % (1.4 + grid[i] / 48000)
+        r = run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "aac", "-i", part,
+                 "-c", "copy", "-f", "mpegts", "-mpegts_copyts", "1",
+                 "-output_ts_offset", offset, os.path.join(d, segment_name(i, len(grid) - 1))])
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr)
+
+
+def build_reference(src, title_dir, segment_time, scratch):
+    """Lay out src as hlsfs would serve it, with ffmpeg doing the work:
+    original (packet copy cut by the segment muxer), the rungs of the
+    default ladder (each segment encoded on its own) and the audio on the
+    sample grid."""
     sv = SourceVideo(src)
-    plan = sv.plan(segment_time)
     audio = source_audio_streams(src)
+    ex = ck.TitleExpect(sv, audio, segment_time, parse_ladder(DEFAULT_LADDER), True)
+    plan = ex.plan
     half = sv.frame_dur / 2
     os.makedirs(os.path.join(title_dir, "video", "original"))
     shutil.copy2(src, os.path.join(title_dir, "source." + src.rsplit(".", 1)[1]))
@@ -167,12 +289,19 @@ def build_reference(src, title_dir, segment_time):
     # first keyframe at or after the time)
     _segment(src, "0:v:0", os.path.join(title_dir, "video", "original", "%05d.ts"),
              [float(c - half) for c in plan.cuts[1:]])
+    rung_sizes = {}
+    for name in ex.rung_names:
+        w, h = sorted(ex.rungs[name][0])[0]
+        rung_sizes[name] = (w, h)
+        d = os.path.join(title_dir, "video", name)
+        os.makedirs(d)
+        for i in range(len(plan)):
+            _rung_segment(src, os.path.join(d, segment_name(i, len(plan))), plan.start(i),
+                          plan.cuts[i + 1] if i + 1 < len(plan) else None, sv.frame_dur, w, h)
     for a in audio:
         d = os.path.join(title_dir, "audio", str(a["ordinal"]))
         os.makedirs(d)
-        # audio: every packet at or after the cut goes to the next segment
-        _segment(src, "0:a:%d" % a["ordinal"], os.path.join(d, "%05d.ts"),
-                 [math.ceil(c * 1000000) / 1000000 for c in plan.cuts[1:]])
+        _audio_segments(src, a["ordinal"], d, ex.grid, scratch)
     durs = plan.durations_ms()
     media = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-PLAYLIST-TYPE:VOD",
              "#EXT-X-INDEPENDENT-SEGMENTS",
@@ -180,38 +309,48 @@ def build_reference(src, title_dir, segment_time):
     for i, d in enumerate(durs):
         media += ["#EXTINF:%d.%03d," % (d // 1000, d % 1000), segment_name(i, len(durs))]
     media += ["#EXT-X-ENDLIST", ""]
-    rdirs = [os.path.join(title_dir, "video", "original")] + \
-            [os.path.join(title_dir, "audio", str(a["ordinal"])) for a in audio]
-    for rd in rdirs:
+    vdirs = [os.path.join(title_dir, "video", v) for v in ex.videos]
+    adirs = [os.path.join(title_dir, "audio", str(a["ordinal"])) for a in audio]
+    for rd in vdirs + adirs:
         with open(os.path.join(rd, "index.m3u8"), "w") as f:
             f.write("\n".join(media))
 
     def sizes(rd):
         return [os.path.getsize(os.path.join(rd, segment_name(i, len(durs))))
                 for i in range(len(durs))]
-    bits = [8 * sum(x) for x in zip(*[sizes(rd) for rd in rdirs[:2]])]
     secs = [d / 1000 for d in durs]
-    avg = sum(bits) / sum(secs)
-    peak = max(b / s for b, s in zip(bits, secs))
-    codecs = "avc1.%02x00%02x" % (PROFILE_IDC[sv.profile], sv.level)
     master = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for a in audio:
         lang = a["language"] if a["language"] not in (None, "und") else None
         master.append('#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Track %d",%sDEFAULT=%s,'
-                      'CHANNELS="%d",URI="audio/%d/index.m3u8"'
+                      'CHANNELS="2",URI="audio/%d/index.m3u8"'
                       % (a["ordinal"], 'LANGUAGE="%s",' % lang if lang else "",
-                         "YES" if a["ordinal"] == 0 else "NO", a["channels"], a["ordinal"]))
-    if audio:
-        codecs += ",mp4a.40.2"
-    master.append('#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,'
-                  'FRAME-RATE=%.3f,CODECS="%s"%s'
-                  % (peak * 1.1, avg, sv.width, sv.height, sv.fps(), codecs,
-                     ',AUDIO="aud"' if audio else ""))
-    master += ["video/original/index.m3u8", ""]
+                         "YES" if a["ordinal"] == 0 else "NO", a["ordinal"]))
+    for v, vd in zip(ex.videos, vdirs):
+        bits = [8 * sum(x) for x in zip(*[sizes(rd) for rd in [vd] + adirs[:1]])]
+        avg = sum(bits) / sum(secs)
+        peak = max(b / s for b, s in zip(bits, secs))
+        if v == "original":
+            codecs = "avc1.%02x00%02x" % (PROFILE_IDC[sv.profile], sv.level)
+            res = (sv.width, sv.height)
+        else:
+            st = ffprobe_json(os.path.join(vd, segment_name(0, len(durs))),
+                              ["-select_streams", "v:0", "-show_entries", "stream=profile,level"])
+            st = st["streams"][0]
+            codecs = "avc1.%02x00%02x" % (PROFILE_IDC[st["profile"]], int(st["level"]))
+            res = rung_sizes[v]
+        if audio:
+            codecs += ",mp4a.40.2"
+        master.append('#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,'
+                      'FRAME-RATE=%.3f,CODECS="%s"%s'
+                      % (peak * 1.1, avg, res[0], res[1], sv.fps(), codecs,
+                         ',AUDIO="aud"' if audio else ""))
+        master.append("video/%s/index.m3u8" % v)
+    master.append("")
     with open(os.path.join(title_dir, "master.m3u8"), "w") as f:
         f.write("\n".join(master))
     set_title_attrs(src, title_dir)
-    return sv, plan, audio
+    return ex
 
 
 def set_title_attrs(src, title_dir):
@@ -251,9 +390,10 @@ class Reference(unittest.TestCase):
             assert r.returncode == 0, r.stderr
             os.chmod(path, 0o640)
             os.utime(path, ns=(1_500_000_000_987_654_321,) * 2)
-            sv, plan, audio = build_reference(path, os.path.join(cls.ref, t.rel), segment_time)
-            frames, tolerated = ck.source_decode(sv, crc=True)
-            cls.info[t.rel] = (sv, plan, audio, frames, tolerated, t)
+            scratch = tempfile.mkdtemp(dir=cls.tmp)
+            ex = build_reference(path, os.path.join(cls.ref, t.rel), segment_time, scratch)
+            frames, tolerated = ck.source_decode(ex.sv, crc=True)
+            cls.info[t.rel] = (ex.sv, ex.plan, ex.audio, frames, tolerated, t, ex)
 
     @classmethod
     def tearDownClass(cls):
@@ -262,22 +402,29 @@ class Reference(unittest.TestCase):
     # -- all checks on a tree ------------------------------------------------
     def run_checks(self, root, rel, only=None):
         """Run every title check on root/rel; returns {check: error or None}."""
-        sv, plan, audio, frames, tolerated, t = self.info[rel]
+        sv, plan, audio, frames, tolerated, t, ex = self.info[rel]
         tv = ck.TitleView(root, self.src, rel)
         first = {k: st.st_size for k, st in ck.walk(root).items() if stat.S_ISREG(st.st_mode)}
+        records = {}
         todo = {
-            "layout": lambda: ck.check_serving_layout(tv, [a["ordinal"] for a in audio]),
+            "layout": lambda: ck.check_serving_layout(tv, ex.audios, videos_expect=ex.videos),
             "attrs": lambda: ck.check_title_attrs(tv),
             "sizes": lambda: ck.check_title_sizes(tv, first, root, {}),
             "playlists": lambda: ck.check_playlists(tv, sv, plan),
-            "master": lambda: ck.check_master(tv, sv, audio),
-            "segments/video": lambda: ck.check_segments(tv, "video", "original", sv, plan),
-            "decode": lambda: ck.check_decode(tv, sv, frames, tolerated, True),
+            "master": lambda: ck.check_master(tv, sv, audio, ex=ex),
         }
-        for a in audio:
-            todo["segments/audio/%d" % a["ordinal"]] = (
-                lambda a=a: ck.check_segments(tv, "audio", str(a["ordinal"]), sv, plan,
-                                              audio_src=a))
+        for v in ex.videos:
+            todo["segments/video/%s" % v] = (
+                lambda v=v: ck.check_segments(tv, "video", v, ex,
+                                              record=records.setdefault(("video", v), {})))
+        for a in ex.audios:
+            todo["segments/audio/%s" % a] = (
+                lambda a=a: ck.check_segments(tv, "audio", a, ex,
+                                              record=records.setdefault(("audio", a), {})))
+        todo["alignment"] = lambda: ck.check_alignment(records)
+        for v in ex.videos:
+            todo["decode/%s" % v] = lambda v=v: ck.check_decode(tv, sv, frames, tolerated, True, v)
+        todo["decode/master"] = lambda: ck.check_decode(tv, sv, frames, tolerated, True)
         out = {}
         for name, fn in todo.items():
             if only and name not in only:
@@ -327,7 +474,7 @@ class Reference(unittest.TestCase):
             p = os.path.join(d, "video/original/00001.ts")
             os.truncate(p, os.path.getsize(p) - 100)
             keep_attrs(d)
-        self.fault("irregular.mp4", m, ["sizes", "segments/video"])
+        self.fault("irregular.mp4", m, ["sizes", "segments/video/original"])
 
     def test_swapped_segments(self):
         def m(d):
@@ -336,7 +483,8 @@ class Reference(unittest.TestCase):
             os.rename(b, a)
             os.rename(a + ".tmp", b)
             keep_attrs(d)
-        self.fault("irregular.mp4", m, ["segments/video", "decode"])
+        self.fault("irregular.mp4", m, ["segments/video/original", "decode/original",
+                                        "decode/master"])
 
     def test_swapped_audio_segments(self):
         def m(d):
@@ -358,7 +506,8 @@ class Reference(unittest.TestCase):
             _segment(sv.path, "0:v:0", os.path.join(vd, "%05d.ts"),
                      [float(c - sv.frame_dur / 2) for c in plan.cuts[1:]], offset=1.0)
             keep_attrs(d)
-        self.fault("matroska.mkv", m, ["segments/video", "decode"])
+        self.fault("matroska.mkv", m, ["segments/video/original", "decode/original",
+                                       "decode/master", "alignment"])
 
     def test_cut_not_on_keyframe(self):
         sv, plan, audio, *_ = self.info["matroska.mkv"]
@@ -372,7 +521,7 @@ class Reference(unittest.TestCase):
                      [float(c + sv.frame_dur * 3 / 2) for c in plan.cuts[1:]],
                      extra=["-break_non_keyframes", "1"])
             keep_attrs(d)
-        self.fault("matroska.mkv", m, ["segments/video"])
+        self.fault("matroska.mkv", m, ["segments/video/original", "alignment"])
 
     def test_missing_frames(self):
         sv, plan, audio, *_ = self.info["matroska.mkv"]
@@ -385,7 +534,8 @@ class Reference(unittest.TestCase):
             assert r.returncode == 0, r.stderr
             os.replace(tmp, last)
             keep_attrs(d)
-        self.fault("matroska.mkv", m, ["segments/video", "decode"])
+        self.fault("matroska.mkv", m, ["segments/video/original", "decode/original",
+                                       "decode/master"])
 
     def test_corrupt_bytes(self):
         def m(d):
@@ -399,7 +549,80 @@ class Reference(unittest.TestCase):
                 f.seek(0)
                 f.write(data)
             keep_attrs(d)
-        self.fault("irregular.mp4", m, ["decode"])
+        self.fault("irregular.mp4", m, ["decode/original", "decode/master"])
+
+    def test_rung_faults(self):
+        sv, plan, audio, frames, tolerated, t, ex = self.info["irregular.mp4"]
+        rung = ex.rung_names[0]
+        w, h = sorted(ex.rungs[rung][0])[0]
+        n = len(plan)
+
+        def seg(d, i):
+            return os.path.join(d, "video", rung, segment_name(i, n))
+
+        def m_extra_idr(d):
+            # an encoder that puts a keyframe every 10 frames
+            _rung_segment(sv.path, seg(d, 1) + ".tmp.ts", plan.start(1), plan.cuts[2],
+                          sv.frame_dur, w, h)
+            r = run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-copyts", "-i",
+                     seg(d, 1) + ".tmp.ts", "-c:v", "libx264", "-preset", "veryfast",
+                     "-x264-params", "keyint=10:min-keyint=10:scenecut=0",
+                     "-fps_mode", "passthrough", "-enc_time_base", "-1",
+                     "-f", "mpegts", "-mpegts_copyts", "1", seg(d, 1)])
+            assert r.returncode == 0, r.stderr
+            os.unlink(seg(d, 1) + ".tmp.ts")
+            keep_attrs(d)
+        self.fault("irregular.mp4", m_extra_idr, ["segments/video/%s" % rung])
+
+        def m_short(d):
+            # the last frame of segment 2 missing
+            _rung_segment(sv.path, seg(d, 2), plan.start(2), plan.cuts[3] - sv.frame_dur,
+                          sv.frame_dur, w, h)
+            keep_attrs(d)
+        self.fault("irregular.mp4", m_short, ["segments/video/%s" % rung, "decode/%s" % rung])
+
+        def m_size(d):
+            _rung_segment(sv.path, seg(d, 0), plan.start(0), plan.cuts[1], sv.frame_dur,
+                          w - 2, h)
+            keep_attrs(d)
+        self.fault("irregular.mp4", m_size, ["segments/video/%s" % rung])
+
+        def m_late(d):
+            # cut one frame after the plan's boundary
+            _rung_segment(sv.path, seg(d, 3), plan.start(3) + sv.frame_dur, None,
+                          sv.frame_dur, w, h)
+            keep_attrs(d)
+        self.fault("irregular.mp4", m_late, ["segments/video/%s" % rung, "alignment"])
+
+    def test_audio_faults(self):
+        sv, plan, audio, frames, tolerated, t, ex = self.info["matroska.mkv"]
+        n = len(plan)
+
+        def remux(d, i, extra_offset_samples, drop_last=False):
+            p = os.path.join(d, "audio", "0", segment_name(i, n))
+            tmp = p + ".aac"
+            r = run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", p, "-c", "copy",
+                     "-f", "adts", tmp])
+            assert r.returncode == 0, r.stderr
+            if drop_last:
+                with open(tmp, "rb") as f:
+                    data = f.read()
+                pos, last = 0, 0
+                while pos + 7 <= len(data):
+                    last = pos
+                    pos += ((data[pos + 3] & 3) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
+                with open(tmp, "wb") as f:
+                    f.write(data[:last])
+            offset = "%.9f" % (1.4 + (ex.grid[i] + extra_offset_samples) / 48000)
+            r = run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "aac", "-i", tmp,
+                     "-c", "copy", "-f", "mpegts", "-mpegts_copyts", "1",
+                     "-output_ts_offset", offset, p])
+            assert r.returncode == 0, r.stderr
+            os.unlink(tmp)
+            keep_attrs(d)
+
+        self.fault("matroska.mkv", lambda d: remux(d, 1, 1024), ["segments/audio/0"])
+        self.fault("matroska.mkv", lambda d: remux(d, 0, 0, drop_last=True), ["segments/audio/0"])
 
     def test_mtime_and_mode(self):
         def m(d):

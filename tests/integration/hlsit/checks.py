@@ -12,8 +12,10 @@ from fractions import Fraction
 
 from .harness import CheckFailed, Collector, expect, fail, note
 from .m3u8 import MasterPlaylist, MediaPlaylist, segment_name
-from .media import (AAC_FRAME, MPEGTS_OFFSET, TS_CLOCK, Decode, Segment, fmt_s,
-                    normalize_log_line, probe_segment_streams, round_ms)
+from .media import (ffprobe_json, run, run_bytes, AAC_FRAME, AUDIO_RATE, H264_PROFILE_IDC, MPEGTS_OFFSET, TS_CLOCK, Decode,
+                    Segment, audio_grid, expected_rungs, fmt_s, normalize_log_line,
+                    probe_segment_streams, round_ms)
+from .tsparse import H264_LEVELS, STREAM_TYPE_ADTS_AAC, TsError, TsFile, h264_access_units
 
 DEFAULT_SEGMENT_TIME = 6
 
@@ -206,9 +208,11 @@ def tolerant_extinf(text):
 # ---------------------------------------------------------------------------
 # Layout and attributes
 
-def check_serving_layout(tv, audio_expect, audio_allowed=None, require_original=True):
+def check_serving_layout(tv, audio_expect, audio_allowed=None, require_original=True,
+                         videos_expect=None):
     """A served title: exactly master, source, video (+ audio); video/NAME and
-    audio/K hold index.m3u8 and contiguous NNNNN.ts."""
+    audio/K hold index.m3u8 and contiguous NNNNN.ts. videos_expect: the
+    exact set of video renditions (original and the rungs)."""
     tv.require_serving()
     c = Collector()
     want = {"master.m3u8", tv.source_name, "video"}
@@ -225,7 +229,10 @@ def check_serving_layout(tv, audio_expect, audio_allowed=None, require_original=
     c.check(os.path.isfile(os.path.join(tv.path, tv.source_name)), "%s is not a file" % tv.source_name)
     videos = tv.renditions("video")
     c.check(videos, "no video rendition")
-    if require_original:
+    if videos_expect is not None:
+        c.check(set(videos) == set(videos_expect),
+                "video renditions %s, want %s" % (videos, list(videos_expect)))
+    elif require_original:
         c.check("original" in videos, "video/original missing (have %s)" % videos)
     audios = tv.renditions("audio")
     got = set(audios)
@@ -443,6 +450,51 @@ def check_title_sizes(tv, first_sizes, mnt_root, store):
     c.raise_if_any()
 
 
+def check_title_sizes_light(tv, first_sizes, mnt_root):
+    """Without reading segments: every file under the title has the size of
+    the very first stat; the playlists, master and source read back as
+    many bytes as stat says."""
+    c = Collector()
+    files = {rel: st for rel, st in walk(tv.path).items() if stat.S_ISREG(st.st_mode)}
+    expect(files, "no files under the title")
+    for rel, st in sorted(files.items()):
+        first = first_sizes.get(os.path.join(tv.rel, rel))
+        if first is None:
+            c.add("%s was not listed by the first walk" % rel)
+        elif st.st_size != first:
+            c.add("%s: stat size %d now, %d at first stat" % (rel, st.st_size, first))
+        if not rel.endswith(".ts"):
+            verify_file(os.path.join(tv.path, rel), first, c, rel)
+    c.raise_if_any()
+
+
+def unservable_reason(path):
+    """Why a source cannot be served as ffprobe sees it (no video stream,
+    no decoder, no picture size), or None."""
+    data = ffprobe_json(path, ["-select_streams", "v", "-show_entries",
+                               "stream=codec_name,width,height:stream_disposition=attached_pic"])
+    vids = [s for s in data.get("streams") or []
+            if not (s.get("disposition") or {}).get("attached_pic")]
+    if not vids:
+        return "no video stream"
+    v = vids[0]
+    if not v.get("codec_name") or not decoder_exists(v["codec_name"]):
+        return "no decoder for %s" % v.get("codec_name")
+    if not v.get("width") or not v.get("height"):
+        return "no picture size"
+    return None
+
+
+_DECODERS = {}
+
+
+def decoder_exists(codec):
+    if codec not in _DECODERS:
+        r = run(["ffmpeg", "-hide_banner", "-v", "error", "-h", "decoder=" + codec])
+        _DECODERS[codec] = r.returncode == 0 and "is not recognized" not in r.stdout + r.stderr
+    return _DECODERS[codec]
+
+
 def check_concurrent_reads(tv, kinds_names, readers=4):
     """Several readers at once, in different orders, of segments nobody has
     read yet: every reader gets the same bytes, as many as stat says."""
@@ -531,7 +583,15 @@ def check_playlists(tv, sv, plan):
 # ---------------------------------------------------------------------------
 # Master playlist
 
-def check_master(tv, sv, audio_src, fps_tolerance=0.002):
+def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
+    """The multivariant playlist: one STREAM-INF per video rendition with
+    the required attributes; RESOLUTION the picture size (the source's for
+    original, the rung's otherwise); CODECS one avc1.PPCCLL equal to the
+    SPS of the rendition's first segment (and, for original, the source's
+    profile and level) plus mp4a.40.2 when there is audio; FRAME-RATE the
+    source's; audio EXT-X-MEDIA entries with LANGUAGE, NAME, DEFAULT and
+    CHANNELS="2". sps_of: the video renditions whose segment 0 is read to
+    compare its SPS with CODECS (default all)."""
     tv.require_serving()
     c = Collector()
     m = MasterPlaylist(tv.read_text("master.m3u8"))
@@ -559,22 +619,43 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002):
             c.add("variant URI %r is not video/NAME/index.m3u8" % uri)
             continue
         name = mm.group(1)
+        codecs = [x.strip() for x in attrs.get("CODECS", "").split(",")]
+        avc = [x for x in codecs if x.startswith("avc1.")]
+        if len(avc) != 1 or not re.fullmatch(r"avc1\.[0-9A-Fa-f]{6}", avc[0]):
+            c.add("%s CODECS %r lacks one avc1.PPCCLL" % (name, attrs.get("CODECS")))
+            avc = None
+        if audios:
+            c.check(any(re.fullmatch(r"mp4a\.40\.\d+", x) for x in codecs),
+                    "CODECS %r lacks mp4a.40.x although there is audio" % attrs.get("CODECS"))
         if name == "original":
             c.check(attrs.get("RESOLUTION") == "%dx%d" % (sv.width, sv.height),
                     "original RESOLUTION %s, source %dx%d" % (attrs.get("RESOLUTION"), sv.width, sv.height))
-            codecs = [x.strip() for x in attrs.get("CODECS", "").split(",")]
-            avc = [x for x in codecs if x.startswith("avc1.")]
             parts = sv.codec_tag_parts()
-            if len(avc) != 1 or not re.fullmatch(r"avc1\.[0-9A-Fa-f]{6}", avc[0]):
-                c.add("original CODECS %r lacks one avc1.PPCCLL" % attrs.get("CODECS"))
-            elif parts:
+            if avc and parts:
                 pidc, lidc = int(avc[0][5:7], 16), int(avc[0][9:11], 16)
                 c.check((pidc, lidc) == parts,
                         "CODECS %s says profile %d level %d, the stream has %d level %d"
                         % (avc[0], pidc, lidc, parts[0], parts[1]))
-            if audios:
-                c.check(any(re.fullmatch(r"mp4a\.40\.\d+", x) for x in codecs),
-                        "CODECS %r lacks mp4a.40.x although there is audio" % attrs.get("CODECS"))
+        elif ex is not None:
+            if name not in ex.rungs:
+                c.add("variant %s is not a rung the ladder allows (%s)" % (name, ex.rung_names))
+            else:
+                res = attrs.get("RESOLUTION", "")
+                want = ex.rungs[name][0]
+                c.check(res in {"%dx%d" % p for p in want},
+                        "%s RESOLUTION %s, want %s for a %dx%d display"
+                        % (name, res, " or ".join("%dx%d" % p for p in sorted(want)),
+                           ex.display[0], ex.display[1]))
+        if avc and (sps_of is None or name in sps_of):
+            try:
+                seg0 = os.path.join(tv.path, "video", name, segment_name(0, 1))
+                _, data, _ = read_whole(seg0)
+                aus = h264_access_units(TsFile(data)) or []
+                sps = aus[0].avc1() if aus else None
+                c.check(sps == avc[0].lower(), "%s CODECS %s, the SPS of segment 0 says %s"
+                        % (name, avc[0], sps))
+            except (OSError, TsError) as e:
+                c.add("%s segment 0: %s" % (name, e))
         try:
             fr = float(attrs.get("FRAME-RATE", "0"))
             want = float(sv.fps())
@@ -628,6 +709,8 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002):
             ch = [s.get("channels") for s in streams if s.get("codec_type") == "audio"]
             c.check(ch and str(ch[0]) == attrs.get("CHANNELS"),
                     "audio/%d CHANNELS=%r, segment 0 has %s channels" % (k, attrs.get("CHANNELS"), ch))
+            c.check(attrs.get("CHANNELS") == "2", "audio/%d CHANNELS=%r, want \"2\" (AAC stereo)"
+                    % (k, attrs.get("CHANNELS")))
         except CheckFailed as e:
             c.add("audio/%d segment 0: %s" % (k, e))
     c.check(defaults <= 1 * max(1, len(groups)), "%d renditions have DEFAULT=YES" % defaults)
@@ -682,35 +765,105 @@ def check_bandwidth(tv, seg_sizes_of):
 
 
 # ---------------------------------------------------------------------------
+# What a title must offer
+
+class TitleExpect:
+    """What a title must serve, computed from the source alone and the
+    mount's options: its plan, video renditions (original only for H.264
+    without rotation; the rungs the ladder allows for the displayed size),
+    audio renditions (every audio stream that has packets) and the audio
+    sample grid."""
+
+    def __init__(self, sv, audio_src, segment_time, ladder, high_profile):
+        self.sv = sv
+        self.plan = sv.plan(segment_time)
+        self.display = sv.display_size()
+        self.original = sv.codec == "h264" and sv.quarter_turns == 0
+        rungs = expected_rungs(ladder, *self.display)
+        self.rungs = {name: (pics, rate) for name, pics, rate in rungs}
+        self.rung_names = [name for name, _, _ in rungs]
+        self.videos = (["original"] if self.original else []) + self.rung_names
+        self.audio = [a for a in audio_src if a.get("start") is not None]
+        self.audios = [str(a["ordinal"]) for a in self.audio]
+        self.grid = audio_grid(self.plan, sv.end)
+        self.alt_end = audio_grid(self.plan, sv.end_by_mean_step)[-1]
+        self.high_profile = high_profile
+
+    def audio_src(self, name):
+        for a in self.audio:
+            if str(a["ordinal"]) == name:
+                return a
+        return None
+
+
+def master_codecs(tv):
+    """{video rendition name: its avc1.PPCCLL from the master's CODECS}."""
+    m = MasterPlaylist(tv.read_text("master.m3u8"))
+    out = {}
+    for attrs, _, uri in m.variants:
+        mm = re.match(r"video/([^/]+)/index\.m3u8$", uri)
+        if mm:
+            avc = [x.strip() for x in attrs.get("CODECS", "").split(",")
+                   if x.strip().startswith("avc1.")]
+            out[mm.group(1)] = avc[0].lower() if len(avc) == 1 else None
+    return out
+
+
+# ---------------------------------------------------------------------------
 # Segments
 
-def check_segments(tv, kind, name, sv, plan, audio_src=None, sample=False,
-                   tolerated=(), strict_pts=None):
+def segment_indexes(count, indexes):
+    """Valid segment indexes from a list that may hold negative ones."""
+    if indexes is None:
+        return list(range(count))
+    out = set()
+    for i in indexes:
+        j = i if i >= 0 else count + i
+        if 0 <= j < count:
+            out.add(j)
+    return sorted(out)
+
+
+def check_segments(tv, kind, name, ex, indexes=None, tolerated=(), record=None):
     """Per-segment checks of one rendition against the independently
-    computed plan (see module docstring of media.py for exactness)."""
+    computed plan. indexes: which segments (default all; negative counts
+    from the end). record: {segment: first PTS (90 kHz)} filled for the
+    alignment check (the keyframe for video, the first frame for audio)."""
     tv.require_serving()
     rdir = tv.rdir(kind, name)
     expect(os.path.isdir(rdir), "%s/%s missing" % (kind, name))
     text = tv.read_text(kind, name, "index.m3u8")
     extinf = tolerant_extinf(text)
+    plan = ex.plan
     n = len(plan)
     c = Collector()
     if len(extinf) != n:
         c.add("playlist has %d segments, plan %d" % (len(extinf), n))
     count = min(n, len(extinf)) if extinf else n
-    indexes = list(range(count))
-    if sample and count > 4:
-        indexes = [0, 1, 2, count - 1]
-    tol = sv.tolerance + Fraction(2, TS_CLOCK)
     tolerated = set(tolerated)
-    if strict_pts is None:
-        strict_pts = (kind == "video" and name == "original")
-    for i in indexes:
+    codecs = None
+    if kind == "video" and name != "original":
+        expect(name in ex.rungs, "video/%s is not a rung the ladder allows (%s)"
+               % (name, ex.rung_names))
+        codecs = master_codecs(tv).get(name)
+        c.check(codecs, "master.m3u8 gives no single avc1 CODECS for video/%s" % name)
+    if kind == "audio":
+        expect(ex.audio_src(name) is not None, "audio/%s: the source has no such audio stream"
+               % name)
+    for i in segment_indexes(count, indexes):
         label = "%s/%s/%s" % (kind, name, segment_name(i, len(extinf) or n))
         path = os.path.join(rdir, segment_name(i, len(extinf) or n))
         data = verify_file(path, None, c, label, ts=True)
         if data is None:
             continue
+        try:
+            ts = TsFile(data)
+        except TsError as e:
+            c.add("%s: %s" % (label, e))
+            continue
+        foreign = ts.foreign_pids()
+        c.check(not foreign, "%s: packets of PIDs %s that are neither tables, the program's "
+                "streams nor null padding (0x1FFF)" % (label, ["0x%x" % p for p in foreign[:4]]))
         try:
             seg = Segment(path, decode_video=(kind == "video"))
         except CheckFailed as e:
@@ -721,18 +874,28 @@ def check_segments(tv, kind, name, sv, plan, audio_src=None, sample=False,
             c.add("%s: ffprobe reports %s" % (label, noise[:2]))
         want_type = "video" if kind == "video" else "audio"
         types = [(s.get("codec_type"), s.get("codec_name")) for s in seg.streams]
-        c.check(len(types) == 1 and types[0][0] == want_type,
-                "%s: streams %s, want one %s stream" % (label, types, want_type))
+        if not c.check(len(types) == 1 and types[0][0] == want_type,
+                       "%s: streams %s, want one %s stream" % (label, types, want_type)):
+            continue
         if kind == "video":
-            c.check(all(t[1] == "h264" for t in types), "%s: codec %s" % (label, types))
-            _check_video_segment(c, label, seg, sv, plan, i, extinf, tol, strict_pts, tv.rel)
+            c.check(types[0][1] == "h264", "%s: codec %s" % (label, types[0][1]))
+            if name == "original":
+                _check_original_segment(c, label, seg, ex, i, extinf, tv.rel, record)
+            else:
+                _check_rung_segment(c, label, ts, seg, ex, name, i, extinf, codecs, record,
+                                    damaged=bool(tolerated), title=tv.rel)
         else:
-            c.check(all(t[1] == "aac" for t in types), "%s: codec %s" % (label, types))
-            _check_audio_segment(c, label, seg, sv, plan, i, audio_src, last=(i == n - 1))
+            c.check(types[0][1] == "aac", "%s: codec %s" % (label, types[0][1]))
+            _check_audio_segment(c, label, ts, seg, ex, i, last=(i == n - 1), record=record)
     c.raise_if_any()
 
 
-def _check_video_segment(c, label, seg, sv, plan, i, extinf, tol, strict_pts, title):
+def _check_original_segment(c, label, seg, ex, i, extinf, title, record):
+    """The copied H.264 stream: opens with the plan's keyframe; frames are
+    exactly the source's (keyframe up to the next cut, decode order) at
+    their timestamps + 1.4 s; lasts EXTINF."""
+    sv, plan = ex.sv, ex.plan
+    tol = sv.tolerance + Fraction(2, TS_CLOCK)
     pk = [p for p in seg.packets if p.get("pts") is not None]
     if not pk:
         c.add("%s: no video packets" % label)
@@ -746,73 +909,226 @@ def _check_video_segment(c, label, seg, sv, plan, i, extinf, tol, strict_pts, ti
         c.check(int(frames[0].get("key_frame") or 0) == 1,
                 "%s: first decoded frame is not a keyframe (pict_type %s)"
                 % (label, frames[0].get("pict_type")))
+    st = seg.streams[0]
+    c.check((st.get("width"), st.get("height")) == (sv.width, sv.height),
+            "%s: %sx%s, the source is %dx%d" % (label, st.get("width"), st.get("height"),
+                                                sv.width, sv.height))
     pts = sorted(int(p["pts"]) for p in pk)
-    # The keyframe that opens the segment: the first packet in decode order.
     key = int(pk[0]["pts"])
+    if record is not None:
+        record[i] = key
     last = pts[-1]
     leading = [p for p in pts if ts_diff(p, key) < 0]
     if leading:
         note("%s/%s: %d pictures presented before the segment's keyframe (leading pictures "
              "of an open GOP in the source)" % (title, label, len(leading)))
-    # timestamps: segment PTS = source PTS + 1.4 s
     want_key = to_ts_ticks(plan.start(i)) + OFFSET_TICKS
     d = Fraction(ts_diff(key, want_key), TS_CLOCK)
     c.check(abs(d) <= tol, "%s: keyframe pts %s s - 1.4 = %s s, plan boundary %s s (off by %s ms)"
             % (label, fmt_s(Fraction(key, TS_CLOCK)), fmt_s(Fraction(key, TS_CLOCK) - MPEGTS_OFFSET),
                fmt_s(plan.start(i)), fmt_s(d * 1000)))
-    # duration vs EXTINF: from the keyframe to the end of the last frame
     if i < len(extinf):
         dur = Fraction(ts_diff(last, key), TS_CLOCK) + sv.frame_dur
         want = Fraction(extinf[i], 1000)
         c.check(abs(dur - want) <= tol + Fraction(1, 1000),
                 "%s: lasts %s s (last pts + 1 frame - keyframe pts), EXTINF %s s"
                 % (label, fmt_s(dur), fmt_s(want)))
-    if strict_pts:
-        src = sv.group_pts(plan.start(i), plan.cuts[i + 1] if i + 1 < len(plan) else None)
-        if src is None:
-            c.add("%s: the plan boundary %s s is not a source keyframe" % (label, fmt_s(plan.start(i))))
-            return
-        want_ticks = sorted(to_ts_ticks(s) + OFFSET_TICKS for s in src)
-        if len(want_ticks) != len(pts):
-            c.add("%s: %d frames, the source has %d from the keyframe at %s s to the next cut"
-                  % (label, len(pts), len(want_ticks), fmt_s(plan.start(i))))
-        else:
-            worst = max((abs(ts_diff(a, b)) for a, b in zip(pts, want_ticks)), default=0)
-            c.check(worst <= 1, "%s: frame timestamps differ from source PTS + 1.4 s by up to %d ticks"
-                    % (label, worst))
+    src = sv.group_pts(plan.start(i), plan.cuts[i + 1] if i + 1 < len(plan) else None)
+    if src is None:
+        c.add("%s: the plan boundary %s s is not a source keyframe" % (label, fmt_s(plan.start(i))))
+        return
+    want_ticks = sorted(to_ts_ticks(s) + OFFSET_TICKS for s in src)
+    if len(want_ticks) != len(pts):
+        c.add("%s: %d frames, the source has %d from the keyframe at %s s to the next cut"
+              % (label, len(pts), len(want_ticks), fmt_s(plan.start(i))))
+    else:
+        worst = max((abs(ts_diff(a, b)) for a, b in zip(pts, want_ticks)), default=0)
+        c.check(worst <= 1, "%s: frame timestamps differ from source PTS + 1.4 s by up to %d ticks"
+                % (label, worst))
 
 
-def _check_audio_segment(c, label, seg, sv, plan, i, audio_src, last):
-    pk = [p for p in seg.packets if p.get("pts") is not None]
+def profile_idc_of(name):
+    return H264_PROFILE_IDC.get((name or "").lower())
+
+
+def _check_rung_segment(c, label, ts, seg, ex, name, i, extinf, codecs, record,
+                        damaged=False, title=""):
+    """A transcoded segment: one IDR at the plan boundary and no other
+    keyframe; exactly the source frames presented in [b_i, b_i+1) at their
+    timestamps + 1.4 s; the rung's picture size; 8-bit 4:2:0; the SPS's
+    profile and level are what CODECS says (and ffprobe agrees).
+
+    damaged: the source's own decode reports errors (a broadcast capture
+    that starts or breaks mid-stream). Pictures that reference what a fresh
+    decoder from the segment's keyframe never saw may then be missing:
+    the segment's frames must be a subset of the source's, with the IDR
+    at the boundary, and EXTINF is not compared."""
+    sv, plan = ex.sv, ex.plan
+    aus = h264_access_units(ts)
+    if aus is None:
+        c.add("%s: the PMT lists streams %s, want one H.264 stream"
+              % (label, {"0x%x" % p: t for p, t in ts.streams.items()}))
+        return
+    if not aus:
+        c.add("%s: no access units" % label)
+        return
+    first = aus[0]
+    if record is not None and first.pts is not None:
+        record[i] = first.pts
+    c.check(first.idr, "%s: the first access unit is not an IDR picture (NAL types %s)"
+            % (label, first.types[:8]))
+    more = [k for k, au in enumerate(aus) if k and au.idr]
+    c.check(not more, "%s: %d more IDR pictures inside the segment (access units %s)"
+            % (label, len(more), more[:5]))
+    frames = [f for f in seg.frames if f.get("media_type") == "video"]
+    keys = [k for k, f in enumerate(frames) if int(f.get("key_frame") or 0) == 1]
+    c.check(len(frames) == len(aus), "%s: %d access units, %d decoded frames"
+            % (label, len(aus), len(frames)))
+    c.check(keys == [0], "%s: key frames at decoded frames %s, want only the first" % (label, keys[:6]))
+    pics = [f.get("pict_type") for f in frames]
+    c.check(pics[:1] == ["I"], "%s: first picture type %s" % (label, pics[:1]))
+    # timestamps: the IDR at the boundary, then exactly the source's frames
+    tol = sv.tolerance + Fraction(2, TS_CLOCK)
+    want_key = to_ts_ticks(plan.start(i)) + OFFSET_TICKS
+    if first.pts is None:
+        c.add("%s: the IDR access unit has no PTS" % label)
+        return
+    d = Fraction(ts_diff(first.pts, want_key), TS_CLOCK)
+    c.check(abs(d) <= tol, "%s: IDR pts - 1.4 = %s s, plan boundary %s s (off by %s ms)"
+            % (label, fmt_s(Fraction(first.pts, TS_CLOCK) - MPEGTS_OFFSET), fmt_s(plan.start(i)),
+               fmt_s(d * 1000)))
+    got = sorted(au.pts for au in aus if au.pts is not None)
+    c.check(got and got[0] == first.pts, "%s: a picture is presented before the IDR" % label)
+    stop = plan.cuts[i + 1] if i + 1 < len(plan) else None
+    want = [to_ts_ticks(t) + OFFSET_TICKS for t in sv.frames_from(plan.start(i), stop)]
+    if damaged and len(got) < len(want):
+        wset = set(want)
+        stray = [g for g in got if not ({g - 1, g, g + 1} & wset)]
+        c.check(not stray, "%s: %d frames at times the source has no picture (first %s s)"
+                % (label, len(stray), stray and fmt_s(Fraction(stray[0], TS_CLOCK))))
+        note("%s/%s: %d of the source's %d pictures in [%s, %s) s (the source decodes with "
+             "errors)" % (title, label, len(got), len(want), fmt_s(plan.start(i)),
+                          fmt_s(stop) if stop is not None else "end"))
+    elif len(got) != len(want):
+        c.add("%s: %d frames, the source has %d presented in [%s, %s) s"
+              % (label, len(got), len(want), fmt_s(plan.start(i)),
+                 fmt_s(stop) if stop is not None else "end"))
+    else:
+        worst = max((abs(ts_diff(a, b)) for a, b in zip(got, want)), default=0)
+        c.check(worst <= 1, "%s: frame timestamps differ from source PTS + 1.4 s by up to %d ticks"
+                % (label, worst))
+    if i < len(extinf) and got and not (damaged and len(got) < len(want)):
+        dur = Fraction(ts_diff(got[-1], first.pts), TS_CLOCK) + sv.frame_dur
+        w = Fraction(extinf[i], 1000)
+        c.check(abs(dur - w) <= tol + Fraction(1, 1000),
+                "%s: lasts %s s (last pts + 1 frame - IDR pts), EXTINF %s s"
+                % (label, fmt_s(dur), fmt_s(w)))
+    # picture
+    st = seg.streams[0]
+    size = (st.get("width"), st.get("height"))
+    pics_ok = ex.rungs[name][0]
+    c.check(size in pics_ok, "%s: %sx%s, rung %s of a %dx%d display wants %s"
+            % (label, size[0], size[1], name, ex.display[0], ex.display[1],
+               " or ".join("%dx%d" % p for p in sorted(pics_ok))))
+    c.check(st.get("pix_fmt") == "yuv420p", "%s: pix_fmt %s, want yuv420p (8-bit 4:2:0)"
+            % (label, st.get("pix_fmt")))
+    # profile and level: SPS == CODECS == ffprobe
+    avc1 = first.avc1()
+    if avc1 is None:
+        c.add("%s: no SPS in the IDR access unit" % label)
+        return
+    if codecs:
+        c.check(avc1 == codecs, "%s: the SPS says %s, master.m3u8 CODECS %s" % (label, avc1, codecs))
+    pidc, lidc = int(avc1[5:7], 16), int(avc1[9:11], 16)
+    fp = profile_idc_of(st.get("profile"))
+    c.check(fp == pidc, "%s: ffprobe profile %r, the SPS profile_idc %d" % (label, st.get("profile"), pidc))
+    c.check(st.get("level") == lidc, "%s: ffprobe level %s, the SPS level_idc %d"
+            % (label, st.get("level"), lidc))
+    if ex.high_profile:
+        c.check(pidc == 100, "%s: profile_idc %d, want High (100) with the default preset"
+                % (label, pidc))
+    lim = H264_LEVELS.get(lidc)
+    if lim is None:
+        c.add("%s: level_idc %d is not an H.264 level" % (label, lidc))
+    elif size[0] and size[1]:
+        mbs = -(-size[0] // 16) * -(-size[1] // 16)
+        c.check(mbs <= lim[1], "%s: %dx%d is %d macroblocks, more than level %d.%d allows (%d)"
+                % (label, size[0], size[1], mbs, lidc // 10, lidc % 10, lim[1]))
+        fps = float(sv.fps())
+        if mbs * fps > lim[0] * 1.001:
+            note("%s/%s: %dx%d at %.2f fps is %.0f macroblocks/s, more than level %d.%d allows "
+                 "(%d)" % (title, label, size[0], size[1], fps, mbs * fps, lidc // 10, lidc % 10,
+                           lim[0]))
+
+
+def _check_audio_segment(c, label, ts, seg, ex, i, last, record):
+    """AAC-LC stereo 48 kHz on the grid: starts at grid[i] (+1.4 s), whole
+    1024-sample frames without gaps up to grid[i+1]."""
+    pid = ts.pid_of(STREAM_TYPE_ADTS_AAC)
+    c.check(pid is not None and len(ts.streams) == 1,
+            "%s: the PMT lists streams %s, want one ADTS AAC stream"
+            % (label, {"0x%x" % p: t for p, t in ts.streams.items()}))
+    st = seg.streams[0]
+    c.check(int(st.get("sample_rate") or 0) == AUDIO_RATE and st.get("channels") == 2
+            and st.get("profile") == "LC",
+            "%s: %s %s Hz %s channels, want AAC LC 48000 Hz stereo"
+            % (label, st.get("profile"), st.get("sample_rate"), st.get("channels")))
+    pk = [int(p["pts"]) for p in seg.packets if p.get("pts") is not None]
     if not pk:
         c.add("%s: no audio packets" % label)
         return
-    rates = [int(s.get("sample_rate") or 0) for s in seg.streams if s.get("codec_type") == "audio"]
-    rate = rates[0] if rates and rates[0] else 48000
-    aacf = Fraction(AAC_FRAME, rate)
-    eps = Fraction(2, TS_CLOCK)
-    first = min(int(p["pts"]) for p in pk)
-    if i == 0:
-        starts = [plan.start(0)]
-        if audio_src and audio_src.get("start") is not None:
-            starts.append(audio_src["start"])
-        lo, hi = min(starts), max(starts)
-    else:
-        lo = hi = plan.start(i)
-    d_lo = Fraction(ts_diff(first, to_ts_ticks(lo) + OFFSET_TICKS), TS_CLOCK)
-    d_hi = Fraction(ts_diff(first, to_ts_ticks(hi) + OFFSET_TICKS), TS_CLOCK)
-    c.check(d_lo >= -eps and d_hi <= aacf + eps,
-            "%s: first audio pts - 1.4 = %s s, want within one AAC frame (%s ms) at or after %s s"
-            % (label, fmt_s(Fraction(first, TS_CLOCK) - MPEGTS_OFFSET), fmt_s(aacf * 1000),
-               fmt_s(lo) if lo == hi else "%s..%s" % (fmt_s(lo), fmt_s(hi))))
+    if record is not None:
+        record[i] = pk[0]
+    start, stop = ex.grid[i], ex.grid[i + 1]
+    want_first = to_ts_ticks(Fraction(start, AUDIO_RATE)) + OFFSET_TICKS
+    c.check(abs(ts_diff(pk[0], want_first)) <= 1,
+            "%s: first audio pts - 1.4 = %s s (sample %s), want sample %d of the grid (%s s)"
+            % (label, fmt_s(Fraction(pk[0], TS_CLOCK) - MPEGTS_OFFSET),
+               fmt_s((Fraction(pk[0], TS_CLOCK) - MPEGTS_OFFSET) * AUDIO_RATE), start,
+               fmt_s(Fraction(start, AUDIO_RATE))))
+    step = to_ts_ticks(Fraction(AAC_FRAME, AUDIO_RATE))
+    gaps = [k for k in range(1, len(pk)) if abs(ts_diff(pk[k], pk[k - 1]) - step) > 1]
+    c.check(not gaps, "%s: packets %s are not 1024 samples after the previous one"
+            % (label, gaps[:4]))
+    got_end = start + AAC_FRAME * len(pk)
     if not last:
-        end_pkt = max(pk, key=lambda p: int(p["pts"]))
-        dur = int(end_pkt.get("duration") or 0) or to_ts_ticks(aacf)
-        end = int(end_pkt["pts"]) + dur
-        d = Fraction(ts_diff(end, to_ts_ticks(plan.stop(i)) + OFFSET_TICKS), TS_CLOCK)
-        c.check(-aacf - eps <= d <= aacf + eps,
-                "%s: audio ends at %s s (- 1.4), the segment at %s s"
-                % (label, fmt_s(Fraction(end, TS_CLOCK) - MPEGTS_OFFSET), fmt_s(plan.stop(i))))
+        c.check(got_end == stop, "%s: %d frames end at sample %d, the next segment starts at %d"
+                % (label, len(pk), got_end, stop))
+    else:
+        ok = any(abs(got_end - e) <= AAC_FRAME for e in (stop, ex.alt_end))
+        c.check(ok, "%s: the audio ends at sample %d (%s s), the video at %s s (grid %d)"
+                % (label, got_end, fmt_s(Fraction(got_end, AUDIO_RATE)), fmt_s(ex.sv.end), stop))
+
+
+def check_alignment(records, label_of=str):
+    """Segment N starts at the same PTS in every video rendition; each
+    audio rendition's segment N starts within one AAC frame of it.
+    records: {(kind, name): {segment: first pts}}."""
+    c = Collector()
+    videos = {k: v for k, v in records.items() if k[0] == "video" and v}
+    audios = {k: v for k, v in records.items() if k[0] == "audio" and v}
+    expect(videos, "no video segment was recorded")
+    aacf = to_ts_ticks(Fraction(AAC_FRAME, AUDIO_RATE))
+    segs = sorted(set().union(*[set(v) for v in videos.values()]))
+    compared = 0
+    for i in segs:
+        have = {k: v[i] for k, v in videos.items() if i in v}
+        ref_k = sorted(have)[0]
+        ref = have[ref_k]
+        for k, p in sorted(have.items()):
+            if abs(ts_diff(p, ref)) > 1:
+                c.add("segment %d starts at %s s in %s/%s, %s s in %s/%s"
+                      % (i, fmt_s(Fraction(p, TS_CLOCK)), k[0], k[1],
+                         fmt_s(Fraction(ref, TS_CLOCK)), ref_k[0], ref_k[1]))
+        for k, v in sorted(audios.items()):
+            if i in v:
+                compared += 1
+                if abs(ts_diff(v[i], ref)) > aacf + 1:
+                    c.add("segment %d: audio/%s starts at %s s, the video at %s s (more than "
+                          "one AAC frame apart)" % (i, k[1], fmt_s(Fraction(v[i], TS_CLOCK)),
+                                                    fmt_s(Fraction(ref, TS_CLOCK))))
+    c.check(len(videos) >= 2 or audios, "only one rendition was recorded: nothing to align")
+    c.raise_if_any()
 
 
 # ---------------------------------------------------------------------------
@@ -834,24 +1150,46 @@ def source_decode(sv, crc):
     return frames, {normalize_log_line(l) for l in dec.stderr}
 
 
-def check_decode(tv, sv, src_frames, tolerated, crc):
-    """ffmpeg decodes master.m3u8's first video stream with exit status 0,
-    nothing on stderr, and the same frames as the source: as many, at the
-    source's timestamps + 1.4 s, and (crc=True) the same pictures.
+def check_decode(tv, sv, src_frames, tolerated, crc, rendition=None):
+    """ffmpeg decodes a playlist's first video stream with exit status 0,
+    nothing on stderr, and the frames it must hold, at the source's
+    timestamps + 1.4 s.
+
+    rendition None: master.m3u8, as a player opens it (its first variant);
+    "original": the copied stream, every source frame from the first
+    keyframe on and (crc=True) the same pictures; a rung: the source frames
+    presented from the first keyframe on (pictures are re-encoded, so only
+    counted and timed).
 
     Error lines that decoding the source itself prints (damage in the source
     bitstream, which the original rendition copies faithfully) are
     tolerated; the generated fixtures decode without any, so for them any
     stderr output fails the check."""
     tv.require_serving()
-    dec = Decode(os.path.join(tv.path, "master.m3u8"), crc=crc)
+    if rendition is None:
+        m = MasterPlaylist(tv.read_text("master.m3u8"))
+        expect(m.variants, "master.m3u8 has no variant")
+        mm = re.match(r"video/([^/]+)/index\.m3u8$", m.variants[0][2])
+        expect(mm, "first variant URI %r" % m.variants[0][2])
+        first = mm.group(1)
+        path = os.path.join(tv.path, "master.m3u8")
+    else:
+        first = rendition
+        path = os.path.join(tv.path, "video", rendition, "index.m3u8")
+    original = first == "original"
+    if not original:
+        origin_ticks = sv.key_pts[0]
+        src_frames = [f for f in src_frames if f[0] >= origin_ticks]
+    use_crc = crc and original
+    dec = Decode(path, crc=use_crc)
     c = Collector()
     c.check(dec.returncode == 0, "ffmpeg exit status %d" % dec.returncode)
     noise = [l for l in dec.stderr if normalize_log_line(l) not in tolerated]
     c.check(not noise, "ffmpeg stderr: %s" % noise[:3])
     c.check(len(dec.frames) == len(src_frames),
-            "decoded %d frames through HLS, %d from the source (from its first keyframe on)"
-            % (len(dec.frames), len(src_frames)))
+            "decoded %d frames through %s (video/%s), %d from the source (%s)"
+            % (len(dec.frames), os.path.basename(path), first, len(src_frames),
+               "from its first keyframe on" if original else "presented from the first keyframe on"))
     if dec.tb is None:
         c.add("no time base in ffmpeg's framecrc output")
     if not c and dec.frames:
@@ -866,9 +1204,52 @@ def check_decode(tv, sv, src_frames, tolerated, crc):
                 break
             # Pictures concealed after decode errors depend on what was
             # decoded before them, so CRCs are compared for clean sources only.
-            if crc and not tolerated and gcrc != wcrc:
+            if use_crc and not tolerated and gcrc != wcrc:
                 c.add("picture at %s s decodes differently through HLS" % fmt_s(w_s))
                 break
+    c.raise_if_any()
+
+
+def _gray_frame(args, w, h, timeout=120):
+    r = run_bytes(["ffmpeg", "-nostdin", "-v", "error"] + args +
+                  ["-frames:v", "1", "-vf", "scale=%d:%d" % (w, h), "-pix_fmt", "gray",
+                   "-f", "rawvideo", "-"], timeout=timeout)
+    if r.returncode != 0 or len(r.stdout) != w * h:
+        fail("ffmpeg %s: %d bytes, want %d; %s" % (" ".join(args), len(r.stdout), w * h,
+                                                   r.stderr.decode("utf-8", "replace")[-300:]))
+    return r.stdout
+
+
+def psnr(a, b):
+    se = sum((x - y) * (x - y) for x, y in zip(a, b))
+    if se == 0:
+        return 99.0
+    return 10 * math.log10(255.0 * 255.0 * len(a) / se)
+
+
+def check_picture(tv, sv, name):
+    """The first picture of the rung is the source's first picture as
+    displayed (sample aspect ratio and rotation applied), scaled: it is
+    much closer to that than to the same picture turned upside down, and,
+    for a quarter-turn source, than to the unrotated picture squeezed into
+    the rung's size."""
+    seg0 = os.path.join(tv.rdir("video", name), segment_name(0, 1))
+    st = ffprobe_json(seg0, ["-select_streams", "v:0", "-show_entries", "stream=width,height"])
+    st = st.get("streams") or []
+    expect(st and st[0].get("width"), "segment 0 has no picture size")
+    w, h = int(st[0]["width"]), int(st[0]["height"])
+    got = _gray_frame(["-i", seg0], w, h)
+    shown = _gray_frame(["-i", sv.path], w, h)            # autorotated, as players show it
+    wrong = {"upside down": shown[::-1]}
+    if sv.quarter_turns in (90, 270):
+        wrong["unrotated"] = _gray_frame(["-noautorotate", "-i", sv.path], w, h)
+    good = psnr(got, shown)
+    c = Collector()
+    c.check(good >= 25, "PSNR %.1f dB against the source's first picture as displayed" % good)
+    for what, pic in wrong.items():
+        bad = psnr(got, pic)
+        c.check(good >= bad + 6, "PSNR %.1f dB against the displayed source, %.1f dB against "
+                "it %s" % (good, bad, what))
     c.raise_if_any()
 
 
@@ -883,3 +1264,27 @@ def log_mentions(log_text, phrase, rel, abs_path=None):
         if phrase in line and (pat.search(line) or (abs_path and abs_path in line)):
             out.append(line)
     return out
+
+
+MADE_RE = re.compile(r"^hlsfs: info: (?P<path>/.*): (?P<how>encoded|copied) "
+                     r"(?P<kind>video|audio)/(?P<name>[^/ ]+) segment (?P<seg>\d+) "
+                     r"made in (?P<ms>\d+) ms \((?P<speed>[0-9.]+)x realtime\)$")
+
+
+def made_lines(log_text, src_path=None):
+    """The "made in" lines of a log: dicts with path, how, kind, name, seg
+    (int), ms; only those naming src_path (absolute) if given."""
+    out = []
+    for line in log_text.splitlines():
+        m = MADE_RE.match(line.strip())
+        if m and (src_path is None or m.group("path") == src_path):
+            d = m.groupdict()
+            d["seg"] = int(d["seg"])
+            d["ms"] = int(d["ms"])
+            out.append(d)
+    return out
+
+
+def made_lines_loose(log_text):
+    """Lines that say "made in" at all (to catch a format drift)."""
+    return [l for l in log_text.splitlines() if " made in " in l]

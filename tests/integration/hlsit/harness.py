@@ -136,13 +136,14 @@ class Mount:
     """One hlsfs process in the foreground and its mount point."""
 
     def __init__(self, hlsfs, source, mountpoint, cache_dir, log_path,
-                 segment_time=None, label="mount"):
+                 segment_time=None, label="mount", options=None):
         self.hlsfs = hlsfs
         self.source = source
         self.mountpoint = os.path.realpath(mountpoint)
         self.cache_dir = cache_dir
         self.log_path = log_path
         self.segment_time = segment_time
+        self.options = dict(options or {})   # more -o NAME=VALUE, in order
         self.label = label
         self.proc = None
         self.exit_status = None
@@ -154,6 +155,7 @@ class Mount:
         opts = ["cache_dir=" + self.cache_dir]
         if self.segment_time is not None:
             opts.append("segment_time=%s" % self.segment_time)
+        opts += ["%s=%s" % kv for kv in self.options.items()]
         return [self.hlsfs, "-f", "-o", ",".join(opts), self.source, self.mountpoint]
 
     def start(self, timeout=20.0):

@@ -10,6 +10,7 @@ import json
 import math
 import re
 import subprocess
+import sys
 from fractions import Fraction
 
 from .harness import fail
@@ -30,6 +31,30 @@ def run(cmd, timeout=120, input_bytes=None):
     r.stdout = r.stdout.decode("utf-8", "replace")
     r.stderr = r.stderr.decode("utf-8", "replace")
     return r
+
+
+def run_bytes(cmd, timeout=120):
+    """Run a command; returns CompletedProcess with bytes stdout/stderr."""
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        fail("timed out after %d s: %s" % (timeout, " ".join(cmd)))
+
+
+def decode_audio(path, stream="0:a:0", timeout=300):
+    """Decode one audio stream to 48 kHz stereo float samples, interleaved.
+    Returns (exit status, stderr lines, array of floats)."""
+    import array
+    r = run_bytes(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", stream,
+                   "-ac", "2", "-ar", "48000", "-f", "f32le", "-"], timeout=timeout)
+    samples = array.array("f")
+    data = r.stdout[: len(r.stdout) // 8 * 8]
+    samples.frombytes(data)
+    if sys.byteorder != "little":
+        samples.byteswap()
+    lines = [l for l in r.stderr.decode("utf-8", "replace").splitlines() if l.strip()]
+    return r.returncode, lines, samples
 
 
 def ffprobe_json(path, args, timeout=120):
@@ -55,6 +80,26 @@ def parse_rate(text):
             return None
         return Fraction(int(num), int(den))
     return Fraction(text)
+
+
+def parse_ratio(text):
+    """'16:15' -> Fraction(16, 15); None for '0:1', 'N/A' or missing."""
+    if not text or ":" not in text:
+        return None
+    num, den = text.split(":", 1)
+    try:
+        num, den = int(num), int(den)
+    except ValueError:
+        return None
+    if num <= 0 or den <= 0:
+        return None
+    return Fraction(num, den)
+
+
+def round_half_up(x):
+    """Nearest integer, halves away from zero (av_rescale's rounding)."""
+    x = Fraction(x)
+    return math.floor(x + Fraction(1, 2)) if x >= 0 else -math.floor(-x + Fraction(1, 2))
 
 
 def fmt_s(x):
@@ -148,7 +193,8 @@ class SourceVideo:
             "-select_streams", "v:0",
             "-show_entries",
             "stream=index,codec_name,profile,level,width,height,time_base,"
-            "avg_frame_rate,r_frame_rate,pix_fmt:stream_side_data=rotation"
+            "avg_frame_rate,r_frame_rate,pix_fmt,sample_aspect_ratio"
+            ":stream_side_data=rotation"
             ":packet=pts,dts,duration,flags",
         ], timeout=180)
         streams = data.get("streams") or []
@@ -162,6 +208,8 @@ class SourceVideo:
         self.width = st.get("width")
         self.height = st.get("height")
         self.tb = parse_rate(st.get("time_base"))
+        self.pix_fmt = st.get("pix_fmt")
+        self.sar = parse_ratio(st.get("sample_aspect_ratio"))
         self._rotation = 0
         for sd in st.get("side_data_list") or []:
             if sd.get("rotation"):
@@ -186,6 +234,7 @@ class SourceVideo:
         if not self.key_pts:
             fail("no keyframes in %s" % path)
         self.pts_sorted = sorted(p[0] for p in self.packets)
+        self.shown_pts = None      # ticks of the decoded pictures, when known
         deltas = sorted(b - a for a, b in zip(self.pts_sorted, self.pts_sorted[1:]) if b > a)
         if deltas:
             self.frame_ticks = deltas[len(deltas) // 2]
@@ -236,6 +285,45 @@ class SourceVideo:
     def rotation(self):
         return self._rotation
 
+    @property
+    def quarter_turns(self):
+        """The display rotation as 0, 90, 180 or 270 degrees."""
+        return (round_half_up(Fraction(-self._rotation, 90)) % 4) * 90
+
+    def display_size(self):
+        """(width, height) as displayed: sample aspect ratio applied to the
+        width, then the sides swapped for a quarter turn; whole pixels
+        rounded like the daemon's (int)(x + 0.5)."""
+        dw = Fraction(self.width or 0)
+        if self.sar:
+            dw *= self.sar
+        dh = Fraction(self.height or 0)
+        if self.quarter_turns in (90, 270):
+            dw, dh = dh, dw
+        return int(math.floor(dw + Fraction(1, 2))), int(math.floor(dh + Fraction(1, 2)))
+
+    @property
+    def end_by_mean_step(self):
+        """End of the stream the other common way: the latest presentation
+        time from the first keyframe (decode order) on, plus the mean decode
+        time step. Equal to end for constant frame rates."""
+        first = next(i for i, p in enumerate(self.packets) if "K" in p[3])
+        pk = self.packets[first:]
+        dts = [int(p[1]) for p in pk if p[1] is not None]
+        last = max(p[0] for p in pk)
+        step = (max(dts) - min(dts)) // (len(dts) - 1) if len(dts) > 1 else 0
+        return self.seconds(last + (step if step > 0 else 1))
+
+    def frames_from(self, start_s, stop_s=None):
+        """Source presentation times (s) in [start_s, stop_s) (stop None:
+        to the end): what a transcoded segment holds. The pictures a decode
+        of the source shows when one was attached (shown_pts); else the
+        packets' timestamps, which also count pictures that are never shown
+        (VP8/VP9 hidden frames) or miss second fields."""
+        ticks = self.shown_pts if self.shown_pts is not None else self.pts_sorted
+        return [self.seconds(p) for p in ticks
+                if self.seconds(p) >= start_s and (stop_s is None or self.seconds(p) < stop_s)]
+
     def packet_index_of_key(self, seconds):
         """Decode-order index of the keyframe packet presented at 'seconds'."""
         for i, p in enumerate(self.packets):
@@ -282,6 +370,76 @@ class SourceVideo:
         if idc is None or self.level in (None, -99):
             return None
         return idc, int(self.level)
+
+
+DEFAULT_LADDER = "360:800k,480:1400k,720:2800k,1080:5000k,1440:8000k,2160:14000k"
+
+
+def parse_ladder(spec):
+    """'360:800k,720:2800k' -> [(360, 800000), (720, 2800000)] sorted by height."""
+    out = []
+    for item in spec.split(","):
+        h, rate = item.split(":")
+        mult = 1
+        if rate[-1] in "kK":
+            mult, rate = 1000, rate[:-1]
+        elif rate[-1] in "mM":
+            mult, rate = 1000000, rate[:-1]
+        out.append((int(h), int(round(float(rate) * mult))))
+    return sorted(out)
+
+
+def _even(x):
+    """Nearest even integer (halves up), at least 2."""
+    v = int(math.floor(Fraction(x) / 2 + Fraction(1, 2))) * 2
+    return max(2, v)
+
+
+def rung_picture(n, dw, dh):
+    """Picture size of rung n for a display size dw x dh: short side n,
+    long side even(round(n * aspect)). Returns the set of acceptable
+    (width, height): rounding the product first or not may differ by 2."""
+    aspect = Fraction(max(dw, dh), min(dw, dh))
+    longs = {_even(n * aspect), _even(round_half_up(n * aspect))}
+    short = _even(n)
+    if dw >= dh:
+        return {(l, short) for l in longs}
+    return {(short, l) for l in longs}
+
+
+def expected_rungs(ladder, dw, dh):
+    """[(name, {acceptable (w, h)}, bit rate)] of the transcoded rungs for a
+    source displayed at dw x dh: every rung up to the short side, or, when
+    the source is smaller than every rung, one rung at its own short side
+    rounded down to even, at the lowest rung's rate scaled by pixel count
+    (at least 64k)."""
+    if dw <= 0 or dh <= 0:
+        return []
+    short = min(dw, dh)
+    out = [("%dp" % n, rung_picture(n, dw, dh), rate) for n, rate in ladder if n <= short]
+    if not out:
+        n = short & ~1 or 2
+        low_n, low_rate = ladder[0]
+        rate = max(64000, int(low_rate * short * short / (low_n * low_n)))
+        out = [("%dp" % n, rung_picture(n, dw, dh), rate)]
+    return out
+
+
+AUDIO_RATE = 48000
+
+
+def audio_grid(plan, end_s, rate=AUDIO_RATE, frame=AAC_FRAME):
+    """Sample positions (at rate) where each audio segment starts, plus the
+    end: O = round(b0 * rate); segment i > 0 starts at the frame of the
+    grid from O nearest b_i; the end is the first grid point at or after
+    the end of the video."""
+    origin = round_half_up(plan.start(0) * rate)
+    starts = [origin]
+    for i in range(1, len(plan)):
+        s = round_half_up(plan.start(i) * rate) - origin
+        starts.append(origin + frame * ((s + frame // 2) // frame))
+    end = origin + frame * math.ceil((Fraction(end_s) * rate - origin) / frame)
+    return starts + [max(end, starts[-1])]
 
 
 def source_audio_streams(path):
@@ -366,7 +524,8 @@ class Segment:
     """ffprobe's view of one MPEG-TS segment."""
 
     def __init__(self, path, decode_video=True, timeout=120):
-        entries = "stream=index,codec_type,codec_name,sample_rate,channels,width,height,time_base" \
+        entries = "stream=index,codec_type,codec_name,profile,level,pix_fmt,sample_rate," \
+                  "channels,width,height,time_base" \
                   ":packet=stream_index,pts,dts,duration,flags"
         if decode_video:
             entries += ":frame=stream_index,media_type,pts,best_effort_timestamp,key_frame,pict_type"
@@ -376,6 +535,7 @@ class Segment:
         data = ffprobe_json(path, args, timeout=timeout)
         self.stderr = [l for l in data["_stderr"].splitlines() if l.strip()]
         self.streams = data.get("streams") or []
+        self.format = data.get("format") or {}
         items = data.get("packets_and_frames")
         if items is None:
             items = [dict(p, type="packet") for p in data.get("packets") or []]
