@@ -21,7 +21,7 @@
 #define DEFAULT_SEGMENT_TIME "6"
 #define DEFAULT_PRESET       "veryfast"
 #define DEFAULT_AUDIO_RATE   "128k"
-#define DEFAULT_THREADS      "2"
+#define DEFAULT_THREADS      "1"
 #define DEFAULT_MAX_AHEAD    "60"
 #define DEFAULT_IDLE_TIMEOUT "60"
 
@@ -313,7 +313,8 @@ void opts_print_help(const char *progname)
            "                           2160:14000k); only rungs up to the source\n"
            "    -o preset=NAME         x264 preset (default " DEFAULT_PRESET ")\n"
            "    -o threads=N           x264 threads per segment encode (default\n"
-           "                           " DEFAULT_THREADS "); part of what the bytes depend on\n"
+           "                           " DEFAULT_THREADS "); more than 1 is faster but makes the\n"
+           "                           bytes of a re-encoded segment differ\n"
            "    -o audio_bitrate=RATE  AAC-LC stereo 48 kHz bit rate (default\n"
            "                           " DEFAULT_AUDIO_RATE ")\n"
            "    -o max_ahead=SECS      readahead past the furthest segment read\n"

@@ -98,6 +98,10 @@ static int stream_init(struct probe_stream *s, const AVStream *st)
         !(s->name = strdup(e->value)))
         return -ENOMEM;
     s->is_default = !!(st->disposition & AV_DISPOSITION_DEFAULT);
+    /* as players do: the container's aspect ratio over the bitstream's */
+    s->sar = st->sample_aspect_ratio.num > 0 ? st->sample_aspect_ratio
+                                             : st->codecpar->sample_aspect_ratio;
+    s->avg_rate = st->avg_frame_rate;
     const uint8_t *matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
     if (matrix) {
         double theta = -av_display_rotation_get((const int32_t *)matrix);
@@ -162,24 +166,32 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
         int pct = (int)(file_size * 100 / expected_end);
         return set_error(p, "truncated file at %d%%", pct) < 0 ? -ENOMEM : 1;
     }
-    /* the table has decode times; a keyframe's presentation offset is
-     * read from the first video packet */
+    /* the table has decode times only: the keyframes' presentation times
+     * are read from the keyframes themselves (the demuxer skips every
+     * other sample), the first one also giving the offset for the rest */
     if (p->video) {
+        struct probe_stream *v = p->video;
         AVPacket *pkt = av_packet_alloc();
+        int first = 1;
+        size_t at = 0;
         if (!pkt)
             return -ENOMEM;
         for (unsigned i = 0; i < fmt->nb_streams; i++)
             fmt->streams[i]->discard =
-                (int)i == p->video->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+                (int)i == v->index ? AVDISCARD_NONKEY : AVDISCARD_ALL;
         while (av_read_frame(fmt, pkt) >= 0) {
-            int found = pkt->stream_index == p->video->index &&
-                        (pkt->flags & AV_PKT_FLAG_KEY) &&
-                        pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE;
-            if (found)
-                p->video->pts_offset = pkt->pts - pkt->dts;
+            if (pkt->stream_index == v->index && (pkt->flags & AV_PKT_FLAG_KEY) &&
+                pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE) {
+                if (first)
+                    v->pts_offset = pkt->pts - pkt->dts;
+                first = 0;
+                /* index entries are in decode order, as the packets come */
+                while (at < v->npkts && v->pkts[at].dts < pkt->dts)
+                    at++;
+                if (at < v->npkts && v->pkts[at].dts == pkt->dts)
+                    v->pkts[at].pts = pkt->pts;
+            }
             av_packet_unref(pkt);
-            if (found)
-                break;
         }
         av_packet_free(&pkt);
     }

@@ -289,6 +289,46 @@ done:
 
 /* ---- building ----------------------------------------------------------- */
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* FRAME-RATE: the highest rate the frames come at (HLS asks for the
+ * maximum), from the steps between timestamps (the 10th percentile, so a
+ * stray short step does not count); the container's own rate when it is
+ * within 3 % of that (it is exact where timestamps are rounded). */
+static double frame_rate(const struct probe_stream *v, size_t from)
+{
+    size_t n = v->npkts - from, k = 0;
+    int64_t *ts = malloc((n ? n : 1) * sizeof(*ts));
+    double rate = 0;
+    if (!ts)
+        return 0;
+    int all_pts = 1;        /* a sample table gives decode times only */
+    for (size_t i = from; i < v->npkts; i++)
+        all_pts &= v->pkts[i].pts != AV_NOPTS_VALUE;
+    for (size_t i = from; i < v->npkts; i++)
+        ts[i - from] = all_pts ? v->pkts[i].pts : v->pkts[i].dts;
+    qsort(ts, n, sizeof(*ts), cmp_i64);
+    for (size_t i = 1; i < n; i++)
+        if (ts[i] > ts[i - 1])
+            ts[k++] = ts[i] - ts[i - 1];
+    if (k) {
+        qsort(ts, k, sizeof(*ts), cmp_i64);
+        double step = (double)ts[k / 10] * v->tb.num / v->tb.den;
+        rate = step > 0 ? 1.0 / step : 0;
+    }
+    free(ts);
+    if (v->avg_rate.num > 0 && v->avg_rate.den > 0) {
+        double container = av_q2d(v->avg_rate);
+        if (rate <= 0 || fabs(container - rate) <= rate * 0.03)
+            rate = container;
+    }
+    return rate;
+}
+
 static struct title *title_alloc(const struct title_key *key)
 {
     struct title *t = calloc(1, sizeof(*t));
@@ -540,7 +580,7 @@ static int build_video(struct title *t, const struct probe_stream *v,
         goto done;
 
     /* the picture as displayed: sample aspect ratio and rotation applied */
-    AVRational sar = v->par->sample_aspect_ratio;
+    AVRational sar = v->sar;
     double dw = v->par->width, dh = v->par->height;
     if (sar.num > 0 && sar.den > 0)
         dw = dw * sar.num / sar.den;
@@ -674,8 +714,15 @@ int title_build(const struct probe *p, const struct title_key *key,
     t->tb = v->tb;
 
     /* keyframes and their presentation times */
+    /* a keyframe an edit list discards is not shown: no cut there, as
+     * long as the stream has another keyframe */
+    int skip_discarded = 0;
     for (size_t i = 0; i < v->npkts; i++)
-        if (v->pkts[i].flags & PROBE_PKT_KEY) {
+        if ((v->pkts[i].flags & PROBE_PKT_KEY) && !(v->pkts[i].flags & PROBE_PKT_DISCARD))
+            skip_discarded = 1;
+    for (size_t i = 0; i < v->npkts; i++)
+        if ((v->pkts[i].flags & PROBE_PKT_KEY) &&
+            !(skip_discarded && (v->pkts[i].flags & PROBE_PKT_DISCARD))) {
             const struct probe_packet *pk = &v->pkts[i];
             key_pkt[nkeys] = i;
             key_pts[nkeys++] = pk->pts != AV_NOPTS_VALUE ? pk->pts
@@ -701,8 +748,7 @@ int title_build(const struct probe *p, const struct title_key *key,
     }
     int64_t frame = nframes > 1 ? (hi - lo) / (int64_t)(nframes - 1) : 0;
     end += frame > 0 ? frame : 1;
-    if (nframes > 1 && hi > lo)
-        t->frame_rate = (double)(nframes - 1) / ((double)(hi - lo) * v->tb.num / v->tb.den);
+    t->frame_rate = frame_rate(v, key_pkt[0]);
 
     if (!(t->bounds = malloc(((size_t)nseg + 1) * sizeof(*t->bounds))) ||
         !(t->rends = calloc((size_t)p->naudio + 1 + LADDER_MAX, sizeof(*t->rends)))) {

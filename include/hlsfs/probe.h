@@ -36,6 +36,8 @@ struct probe_stream {
                                         (Matroska): dts[] holds pts        */
     int64_t              pts_offset; /* pts - dts of a keyframe (index)    */
     int                  rotation;   /* video: clockwise degrees to upright */
+    AVRational           sar;        /* video: the container's, else codec's */
+    AVRational           avg_rate;   /* video: the container's frame rate   */
     char                *language;   /* owned, may be NULL                 */
     char                *name;       /* owned, may be NULL                 */
     int                  is_default;

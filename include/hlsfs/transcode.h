@@ -14,10 +14,11 @@
 struct title;
 struct title_rendition;
 
-/* Encoder settings shared by every rung of a mount. x264 is deterministic
- * for a given thread count with average-bit-rate control (a VBV cap would
- * make its frame threads timing-dependent, so none is used); the thread
- * count is part of what a segment's bytes depend on. */
+/* Encoder settings shared by every rung of a mount. With one thread x264
+ * gives the same bytes every time; its frame threads (threads > 1) let
+ * rate control depend on timing, so a re-encoded segment may differ in
+ * its bytes (never in its size). Rate control is an average bit rate with
+ * no VBV (a VBV made even short runs diverge). */
 struct transcode_config {
     const char *preset;      /* x264 preset, "veryfast"                    */
     int         threads;     /* x264 threads per segment encode            */
