@@ -28,7 +28,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 
-#define TITLE_RECORD_VERSION '3'
+#define TITLE_RECORD_VERSION '4'
 #define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
 static uint64_t options_hash(const struct title_options *o)
