@@ -166,32 +166,37 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
         int pct = (int)(file_size * 100 / expected_end);
         return set_error(p, "truncated file at %d%%", pct) < 0 ? -ENOMEM : 1;
     }
-    /* the table has decode times only: the keyframes' presentation times
-     * are read from the keyframes themselves (the demuxer skips every
-     * other sample), the first one also giving the offset for the rest */
+    /* the table has decode times only: each keyframe's presentation time
+     * is read from the keyframe itself (a seek to it, one packet), the
+     * first one also giving the offset used for the other frames */
     if (p->video) {
         struct probe_stream *v = p->video;
         AVPacket *pkt = av_packet_alloc();
         int first = 1;
-        size_t at = 0;
         if (!pkt)
             return -ENOMEM;
         for (unsigned i = 0; i < fmt->nb_streams; i++)
             fmt->streams[i]->discard =
-                (int)i == v->index ? AVDISCARD_NONKEY : AVDISCARD_ALL;
-        while (av_read_frame(fmt, pkt) >= 0) {
-            if (pkt->stream_index == v->index && (pkt->flags & AV_PKT_FLAG_KEY) &&
-                pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE) {
-                if (first)
-                    v->pts_offset = pkt->pts - pkt->dts;
-                first = 0;
-                /* index entries are in decode order, as the packets come */
-                while (at < v->npkts && v->pkts[at].dts < pkt->dts)
-                    at++;
-                if (at < v->npkts && v->pkts[at].dts == pkt->dts)
-                    v->pkts[at].pts = pkt->pts;
+                (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+        for (size_t k = 0; k < v->npkts; k++) {
+            if (!(v->pkts[k].flags & PROBE_PKT_KEY))
+                continue;
+            if (av_seek_frame(fmt, v->index, v->pkts[k].dts, AVSEEK_FLAG_BACKWARD) < 0)
+                continue;
+            /* the seek lands at or before it: read on to it */
+            while (av_read_frame(fmt, pkt) >= 0) {
+                int mine = pkt->stream_index == v->index;
+                int64_t dts = pkt->dts;
+                if (mine && dts == v->pkts[k].dts && pkt->pts != AV_NOPTS_VALUE) {
+                    v->pkts[k].pts = pkt->pts;
+                    if (first)
+                        v->pts_offset = pkt->pts - pkt->dts;
+                    first = 0;
+                }
+                av_packet_unref(pkt);
+                if (mine && (dts == AV_NOPTS_VALUE || dts >= v->pkts[k].dts))
+                    break;
             }
-            av_packet_unref(pkt);
         }
         av_packet_free(&pkt);
     }
