@@ -133,6 +133,45 @@ static struct probe_stream *slot_of(struct probe *p, int index)
     return NULL;
 }
 
+/* Read the presentation time of every 'stride'-th keyframe; the first
+ * sets pts_offset, *varies tells whether any other offset was seen. */
+static int keyframe_pts(AVFormatContext *fmt, struct probe_stream *v,
+                        size_t stride, int *varies)
+{
+    AVPacket *pkt = av_packet_alloc();
+    size_t nth = 0;
+    int first = 1;
+    if (!pkt)
+        return -ENOMEM;
+    *varies = 0;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    for (size_t k = 0; k < v->npkts; k++) {
+        if (!(v->pkts[k].flags & PROBE_PKT_KEY) || nth++ % stride)
+            continue;
+        if (av_seek_frame(fmt, v->index, v->pkts[k].dts, AVSEEK_FLAG_BACKWARD) < 0)
+            continue;
+        /* the seek lands at or before it: read on to it */
+        while (av_read_frame(fmt, pkt) >= 0) {
+            int mine = pkt->stream_index == v->index;
+            int64_t dts = pkt->dts;
+            if (mine && dts == v->pkts[k].dts && pkt->pts != AV_NOPTS_VALUE) {
+                v->pkts[k].pts = pkt->pts;
+                if (first)
+                    v->pts_offset = pkt->pts - pkt->dts;
+                else if (pkt->pts - pkt->dts != v->pts_offset)
+                    *varies = 1;
+                first = 0;
+            }
+            av_packet_unref(pkt);
+            if (mine && (dts == AV_NOPTS_VALUE || dts >= v->pkts[k].dts))
+                break;
+        }
+    }
+    av_packet_free(&pkt);
+    return 0;
+}
+
 /* MP4/MOV: the sample table, from libavformat's index entries. Returns 1
  * when used, 0 when the container has no complete table. */
 static int index_from_container(struct probe *p, AVFormatContext *fmt,
@@ -166,39 +205,26 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
         int pct = (int)(file_size * 100 / expected_end);
         return set_error(p, "truncated file at %d%%", pct) < 0 ? -ENOMEM : 1;
     }
-    /* the table has decode times only: each keyframe's presentation time
-     * is read from the keyframe itself (a seek to it, one packet), the
-     * first one also giving the offset used for the other frames */
+    /* the table has decode times only: a keyframe's presentation time is
+     * read from the keyframe itself (a seek to it, one packet). When 16
+     * keyframes spread over the title all show the same offset from their
+     * decode time, that offset serves for the rest; otherwise (variable
+     * frame rate with reordering) every keyframe is read. */
     if (p->video) {
         struct probe_stream *v = p->video;
-        AVPacket *pkt = av_packet_alloc();
-        int first = 1;
-        if (!pkt)
-            return -ENOMEM;
-        for (unsigned i = 0; i < fmt->nb_streams; i++)
-            fmt->streams[i]->discard =
-                (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-        for (size_t k = 0; k < v->npkts; k++) {
-            if (!(v->pkts[k].flags & PROBE_PKT_KEY))
-                continue;
-            if (av_seek_frame(fmt, v->index, v->pkts[k].dts, AVSEEK_FLAG_BACKWARD) < 0)
-                continue;
-            /* the seek lands at or before it: read on to it */
-            while (av_read_frame(fmt, pkt) >= 0) {
-                int mine = pkt->stream_index == v->index;
-                int64_t dts = pkt->dts;
-                if (mine && dts == v->pkts[k].dts && pkt->pts != AV_NOPTS_VALUE) {
-                    v->pkts[k].pts = pkt->pts;
-                    if (first)
-                        v->pts_offset = pkt->pts - pkt->dts;
-                    first = 0;
-                }
-                av_packet_unref(pkt);
-                if (mine && (dts == AV_NOPTS_VALUE || dts >= v->pkts[k].dts))
-                    break;
-            }
-        }
-        av_packet_free(&pkt);
+        size_t nkeys = 0;
+        int varies = 0;
+        for (size_t k = 0; k < v->npkts; k++)
+            nkeys += !!(v->pkts[k].flags & PROBE_PKT_KEY);
+        size_t stride = nkeys > 16 ? nkeys / 16 : 1;
+        int ret = keyframe_pts(fmt, v, stride, &varies);
+        if (ret < 0)
+            return ret;
+        if (varies && stride > 1 && (ret = keyframe_pts(fmt, v, 1, &varies)) < 0)
+            return ret;
+        for (size_t k = 0; k < v->npkts; k++)
+            if ((v->pkts[k].flags & PROBE_PKT_KEY) && v->pkts[k].pts == AV_NOPTS_VALUE)
+                v->pkts[k].pts = v->pkts[k].dts + v->pts_offset;
     }
     p->method = "container index";
     return 1;
