@@ -365,7 +365,7 @@ static int transcode_attempt(const char *path, const struct title *t,
     if ((ret = avcodec_parameters_to_context(u.dec, st->codecpar)) < 0)
         goto fail;
     u.dec->pkt_timebase = st->time_base;
-    u.dec->thread_count = 2;             /* decoding is exact either way */
+    u.dec->thread_count = 1;
     if ((ret = avcodec_open2(u.dec, codec, NULL)) < 0)
         goto fail;
     if (!(u.frame = av_frame_alloc()) || !(u.pkt = av_packet_alloc()) ||
@@ -387,14 +387,20 @@ static int transcode_attempt(const char *path, const struct title *t,
             started = r->key_by_pts ? (u.pkt->flags & AV_PKT_FLAG_KEY) && ts == cut
                                     : ts != AV_NOPTS_VALUE && ts >= cut;
         }
-        if (started) {
-            ret = avcodec_send_packet(u.dec, u.pkt);
-            if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_INVALIDDATA)
+        /* every packet reaches the decoder: when it has frames to give
+         * first (EAGAIN), they are taken and the packet sent again */
+        while (started && !done) {
+            int sent = avcodec_send_packet(u.dec, u.pkt);
+            if (sent < 0 && sent != AVERROR(EAGAIN) && sent != AVERROR_INVALIDDATA) {
+                ret = sent;
                 goto fail;
-            if (ret == AVERROR_INVALIDDATA)
+            }
+            if (sent == AVERROR_INVALIDDATA)
                 log_warn("%s: video segment %ld: undecodable packet skipped", path, seg);
             if ((ret = take_frames(&u, r, cfg, st, start, end, rate, ms, &done)) < 0)
                 goto fail;
+            if (sent != AVERROR(EAGAIN))
+                break;
         }
         av_packet_unref(u.pkt);
         if (done)
