@@ -102,6 +102,7 @@ static int stream_init(struct probe_stream *s, const AVStream *st)
     s->sar = st->sample_aspect_ratio.num > 0 ? st->sample_aspect_ratio
                                              : st->codecpar->sample_aspect_ratio;
     s->avg_rate = st->avg_frame_rate;
+    s->r_rate = st->r_frame_rate;
     const uint8_t *matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
     if (matrix) {
         double theta = -av_display_rotation_get((const int32_t *)matrix);

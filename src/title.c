@@ -28,7 +28,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 
-#define TITLE_RECORD_VERSION '4'
+#define TITLE_RECORD_VERSION '5'
 #define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
 static uint64_t options_hash(const struct title_options *o)
@@ -295,10 +295,10 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* FRAME-RATE: the highest rate the frames come at (HLS asks for the
- * maximum), from the steps between timestamps (the 10th percentile, so a
- * stray short step does not count); the container's own rate when it is
- * within 3 % of that (it is exact where timestamps are rounded). */
+/* FRAME-RATE: the rate of the typical (median) step between timestamps,
+ * or the container's average or libavformat's base rate when one is
+ * within 5 % of it (they are exact where timestamps are rounded, and
+ * some containers report a bogus average). */
 static double frame_rate(const struct probe_stream *v, size_t from)
 {
     size_t n = v->npkts - from, k = 0;
@@ -317,15 +317,15 @@ static double frame_rate(const struct probe_stream *v, size_t from)
             ts[k++] = ts[i] - ts[i - 1];
     if (k) {
         qsort(ts, k, sizeof(*ts), cmp_i64);
-        double step = (double)ts[k / 10] * v->tb.num / v->tb.den;
+        double step = (double)ts[k / 2] * v->tb.num / v->tb.den;
         rate = step > 0 ? 1.0 / step : 0;
     }
     free(ts);
-    if (v->avg_rate.num > 0 && v->avg_rate.den > 0) {
-        double container = av_q2d(v->avg_rate);
-        if (rate <= 0 || fabs(container - rate) <= rate * 0.03)
-            rate = container;
-    }
+    const AVRational cand[2] = { v->avg_rate, v->r_rate };
+    for (int i = 0; i < 2; i++)
+        if (cand[i].num > 0 && cand[i].den > 0 &&
+            (rate <= 0 || fabs(av_q2d(cand[i]) - rate) <= rate * 0.05))
+            return av_q2d(cand[i]);
     return rate;
 }
 

@@ -38,6 +38,7 @@ struct probe_stream {
     int                  rotation;   /* video: clockwise degrees to upright */
     AVRational           sar;        /* video: the container's, else codec's */
     AVRational           avg_rate;   /* video: the container's frame rate   */
+    AVRational           r_rate;     /* video: libavformat's base rate      */
     char                *language;   /* owned, may be NULL                 */
     char                *name;       /* owned, may be NULL                 */
     int                  is_default;
