@@ -28,7 +28,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 
-#define TITLE_RECORD_VERSION '5'
+#define TITLE_RECORD_VERSION '6'
 #define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
 static uint64_t options_hash(const struct title_options *o)
@@ -295,15 +295,15 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* FRAME-RATE: the rate of the typical (median) step between timestamps,
- * or the container's average or libavformat's base rate when one is
- * within 5 % of it (they are exact where timestamps are rounded, and
- * some containers report a bogus average). */
+/* FRAME-RATE: the container's average or libavformat's base rate when one
+ * is within 5 % of the rate of the typical (median) step between
+ * timestamps (they are exact where timestamps are rounded, and some
+ * containers report a bogus average); else the mean rate of the frames. */
 static double frame_rate(const struct probe_stream *v, size_t from)
 {
     size_t n = v->npkts - from, k = 0;
     int64_t *ts = malloc((n ? n : 1) * sizeof(*ts));
-    double rate = 0;
+    double step_rate = 0, mean_rate = 0, tb = av_q2d(v->tb);
     if (!ts)
         return 0;
     int all_pts = 1;        /* a sample table gives decode times only */
@@ -312,21 +312,22 @@ static double frame_rate(const struct probe_stream *v, size_t from)
     for (size_t i = from; i < v->npkts; i++)
         ts[i - from] = all_pts ? v->pkts[i].pts : v->pkts[i].dts;
     qsort(ts, n, sizeof(*ts), cmp_i64);
+    if (n > 1 && ts[n - 1] > ts[0])
+        mean_rate = (double)(n - 1) / ((double)(ts[n - 1] - ts[0]) * tb);
     for (size_t i = 1; i < n; i++)
         if (ts[i] > ts[i - 1])
             ts[k++] = ts[i] - ts[i - 1];
     if (k) {
         qsort(ts, k, sizeof(*ts), cmp_i64);
-        double step = (double)ts[k / 2] * v->tb.num / v->tb.den;
-        rate = step > 0 ? 1.0 / step : 0;
+        step_rate = 1.0 / ((double)ts[k / 2] * tb);
     }
     free(ts);
     const AVRational cand[2] = { v->avg_rate, v->r_rate };
     for (int i = 0; i < 2; i++)
         if (cand[i].num > 0 && cand[i].den > 0 &&
-            (rate <= 0 || fabs(av_q2d(cand[i]) - rate) <= rate * 0.05))
+            (step_rate <= 0 || fabs(av_q2d(cand[i]) - step_rate) <= step_rate * 0.05))
             return av_q2d(cand[i]);
-    return rate;
+    return mean_rate > 0 ? mean_rate : step_rate;
 }
 
 static struct title *title_alloc(const struct title_key *key)
