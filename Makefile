@@ -40,7 +40,7 @@ test_session_MODS  = session cache log
 test_audio_MODS    = audio probe log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
-.PHONY: all check unit integration install uninstall deps demo undemo clean
+.PHONY: all hlsfs check unit integration install uninstall deps demo undemo clean
 all: hlsfs
 
 hlsfs: $(BUILD)/hlsfs
