@@ -60,10 +60,10 @@ static void prerotate_size(const struct title_rendition *r, int *w, int *h)
     *h = swap ? r->width : r->height;
 }
 
-/* An encoder with the rung's settings at 'rate' for a segment of 'ms'. */
+/* An encoder with the rung's settings at 'rate'. */
 static int open_encoder(const struct title_rendition *r,
                         const struct transcode_config *cfg, AVRational tb,
-                        AVRational fps, int64_t rate, int64_t ms,
+                        AVRational fps, int64_t rate,
                         const AVFrame *props, AVCodecContext **out)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
@@ -90,7 +90,6 @@ static int open_encoder(const struct title_rendition *r,
      * a segment, and unlike a VBV cap it gives the same bytes whatever the
      * thread timing. The segment's bound is rate x duration; a segment
      * that comes out larger is encoded again at a lower rate. */
-    (void) ms;
     enc->bit_rate = (int64_t)((double)rate * ABR_TARGET);
     if (props) {
         enc->color_primaries = props->color_primaries;
@@ -123,7 +122,7 @@ int transcode_codecs(const struct title_rendition *r,
         goto done;
     /* the profile and level x264 writes in its SPS, from one gray frame */
     if ((ret = open_encoder(r, cfg, (AVRational){ 1, 25 }, (AVRational){ 25, 1 },
-                            r->bit_rate, 6000, NULL, &enc)) < 0)
+                            r->bit_rate, NULL, &enc)) < 0)
         goto done;
     frame->format = AV_PIX_FMT_YUV420P;
     frame->width = r->width;
@@ -230,14 +229,14 @@ static int drain_encoder(struct run *u)
 
 static int setup_output(struct run *u, const struct title_rendition *r,
                         const struct transcode_config *cfg, AVStream *st,
-                        int64_t rate, int64_t ms, const AVFrame *first)
+                        int64_t rate, const AVFrame *first)
 {
     AVCodecParameters *par = avcodec_parameters_alloc();
     int pw, ph, ret;
     if (!par)
         return AVERROR(ENOMEM);
     AVRational fps = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-    if ((ret = open_encoder(r, cfg, st->time_base, fps, rate, ms, first, &u->enc)) < 0 ||
+    if ((ret = open_encoder(r, cfg, st->time_base, fps, rate, first, &u->enc)) < 0 ||
         (ret = avcodec_parameters_from_context(par, u->enc)) < 0 ||
         (ret = mux_open(&u->mux, par, u->enc->time_base, 0)) < 0)
         goto done;
@@ -269,9 +268,7 @@ done:
 static int encode_frame(struct run *u, const struct title_rendition *r, AVFrame *in)
 {
     int ret;
-    if (!u->sws || in->width != u->frame->width || in->height != u->frame->height) {
-        /* (re)made for the decoder's output, whatever its pixel format */
-    }
+    /* (re)made when the decoder's output size or pixel format changes */
     u->sws = sws_getCachedContext(u->sws, in->width, in->height, in->format,
                                   u->scaled->width, u->scaled->height,
                                   AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
@@ -306,7 +303,7 @@ static int encode_frame(struct run *u, const struct title_rendition *r, AVFrame 
 /* Take the decoder's frames; *done once a frame at or past 'end' shows. */
 static int take_frames(struct run *u, const struct title_rendition *r,
                        const struct transcode_config *cfg, AVStream *st,
-                       int64_t start, int64_t end, int64_t rate, int64_t ms,
+                       int64_t start, int64_t end, int64_t rate,
                        int *done)
 {
     int ret;
@@ -322,7 +319,7 @@ static int take_frames(struct run *u, const struct title_rendition *r,
             return 0;
         }
         u->last_pts = pts;
-        if (!u->enc && (ret = setup_output(u, r, cfg, st, rate, ms, u->frame)) < 0)
+        if (!u->enc && (ret = setup_output(u, r, cfg, st, rate, u->frame)) < 0)
             return ret;
         ret = encode_frame(u, r, u->frame);
         av_frame_unref(u->frame);
@@ -341,7 +338,6 @@ static int transcode_attempt(const char *path, const struct title *t,
     struct run u = { 0 };
     const AVCodec *codec;
     int64_t start = t->bounds[seg], end = t->bounds[seg + 1];
-    int64_t ms = title_segment_ms(t, seg);
     int ret, done = 0, started;
 
     u.last_pts = INT64_MIN;
@@ -397,7 +393,7 @@ static int transcode_attempt(const char *path, const struct title *t,
             }
             if (sent == AVERROR_INVALIDDATA)
                 log_warn("%s: video segment %ld: undecodable packet skipped", path, seg);
-            if ((ret = take_frames(&u, r, cfg, st, start, end, rate, ms, &done)) < 0)
+            if ((ret = take_frames(&u, r, cfg, st, start, end, rate, &done)) < 0)
                 goto fail;
             if (sent != AVERROR(EAGAIN))
                 break;
@@ -410,7 +406,7 @@ static int transcode_attempt(const char *path, const struct title *t,
                 log_warn("%s: video segment %ld: read stopped early", path, seg);
             /* the end of the source: drain the decoder */
             avcodec_send_packet(u.dec, NULL);
-            if ((ret = take_frames(&u, r, cfg, st, start, end, rate, ms, &done)) < 0)
+            if ((ret = take_frames(&u, r, cfg, st, start, end, rate, &done)) < 0)
                 goto fail;
             break;
         }
