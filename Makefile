@@ -40,7 +40,7 @@ test_session_MODS  = session cache log
 test_audio_MODS    = audio probe log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
-.PHONY: all hlsfs check unit integration install uninstall deps demo undemo clean
+.PHONY: all hlsfs check unit integration install uninstall deps demo undemo clean bench
 all: hlsfs
 
 hlsfs: $(BUILD)/hlsfs
@@ -96,3 +96,8 @@ undemo:
 
 clean:
 	rm -rf build hlsfs
+
+# benchmarks against ffmpegfs, ffmpeg and ffprobe; writes bench/RESULTS.md
+# (BENCH_RUNS=N runs per figure, BENCH_ONLY=1,4 for a subset)
+bench: hlsfs
+	python3 bench/bench.py

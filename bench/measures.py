@@ -1,0 +1,685 @@
+# The measurements of `make bench`, one function each, in MEASUREMENTS at
+# the bottom.  A measurement takes the run context and returns table rows
+# (see row()); it may leave notes and share outputs with later
+# measurements through ctx.shared.  To add a measurement, write one more
+# function and list it in MEASUREMENTS.
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+from common import (ProductError, WORK_DIR, fmt_samples, fresh_dir, log,
+                    median, playlist_entries, read_all, rmtree, run, timed,
+                    x264_brief, x264_settings)
+from mounts import (FfmpegfsMount, HlsfsMount, RUNG_HEIGHT, RUNG_RATE_K,
+                    SEGMENT_SECONDS)
+
+SEG_GOAL_S = SEGMENT_SECONDS  # "well under one segment's duration"
+
+FFMPEG_HLS_ARGS = [
+    "-vf", f"scale=-2:{RUNG_HEIGHT}", "-c:v", "libx264",
+    "-preset", "veryfast", "-b:v", f"{RUNG_RATE_K}k",
+    "-x264-params", "scenecut=0:open-gop=0",
+    "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
+    "-an", "-f", "hls", "-hls_time", str(SEGMENT_SECONDS),
+    "-hls_playlist_type", "vod",
+]
+FFPROBE_SCAN = ["ffprobe", "-v", "error", "-select_streams", "v:0",
+                "-show_entries", "packet=pts_time,flags", "-of", "csv"]
+
+
+class Ctx:
+    """What the measurements share: run count, sources, notes, outputs."""
+
+    def __init__(self, runs, sources):
+        self.runs = runs
+        self.src = sources
+        self.shared = {}
+        self.notes = {}     # measurement number -> list of lines
+        self.samples = []   # (measurement, label, list of values, unit)
+
+    def note(self, m, text):
+        self.notes.setdefault(m, []).append(text)
+
+    def sample(self, m, label, values, unit, nd=2):
+        self.samples.append((m, label, fmt_samples(values, nd), unit))
+
+
+def row(m, figure, hlsfs, peer="—", peer_value="—", ratio="—", goal="—",
+        met="—"):
+    return dict(m=m, figure=figure, hlsfs=hlsfs, peer=peer,
+                peer_value=peer_value, ratio=ratio, goal=goal, met=met)
+
+
+def yes(cond):
+    if cond is None:
+        return "—"
+    return "met" if cond else "not met"
+
+
+def ratio_text(a, b, label, nd=2):
+    """'label = a/b' as text, or '—' when either is missing."""
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.{nd}f}× ({label})"
+
+
+def secs(x):
+    return "failed" if x is None else f"{x:.2f} s"
+
+
+def _attempt(fn, *a):
+    """Run one timed attempt; a failure of the system under test gives
+    None (and a log line) instead of stopping the measurement."""
+    try:
+        return fn(*a)
+    except ProductError as e:
+        log(f"FAILED: {e}")
+        return None
+
+
+# --- 1 and 2: cold first segment, cold seek --------------------------------
+
+def _cold_read(mount_cls, src_dir, title, middle, tag):
+    """Fresh mount, empty cache: master + media playlist + one segment of
+    the 720p rendition (the first, or the middle one); seconds."""
+    with mount_cls(src_dir, tag=tag) as mnt:
+        t = time.perf_counter()
+        read_all(mnt.master(title))
+        entries = playlist_entries(mnt.playlist(title))
+        if not entries:
+            raise ProductError(f"{mnt.name}: empty playlist")
+        seg = entries[len(entries) // 2] if middle else entries[0]
+        n = read_all(os.path.join(os.path.dirname(mnt.playlist(title)), seg))
+        dt = time.perf_counter() - t
+        if n == 0:
+            raise ProductError(f"{mnt.name}: segment {seg} read 0 bytes")
+        return dt
+
+
+def _cold_measure(ctx, m, middle):
+    what = "seek to the middle" if middle else "first segment"
+    rows = []
+    for ext in ("mp4", "mkv"):
+        title = f"film.{ext}"
+        times = {"hlsfs": [], "ffmpegfs": []}
+        for i in range(ctx.runs):
+            for cls in (HlsfsMount, FfmpegfsMount):
+                log(f"[{m}] cold {what}, {title}, {cls.name}, run {i + 1}")
+                times[cls.name].append(_attempt(
+                    _cold_read, cls, ctx.src["film_dir"], title, middle,
+                    f"m{m}-{cls.name}"))
+        h, f = median(times["hlsfs"]), median(times["ffmpegfs"])
+        for k, v in times.items():
+            ctx.sample(m, f"{k} {title}", v, "s")
+        goal = (f"< {SEG_GOAL_S} s (one segment) and ≥ 2× faster than "
+                "ffmpegfs")
+        met = None if h is None else (
+            h < SEG_GOAL_S and f is not None and f / h >= 2)
+        fig = ("cold first segment (master + playlist + segment 0)"
+               if not middle else
+               "cold seek (master + playlist + middle segment)")
+        rows.append(row(m, f"{fig}, {ext.upper()}", secs(h), "ffmpegfs",
+                        secs(f), ratio_text(f, h, "ffmpegfs/hlsfs"), goal,
+                        yes(met)))
+    return rows
+
+
+def m_first_segment(ctx):
+    return _cold_measure(ctx, 1, middle=False)
+
+
+def m_cold_seek(ctx):
+    ctx.note(2, "Middle segment: entry N/2 of the media playlist (hlsfs "
+             "`00010.ts`, ffmpegfs `000011.ts` for 20 segments).")
+    return _cold_measure(ctx, 2, middle=True)
+
+
+# --- 3: every segment in order (also feeds 5, 8 and 9) ---------------------
+
+def _full_read(mnt, title, keep_dir=None):
+    """Master, playlist and every segment in order; (seconds, bytes)."""
+    t = time.perf_counter()
+    read_all(mnt.master(title))
+    pl = mnt.playlist(title)
+    total = 0
+    for seg in playlist_entries(pl):
+        path = os.path.join(os.path.dirname(pl), seg)
+        if keep_dir:
+            n, data = read_all(path, keep=True)
+            with open(os.path.join(keep_dir, seg), "wb") as f:
+                f.write(data)
+        else:
+            n = read_all(path)
+        total += n
+    return time.perf_counter() - t, total
+
+
+def _hlsfs_full(ctx, keep):
+    src = ctx.src["film_dir"]
+    with HlsfsMount(src, tag="m3-hlsfs", keep_cache=keep) as mnt:
+        dt, total = _full_read(mnt, "film.mp4")
+        ctx.shared.setdefault("rss1_kib", []).append(mnt.vm_hwm_kib())
+        ctx.shared["hlsfs_720_bytes"] = total
+        if keep:
+            # a cache holding the whole 720p rung, for measurements 5 and 8
+            dst = os.path.join(WORK_DIR, "film-cache")
+            rmtree(dst)
+            shutil.move(mnt.cache_dir, dst)
+            ctx.shared["film_cache"] = dst
+            ctx.shared["hlsfs_x264"] = x264_settings(mnt.segment(
+                "film.mp4", 0))
+    return dt
+
+
+def _ffmpegfs_full(ctx):
+    with FfmpegfsMount(ctx.src["film_dir"], tag="m3-ffmpegfs") as mnt:
+        dt, total = _full_read(mnt, "film.mp4")
+        ctx.shared["ffmpegfs_bytes"] = total
+        ctx.shared["ffmpegfs_x264"] = x264_settings(mnt.segment(
+            "film.mp4", 0))
+    return dt
+
+
+def _ffmpeg_hls(ctx):
+    out = fresh_dir("ffmpeg-hls")
+    cmd = (["ffmpeg", "-v", "error", "-y", "-i", ctx.src["film"]["mp4"]] +
+           FFMPEG_HLS_ARGS +
+           ["-hls_segment_filename", os.path.join(out, "%05d.ts"),
+            os.path.join(out, "index.m3u8")])
+    dt = timed(cmd)
+    ctx.shared["ffmpeg_hls_dir"] = out
+    ctx.shared["ffmpeg_x264"] = x264_settings(os.path.join(out, "00000.ts"))
+    return dt
+
+
+def ffmpeg_hls_cmdline():
+    args = " ".join(f'"{a}"' if ("(" in a or ":" in a and "=" in a) else a
+                    for a in FFMPEG_HLS_ARGS)
+    return (f"ffmpeg -i film.mp4 {args} -hls_segment_filename OUT/%05d.ts "
+            "OUT/index.m3u8")
+
+
+def m_full_read(ctx):
+    times = {"hlsfs": [], "ffmpegfs": [], "ffmpeg": []}
+    for i in range(ctx.runs):
+        last = i == ctx.runs - 1
+        log(f"[3] full 720p read, hlsfs, run {i + 1}")
+        times["hlsfs"].append(_attempt(_hlsfs_full, ctx, last))
+        log(f"[3] full 720p read, ffmpegfs, run {i + 1}")
+        times["ffmpegfs"].append(_attempt(_ffmpegfs_full, ctx))
+        log(f"[3] ffmpeg -f hls, run {i + 1}")
+        times["ffmpeg"].append(_ffmpeg_hls(ctx))
+    for k, v in times.items():
+        ctx.sample(3, k, v, "s")
+    h = median(times["hlsfs"])
+    f = median(times["ffmpegfs"])
+    g = median(times["ffmpeg"])
+    for k, label in (("hlsfs", "hlsfs: default, max_sessions = cores "
+                      "single-threaded encodes"),
+                     ("ffmpegfs", "ffmpegfs: its own x264 settings"),
+                     ("ffmpeg", "ffmpeg -f hls: x264 threads auto")):
+        ctx.note(3, f"x264 settings found in the stream, {label}: "
+                 f"`{x264_brief(ctx.shared.get(k + '_x264'))}`")
+    ctx.note(3, "hlsfs and `ffmpeg -f hls` make video only; ffmpegfs's "
+             "HLS segments also carry its AAC audio (it has no video-only "
+             "HLS mode).")
+    fig = f"read every 720p segment in order ({ctx.src['film_seconds']} s)"
+    return [
+        row(3, fig + ", vs ffmpeg -f hls", secs(h), "ffmpeg -f hls",
+            secs(g), ratio_text(g, h, "ffmpeg/hlsfs"),
+            "no slower than `ffmpeg -f hls`",
+            yes(None if h is None else h <= g)),
+        row(3, fig + ", vs ffmpegfs", secs(h), "ffmpegfs", secs(f),
+            ratio_text(f, h, "ffmpegfs/hlsfs")),
+    ]
+
+
+# --- 4: keyframe index of the one-hour title --------------------------------
+
+def _hlsfs_listing(ctx, title):
+    """Fresh mount, empty cache: ls -l of the title + stat of master.m3u8.
+    Returns (listing seconds, log total ms, log index ms, index source)."""
+    with HlsfsMount(ctx.src["hour_dir"], tag="m4-hlsfs") as mnt:
+        t = time.perf_counter()
+        r = run(["ls", "-l", mnt.path(title) + "/"], check=False,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            os.stat(mnt.master(title))
+        except OSError as e:
+            raise ProductError(f"stat master.m3u8 of {title}: {e}")
+        dt = time.perf_counter() - t
+        if r.returncode != 0:
+            raise ProductError(f"ls -l {title}: {r.stderr.strip()}")
+        parsed = None
+        for _ in range(100):
+            parsed = mnt.index_line(title)
+            if parsed:
+                break
+            time.sleep(0.01)
+        if not parsed:
+            raise ProductError(f"no 'index built' log line for {title}")
+        how, total_ms, index_ms = parsed
+        return dt, total_ms, index_ms, how
+
+
+def m_keyframe_index(ctx):
+    rows = []
+    for ext, path in ctx.src["hour"].items():
+        read_all(path)  # both sides start with the file in the page cache
+    for ext, path in ctx.src["hour"].items():
+        title = f"hour.{ext}"
+        listing, total, index, probe = [], [], [], []
+        how = "?"
+        for i in range(ctx.runs):
+            log(f"[4] keyframe index, {title}, run {i + 1}")
+            res = _attempt(_hlsfs_listing, ctx, title)
+            if res:
+                listing.append(res[0])
+                total.append(res[1] / 1000)
+                index.append(res[2] / 1000)
+                how = res[3]
+            probe.append(timed(FFPROBE_SCAN + [path],
+                               stdout=subprocess.DEVNULL))
+        for label, v in (("ls -l + stat", listing), ("log: built", total),
+                         ("log: index", index), ("ffprobe", probe)):
+            ctx.sample(4, f"{label}, {title}", v, "s", 3)
+        p, li, ix, tot = (median(probe), median(listing), median(index),
+                          median(total))
+        if ext == "ts":
+            goal, want = "no slower than ffprobe (≥ 1×)", 1
+        else:
+            goal, want = "≥ 50× faster than ffprobe", 50
+        ms = (lambda x: "failed" if x is None else f"{x * 1000:.1f} ms")
+        rows.append(row(
+            4, f"keyframe index, 1 h {ext.upper()} (log: index part; "
+            f"from {how})", ms(ix), "ffprobe packet scan", ms(p),
+            ratio_text(p, ix, "ffprobe/hlsfs", 1), goal,
+            yes(None if ix is None else p / ix >= want)))
+        rows.append(row(
+            4, f"first listing, 1 h {ext.upper()} (`ls -l` + stat; log: "
+            f"built in {ms(tot)})", ms(li), "ffprobe packet scan", ms(p),
+            ratio_text(p, li, "ffprobe/hlsfs", 1)))
+    ctx.note(4, "The index part is the `M ms index` of the daemon's log "
+             "line `index built from X in N ms (M ms index, the rest "
+             "sizes)`; the listing is the wall time of `ls -l MNT/hour.EXT/`"
+             " plus a stat of `master.m3u8` after a fresh mount with an "
+             "empty cache. Sources are in the page cache for both sides.")
+    return rows
+
+
+# --- 5: cached segment read throughput -------------------------------------
+
+PASSES = 5
+
+
+def _warm_film_cache(ctx):
+    """A cache dir holding the film's whole 720p rung (made if needed)."""
+    if "film_cache" not in ctx.shared:
+        log("making a cache with the whole 720p rung (untimed)")
+        _hlsfs_full(ctx, keep=True)
+    return ctx.shared["film_cache"]
+
+
+def _read_passes(paths, passes):
+    """MB/s (10^6 bytes per second) of each pass reading every path."""
+    buf = bytearray(1 << 20)
+    out = []
+    for _ in range(passes):
+        t = time.perf_counter()
+        n = sum(read_all(p, buf) for p in paths)
+        out.append(n / (time.perf_counter() - t) / 1e6)
+    return out, n
+
+
+def _segment_paths(mnt, title):
+    pl = mnt.playlist(title)
+    return [os.path.join(os.path.dirname(pl), s)
+            for s in playlist_entries(pl)]
+
+
+def m_cached_read(ctx):
+    cache = _warm_film_cache(ctx)
+    fresh, warm, plain = [], [], []
+    total = 0
+    for i in range(ctx.runs):
+        log(f"[5] cached read, run {i + 1}")
+        for p in range(PASSES):
+            # a fresh mount has no page cache: every byte comes from the
+            # daemon, which has it in LMDB
+            with HlsfsMount(ctx.src["film_dir"], tag="m5-hlsfs",
+                            cache_dir=cache) as mnt:
+                paths = _segment_paths(mnt, "film.mp4")
+                speeds, total = _read_passes(paths, 1)
+                fresh.extend(speeds)
+                if p < PASSES - 1:
+                    continue
+                # the same mount again: the kernel may serve these
+                speeds, _ = _read_passes(paths, PASSES)
+                warm.extend(speeds)
+                tmp = tempfile.mkdtemp(prefix="hlsfs-bench-", dir="/tmp")
+                try:
+                    copies = []
+                    for q in paths:
+                        c = os.path.join(tmp, os.path.basename(q))
+                        shutil.copyfile(q, c)
+                        copies.append(c)
+                    _read_passes(copies, 1)  # into the page cache
+                    speeds, _ = _read_passes(copies, PASSES)
+                    plain.extend(speeds)
+                finally:
+                    rmtree(tmp)
+    ctx.sample(5, "hlsfs, one pass per fresh mount", fresh, "MB/s", 0)
+    ctx.sample(5, "hlsfs, passes again on the same mount", warm, "MB/s", 0)
+    ctx.sample(5, "regular files, page cache", plain, "MB/s", 0)
+    h, w, p = median(fresh), median(warm), median(plain)
+    ctx.note(5, f"A pass reads all {len(paths)} segments of the 720p rung "
+             f"({total / 1e6:.1f} MB) with 1 MiB reads, on a cache that "
+             f"already holds them: {PASSES} fresh mounts with one pass each "
+             f"(bytes from the daemon, out of LMDB), then {PASSES} more "
+             "passes on the last mount (the kernel's page cache may serve "
+             "those). The regular files are copies of the same segments in "
+             "/tmp, read from the page cache. MB = 10^6 bytes.")
+    mb = (lambda x: "failed" if x is None else f"{x:.0f} MB/s")
+    return [
+        row(5, "cached segment read through the mount (fresh mount, "
+            "from the daemon)", mb(h), "regular file (page cache)", mb(p),
+            ratio_text(h, p, "hlsfs/regular"), "≥ 1 GB/s (1000 MB/s)",
+            yes(None if h is None else h >= 1000)),
+        row(5, "cached segment read, same mount again (page cache)",
+            mb(w), "regular file (page cache)", mb(p),
+            ratio_text(w, p, "hlsfs/regular")),
+    ]
+
+
+# --- 6 and 7: stat size vs bytes read; padding ------------------------------
+
+def _null_bytes(data):
+    """Bytes in 188-byte TS packets with PID 0x1FFF."""
+    if len(data) % 188:
+        return None
+    hi = data[1::188]
+    lo = data[2::188]
+    return 188 * sum(1 for a, b in zip(hi, lo) if a & 0x1F == 0x1F and
+                     b == 0xFF)
+
+
+def _tree_check(mnt, title, padding=None, keep_ts=None):
+    """Stat every file under a title, read it fully, stat it again.
+
+    Returns (files, mismatches, list of mismatch texts).  With padding
+    (a dict), counts TS null-packet bytes per directory; with keep_ts (a
+    file), appends the bytes of every .ts file, in order."""
+    root = mnt.path(title)
+    files, bad = 0, []
+    out = open(keep_ts, "wb") if keep_ts else None
+    try:
+        for d, dirs, names in os.walk(root):
+            dirs.sort()
+            for name in sorted(names):
+                p = os.path.join(d, name)
+                rel = os.path.relpath(p, root)
+                try:
+                    before = os.stat(p).st_size
+                except OSError as e:
+                    raise ProductError(f"stat {rel}: {e}")
+                want_bytes = name.endswith(".ts")
+                if want_bytes:
+                    n, data = read_all(p, keep=True)
+                else:
+                    n, data = read_all(p), None
+                after = os.stat(p).st_size
+                files += 1
+                if before != n or after != n:
+                    bad.append(f"{rel}: stat {before} before the read, "
+                               f"{after} after, read {n}")
+                if padding is not None and want_bytes:
+                    key = os.path.dirname(rel)
+                    tot, nul = padding.get(key, (0, 0))
+                    padding[key] = (tot + n, nul + (_null_bytes(data) or 0))
+                if out and want_bytes:
+                    out.write(data)
+    finally:
+        if out:
+            out.close()
+    return files, len(bad), bad
+
+
+def _hlsfs_tree(ctx):
+    """One full read of the film's hlsfs tree (every rendition), shared
+    by measurements 6 and 7."""
+    if "hlsfs_tree" not in ctx.shared:
+        log("[6/7] hlsfs: stat + full read of every file of film.mp4")
+        padding = {}
+        with HlsfsMount(ctx.src["film_dir"], tag="m6-hlsfs") as mnt:
+            t = time.perf_counter()
+            files, nbad, bad = _tree_check(mnt, "film.mp4", padding)
+            dt = time.perf_counter() - t
+        ctx.shared["hlsfs_tree"] = (files, nbad, bad, padding, dt)
+    return ctx.shared["hlsfs_tree"]
+
+
+def m_size_mismatch(ctx):
+    try:
+        files, nbad, bad, _, dt = _hlsfs_tree(ctx)
+        h = f"{nbad} of {files} files"
+        ctx.note(6, f"hlsfs: every file of `film.mp4/` (all renditions, "
+                 f"playlists, `source.mp4`), fresh mount and empty cache; "
+                 f"stat, full read, stat again took {dt:.0f} s.")
+        for b in bad[:10]:
+            ctx.note(6, f"hlsfs mismatch: `{b}`")
+    except ProductError as e:
+        log(f"FAILED: {e}")
+        h, nbad = f"failed: {e}", None
+    log("[6] ffmpegfs: stat + full read of every file of film.mp4")
+    keep = os.path.join(WORK_DIR, "ffmpegfs-film.ts")
+    try:
+        with FfmpegfsMount(ctx.src["film_dir"], tag="m6-ffmpegfs") as mnt:
+            ffiles, fbad, fb, = _tree_check(mnt, "film.mp4", keep_ts=keep)
+        ctx.shared["ffmpegfs_ts"] = keep
+        f = f"{fbad} of {ffiles} files"
+        for b in fb[:5]:
+            ctx.note(6, f"ffmpegfs mismatch: `{b}`")
+        if len(fb) > 5:
+            ctx.note(6, f"ffmpegfs: {len(fb) - 5} more mismatches like "
+                     "these.")
+    except ProductError as e:
+        log(f"FAILED: {e}")
+        f = f"failed: {e}"
+    ctx.note(6, "A file counts as a mismatch when the size stat reports "
+             "before or after the full read differs from the bytes read.")
+    return [row(6, "files whose stat size ≠ bytes read (film.mp4 tree)", h,
+                "ffmpegfs", f, "—", "0 for hlsfs (SPEC §3)",
+                yes(None if nbad is None else nbad == 0))]
+
+
+def m_padding(ctx):
+    try:
+        padding = _hlsfs_tree(ctx)[3]
+    except ProductError as e:
+        log(f"FAILED: {e}")
+        return [row(7, "padding", f"failed: {e}")]
+    rows, shares = [], []
+    tot_all = nul_all = 0
+    for key in sorted(padding, key=_rendition_order):
+        tot, nul = padding[key]
+        share = nul / tot if tot else 0
+        shares.append(share)
+        tot_all += tot
+        nul_all += nul
+        rows.append(row(7, f"padding, `{key}/`", f"{100 * share:.1f} % "
+                        f"({nul / 1e6:.2f} of {tot / 1e6:.1f} MB)"))
+    mean = sum(shares) / len(shares) if shares else None
+    rows.append(row(7, "padding, mean of the renditions above",
+                    f"{100 * mean:.1f} %", goal="< 10 % of bytes on average",
+                    met=yes(mean < 0.10)))
+    rows.append(row(7, "padding, all renditions' bytes together",
+                    f"{100 * nul_all / tot_all:.1f} %"))
+    ctx.note(7, "Padding: 188-byte TS packets with PID 0x1FFF in the "
+             "segments of each rendition of film.mp4 (1080p source).")
+    return rows
+
+
+def _rendition_order(key):
+    kind, _, name = key.partition("/")
+    m = re.match(r"(\d+)p$", name)
+    return (kind != "video", name != "original",
+            int(m.group(1)) if m else 0, name)
+
+
+# --- 8: quality at equal bytes ---------------------------------------------
+
+def _ssim(dist_ts, src):
+    """SSIM 'All' of a TS file against the source scaled to 1280x720."""
+    graph = ("[0:v]setpts=PTS-STARTPTS[d];"
+             f"[1:v]scale=1280:{RUNG_HEIGHT},setpts=PTS-STARTPTS[r];"
+             "[d][r]ssim")
+    r = run(["ffmpeg", "-nostats", "-i", dist_ts, "-i", src, "-lavfi",
+             graph, "-f", "null", "-"], capture=True)
+    m = re.search(r"SSIM .*All:([\d.]+) \(([\d.inf]+)\)", r.stderr)
+    if not m:
+        raise ProductError(f"no SSIM from ffmpeg for {dist_ts}: "
+                           f"{r.stderr.strip()[-300:]}")
+    return f"{float(m.group(1)):.4f} ({float(m.group(2)):.2f} dB)"
+
+
+def _ssim_ratio(a, b, label):
+    return ratio_text(float(a.split()[0]), float(b.split()[0]), label, 4)
+
+
+def _concat(paths, out):
+    with open(out, "wb") as o:
+        for p in paths:
+            with open(p, "rb") as f:
+                shutil.copyfileobj(f, o, 1 << 20)
+    return os.path.getsize(out)
+
+
+def m_quality(ctx):
+    src = ctx.src["film"]["mp4"]
+    work = fresh_dir("m8")
+    cache = _warm_film_cache(ctx)
+    h_ts = os.path.join(work, "hlsfs-720p.ts")
+    with HlsfsMount(ctx.src["film_dir"], tag="m8-hlsfs",
+                    cache_dir=cache) as mnt:
+        pl = mnt.playlist("film.mp4")
+        segs = [os.path.join(os.path.dirname(pl), s)
+                for s in playlist_entries(pl)]
+        h_bytes = _concat(segs, h_ts)
+    with open(h_ts, "rb") as f:
+        h_null = _null_bytes(f.read()) or 0
+    if "ffmpeg_hls_dir" not in ctx.shared:
+        log("[8] running ffmpeg -f hls once")
+        _ffmpeg_hls(ctx)
+    gdir = ctx.shared["ffmpeg_hls_dir"]
+    g_ts = os.path.join(work, "ffmpeg-720p.ts")
+    g_bytes = _concat([os.path.join(gdir, s) for s in playlist_entries(
+        os.path.join(gdir, "index.m3u8"))], g_ts)
+    log("[8] SSIM of hlsfs 720p")
+    hs = _ssim(h_ts, src)
+    log("[8] SSIM of ffmpeg -f hls 720p")
+    gs = _ssim(g_ts, src)
+    rows = [row(8, "SSIM All vs source scaled to 1280x720, 720p rung "
+                "(total bytes)",
+                f"{hs}; {h_bytes / 1e6:.2f} MB, "
+                f"{(h_bytes - h_null) / 1e6:.2f} MB without padding",
+                "ffmpeg -f hls", f"{gs}; {g_bytes / 1e6:.2f} MB",
+                _ssim_ratio(hs, gs, "hlsfs/ffmpeg"))]
+    fts = ctx.shared.get("ffmpegfs_ts")
+    if fts and os.path.exists(fts):
+        log("[8] SSIM of ffmpegfs 720p")
+        fs = _ssim(fts, src)
+        rows.append(row(8, "SSIM All, 720p (ffmpegfs: its own x264 "
+                        "settings; bytes include its audio)",
+                        hs, "ffmpegfs", f"{fs}; "
+                        f"{os.path.getsize(fts) / 1e6:.2f} MB",
+                        _ssim_ratio(hs, fs, "hlsfs/ffmpegfs")))
+    ctx.note(8, "Segments are concatenated byte for byte; both sides get "
+             "`setpts=PTS-STARTPTS`; the reference is the source through "
+             f"`scale=1280:{RUNG_HEIGHT}` (bicubic). Quality is deterministic "
+             "for hlsfs (threads=1) and measured once.")
+    rmtree(work)
+    return rows
+
+
+# --- 9: daemon memory with 1 and 4 readers ---------------------------------
+
+def _readers(ctx, titles):
+    """Fresh mount of the multi dir; one thread per title reads its 720p
+    rung in order.  Returns (peak RSS KiB, seconds)."""
+    errors = []
+
+    def reader(mnt, title):
+        try:
+            _full_read(mnt, title)
+        except ProductError as e:
+            errors.append(str(e))
+
+    with HlsfsMount(ctx.src["multi_dir"], tag="m9-hlsfs") as mnt:
+        t = time.perf_counter()
+        threads = [threading.Thread(target=reader, args=(mnt, ti))
+                   for ti in titles]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        dt = time.perf_counter() - t
+        if errors:
+            raise ProductError("; ".join(errors))
+        return mnt.vm_hwm_kib(), dt
+
+
+def m_memory(ctx):
+    one = ctx.shared.get("rss1_kib")
+    if one:
+        ctx.note(9, "1 reader: peak RSS of the hlsfs runs of measurement 3 "
+                 "(the same procedure: fresh mount, empty cache, one "
+                 "reader of a copy of the same film).")
+    else:
+        one = []
+        for i in range(ctx.runs):
+            log(f"[9] 1 reader, run {i + 1}")
+            res = _attempt(_readers, ctx, ctx.src["multi"][:1])
+            one.append(res and res[0])
+    four, secs4 = [], []
+    for i in range(ctx.runs):
+        log(f"[9] 4 readers, run {i + 1}")
+        res = _attempt(_readers, ctx, ctx.src["multi"])
+        four.append(res and res[0])
+        secs4.append(res and res[1])
+    mib = [None if x is None else x / 1024 for x in one]
+    mib4 = [None if x is None else x / 1024 for x in four]
+    ctx.sample(9, "VmHWM, 1 reader", mib, "MiB", 1)
+    ctx.sample(9, "VmHWM, 4 readers", mib4, "MiB", 1)
+    ctx.sample(9, "4 readers, wall time", secs4, "s", 1)
+    a, b = median(mib), median(mib4)
+    per = None if a is None or b is None else (b - a) / 3
+    ctx.note(9, "4 readers: threads reading a.mp4 .. d.mp4 (distinct "
+             "copies) at once, each its 720p rung in order, on one fresh "
+             "mount with an empty cache; VmHWM from /proc/PID/status of "
+             "the daemon after the reads.")
+    f1 = "failed" if a is None else f"{a:.1f} MiB"
+    f4 = "failed" if b is None else f"{b:.1f} MiB"
+    extra = "" if per is None else f" (+{per:.1f} MiB per extra session)"
+    return [row(9, "daemon peak RSS (VmHWM), 1 reader", f1,
+                goal="bounded per session; reported", met="reported"),
+            row(9, "daemon peak RSS (VmHWM), 4 readers of 4 titles",
+                f4 + extra, goal="bounded per session; reported",
+                met="reported")]
+
+
+MEASUREMENTS = [
+    (1, "cold first segment", m_first_segment),
+    (2, "cold seek", m_cold_seek),
+    (3, "every segment in order", m_full_read),
+    (4, "keyframe index", m_keyframe_index),
+    (5, "cached read throughput", m_cached_read),
+    (6, "stat size vs bytes read", m_size_mismatch),
+    (7, "padding", m_padding),
+    (8, "quality at equal bytes", m_quality),
+    (9, "daemon memory", m_memory),
+]
