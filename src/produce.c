@@ -86,6 +86,20 @@ done:
     return ret;
 }
 
+/* Bytes of the null packets that pad a segment up to its planned size
+ * (mux_take_padded() puts them at the end). */
+static uint64_t padding_bytes(const uint8_t *seg, uint64_t size)
+{
+    uint64_t pad = 0;
+    while (pad + 188 <= size) {
+        const uint8_t *p = seg + size - pad - 188;
+        if (p[0] != 0x47 || (((p[1] & 0x1f) << 8) | p[2]) != 0x1fff)
+            break;
+        pad += 188;
+    }
+    return pad;
+}
+
 int produce_segment(const char *path, const struct title *t,
                     const struct title_rendition *r, long seg,
                     const struct title_options *o, uint8_t **out)
@@ -104,10 +118,13 @@ int produce_segment(const char *path, const struct title *t,
     if (ret == 0) {
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
                     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        log_info("%s: %s %s/%s segment %ld made in %.0f ms (%.2fx realtime)", path,
+        uint64_t size = r->sizes[seg];
+        log_info("%s: %s %s/%s segment %ld made in %.0f ms (%.2fx realtime, "
+                 "%.1f%% padding)", path,
                  r->mode == REND_COPY ? "copied" : "encoded",
                  r->kind == REND_VIDEO ? "video" : "audio", r->name, seg, ms,
-                 ms > 0 ? (double)title_segment_ms(t, seg) / ms : 0.0);
+                 ms > 0 ? (double)title_segment_ms(t, seg) / ms : 0.0,
+                 size ? 100.0 * (double)padding_bytes(*out, size) / (double)size : 0.0);
     }
     return ret;
 }

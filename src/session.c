@@ -39,7 +39,12 @@
  * jobs that nobody waits for are handed to another session of the
  * rendition that covers them, or dropped. A running job always finishes.
  *
- * Workers. cfg.workers threads loop: stop idle sessions (they wait with a
+ * Workers. There are two crews of cfg.workers threads each: the urgent
+ * crew takes only jobs somebody waits for, the readahead crew only
+ * readahead, at a lower CPU priority (nice + AHEAD_NICE, which the codec
+ * threads a job starts inherit). So a reader's segment never queues behind
+ * readahead, and gets the CPU first while both run. A worker loops: stop
+ * idle sessions (they wait with a
  * timeout set to the next session's expiry), pop a job, and run it without
  * the lock: look in the cache, call produce() if it is not there, write
  * the segment to the cache (one LMDB transaction), and only then, under
@@ -69,6 +74,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +88,10 @@
 #include "hlsfs/session.h"
 
 #define CKEY_MAX (SCHED_KEY_MAX + 4)
+
+/* How much nicer the readahead crew is than the urgent one: at +10 the
+ * kernel gives a waited-for encode about nine times the CPU share. */
+#define AHEAD_NICE 10
 
 struct job;
 
@@ -143,6 +153,8 @@ struct sched {
     int64_t             idle_ns;
     pthread_t          *threads;
     int                 nthreads;
+    int                 crew;     /* workers per crew: threads [0, crew)
+                                     are urgent, [crew, 2 crew) readahead */
 
     pthread_mutex_t     lock;
     pthread_cond_t      work;   /* workers: a job queued, a session went
@@ -393,7 +405,7 @@ static struct job *job_new(struct sched *s, struct rend *r, long seg,
         r->jobs->rprev = j;
     r->jobs = j;
     q_push(urgent ? &s->urgent : &s->ahead, j);
-    pthread_cond_signal(&s->work);
+    pthread_cond_broadcast(&s->work);
     return j;
 }
 
@@ -579,7 +591,7 @@ static void session_leave(struct sched *s, struct session *sess)
 {
     sess->last_read = now_ns();
     if (--sess->readers == 0)
-        pthread_cond_signal(&s->work);  /* a worker times its expiry */
+        pthread_cond_broadcast(&s->work);  /* a worker times its expiry */
 }
 
 /* Stop a session: its queued readahead nobody waits for goes to another
@@ -684,19 +696,41 @@ static void readahead_queue(struct sched *s, struct session *sess,
 
 /* ---- workers --------------------------------------------------------- */
 
+struct worker {
+    struct sched *s;
+    int           urgent;       /* of the urgent crew                    */
+};
+
+/* Lower the calling thread's CPU priority by AHEAD_NICE (Linux keeps a
+ * nice value per thread). Failure only costs the preference. */
+static void worker_be_nice(void)
+{
+    id_t tid = (id_t)gettid();
+    int cur;
+
+    errno = 0;
+    cur = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0)
+        setpriority(PRIO_PROCESS, tid, cur + AHEAD_NICE > 19 ? 19 : cur + AHEAD_NICE);
+}
+
 static void *worker_main(void *arg)
 {
-    struct sched *s = arg;
+    struct worker *w = arg;
+    struct sched *s = w->s;
+    struct jobq *q = w->urgent ? &s->urgent : &s->ahead;
     struct job *j;
     uint8_t *data;
     int64_t next_exp;
     int rc;
 
+    free(w);
+    if (q == &s->ahead)
+        worker_be_nice();
     pthread_mutex_lock(&s->lock);
     while (!s->shutdown) {
         next_exp = sessions_reap(s, now_ns());
-        if (!(j = q_pop(&s->urgent)))
-            j = q_pop(&s->ahead);
+        j = q_pop(q);
         if (!j) {
             if (s->dead) {          /* release before sleeping */
                 unlock_and_release(s);
@@ -780,21 +814,31 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
     pthread_condattr_destroy(&ca);
     s->sync_ok = 1;
 
-    if (!(s->threads = calloc((size_t)workers, sizeof(*s->threads)))) {
+    s->crew = workers;
+    if (!(s->threads = calloc((size_t)workers * 2, sizeof(*s->threads)))) {
         ret = -ENOMEM;
         goto fail;
     }
     /* signals are for the main thread (FUSE's handlers), not workers */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (int i = 0; i < workers; i++) {
+    for (int i = 0; i < workers * 2; i++) {
+        struct worker *w = malloc(sizeof(*w));
         char name[32];
-        if ((rc = pthread_create(&s->threads[i], NULL, worker_main, s))) {
+        if (!w) {
+            ret = -ENOMEM;
+            break;
+        }
+        w->s = s;
+        w->urgent = i < workers;
+        if ((rc = pthread_create(&s->threads[i], NULL, worker_main, w))) {
             log_error("session: cannot start worker %d: %s", i, strerror(rc));
+            free(w);
             ret = -rc;
             break;
         }
-        snprintf(name, sizeof(name), "hlsfs-sched%d", i);
+        snprintf(name, sizeof(name), "hlsfs-%s%d", w->urgent ? "wait" : "ahead",
+                 i % workers);
         name[15] = '\0';           /* the kernel's limit */
         pthread_setname_np(s->threads[i], name);
         s->nthreads++;
@@ -964,7 +1008,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
             q_remove(&s->ahead, j);     /* promote: someone waits now */
             j->urgent = 1;
             q_push(&s->urgent, j);
-            pthread_cond_signal(&s->work);
+            pthread_cond_broadcast(&s->work);
         }
         j->urgent = 1;
         j->waiters++;

@@ -28,7 +28,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 
-#define TITLE_RECORD_VERSION '6'
+#define TITLE_RECORD_VERSION '7'
 #define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
 static uint64_t options_hash(const struct title_options *o)
@@ -151,7 +151,15 @@ static void assign_segments(const struct title_rendition *r, long nseg,
     for (size_t i = 0; i < s->npkts; i++) {
         const struct probe_packet *pk = &s->pkts[i];
         if (!r->key_by_pts) {
-            seg[i] = segment_of(r->range, nseg, pk->dts);
+            /* decode times rise: the segment of the previous packet or
+             * the next one, mostly; a search otherwise */
+            long p = i ? seg[i - 1] : -1;
+            if (p >= 0 && pk->dts >= r->range[p] && pk->dts < r->range[p + 1])
+                seg[i] = p;
+            else if (p + 1 < nseg && pk->dts >= r->range[p + 1] && pk->dts < r->range[p + 2])
+                seg[i] = p + 1;
+            else
+                seg[i] = segment_of(r->range, nseg, pk->dts);
             continue;
         }
         if ((pk->flags & PROBE_PKT_KEY) && cur + 1 < nseg && pk->pts == r->range[cur + 1])
@@ -168,37 +176,45 @@ static void segment_pts(const struct probe_stream *s, const size_t *order,
         pts[k - from] = s->pkts[order[k]].pts;
 }
 
-/* Sizes of the copied video: mux stand-in packets of every segment with a
- * counting muxer. */
-static int plan_sizes(struct title_rendition *r, long nseg,
-                      const struct probe_stream *s,
-                      const AVCodecParameters *mux_par)
+/* Sizes of the copied video, in closed form: the muxer writes each frame
+ * as one PES, so a segment takes at most its tables plus, for every
+ * packet, the TS bytes of one PES of that packet's largest Annex B size
+ * (ladder_ts_pes_bytes) and, for a keyframe, the PAT and PMT the muxer
+ * repeats before it. For Matroska-style streams (keyframes by pts) it
+ * also finds the decode-time shift the remuxer applies. */
+static int plan_sizes(struct title_rendition *r, const struct title *t,
+                      const struct probe_stream *s)
 {
     size_t n = s->npkts;
+    long nseg = t->nseg;
     long *seg = malloc((n ? n : 1) * sizeof(*seg));
-    size_t *start = calloc((size_t)nseg + 1, sizeof(*start));
-    size_t *order = malloc((n ? n : 1) * sizeof(*order));
-    int64_t *pts = malloc((n ? n : 1) * sizeof(*pts));
-    int64_t *dts = malloc((n ? n : 1) * sizeof(*dts));
-    AVPacket *pkt = av_packet_alloc();
-    uint8_t *fill = NULL;
-    uint64_t max_bytes = 0;
-    struct mux *m = NULL;
+    int64_t *pts = NULL;
+    size_t *start = NULL, *order = NULL;
     int ret = 0;
 
-    if (!seg || !start || !order || !pkt || !pts || !dts) {
+    if (!seg)
+        return -ENOMEM;
+    assign_segments(r, nseg, s, seg);
+    for (long i = 0; i < nseg; i++)
+        r->sizes[i] = ladder_ts_table_bytes(title_segment_ms(t, i));
+    for (size_t i = 0; i < n; i++)
+        if (seg[i] >= 0)
+            r->sizes[seg[i]] += ladder_ts_pes_bytes(video_packet_bound(r, &s->pkts[i])) +
+                                (s->pkts[i].flags & PROBE_PKT_KEY ? ladder_ts_keyframe_bytes() : 0);
+    if (!r->key_by_pts)
+        goto done;
+
+    /* bucket packets by segment, keeping decode order inside each */
+    start = calloc((size_t)nseg + 1, sizeof(*start));
+    order = malloc((n ? n : 1) * sizeof(*order));
+    pts = malloc((n ? n : 1) * sizeof(*pts));
+    if (!start || !order || !pts) {
         ret = -ENOMEM;
         goto done;
     }
-    /* bucket packets by segment, keeping decode order inside each */
-    assign_segments(r, nseg, s, seg);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (seg[i] >= 0)
             start[seg[i] + 1]++;
-        uint64_t b = video_packet_bound(r, &s->pkts[i]);
-        if (b > max_bytes)
-            max_bytes = b;
-    }
     for (long i = 0; i < nseg; i++)
         start[i + 1] += start[i];
     {
@@ -213,77 +229,22 @@ static int plan_sizes(struct title_rendition *r, long nseg,
                 order[fillpos[seg[i]]++] = i;
         free(fillpos);
     }
-    if (r->key_by_pts) {
-        r->dts_shift = 0;
-        for (long i = 0; i < nseg; i++) {
-            int64_t shift;
-            segment_pts(s, order, start[i], start[i + 1], pts);
-            if ((ret = mux_dts_shift(pts, start[i + 1] - start[i], &shift)) < 0)
-                goto done;
-            if (shift > r->dts_shift)
-                r->dts_shift = shift;
-        }
-    }
-    if (max_bytes > INT32_MAX - AV_INPUT_BUFFER_PADDING_SIZE) {
-        ret = -EFBIG;
-        goto done;
-    }
-    if (!(fill = av_mallocz(max_bytes + AV_INPUT_BUFFER_PADDING_SIZE + 8))) {
-        ret = -ENOMEM;
-        goto done;
-    }
-    {                                    /* an AUD first: the muxer adds none */
-        static const uint8_t aud[AUD_BYTES] = { 0, 0, 0, 1, 0x09, 0xf0 };
-        memcpy(fill, aud, sizeof(aud));
-    }
-
-    /* one 90 kHz tick or more, so the stand-in's pts stays distinct */
-    int64_t pts_step = av_rescale_q_rnd(1, (AVRational){ 1, 90000 }, r->tb, AV_ROUND_UP);
+    r->dts_shift = 0;
     for (long i = 0; i < nseg; i++) {
-        uint64_t bytes = 0;
-        size_t first = start[i], count = start[i + 1] - start[i];
-        if (r->key_by_pts) {
-            segment_pts(s, order, first, first + count, pts);
-            if ((ret = mux_decode_times(pts, count, r->dts_shift, dts)) < 0)
-                goto done;
-        }
-        if ((ret = mux_open(&m, mux_par, r->tb, 1)) < 0)
+        int64_t shift;
+        segment_pts(s, order, start[i], start[i + 1], pts);
+        if ((ret = mux_dts_shift(pts, start[i + 1] - start[i], &shift)) < 0) {
+            ret = -EIO;
             goto done;
-        for (size_t k = 0; k < count; k++) {
-            const struct probe_packet *pk = &s->pkts[order[first + k]];
-            uint64_t b = video_packet_bound(r, pk);
-            pkt->data = fill;         /* not reference-counted: no copy */
-            pkt->size = (int)b;
-            if (r->key_by_pts) {
-                pkt->pts = pk->pts;
-                pkt->dts = dts[k];
-            } else {
-                /* a real video packet may carry a distinct pts (and so a
-                 * DTS field): the stand-in always does */
-                pkt->dts = pk->dts;
-                pkt->pts = pk->dts + pts_step;
-            }
-            pkt->flags = (pk->flags & PROBE_PKT_KEY) ? AV_PKT_FLAG_KEY : 0;
-            if ((ret = mux_write(m, pkt)) < 0)
-                goto done;
         }
-        if ((ret = mux_finish(m, &bytes)) < 0)
-            goto done;
-        r->sizes[i] = bytes;
-        mux_free(&m);
+        if (shift > r->dts_shift)
+            r->dts_shift = shift;
     }
 done:
-    if (ret < 0 && ret != -ENOMEM && ret != -EFBIG)
-        ret = -EIO;
-    mux_free(&m);
-    pkt->data = NULL;
-    av_packet_free(&pkt);
-    av_free(fill);
     free(seg);
     free(start);
     free(order);
     free(pts);
-    free(dts);
     return ret;
 }
 
@@ -293,6 +254,59 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+/* Sort timestamps that are sorted already, or nearly (presentation times
+ * in decode order are out of order by a few frames at most): insertion
+ * sort while it stays cheap, qsort otherwise. */
+static void sort_timestamps(int64_t *v, size_t n)
+{
+    size_t moves = 0;
+    for (size_t i = 1; i < n; i++) {
+        int64_t x = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1] > x) {
+            v[j] = v[j - 1];
+            j--;
+            if (++moves > 16 * n) {
+                qsort(v, n, sizeof(*v), cmp_i64);
+                return;
+            }
+        }
+        v[j] = x;
+    }
+}
+
+/* The k-th smallest of v[0..n) (v is reordered): quickselect. */
+static int64_t select_kth(int64_t *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                int64_t t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
 /* FRAME-RATE: the container's average or libavformat's base rate when one
@@ -311,16 +325,14 @@ static double frame_rate(const struct probe_stream *v, size_t from)
         all_pts &= v->pkts[i].pts != AV_NOPTS_VALUE;
     for (size_t i = from; i < v->npkts; i++)
         ts[i - from] = all_pts ? v->pkts[i].pts : v->pkts[i].dts;
-    qsort(ts, n, sizeof(*ts), cmp_i64);
+    sort_timestamps(ts, n);
     if (n > 1 && ts[n - 1] > ts[0])
         mean_rate = (double)(n - 1) / ((double)(ts[n - 1] - ts[0]) * tb);
     for (size_t i = 1; i < n; i++)
         if (ts[i] > ts[i - 1])
             ts[k++] = ts[i] - ts[i - 1];
-    if (k) {
-        qsort(ts, k, sizeof(*ts), cmp_i64);
-        step_rate = 1.0 / ((double)ts[k / 2] * tb);
-    }
+    if (k)
+        step_rate = 1.0 / ((double)select_kth(ts, k, k / 2) * tb);
     free(ts);
     const AVRational cand[2] = { v->avg_rate, v->r_rate };
     for (int i = 0; i < 2; i++)
@@ -494,8 +506,6 @@ static int build_original(struct title *t, const struct probe_stream *v,
                           const size_t *key_pkt, const size_t *cuts)
 {
     struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_COPY, v->index, v->tb);
-    AVCodecParameters *mux_par = NULL;
-    int ret;
 
     if (!r)
         return -ENOMEM;
@@ -507,18 +517,7 @@ static int build_original(struct title *t, const struct probe_stream *v,
     if ((r->ps_bound = h264_insert_bound(v->par, &r->length_size)) < 0)
         return -EIO;
 
-    if (!(mux_par = avcodec_parameters_alloc()) ||
-        avcodec_parameters_copy(mux_par, v->par) < 0) {
-        avcodec_parameters_free(&mux_par);
-        return -ENOMEM;
-    }
-    if (r->length_size) {             /* AVCC: the Annex B filter runs first */
-        av_freep(&mux_par->extradata);
-        mux_par->extradata_size = 0;
-    }
-    ret = plan_sizes(r, t->nseg, v, mux_par);
-    avcodec_parameters_free(&mux_par);
-    return ret;
+    return plan_sizes(r, t, v);
 }
 
 /* Frames of each video segment, for the byte bound of encoded rungs. */

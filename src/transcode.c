@@ -8,9 +8,10 @@
  * on past the boundary only to release frames that belong before it
  * (reordered or open-GOP pictures); the next segment drops them.
  *
- * Rate control aims the elementary stream at 85 % of bit_rate x duration
+ * Rate control aims the elementary stream at 95 % of bit_rate x duration
  * (average bit rate); a segment that still overflows its planned size is
- * encoded again at a lower rate, never truncated.
+ * encoded again at a rate lowered in proportion to the overflow, never
+ * truncated.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,8 +36,8 @@
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
 
-#define ABR_TARGET   0.85    /* average rate, as a fraction of the bound  */
-#define MAX_ATTEMPTS 3
+#define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
+#define MAX_ATTEMPTS 4
 
 int transcode_level(int w, int h)
 {
@@ -361,7 +362,8 @@ static int transcode_attempt(const char *path, const struct title *t,
     if ((ret = avcodec_parameters_to_context(u.dec, st->codecpar)) < 0)
         goto fail;
     u.dec->pkt_timebase = st->time_base;
-    u.dec->thread_count = 1;
+    /* a decoder's frames are the same whatever its thread count */
+    u.dec->thread_count = cfg->threads;
     if ((ret = avcodec_open2(u.dec, codec, NULL)) < 0)
         goto fail;
     if (!(u.frame = av_frame_alloc()) || !(u.pkt = av_packet_alloc()) ||
@@ -446,7 +448,11 @@ int transcode_segment(const char *path, const struct title *t,
         log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"
                  PRIu64 ", encoding again at a lower rate", path, r->name, seg,
                  bytes, r->sizes[seg]);
-        rate = rate * 3 / 4;
+        /* aim as far under the plan as this attempt was over it, and at
+         * least 10 % lower */
+        double cut = bytes ? (double)r->sizes[seg] / (double)bytes : 0.5;
+        cut = cut * cut;
+        rate = (int64_t)((double)rate * (cut < 0.9 ? cut : 0.9));
     }
     if (ret < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];

@@ -14,14 +14,14 @@
 struct title;
 struct title_rendition;
 
-/* Encoder settings shared by every rung of a mount. With one thread x264
- * gives the same bytes every time; its frame threads (threads > 1) let
- * rate control depend on timing, so a re-encoded segment may differ in
- * its bytes (never in its size). Rate control is an average bit rate with
- * no VBV (a VBV made even short runs diverge). */
+/* Encoder settings shared by every rung of a mount. x264 runs in its
+ * deterministic mode: with the same number of threads it gives the same
+ * bytes every time, so the thread count is one of the options that shape
+ * a segment (it is in the title key). Rate control is an average bit rate
+ * with no VBV. */
 struct transcode_config {
     const char *preset;      /* x264 preset, "veryfast"                    */
-    int         threads;     /* x264 threads per segment encode            */
+    int         threads;     /* x264 and decoder threads per segment       */
 };
 
 /* Make segment 'seg' of video rung r. *out: exactly r->sizes[seg] bytes.

@@ -170,8 +170,8 @@ class Transcoding(unittest.TestCase):
         self.assertEqual([t for t, _ in tsparse.nal_units(au)], [9, 7, 8, 5])
 
     def test_made_lines(self):
-        log = ("hlsfs: info: /m/a b.mp4: encoded video/180p segment 12 made in 35 ms (57.1x realtime)\n"
-               "hlsfs: info: /m/x.mkv: copied video/original segment 0 made in 1 ms (600.00x realtime)\n"
+        log = ("hlsfs: info: /m/a b.mp4: encoded video/180p segment 12 made in 35 ms (57.1x realtime, 6.0% padding)\n"
+               "hlsfs: info: /m/x.mkv: copied video/original segment 0 made in 1 ms (600.00x realtime, 0.1% padding)\n"
                "hlsfs: info: /m/x.mkv: index built from container index in 1 ms\n")
         got = [(x["path"], x["how"], x["kind"], x["name"], x["seg"]) for x in ck.made_lines(log)]
         self.assertEqual(got, [("/m/a b.mp4", "encoded", "video", "180p", 12),

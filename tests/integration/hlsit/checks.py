@@ -1268,7 +1268,8 @@ def log_mentions(log_text, phrase, rel, abs_path=None):
 
 MADE_RE = re.compile(r"^hlsfs: info: (?P<path>/.*): (?P<how>encoded|copied) "
                      r"(?P<kind>video|audio)/(?P<name>[^/ ]+) segment (?P<seg>\d+) "
-                     r"made in (?P<ms>\d+) ms \((?P<speed>[0-9.]+)x realtime\)$")
+                     r"made in (?P<ms>\d+) ms \((?P<speed>[0-9.]+)x realtime, "
+                     r"(?P<padding>[0-9.]+)% padding\)$")
 
 
 def made_lines(log_text, src_path=None):

@@ -3,7 +3,7 @@ readers, readahead, the segment cache, and sources that break mid-file.
 
 They look at what the daemon logs: one line per segment it makes,
 
-    <absolute source path>: encoded video/<name> segment <N> made in <ms> ms (<x>x realtime)
+    <absolute source path>: encoded video/<name> segment <N> made in <ms> ms (<x>x realtime, <p>% padding)
     <absolute source path>: encoded audio/<K> segment <N> made in ...
     <absolute source path>: copied video/original segment <N> made in ...
 
