@@ -35,8 +35,9 @@ FFPROBE_SCAN = ["ffprobe", "-v", "error", "-select_streams", "v:0",
 class Ctx:
     """What the measurements share: run count, sources, notes, outputs."""
 
-    def __init__(self, runs, sources):
+    def __init__(self, runs, sources, mem_runs=1):
         self.runs = runs
+        self.mem_runs = mem_runs  # runs of the 4-reader memory figure
         self.src = sources
         self.shared = {}
         self.notes = {}     # measurement number -> list of lines
@@ -641,12 +642,12 @@ def m_memory(ctx):
                  "reader of a copy of the same film).")
     else:
         one = []
-        for i in range(ctx.runs):
+        for i in range(ctx.mem_runs):
             log(f"[9] 1 reader, run {i + 1}")
             res = _attempt(_readers, ctx, ctx.src["multi"][:1])
             one.append(res and res[0])
     four, secs4 = [], []
-    for i in range(ctx.runs):
+    for i in range(ctx.mem_runs):
         log(f"[9] 4 readers, run {i + 1}")
         res = _attempt(_readers, ctx, ctx.src["multi"])
         four.append(res and res[0])
@@ -658,7 +659,9 @@ def m_memory(ctx):
     ctx.sample(9, "4 readers, wall time", secs4, "s", 1)
     a, b = median(mib), median(mib4)
     per = None if a is None or b is None else (b - a) / 3
-    ctx.note(9, "4 readers: threads reading a.mp4 .. d.mp4 (distinct "
+    ctx.note(9, f"4 readers: {ctx.mem_runs} run(s) (`BENCH_MEM_RUNS`; "
+             "peak memory is not a timing, and each run encodes four "
+             "films); threads reading a.mp4 .. d.mp4 (distinct "
              "copies) at once, each its 720p rung in order, on one fresh "
              "mount with an empty cache; VmHWM from /proc/PID/status of "
              "the daemon after the reads.")
