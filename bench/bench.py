@@ -45,6 +45,11 @@ def _own_cpu_seconds():
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
+def _binary_id():
+    st = os.stat(HLSFS)
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def _selected():
     only = os.environ.get("BENCH_ONLY", "").strip()
     if not only:
@@ -65,6 +70,8 @@ def main():
     src = sources.ensure_sources()
 
     started = time.strftime("%Y-%m-%d %H:%M %Z")
+    machine = machine_facts()
+    binary = _binary_id()
     t0 = time.monotonic()
     busy0, own0 = _cpu_busy_seconds(), _own_cpu_seconds()
     mem_runs = max(1, int(os.environ.get("BENCH_MEM_RUNS", "1")))
@@ -92,8 +99,13 @@ def main():
             f"of the machine's {cores} cores over the run (timings are "
             "disturbed when this is high)")
 
+    if _binary_id() != binary:
+        ctx.note(0, "./hlsfs was rebuilt while the benchmark ran (another "
+                 "build in this tree): later figures may come from the "
+                 "newer binary; the git revision above is the one at the "
+                 "start.")
     info = dict(
-        machine=machine_facts(),
+        machine=machine,
         commands=[
             ("hlsfs", hlsfs_cmdline()),
             ("ffmpegfs", ffmpegfs_cmdline()),

@@ -68,7 +68,7 @@ def render(info):
     w("")
     for m in sorted(info["notes"]):
         for n in info["notes"][m]:
-            w(f"- ({m}) {n}")
+            w(f"- ({m}) {n}" if m else f"- {n}")
     w("")
     w("## Samples of each run")
     w("")
