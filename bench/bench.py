@@ -22,8 +22,8 @@ import report  # noqa: E402
 import sources  # noqa: E402
 from common import (BENCH_DIR, CACHE_DIR, HLSFS, WORK_DIR, ProductError,  # noqa: E402
                     ensure_packages, log, machine_facts, rmtree)
-from measures import (FFPROBE_SCAN, MEASUREMENTS, Ctx, ffmpeg_hls_cmdline,  # noqa: E402
-                      row)
+from measures import (FFPROBE_SCAN, MEASUREMENTS, Ctx, calibrate,  # noqa: E402
+                      ffmpeg_hls_cmdline, row)
 from mounts import ffmpegfs_cmdline, hlsfs_cmdline  # noqa: E402
 
 PACKAGES = ["ffmpeg", "ffmpegfs", "fuse3", "python3"]
@@ -77,6 +77,7 @@ def main():
     mem_runs = max(1, int(os.environ.get("BENCH_MEM_RUNS", "1")))
     ctx = Ctx(runs, src, mem_runs)
     rows, errors = [], []
+    calibrate(ctx)
     for m, name, fn in MEASUREMENTS:
         if m not in selected:
             continue

@@ -15,19 +15,23 @@ import time
 from common import (ProductError, WORK_DIR, fmt_samples, fresh_dir, log,
                     median, playlist_entries, read_all, rmtree, run, timed,
                     x264_brief, x264_settings)
-from mounts import (FfmpegfsMount, HlsfsMount, RUNG_HEIGHT, RUNG_RATE_K,
-                    SEGMENT_SECONDS)
+from mounts import (PEER_RATE, RUNG_HEIGHT, SEGMENT_SECONDS, FfmpegfsMount,
+                    HlsfsMount)
 
 SEG_GOAL_S = SEGMENT_SECONDS  # "well under one segment's duration"
 
-FFMPEG_HLS_ARGS = [
-    "-vf", f"scale=-2:{RUNG_HEIGHT}", "-c:v", "libx264",
-    "-preset", "veryfast", "-b:v", f"{RUNG_RATE_K}k",
-    "-x264-params", "scenecut=0:open-gop=0",
-    "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
-    "-an", "-f", "hls", "-hls_time", str(SEGMENT_SECONDS),
-    "-hls_playlist_type", "vod",
-]
+
+def ffmpeg_hls_args():
+    return [
+        "-vf", f"scale=-2:{RUNG_HEIGHT}", "-c:v", "libx264",
+        "-preset", "veryfast", "-b:v", f"{PEER_RATE['k']}k",
+        "-x264-params", "scenecut=0:open-gop=0",
+        "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
+        "-an", "-f", "hls", "-hls_time", str(SEGMENT_SECONDS),
+        "-hls_playlist_type", "vod",
+    ]
+
+
 FFPROBE_SCAN = ["ffprobe", "-v", "error", "-select_streams", "v:0",
                 "-show_entries", "packet=pts_time,flags", "-of", "csv"]
 
@@ -81,6 +85,30 @@ def _attempt(fn, *a):
     except ProductError as e:
         log(f"FAILED: {e}")
         return None
+
+
+# --- before the measurements: the peers' bit rate --------------------------
+
+def calibrate(ctx):
+    """Read the average bit rate x264 aims at for the hlsfs 720p rung from
+    its first segment's x264 settings, and give the peers that rate."""
+    try:
+        with HlsfsMount(ctx.src["film_dir"], tag="calibrate",
+                        options=["max_ahead=0"]) as mnt:
+            read_all(mnt.master("film.mp4"))
+            opts = x264_settings(mnt.segment("film.mp4", 0))
+    except ProductError as e:
+        log(f"calibration failed: {e}")
+        opts = None
+    m = re.search(r"\bbitrate=(\d+)", opts or "")
+    if m:
+        PEER_RATE["k"] = int(m.group(1))
+        PEER_RATE["how"] = ("read from the x264 settings in segment 0 of the "
+                            "hlsfs 720p rung")
+    ctx.note(0, f"Peers' average video bit rate: {PEER_RATE['k']}k, "
+             f"{PEER_RATE['how']} (the rung's nominal rate is 2800k; hlsfs "
+             "sizes each segment for that and aims x264 below it).")
+    log(f"peers' video bit rate: {PEER_RATE['k']}k ({PEER_RATE['how']})")
 
 
 # --- 1 and 2: cold first segment, cold seek --------------------------------
@@ -187,7 +215,7 @@ def _ffmpegfs_full(ctx):
 def _ffmpeg_hls(ctx):
     out = fresh_dir("ffmpeg-hls")
     cmd = (["ffmpeg", "-v", "error", "-y", "-i", ctx.src["film"]["mp4"]] +
-           FFMPEG_HLS_ARGS +
+           ffmpeg_hls_args() +
            ["-hls_segment_filename", os.path.join(out, "%05d.ts"),
             os.path.join(out, "index.m3u8")])
     dt = timed(cmd)
@@ -198,7 +226,7 @@ def _ffmpeg_hls(ctx):
 
 def ffmpeg_hls_cmdline():
     args = " ".join(f'"{a}"' if ("(" in a or ":" in a and "=" in a) else a
-                    for a in FFMPEG_HLS_ARGS)
+                    for a in ffmpeg_hls_args())
     return (f"ffmpeg -i film.mp4 {args} -hls_segment_filename OUT/%05d.ts "
             "OUT/index.m3u8")
 
@@ -218,8 +246,8 @@ def m_full_read(ctx):
     h = median(times["hlsfs"])
     f = median(times["ffmpegfs"])
     g = median(times["ffmpeg"])
-    for k, label in (("hlsfs", "hlsfs: default, max_sessions = cores "
-                      "single-threaded encodes"),
+    for k, label in (("hlsfs", "hlsfs: its defaults (threads, "
+                      "max_sessions = cores)"),
                      ("ffmpegfs", "ffmpegfs: its own x264 settings"),
                      ("ffmpeg", "ffmpeg -f hls: x264 threads auto")):
         ctx.note(3, f"x264 settings found in the stream, {label}: "

@@ -12,18 +12,23 @@ import time
 
 from common import HLSFS, ProductError, fresh_dir, log, rmtree, run
 
-# the 720p rung of hlsfs: nominal 2800k, x264 aims at 85 % of it
+# the 720p rung of hlsfs (nominal 2800k); the peers get the average bit
+# rate x264 really aims at inside hlsfs, read from its stream at start-up
+# (peer_rate.py); 2380k (85 % of 2800k) until then
 RUNG_HEIGHT = 720
 RUNG_WIDTH = 1280
-RUNG_RATE_K = 2380
+RUNG_NOMINAL_K = 2800
 SEGMENT_SECONDS = 6
+PEER_RATE = {"k": 2380, "how": "default (85 % of 2800k)"}
 
-FFMPEGFS_OPTS = [
-    "--desttype=hls",
-    f"--videowidth={RUNG_WIDTH}", f"--videoheight={RUNG_HEIGHT}",
-    f"--videobitrate={RUNG_RATE_K}K",
-    f"--segment_duration={SEGMENT_SECONDS}",
-]
+
+def ffmpegfs_opts():
+    return [
+        "--desttype=hls",
+        f"--videowidth={RUNG_WIDTH}", f"--videoheight={RUNG_HEIGHT}",
+        f"--videobitrate={PEER_RATE['k']}K",
+        f"--segment_duration={SEGMENT_SECONDS}",
+    ]
 
 MOUNT_DEADLINE = 1800  # a daemon still mounted after this is killed
 
@@ -200,7 +205,7 @@ class FfmpegfsMount(_Mount):
 
     def argv(self):
         return (["ffmpegfs", "-f", "--log_stderr", "--log_maxlevel=INFO"] +
-                FFMPEGFS_OPTS + [f"--cachepath={self.cache_dir}",
+                ffmpegfs_opts() + [f"--cachepath={self.cache_dir}",
                                  self.src, self.mnt])
 
     def master(self, title):
@@ -219,4 +224,4 @@ def hlsfs_cmdline():
 
 def ffmpegfs_cmdline():
     return ("ffmpegfs -f --log_stderr --log_maxlevel=INFO " +
-            " ".join(FFMPEGFS_OPTS) + " --cachepath=EMPTYDIR SRC MNT")
+            " ".join(ffmpegfs_opts()) + " --cachepath=EMPTYDIR SRC MNT")
