@@ -101,7 +101,10 @@ static int open_encoder(const struct title_rendition *r,
     av_opt_set(enc->priv_data, "preset", cfg->preset, 0);
     av_opt_set(enc->priv_data, "profile", "high", 0);
     av_opt_set(enc->priv_data, "forced-idr", "1", 0);
-    snprintf(params, sizeof(params), "keyint=infinite:scenecut=0:open-gop=0");
+    /* slice threads, never frame threads: x264's frame threads let the
+     * bytes depend on timing; slices of one frame do not */
+    snprintf(params, sizeof(params), "keyint=infinite:scenecut=0:open-gop=0%s",
+             cfg->threads > 1 ? ":sliced-threads=1" : "");
     av_opt_set(enc->priv_data, "x264-params", params, 0);
     if ((ret = avcodec_open2(enc, codec, NULL)) < 0) {
         avcodec_free_context(&enc);

@@ -14,11 +14,11 @@
 struct title;
 struct title_rendition;
 
-/* Encoder settings shared by every rung of a mount. x264 runs in its
- * deterministic mode: with the same number of threads it gives the same
- * bytes every time, so the thread count is one of the options that shape
- * a segment (it is in the title key). Rate control is an average bit rate
- * with no VBV. */
+/* Encoder settings shared by every rung of a mount. x264's threads are
+ * slice threads: each frame is cut into 'threads' slices coded in
+ * parallel, which gives the same bytes every time (frame threads do not).
+ * The slices shape the bytes, so the thread count is in the title key.
+ * Rate control is an average bit rate with no VBV. */
 struct transcode_config {
     const char *preset;      /* x264 preset, "veryfast"                    */
     int         threads;     /* x264 and decoder threads per segment       */
