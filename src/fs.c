@@ -403,21 +403,30 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
     return 0;
 }
 
-static int hlsfs_read(const char *path, char *buf, size_t size, off_t off,
-                      struct fuse_file_info *fi)
+/* Reads hand libfuse what to send: for pass-through files the source's
+ * descriptor and offset (libfuse may splice it, with no copy through this
+ * process), for virtual files a copy of the bytes asked for. */
+static int hlsfs_read_buf(const char *path, struct fuse_bufvec **bufp,
+                          size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+    struct fuse_bufvec *bv;
     const uint8_t *src;
     size_t len;
     (void) path;
 
     if (off < 0)
         return -EINVAL;
+    if (!(bv = malloc(sizeof(*bv))))
+        return -ENOMEM;
     switch (h->kind) {
-    case H_FD: {
-        ssize_t n = pread(h->fd, buf, size, off);
-        return n < 0 ? -errno : (int)n;
-    }
+    case H_FD:
+        *bv = FUSE_BUFVEC_INIT(size);
+        bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+        bv->buf[0].fd = h->fd;
+        bv->buf[0].pos = off;
+        *bufp = bv;
+        return 0;
     case H_TEXT:
         src = (const uint8_t *)h->text;
         len = h->text_len;
@@ -433,20 +442,31 @@ static int hlsfs_read(const char *path, char *buf, size_t size, off_t off,
                 h->error = ret == -ESHUTDOWN ? -EIO : ret;
         }
         pthread_mutex_unlock(&h->lock);
-        if (h->error)
+        if (h->error) {
+            free(bv);
             return h->error;
+        }
         src = h->data;
         len = h->rend->sizes[h->segment];
         break;
     default:
+        free(bv);
         return -EIO;
     }
     if ((uint64_t)off >= len)
-        return 0;
-    if (size > len - (size_t)off)
+        size = 0;
+    else if (size > len - (size_t)off)
         size = len - (size_t)off;
-    memcpy(buf, src + off, size);
-    return (int)size;
+    *bv = FUSE_BUFVEC_INIT(size);
+    /* libfuse frees the memory of the buffer it is handed: a copy */
+    if (size && !(bv->buf[0].mem = malloc(size))) {
+        free(bv);
+        return -ENOMEM;
+    }
+    if (size)
+        memcpy(bv->buf[0].mem, src + off, size);
+    *bufp = bv;
+    return 0;
 }
 
 static int hlsfs_release(const char *path, struct fuse_file_info *fi)
@@ -506,7 +526,7 @@ static const struct fuse_operations hlsfs_ops = {
     .readlink    = hlsfs_readlink,
     .readdir     = hlsfs_readdir,
     .open        = hlsfs_open,
-    .read        = hlsfs_read,
+    .read_buf    = hlsfs_read_buf,
     .release     = hlsfs_release,
     .statfs      = hlsfs_statfs,
     .access      = hlsfs_access,
