@@ -194,6 +194,7 @@ struct run {                    /* one attempt at a segment */
     AVFormatContext *fmt;
     AVCodecContext  *dec, *enc;
     struct SwsContext *sws;
+    int              sws_w, sws_h, sws_fmt;   /* what sws was made for  */
     AVFrame         *frame, *scaled, *rotated;
     AVPacket        *pkt, *out_pkt;
     struct mux      *mux;
@@ -269,15 +270,34 @@ done:
 }
 
 /* Scale (and rotate) one decoded frame and give it to the encoder. */
-static int encode_frame(struct run *u, const struct title_rendition *r, AVFrame *in)
+static int encode_frame(struct run *u, const struct title_rendition *r, int threads,
+                        AVFrame *in)
 {
     int ret;
     /* (re)made when the decoder's output size or pixel format changes */
-    u->sws = sws_getCachedContext(u->sws, in->width, in->height, in->format,
-                                  u->scaled->width, u->scaled->height,
-                                  AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
-    if (!u->sws)
-        return AVERROR(EINVAL);
+    if (!u->sws || in->width != u->sws_w || in->height != u->sws_h ||
+        in->format != u->sws_fmt) {
+        sws_freeContext(u->sws);
+        if (!(u->sws = sws_alloc_context()))
+            return AVERROR(ENOMEM);
+        av_opt_set_int(u->sws, "srcw", in->width, 0);
+        av_opt_set_int(u->sws, "srch", in->height, 0);
+        av_opt_set_int(u->sws, "src_format", in->format, 0);
+        av_opt_set_int(u->sws, "dstw", u->scaled->width, 0);
+        av_opt_set_int(u->sws, "dsth", u->scaled->height, 0);
+        av_opt_set_int(u->sws, "dst_format", AV_PIX_FMT_YUV420P, 0);
+        av_opt_set_int(u->sws, "sws_flags", SWS_BICUBIC, 0);
+        /* slices of the picture scaled at once: the same pixels */
+        av_opt_set_int(u->sws, "threads", threads, 0);
+        if ((ret = sws_init_context(u->sws, NULL, NULL)) < 0) {
+            sws_freeContext(u->sws);
+            u->sws = NULL;
+            return ret;
+        }
+        u->sws_w = in->width;
+        u->sws_h = in->height;
+        u->sws_fmt = in->format;
+    }
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(in->format);
     int full = in->color_range == AVCOL_RANGE_JPEG ||
                (d && strncmp(d->name, "yuvj", 4) == 0);
@@ -286,8 +306,8 @@ static int encode_frame(struct run *u, const struct title_rendition *r, AVFrame 
     sws_setColorspaceDetails(u->sws, coef, full, coef, 0, 0, 1 << 16, 1 << 16);
     if ((ret = av_frame_make_writable(u->scaled)) < 0)
         return ret;
-    sws_scale(u->sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height,
-              u->scaled->data, u->scaled->linesize);
+    if ((ret = sws_scale_frame(u->sws, u->scaled, in)) < 0)
+        return ret;
     AVFrame *out = u->scaled;
     if (u->rotated) {
         if ((ret = av_frame_make_writable(u->rotated)) < 0)
@@ -325,7 +345,7 @@ static int take_frames(struct run *u, const struct title_rendition *r,
         u->last_pts = pts;
         if (!u->enc && (ret = setup_output(u, r, cfg, st, rate, u->frame)) < 0)
             return ret;
-        ret = encode_frame(u, r, u->frame);
+        ret = encode_frame(u, r, cfg->threads, u->frame);
         av_frame_unref(u->frame);
         if (ret < 0)
             return ret;
