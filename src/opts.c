@@ -312,7 +312,7 @@ void opts_print_help(const char *progname)
            "                           480:1400k,720:2800k,1080:5000k,1440:8000k,\n"
            "                           2160:14000k); only rungs up to the source\n"
            "    -o preset=NAME         x264 preset (default " DEFAULT_PRESET ")\n"
-           "    -o threads=N           x264 and decoder threads per segment encode\n"
+           "    -o threads=N           x264, decoder and scaler threads per segment\n"
            "                           (default " DEFAULT_THREADS "); part of what shapes the bytes\n"
            "    -o audio_bitrate=RATE  AAC-LC stereo 48 kHz bit rate (default\n"
            "                           " DEFAULT_AUDIO_RATE ")\n"
