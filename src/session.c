@@ -829,15 +829,16 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
             ret = -ENOMEM;
             break;
         }
+        int urgent = i < workers;
         w->s = s;
-        w->urgent = i < workers;
+        w->urgent = urgent;     /* w belongs to the thread once it runs */
         if ((rc = pthread_create(&s->threads[i], NULL, worker_main, w))) {
             log_error("session: cannot start worker %d: %s", i, strerror(rc));
             free(w);
             ret = -rc;
             break;
         }
-        snprintf(name, sizeof(name), "hlsfs-%s%d", w->urgent ? "wait" : "ahead",
+        snprintf(name, sizeof(name), "hlsfs-%s%d", urgent ? "wait" : "ahead",
                  i % workers);
         name[15] = '\0';           /* the kernel's limit */
         pthread_setname_np(s->threads[i], name);

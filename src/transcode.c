@@ -14,6 +14,7 @@
  * truncated.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,267 +191,445 @@ static int rotate_frame(const AVFrame *src, AVFrame *dst, int rotation)
     return 0;
 }
 
-struct run {                    /* one attempt at a segment */
-    AVFormatContext *fmt;
-    AVCodecContext  *dec, *enc;
-    struct SwsContext *sws;
-    int              sws_w, sws_h, sws_fmt;   /* what sws was made for  */
-    AVFrame         *frame, *scaled, *rotated;
-    AVPacket        *pkt, *out_pkt;
-    struct mux      *mux;
-    int64_t          last_pts;
-    int64_t          es_bytes;
-    long             frames;
+/* Pictures ready for the encoder, from the decoding thread to the
+ * encoding one, in order. A bounded ring: the decoder waits when it is
+ * full, the encoder when it is empty. */
+#define QUEUE_FRAMES 8
+
+struct frame_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t  changed;
+    AVFrame        *ring[QUEUE_FRAMES];
+    int             head, count;
+    int             ended;      /* the decoder put its last picture       */
+    int             status;     /* once ended: 0 or its error             */
+    int             abandoned;  /* the encoder stopped: put no more       */
 };
 
-static void run_clear(struct run *u)
+static int queue_init(struct frame_queue *q)
 {
-    avformat_close_input(&u->fmt);
-    avcodec_free_context(&u->dec);
-    avcodec_free_context(&u->enc);
-    sws_freeContext(u->sws);
-    av_frame_free(&u->frame);
-    av_frame_free(&u->scaled);
-    av_frame_free(&u->rotated);
-    av_packet_free(&u->pkt);
-    av_packet_free(&u->out_pkt);
-    mux_free(&u->mux);
-    memset(u, 0, sizeof(*u));
-}
-
-/* Drain encoded packets into the muxer. */
-static int drain_encoder(struct run *u)
-{
-    int ret;
-    while ((ret = avcodec_receive_packet(u->enc, u->out_pkt)) >= 0) {
-        u->es_bytes += u->out_pkt->size;
-        ret = mux_write(u->mux, u->out_pkt);
-        av_packet_unref(u->out_pkt);
-        if (ret < 0)
-            return ret;
-    }
-    return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
-}
-
-static int setup_output(struct run *u, const struct title_rendition *r,
-                        const struct transcode_config *cfg, AVStream *st,
-                        int64_t rate, const AVFrame *first)
-{
-    AVCodecParameters *par = avcodec_parameters_alloc();
-    int pw, ph, ret;
-    if (!par)
+    memset(q, 0, sizeof(*q));
+    if (pthread_mutex_init(&q->lock, NULL))
         return AVERROR(ENOMEM);
-    AVRational fps = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-    if ((ret = open_encoder(r, cfg, st->time_base, fps, rate, first, &u->enc)) < 0 ||
-        (ret = avcodec_parameters_from_context(par, u->enc)) < 0 ||
-        (ret = mux_open(&u->mux, par, u->enc->time_base, 0)) < 0)
-        goto done;
-    prerotate_size(r, &pw, &ph);
-    u->scaled = av_frame_alloc();
-    u->rotated = r->rotation ? av_frame_alloc() : NULL;
-    if (!u->scaled || (r->rotation && !u->rotated)) {
-        ret = AVERROR(ENOMEM);
-        goto done;
+    if (pthread_cond_init(&q->changed, NULL)) {
+        pthread_mutex_destroy(&q->lock);
+        return AVERROR(ENOMEM);
     }
-    u->scaled->format = AV_PIX_FMT_YUV420P;
-    u->scaled->width = pw;
-    u->scaled->height = ph;
-    if ((ret = av_frame_get_buffer(u->scaled, 0)) < 0)
-        goto done;
-    if (u->rotated) {
-        u->rotated->format = AV_PIX_FMT_YUV420P;
-        u->rotated->width = r->width;
-        u->rotated->height = r->height;
-        if ((ret = av_frame_get_buffer(u->rotated, 0)) < 0)
-            goto done;
+    return 0;
+}
+
+static void queue_destroy(struct frame_queue *q)
+{
+    while (q->count) {
+        av_frame_free(&q->ring[q->head]);
+        q->head = (q->head + 1) % QUEUE_FRAMES;
+        q->count--;
     }
-done:
-    avcodec_parameters_free(&par);
+    pthread_cond_destroy(&q->changed);
+    pthread_mutex_destroy(&q->lock);
+}
+
+/* Takes *f. Returns 0, or AVERROR_EXIT when the encoder has stopped. */
+static int queue_put(struct frame_queue *q, AVFrame **f)
+{
+    int ret = 0;
+    pthread_mutex_lock(&q->lock);
+    while (q->count == QUEUE_FRAMES && !q->abandoned)
+        pthread_cond_wait(&q->changed, &q->lock);
+    if (q->abandoned) {
+        ret = AVERROR_EXIT;
+    } else {
+        q->ring[(q->head + q->count) % QUEUE_FRAMES] = *f;
+        q->count++;
+        *f = NULL;
+        pthread_cond_broadcast(&q->changed);
+    }
+    pthread_mutex_unlock(&q->lock);
+    av_frame_free(f);
     return ret;
 }
 
-/* Scale (and rotate) one decoded frame and give it to the encoder. */
-static int encode_frame(struct run *u, const struct title_rendition *r, int threads,
-                        AVFrame *in)
+static void queue_end(struct frame_queue *q, int status)
 {
-    int ret;
-    /* (re)made when the decoder's output size or pixel format changes */
-    if (!u->sws || in->width != u->sws_w || in->height != u->sws_h ||
-        in->format != u->sws_fmt) {
-        sws_freeContext(u->sws);
-        if (!(u->sws = sws_alloc_context()))
-            return AVERROR(ENOMEM);
-        av_opt_set_int(u->sws, "srcw", in->width, 0);
-        av_opt_set_int(u->sws, "srch", in->height, 0);
-        av_opt_set_int(u->sws, "src_format", in->format, 0);
-        av_opt_set_int(u->sws, "dstw", u->scaled->width, 0);
-        av_opt_set_int(u->sws, "dsth", u->scaled->height, 0);
-        av_opt_set_int(u->sws, "dst_format", AV_PIX_FMT_YUV420P, 0);
-        av_opt_set_int(u->sws, "sws_flags", SWS_BICUBIC, 0);
-        /* slices of the picture scaled at once: the same pixels */
-        av_opt_set_int(u->sws, "threads", threads, 0);
-        if ((ret = sws_init_context(u->sws, NULL, NULL)) < 0) {
-            sws_freeContext(u->sws);
-            u->sws = NULL;
-            return ret;
-        }
-        u->sws_w = in->width;
-        u->sws_h = in->height;
-        u->sws_fmt = in->format;
-    }
-    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(in->format);
-    int full = in->color_range == AVCOL_RANGE_JPEG ||
-               (d && strncmp(d->name, "yuvj", 4) == 0);
-    const int *coef = sws_getCoefficients(in->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709
-                                                                           : SWS_CS_DEFAULT);
-    sws_setColorspaceDetails(u->sws, coef, full, coef, 0, 0, 1 << 16, 1 << 16);
-    if ((ret = av_frame_make_writable(u->scaled)) < 0)
-        return ret;
-    if ((ret = sws_scale_frame(u->sws, u->scaled, in)) < 0)
-        return ret;
-    AVFrame *out = u->scaled;
-    if (u->rotated) {
-        if ((ret = av_frame_make_writable(u->rotated)) < 0)
-            return ret;
-        rotate_frame(u->scaled, u->rotated, r->rotation);
-        out = u->rotated;
-    }
-    out->pts = in->best_effort_timestamp;
-    out->pict_type = u->frames == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-    out->color_range = AVCOL_RANGE_MPEG;
-    u->frames++;
-    if ((ret = avcodec_send_frame(u->enc, out)) < 0)
-        return ret;
-    return drain_encoder(u);
+    pthread_mutex_lock(&q->lock);
+    q->ended = 1;
+    q->status = status;
+    pthread_cond_broadcast(&q->changed);
+    pthread_mutex_unlock(&q->lock);
 }
 
-/* Take the decoder's frames; *done once a frame at or past 'end' shows. */
-static int take_frames(struct run *u, const struct title_rendition *r,
-                       const struct transcode_config *cfg, AVStream *st,
-                       int64_t start, int64_t end, int64_t rate,
-                       int *done)
+/* The next picture in *f, or NULL at the end (returns the decoder's
+ * status then). */
+static int queue_take(struct frame_queue *q, AVFrame **f)
+{
+    int ret = 0;
+    *f = NULL;
+    pthread_mutex_lock(&q->lock);
+    while (!q->count && !q->ended)
+        pthread_cond_wait(&q->changed, &q->lock);
+    if (q->count) {
+        *f = q->ring[q->head];
+        q->head = (q->head + 1) % QUEUE_FRAMES;
+        q->count--;
+        pthread_cond_broadcast(&q->changed);
+    } else {
+        ret = q->status;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return ret;
+}
+
+static void queue_abandon(struct frame_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->abandoned = 1;
+    pthread_cond_broadcast(&q->changed);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* The decoding side of one attempt, run on a thread of its own: demux
+ * from the cut keyframe, decode, keep the segment's frames, scale and
+ * rotate them, queue them. */
+struct decode_side {
+    const char      *path;
+    const struct title_rendition *r;
+    long             seg;
+    int64_t          start, end;   /* the segment's pts range             */
+    int              threads;
+    AVFormatContext *fmt;
+    AVStream        *st;
+    AVCodecContext  *dec;
+    struct SwsContext *sws;
+    int              sws_w, sws_h, sws_fmt;   /* what sws was made for  */
+    AVFrame         *frame;
+    AVPacket        *pkt;
+    int64_t          last_pts;
+    long             frames;       /* queued so far                       */
+    const char      *what;         /* the step that failed                */
+    struct frame_queue *queue;
+};
+
+static void decode_side_clear(struct decode_side *d)
+{
+    avformat_close_input(&d->fmt);
+    avcodec_free_context(&d->dec);
+    sws_freeContext(d->sws);
+    d->sws = NULL;
+    av_frame_free(&d->frame);
+    av_packet_free(&d->pkt);
+}
+
+/* Open the source and its decoder. Runs before the thread starts, so the
+ * encoding side may read d->st. */
+static int decode_side_open(struct decode_side *d)
+{
+    const AVCodec *codec;
+    int ret;
+
+    d->what = "open";
+    if ((ret = probe_open_input(d->path, &d->fmt)) < 0)
+        return ret;
+    if (d->r->src_index < 0 || (unsigned)d->r->src_index >= d->fmt->nb_streams)
+        return AVERROR_INVALIDDATA;
+    d->st = d->fmt->streams[d->r->src_index];
+    for (unsigned i = 0; i < d->fmt->nb_streams; i++)
+        d->fmt->streams[i]->discard = i == (unsigned)d->r->src_index ? AVDISCARD_DEFAULT
+                                                                    : AVDISCARD_ALL;
+    d->what = "decoder";
+    if (!(codec = avcodec_find_decoder(d->st->codecpar->codec_id)) ||
+        !(d->dec = avcodec_alloc_context3(codec)))
+        return AVERROR_DECODER_NOT_FOUND;
+    if ((ret = avcodec_parameters_to_context(d->dec, d->st->codecpar)) < 0)
+        return ret;
+    d->dec->pkt_timebase = d->st->time_base;
+    /* a decoder's frames are the same whatever its thread count */
+    d->dec->thread_count = d->threads;
+    if ((ret = avcodec_open2(d->dec, codec, NULL)) < 0)
+        return ret;
+    if (!(d->frame = av_frame_alloc()) || !(d->pkt = av_packet_alloc()))
+        return AVERROR(ENOMEM);
+    return 0;
+}
+
+/* Scale (and rotate) one decoded frame into a new picture for the queue. */
+static int picture_of(struct decode_side *d, const AVFrame *in, AVFrame **out)
+{
+    const struct title_rendition *r = d->r;
+    AVFrame *scaled = av_frame_alloc(), *pic = NULL;
+    int pw, ph, ret;
+
+    *out = NULL;
+    if (!scaled)
+        return AVERROR(ENOMEM);
+    prerotate_size(r, &pw, &ph);
+    /* (re)made when the decoder's output size or pixel format changes */
+    if (!d->sws || in->width != d->sws_w || in->height != d->sws_h ||
+        in->format != d->sws_fmt) {
+        sws_freeContext(d->sws);
+        if (!(d->sws = sws_alloc_context())) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
+        av_opt_set_int(d->sws, "srcw", in->width, 0);
+        av_opt_set_int(d->sws, "srch", in->height, 0);
+        av_opt_set_int(d->sws, "src_format", in->format, 0);
+        av_opt_set_int(d->sws, "dstw", pw, 0);
+        av_opt_set_int(d->sws, "dsth", ph, 0);
+        av_opt_set_int(d->sws, "dst_format", AV_PIX_FMT_YUV420P, 0);
+        av_opt_set_int(d->sws, "sws_flags", SWS_BICUBIC, 0);
+        /* slices of the picture scaled at once: the same pixels */
+        av_opt_set_int(d->sws, "threads", d->threads, 0);
+        if ((ret = sws_init_context(d->sws, NULL, NULL)) < 0) {
+            sws_freeContext(d->sws);
+            d->sws = NULL;
+            goto fail;
+        }
+        d->sws_w = in->width;
+        d->sws_h = in->height;
+        d->sws_fmt = in->format;
+    }
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(in->format);
+    int full = in->color_range == AVCOL_RANGE_JPEG ||
+               (desc && strncmp(desc->name, "yuvj", 4) == 0);
+    const int *coef = sws_getCoefficients(in->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709
+                                                                           : SWS_CS_DEFAULT);
+    sws_setColorspaceDetails(d->sws, coef, full, coef, 0, 0, 1 << 16, 1 << 16);
+    scaled->format = AV_PIX_FMT_YUV420P;
+    scaled->width = pw;
+    scaled->height = ph;
+    if ((ret = av_frame_get_buffer(scaled, 0)) < 0 ||
+        (ret = sws_scale_frame(d->sws, scaled, in)) < 0)
+        goto fail;
+    if (r->rotation) {
+        if (!(pic = av_frame_alloc())) {
+            ret = AVERROR(ENOMEM);
+            goto fail;
+        }
+        pic->format = AV_PIX_FMT_YUV420P;
+        pic->width = r->width;
+        pic->height = r->height;
+        if ((ret = av_frame_get_buffer(pic, 0)) < 0)
+            goto fail;
+        rotate_frame(scaled, pic, r->rotation);
+        av_frame_free(&scaled);
+    } else {
+        pic = scaled;
+        scaled = NULL;
+    }
+    pic->pts = in->best_effort_timestamp;
+    pic->pict_type = d->frames == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+    /* what the encoder is set up with, from the first picture */
+    pic->color_primaries = in->color_primaries;
+    pic->color_trc = in->color_trc;
+    pic->colorspace = in->colorspace;
+    pic->color_range = AVCOL_RANGE_MPEG;
+    *out = pic;
+    return 0;
+fail:
+    av_frame_free(&scaled);
+    av_frame_free(&pic);
+    return ret;
+}
+
+/* Queue the decoder's frames that belong to the segment; *done once a
+ * frame at or past its end shows. */
+static int take_frames(struct decode_side *d, int *done)
 {
     int ret;
-    while ((ret = avcodec_receive_frame(u->dec, u->frame)) >= 0) {
-        int64_t pts = u->frame->best_effort_timestamp;
-        if (pts == AV_NOPTS_VALUE || pts < start || pts <= u->last_pts) {
-            av_frame_unref(u->frame);
+    while ((ret = avcodec_receive_frame(d->dec, d->frame)) >= 0) {
+        int64_t pts = d->frame->best_effort_timestamp;
+        AVFrame *pic;
+        if (pts == AV_NOPTS_VALUE || pts < d->start || pts <= d->last_pts) {
+            av_frame_unref(d->frame);
             continue;
         }
-        if (pts >= end) {
-            av_frame_unref(u->frame);
+        if (pts >= d->end) {
+            av_frame_unref(d->frame);
             *done = 1;
             return 0;
         }
-        u->last_pts = pts;
-        if (!u->enc && (ret = setup_output(u, r, cfg, st, rate, u->frame)) < 0)
+        d->last_pts = pts;
+        ret = picture_of(d, d->frame, &pic);
+        av_frame_unref(d->frame);
+        if (ret < 0 || (ret = queue_put(d->queue, &pic)) < 0)
             return ret;
-        ret = encode_frame(u, r, cfg->threads, u->frame);
-        av_frame_unref(u->frame);
-        if (ret < 0)
-            return ret;
+        d->frames++;
     }
     return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
 }
 
-/* One attempt at 'rate'. On success *out holds the padded segment. */
-static int transcode_attempt(const char *path, const struct title *t,
-                             const struct title_rendition *r, long seg,
-                             const struct transcode_config *cfg, int64_t rate,
-                             uint8_t **out, uint64_t *bytes, const char **what)
+static int decode_segment(struct decode_side *d)
 {
-    struct run u = { 0 };
-    const AVCodec *codec;
-    int64_t start = t->bounds[seg], end = t->bounds[seg + 1];
-    int ret, done = 0, started;
+    const struct title_rendition *r = d->r;
+    int64_t cut = r->range[d->seg];
+    int ret, done = 0, started = 0;
 
-    u.last_pts = INT64_MIN;
-    *what = "open";
-    if ((ret = probe_open_input(path, &u.fmt)) < 0)
-        goto fail;
-    if (r->src_index < 0 || (unsigned)r->src_index >= u.fmt->nb_streams) {
-        ret = AVERROR_INVALIDDATA;
-        goto fail;
-    }
-    AVStream *st = u.fmt->streams[r->src_index];
-    for (unsigned i = 0; i < u.fmt->nb_streams; i++)
-        u.fmt->streams[i]->discard = i == (unsigned)r->src_index ? AVDISCARD_DEFAULT
-                                                                  : AVDISCARD_ALL;
-    *what = "decoder";
-    if (!(codec = avcodec_find_decoder(st->codecpar->codec_id)) ||
-        !(u.dec = avcodec_alloc_context3(codec))) {
-        ret = AVERROR_DECODER_NOT_FOUND;
-        goto fail;
-    }
-    if ((ret = avcodec_parameters_to_context(u.dec, st->codecpar)) < 0)
-        goto fail;
-    u.dec->pkt_timebase = st->time_base;
-    /* a decoder's frames are the same whatever its thread count */
-    u.dec->thread_count = cfg->threads;
-    if ((ret = avcodec_open2(u.dec, codec, NULL)) < 0)
-        goto fail;
-    if (!(u.frame = av_frame_alloc()) || !(u.pkt = av_packet_alloc()) ||
-        !(u.out_pkt = av_packet_alloc())) {
-        ret = AVERROR(ENOMEM);
-        goto fail;
-    }
-
-    *what = "seek";
-    int64_t cut = r->range[seg];
-    if ((ret = demux_seek_before(u.fmt, r, cut, u.pkt)) < 0)
-        goto fail;
-    *what = "decode";
-    started = 0;
+    d->what = "seek";
+    if ((ret = demux_seek_before(d->fmt, r, cut, d->pkt)) < 0)
+        return ret;
+    d->what = "decode";
     while (!done) {
-        int64_t ts = demux_packet_time(r, u.pkt);
+        int64_t ts = demux_packet_time(r, d->pkt);
         if (!started) {
             /* from the segment's cut keyframe on */
-            started = r->key_by_pts ? (u.pkt->flags & AV_PKT_FLAG_KEY) && ts == cut
+            started = r->key_by_pts ? (d->pkt->flags & AV_PKT_FLAG_KEY) && ts == cut
                                     : ts != AV_NOPTS_VALUE && ts >= cut;
         }
         /* every packet reaches the decoder: when it has frames to give
          * first (EAGAIN), they are taken and the packet sent again */
         while (started && !done) {
-            int sent = avcodec_send_packet(u.dec, u.pkt);
-            if (sent < 0 && sent != AVERROR(EAGAIN) && sent != AVERROR_INVALIDDATA) {
-                ret = sent;
-                goto fail;
-            }
+            int sent = avcodec_send_packet(d->dec, d->pkt);
+            if (sent < 0 && sent != AVERROR(EAGAIN) && sent != AVERROR_INVALIDDATA)
+                return sent;
             if (sent == AVERROR_INVALIDDATA)
-                log_warn("%s: video segment %ld: undecodable packet skipped", path, seg);
-            if ((ret = take_frames(&u, r, cfg, st, start, end, rate, &done)) < 0)
-                goto fail;
+                log_warn("%s: video segment %ld: undecodable packet skipped", d->path, d->seg);
+            if ((ret = take_frames(d, &done)) < 0)
+                return ret;
             if (sent != AVERROR(EAGAIN))
                 break;
         }
-        av_packet_unref(u.pkt);
+        av_packet_unref(d->pkt);
         if (done)
             break;
-        if ((ret = demux_read(u.fmt, r, u.pkt, 0)) < 0) {
+        if ((ret = demux_read(d->fmt, r, d->pkt, 0)) < 0) {
             if (ret != AVERROR_EOF)
-                log_warn("%s: video segment %ld: read stopped early", path, seg);
+                log_warn("%s: video segment %ld: read stopped early", d->path, d->seg);
             /* the end of the source: drain the decoder */
-            avcodec_send_packet(u.dec, NULL);
-            if ((ret = take_frames(&u, r, cfg, st, start, end, rate, &done)) < 0)
-                goto fail;
-            break;
+            avcodec_send_packet(d->dec, NULL);
+            return take_frames(d, &done);
         }
     }
-    *what = "encode";
-    if (!u.enc) {
-        ret = AVERROR_INVALIDDATA;      /* not a single frame decoded */
-        goto fail;
+    return 0;
+}
+
+static void *decode_main(void *arg)
+{
+    struct decode_side *d = arg;
+    queue_end(d->queue, decode_segment(d));
+    return NULL;
+}
+
+/* The encoding side of one attempt: x264 and the muxer. */
+struct encode_side {
+    AVCodecContext *enc;
+    AVPacket       *pkt;
+    struct mux     *mux;
+    int64_t         es_bytes;
+};
+
+static void encode_side_clear(struct encode_side *e)
+{
+    avcodec_free_context(&e->enc);
+    av_packet_free(&e->pkt);
+    mux_free(&e->mux);
+}
+
+/* Drain encoded packets into the muxer. */
+static int drain_encoder(struct encode_side *e)
+{
+    int ret;
+    while ((ret = avcodec_receive_packet(e->enc, e->pkt)) >= 0) {
+        e->es_bytes += e->pkt->size;
+        ret = mux_write(e->mux, e->pkt);
+        av_packet_unref(e->pkt);
+        if (ret < 0)
+            return ret;
     }
-    if ((ret = avcodec_send_frame(u.enc, NULL)) < 0 || (ret = drain_encoder(&u)) < 0)
-        goto fail;
+    return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
+}
+
+static int encode_side_open(struct encode_side *e, const struct title_rendition *r,
+                            const struct transcode_config *cfg, const AVStream *st,
+                            int64_t rate, const AVFrame *first)
+{
+    AVCodecParameters *par = avcodec_parameters_alloc();
+    int ret;
+    if (!par || !(e->pkt = av_packet_alloc())) {
+        avcodec_parameters_free(&par);
+        return AVERROR(ENOMEM);
+    }
+    AVRational fps = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    if ((ret = open_encoder(r, cfg, st->time_base, fps, rate, first, &e->enc)) >= 0 &&
+        (ret = avcodec_parameters_from_context(par, e->enc)) >= 0)
+        ret = mux_open(&e->mux, par, e->enc->time_base, 0);
+    avcodec_parameters_free(&par);
+    return ret;
+}
+
+/* One attempt at 'rate': the decoding side on a thread of its own feeds
+ * this one, which encodes and muxes, so both run at once. On success
+ * *out holds the padded segment. */
+static int transcode_attempt(const char *path, const struct title *t,
+                             const struct title_rendition *r, long seg,
+                             const struct transcode_config *cfg, int64_t rate,
+                             uint8_t **out, uint64_t *bytes, const char **what)
+{
+    struct frame_queue queue;
+    struct decode_side d = {
+        .path = path, .r = r, .seg = seg, .start = t->bounds[seg],
+        .end = t->bounds[seg + 1], .threads = cfg->threads, .last_pts = INT64_MIN,
+        .queue = &queue,
+    };
+    struct encode_side e = { 0 };
+    pthread_t decoder;
+    AVFrame *pic = NULL;
+    int ret, started = 0;
+
+    if ((ret = queue_init(&queue)) < 0) {
+        *what = "start";
+        return ret;
+    }
+    if ((ret = decode_side_open(&d)) < 0) {
+        *what = d.what;
+        goto done;
+    }
+    if ((ret = pthread_create(&decoder, NULL, decode_main, &d))) {
+        *what = "start";
+        ret = AVERROR(ret);
+        goto done;
+    }
+    started = 1;
+    *what = "encode";
+    while ((ret = queue_take(&queue, &pic)) >= 0 && pic) {
+        if (!e.enc && (ret = encode_side_open(&e, r, cfg, d.st, rate, pic)) < 0)
+            break;
+        ret = avcodec_send_frame(e.enc, pic);
+        av_frame_free(&pic);
+        if (ret < 0 || (ret = drain_encoder(&e)) < 0)
+            break;
+    }
+    av_frame_free(&pic);
+    queue_abandon(&queue);
+    pthread_join(decoder, NULL);
+    started = 0;
+    if (ret < 0) {
+        /* the decoder's error is the one that counts when it ended first */
+        if (queue.ended && queue.status < 0) {
+            ret = queue.status;
+            *what = d.what;
+        }
+        goto done;
+    }
+    if (!e.enc) {
+        ret = AVERROR_INVALIDDATA;      /* not a single frame decoded */
+        goto done;
+    }
+    if ((ret = avcodec_send_frame(e.enc, NULL)) < 0 || (ret = drain_encoder(&e)) < 0)
+        goto done;
     *what = "mux";
-    if ((ret = mux_finish(u.mux, bytes)) < 0)
-        goto fail;
-    ret = mux_take_padded(u.mux, r->sizes[seg], out);
+    if ((ret = mux_finish(e.mux, bytes)) < 0)
+        goto done;
+    ret = mux_take_padded(e.mux, r->sizes[seg], out);
     if (ret == -EOVERFLOW)
         ret = AVERROR(EOVERFLOW);
-fail:
-    run_clear(&u);
+done:
+    if (started) {
+        queue_abandon(&queue);
+        pthread_join(decoder, NULL);
+    }
+    encode_side_clear(&e);
+    decode_side_clear(&d);
+    queue_destroy(&queue);
     return ret;
 }
 
