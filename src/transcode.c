@@ -8,6 +8,11 @@
  * on past the boundary only to release frames that belong before it
  * (reordered or open-GOP pictures); the next segment drops them.
  *
+ * Decoding and scaling run on a thread of their own and hand pictures to
+ * the encoding thread through a small bounded queue, in order; each side
+ * also has 'threads' threads inside (decoder, scaler slices, x264 slices).
+ * None of this changes a byte: the pictures and their order are the same.
+ *
  * Rate control aims the elementary stream at 95 % of bit_rate x duration
  * (average bit rate); a segment that still overflows its planned size is
  * encoded again at a rate lowered in proportion to the overflow, never
