@@ -3,7 +3,7 @@
 # once, runs the measurements of measures.py and writes bench/RESULTS.md.
 #
 #   BENCH_RUNS=N      runs per timed figure (default 3)
-#   BENCH_MEM_RUNS=N  runs of the 4-reader memory figure (default 1)
+#   BENCH_MEM_RUNS=N  runs of the 4-reader memory figure (default: BENCH_RUNS)
 #   BENCH_ONLY=1,4    run only these measurements; the report then goes to
 #                     bench/.cache/RESULTS.partial.md, not RESULTS.md
 #
@@ -74,7 +74,7 @@ def main():
     binary = _binary_id()
     t0 = time.monotonic()
     busy0, own0 = _cpu_busy_seconds(), _own_cpu_seconds()
-    mem_runs = max(1, int(os.environ.get("BENCH_MEM_RUNS", "1")))
+    mem_runs = max(1, int(os.environ.get("BENCH_MEM_RUNS", str(runs))))
     ctx = Ctx(runs, src, mem_runs)
     rows, errors = [], []
     calibrate(ctx)

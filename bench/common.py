@@ -158,11 +158,8 @@ def machine_facts():
         pass
     rev = _first_line(["git", "-C", REPO_DIR, "describe", "--always",
                        "--dirty"])
-    ffmpegfs_ver = "?"
-    r = run(["ffmpegfs", "--version"], check=False, capture=True)
-    m = re.search(r"FFMPEGFS V(\S+)", r.stdout + r.stderr)
-    if m:
-        ffmpegfs_ver = m.group(1)
+    ffmpegfs_ver = _first_line(["dpkg-query", "-W", "-f=${Version}",
+                                "ffmpegfs"]) + " (Debian package)"
     return [
         ("Cores", str(os.cpu_count())),
         ("CPU", cpu),
@@ -170,7 +167,7 @@ def machine_facts():
         ("Kernel", platform.release()),
         ("OS", _os_name()),
         ("hlsfs", f"{_first_line([HLSFS, '--version'])} (git {rev})"),
-        ("ffmpeg", _first_line(["ffmpeg", "-version"])),
+        ("ffmpeg", _first_line(["ffmpeg", "-version"]).split(" Copyright")[0]),
         ("ffmpegfs", ffmpegfs_ver),
         ("Python", platform.python_version()),
     ]

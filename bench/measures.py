@@ -39,9 +39,9 @@ FFPROBE_SCAN = ["ffprobe", "-v", "error", "-select_streams", "v:0",
 class Ctx:
     """What the measurements share: run count, sources, notes, outputs."""
 
-    def __init__(self, runs, sources, mem_runs=1):
+    def __init__(self, runs, sources, mem_runs=None):
         self.runs = runs
-        self.mem_runs = mem_runs  # runs of the 4-reader memory figure
+        self.mem_runs = mem_runs or runs  # runs of the 4-reader figure
         self.src = sources
         self.shared = {}
         self.notes = {}     # measurement number -> list of lines
@@ -77,13 +77,14 @@ def secs(x):
     return "failed" if x is None else f"{x:.2f} s"
 
 
-def _attempt(fn, *a):
+def _attempt(ctx, m, fn, *a):
     """Run one timed attempt; a failure of the system under test gives
-    None (and a log line) instead of stopping the measurement."""
+    None (a log line and a note) instead of stopping the measurement."""
     try:
         return fn(*a)
     except ProductError as e:
         log(f"FAILED: {e}")
+        ctx.note(m, f"Failed attempt (left out of the median): {e}")
         return None
 
 
@@ -140,7 +141,7 @@ def _cold_measure(ctx, m, middle):
             for cls in (HlsfsMount, FfmpegfsMount):
                 log(f"[{m}] cold {what}, {title}, {cls.name}, run {i + 1}")
                 times[cls.name].append(_attempt(
-                    _cold_read, cls, ctx.src["film_dir"], title, middle,
+                    ctx, m, _cold_read, cls, ctx.src["film_dir"], title, middle,
                     f"m{m}-{cls.name}"))
         h, f = median(times["hlsfs"]), median(times["ffmpegfs"])
         for k, v in times.items():
@@ -236,9 +237,9 @@ def m_full_read(ctx):
     for i in range(ctx.runs):
         last = i == ctx.runs - 1
         log(f"[3] full 720p read, hlsfs, run {i + 1}")
-        times["hlsfs"].append(_attempt(_hlsfs_full, ctx, last))
+        times["hlsfs"].append(_attempt(ctx, 3, _hlsfs_full, ctx, last))
         log(f"[3] full 720p read, ffmpegfs, run {i + 1}")
-        times["ffmpegfs"].append(_attempt(_ffmpegfs_full, ctx))
+        times["ffmpegfs"].append(_attempt(ctx, 3, _ffmpegfs_full, ctx))
         log(f"[3] ffmpeg -f hls, run {i + 1}")
         times["ffmpeg"].append(_ffmpeg_hls(ctx))
     for k, v in times.items():
@@ -304,7 +305,7 @@ def m_keyframe_index(ctx):
         how = "?"
         for i in range(ctx.runs):
             log(f"[4] keyframe index, {title}, run {i + 1}")
-            res = _attempt(_hlsfs_listing, ctx, title)
+            res = _attempt(ctx, 4, _hlsfs_listing, ctx, title)
             if res:
                 listing.append(res[0])
                 total.append(res[1] / 1000)
@@ -638,8 +639,9 @@ def m_quality(ctx):
                         _ssim_ratio(hs, fs, "hlsfs/ffmpegfs")))
     ctx.note(8, "Segments are concatenated byte for byte; both sides get "
              "`setpts=PTS-STARTPTS`; the reference is the source through "
-             f"`scale=1280:{RUNG_HEIGHT}` (bicubic). Quality is deterministic "
-             "for hlsfs (threads=1) and measured once.")
+             f"`scale=1280:{RUNG_HEIGHT}` (bicubic). hlsfs's segment bytes "
+             "do not depend on timing, so quality is measured once, on the "
+             "outputs of the last run of measurement 3.")
     rmtree(work)
     return rows
 
@@ -681,12 +683,12 @@ def m_memory(ctx):
         one = []
         for i in range(ctx.mem_runs):
             log(f"[9] 1 reader, run {i + 1}")
-            res = _attempt(_readers, ctx, ctx.src["multi"][:1])
+            res = _attempt(ctx, 9, _readers, ctx, ctx.src["multi"][:1])
             one.append(res and res[0])
     four, secs4 = [], []
     for i in range(ctx.mem_runs):
         log(f"[9] 4 readers, run {i + 1}")
-        res = _attempt(_readers, ctx, ctx.src["multi"])
+        res = _attempt(ctx, 9, _readers, ctx, ctx.src["multi"])
         four.append(res and res[0])
         secs4.append(res and res[1])
     mib = [None if x is None else x / 1024 for x in one]
@@ -696,9 +698,8 @@ def m_memory(ctx):
     ctx.sample(9, "4 readers, wall time", secs4, "s", 1)
     a, b = median(mib), median(mib4)
     per = None if a is None or b is None else (b - a) / 3
-    ctx.note(9, f"4 readers: {ctx.mem_runs} run(s) (`BENCH_MEM_RUNS`; "
-             "peak memory is not a timing, and each run encodes four "
-             "films); threads reading a.mp4 .. d.mp4 (distinct "
+    ctx.note(9, f"4 readers: {ctx.mem_runs} run(s) (`BENCH_MEM_RUNS`, "
+             "default `BENCH_RUNS`); threads reading a.mp4 .. d.mp4 (distinct "
              "copies) at once, each its 720p rung in order, on one fresh "
              "mount with an empty cache; VmHWM from /proc/PID/status of "
              "the daemon after the reads.")
