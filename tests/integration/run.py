@@ -687,6 +687,8 @@ class Suite:
         r.run("readahead/window", first, needs=(mname,), timeout=120)
         r.run("readahead/idle_quiet", lazy.check_idle_quiet, m, tv.src, idle,
               needs=(mname, "readahead/window"), timeout=60)
+        r.run("readahead/crews_niced", lazy.check_crew_priorities, m.proc.pid,
+              needs=(mname,), timeout=30)
 
         def again():
             e = state["e"]

@@ -417,3 +417,28 @@ def check_broken(m, tv, ex, damaged, src_abs, read_timeout=20, eio_limit=10):
                           % (label, msgs[:2] or r.returncode))
     c.raise_if_any()
     return summary
+
+
+def check_crew_priorities(pid):
+    """The scheduler's workers: threads named hlsfs-wait* (segments a
+    reader waits for) run at the daemon's own nice value, hlsfs-ahead*
+    (readahead) 10 above it. Codec threads a worker starts carry its name
+    and its nice value, so they pass the same check."""
+    task_dir = "/proc/%d/task" % pid
+    base = os.getpriority(os.PRIO_PROCESS, pid)
+    wait, ahead = [], []
+    for tid in os.listdir(task_dir):
+        try:
+            with open(os.path.join(task_dir, tid, "comm")) as f:
+                comm = f.read().strip()
+            nice = os.getpriority(os.PRIO_PROCESS, int(tid))
+        except (FileNotFoundError, ProcessLookupError):
+            continue            # a thread that just ended
+        if comm.startswith("hlsfs-wait"):
+            wait.append(nice)
+        elif comm.startswith("hlsfs-ahead"):
+            ahead.append(nice)
+    expect(wait and ahead, "no worker threads found (wait %s, ahead %s)" % (wait, ahead))
+    expect(all(n == base for n in wait), "waiting crew at nice %s, want %d" % (wait, base))
+    want = min(base + 10, 19)
+    expect(all(n == want for n in ahead), "readahead crew at nice %s, want %d" % (ahead, want))
