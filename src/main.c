@@ -117,6 +117,7 @@ int main(int argc, char *argv[])
         fuse_loop_cfg_destroy(loop);
     }
     log_info("unmounting %s", cmd.mountpoint);
+    atomic_store(&produce.stop, 1);     /* encodes in progress give up */
 
 out_signals:
     fuse_remove_signal_handlers(fuse_get_session(fuse));

@@ -102,7 +102,8 @@ static uint64_t padding_bytes(const uint8_t *seg, uint64_t size)
 
 int produce_segment(const char *path, const struct title *t,
                     const struct title_rendition *r, long seg,
-                    const struct title_options *o, uint8_t **out)
+                    const struct title_options *o, const atomic_int *stop,
+                    uint8_t **out)
 {
     struct timespec t0, t1;
     int ret;
@@ -111,7 +112,7 @@ int produce_segment(const char *path, const struct title *t,
     if (r->mode == REND_COPY)
         ret = remux_segment(path, t, r, seg, out);
     else if (r->kind == REND_VIDEO)
-        ret = transcode_segment(path, t, r, seg, &o->video, out);
+        ret = transcode_segment(path, t, r, seg, &o->video, stop, out);
     else
         ret = audio_segment(path, r, seg, o, out);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -147,12 +148,13 @@ void produce_rendition(const struct title *t, const struct title_rendition *r,
 int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
                       uint8_t **out)
 {
-    const struct produce_ctx *c = ctx;
+    struct produce_ctx *c = ctx;
     const struct title *t = sr->owner;
     size_t at = sizeof(t->key);
     if (sr->key_len <= at || sr->key[at] >= t->nrends)
         return -EINVAL;
-    return produce_segment(t->source_path, t, &t->rends[sr->key[at]], seg, c->opts, out);
+    return produce_segment(t->source_path, t, &t->rends[sr->key[at]], seg, c->opts,
+                           &c->stop, out);
 }
 
 void produce_hold(void *ctx, void *owner)

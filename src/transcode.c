@@ -310,6 +310,7 @@ struct decode_side {
     AVPacket        *pkt;
     int64_t          last_pts;
     long             frames;       /* queued so far                       */
+    const atomic_int *stop;        /* non-zero: give up (AVERROR_EXIT)    */
     const char      *what;         /* the step that failed                */
     struct frame_queue *queue;
 };
@@ -454,6 +455,10 @@ static int take_frames(struct decode_side *d, int *done)
             return 0;
         }
         d->last_pts = pts;
+        if (d->stop && atomic_load(d->stop)) {
+            av_frame_unref(d->frame);
+            return AVERROR_EXIT;
+        }
         ret = picture_of(d, d->frame, &pic);
         av_frame_unref(d->frame);
         if (ret < 0 || (ret = queue_put(d->queue, &pic)) < 0)
@@ -566,14 +571,15 @@ static int encode_side_open(struct encode_side *e, const struct title_rendition 
  * *out holds the padded segment. */
 static int transcode_attempt(const char *path, const struct title *t,
                              const struct title_rendition *r, long seg,
-                             const struct transcode_config *cfg, int64_t rate,
-                             uint8_t **out, uint64_t *bytes, const char **what)
+                             const struct transcode_config *cfg, const atomic_int *stop,
+                             int64_t rate, uint8_t **out, uint64_t *bytes,
+                             const char **what)
 {
     struct frame_queue queue;
     struct decode_side d = {
         .path = path, .r = r, .seg = seg, .start = t->bounds[seg],
         .end = t->bounds[seg + 1], .threads = cfg->threads, .last_pts = INT64_MIN,
-        .queue = &queue,
+        .queue = &queue, .stop = stop,
     };
     struct encode_side e = { 0 };
     pthread_t decoder;
@@ -640,7 +646,8 @@ done:
 
 int transcode_segment(const char *path, const struct title *t,
                       const struct title_rendition *r, long seg,
-                      const struct transcode_config *cfg, uint8_t **out)
+                      const struct transcode_config *cfg, const atomic_int *stop,
+                      uint8_t **out)
 {
     const char *what = "open";
     uint64_t bytes = 0;
@@ -649,7 +656,7 @@ int transcode_segment(const char *path, const struct title *t,
 
     *out = NULL;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        ret = transcode_attempt(path, t, r, seg, cfg, rate, out, &bytes, &what);
+        ret = transcode_attempt(path, t, r, seg, cfg, stop, rate, out, &bytes, &what);
         if (ret != AVERROR(EOVERFLOW))
             break;
         log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"
@@ -660,6 +667,10 @@ int transcode_segment(const char *path, const struct title *t,
         double cut = bytes ? (double)r->sizes[seg] / (double)bytes : 0.5;
         cut = cut * cut;
         rate = (int64_t)((double)rate * (cut < 0.9 ? cut : 0.9));
+    }
+    if (ret == AVERROR_EXIT && stop && atomic_load(stop)) {
+        log_info("%s: video/%s segment %ld: stopped (shutting down)", path, r->name, seg);
+        return -ECANCELED;
     }
     if (ret < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];

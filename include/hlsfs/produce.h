@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include <stdatomic.h>
+
 #include "hlsfs/session.h"
 
 struct library;
@@ -15,10 +17,12 @@ struct title;
 struct title_rendition;
 struct title_options;
 
-/* *out: exactly r->sizes[seg] bytes (malloc'd). Returns 0 or -EIO. */
+/* *out: exactly r->sizes[seg] bytes (malloc'd). Returns 0, -EIO, or
+ * -ECANCELED when *stop (may be NULL) became non-zero meanwhile. */
 int produce_segment(const char *path, const struct title *t,
                     const struct title_rendition *r, long seg,
-                    const struct title_options *o, uint8_t **out);
+                    const struct title_options *o, const atomic_int *stop,
+                    uint8_t **out);
 
 /* The scheduler's view of rendition r of t. 'key' receives the key bytes
  * (at least PRODUCE_KEY_MAX); out points into it and into t. */
@@ -30,6 +34,9 @@ void produce_rendition(const struct title *t, const struct title_rendition *r,
 struct produce_ctx {
     struct library             *library;
     const struct title_options *opts;
+    /* Set when the mount goes: encodes in progress give up at their next
+     * frame, so that unmounting does not wait for them. */
+    atomic_int                  stop;
 };
 int  produce_scheduled(void *ctx, const struct sched_rendition *r, long seg,
                        uint8_t **out);

@@ -7,6 +7,7 @@
 #ifndef HLSFS_TRANSCODE_H
 #define HLSFS_TRANSCODE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <libavcodec/codec_par.h>
@@ -25,10 +26,13 @@ struct transcode_config {
 };
 
 /* Make segment 'seg' of video rung r. *out: exactly r->sizes[seg] bytes.
- * Returns 0 or -EIO (logged with the file and segment). */
+ * Returns 0, -EIO (logged with the file and segment), or -ECANCELED when
+ * *stop became non-zero meanwhile (checked at every frame; stop may be
+ * NULL). */
 int transcode_segment(const char *path, const struct title *t,
                       const struct title_rendition *r, long seg,
-                      const struct transcode_config *cfg, uint8_t **out);
+                      const struct transcode_config *cfg, const atomic_int *stop,
+                      uint8_t **out);
 
 /* The CODECS attribute ("avc1.64001f") the rung's segments carry, read
  * from an encoder opened with the rung's settings. Returns 0 or AVERROR. */
