@@ -167,7 +167,8 @@ def machine_facts():
         ("Kernel", platform.release()),
         ("OS", _os_name()),
         ("hlsfs", f"{_first_line([HLSFS, '--version'])} (git {rev})"),
-        ("ffmpeg", _first_line(["ffmpeg", "-version"]).split(" Copyright")[0]),
+        ("ffmpeg",
+         _first_line(["ffmpeg", "-version"]).split(" Copyright")[0]),
         ("ffmpegfs", ffmpegfs_ver),
         ("Python", platform.python_version()),
     ]
