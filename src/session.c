@@ -42,8 +42,10 @@
  * Workers. There are two crews of cfg.workers threads each: the urgent
  * crew takes only jobs somebody waits for, the readahead crew only
  * readahead, at a lower CPU priority (nice + AHEAD_NICE, which the codec
- * threads a job starts inherit). So a reader's segment never queues behind
- * readahead, and gets the CPU first while both run. A worker loops: stop
+ * threads a job starts inherit). A readahead job starts only while no job
+ * somebody waits for is queued or running. So a reader's segment never
+ * queues behind readahead, and has the CPU to itself unless readahead
+ * started before it (then it still comes first). A worker loops: stop
  * idle sessions (they wait with a
  * timeout set to the next session's expiry), pop a job, and run it without
  * the lock: look in the cache, call produce() if it is not there, write
@@ -171,6 +173,7 @@ struct sched {
     struct session     *sessions;
     int                 nsessions;
     int                 running;
+    int                 running_urgent;  /* of them, by the urgent crew  */
     struct sched_stats  st;       /* the counters only                   */
 };
 
@@ -730,7 +733,8 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->shutdown) {
         next_exp = sessions_reap(s, now_ns());
-        j = q_pop(q);
+        /* readahead starts only while nobody waits for a segment */
+        j = q == &s->urgent || (!s->running_urgent && !s->urgent.n) ? q_pop(q) : NULL;
         if (!j) {
             if (s->dead) {          /* release before sleeping */
                 unlock_and_release(s);
@@ -746,12 +750,16 @@ static void *worker_main(void *arg)
         }
         j->state = JOB_RUNNING;
         s->running++;
+        if (q == &s->urgent)
+            s->running_urgent++;
         unlock_and_release(s);
 
         rc = job_run(s, j, &data);
 
         pthread_mutex_lock(&s->lock);
         job_finish(s, j, rc, data);
+        if (q == &s->urgent && --s->running_urgent == 0)
+            pthread_cond_broadcast(&s->work);   /* readahead may start */
     }
     unlock_and_release(s);
     return NULL;
