@@ -215,7 +215,6 @@ int remux_segment(const char *path, const struct title *t,
     for (size_t i = 0; i < list.n; i++)
         if ((ret = emit(m, bsf, list.pkts[i])) < 0)
             goto fail;
-    what = "mux";
     if ((ret = mux_finish(m, &bytes)) < 0)
         goto fail;
     if ((ret = mux_take_padded(m, r->sizes[seg], out)) < 0) {

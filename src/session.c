@@ -96,6 +96,13 @@
 #define AHEAD_NICE 10
 
 struct job;
+struct sched;
+
+/* One crew of workers: what every thread of it is handed. */
+struct crew {
+    struct sched *s;
+    int           urgent;       /* takes waited-for jobs, not readahead  */
+};
 
 struct rend {
     struct rend *prev, *next;   /* in sched.rends or sched.dead:
@@ -155,8 +162,7 @@ struct sched {
     int64_t             idle_ns;
     pthread_t          *threads;
     int                 nthreads;
-    int                 crew;     /* workers per crew: threads [0, crew)
-                                     are urgent, [crew, 2 crew) readahead */
+    struct crew         crews[2]; /* [0] urgent, [1] readahead           */
 
     pthread_mutex_t     lock;
     pthread_cond_t      work;   /* workers: a job queued, a session went
@@ -699,11 +705,6 @@ static void readahead_queue(struct sched *s, struct session *sess,
 
 /* ---- workers --------------------------------------------------------- */
 
-struct worker {
-    struct sched *s;
-    int           urgent;       /* of the urgent crew                    */
-};
-
 /* Lower the calling thread's CPU priority by AHEAD_NICE (Linux keeps a
  * nice value per thread). Failure only costs the preference. */
 static void worker_be_nice(void)
@@ -719,16 +720,15 @@ static void worker_be_nice(void)
 
 static void *worker_main(void *arg)
 {
-    struct worker *w = arg;
-    struct sched *s = w->s;
-    struct jobq *q = w->urgent ? &s->urgent : &s->ahead;
+    const struct crew *c = arg;
+    struct sched *s = c->s;
+    struct jobq *q = c->urgent ? &s->urgent : &s->ahead;
     struct job *j;
     uint8_t *data;
     int64_t next_exp;
     int rc;
 
-    free(w);
-    if (q == &s->ahead)
+    if (!c->urgent)
         worker_be_nice();
     pthread_mutex_lock(&s->lock);
     while (!s->shutdown) {
@@ -822,7 +822,8 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
     pthread_condattr_destroy(&ca);
     s->sync_ok = 1;
 
-    s->crew = workers;
+    s->crews[0] = (struct crew){ .s = s, .urgent = 1 };
+    s->crews[1] = (struct crew){ .s = s, .urgent = 0 };
     if (!(s->threads = calloc((size_t)workers * 2, sizeof(*s->threads)))) {
         ret = -ENOMEM;
         goto fail;
@@ -831,22 +832,14 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < workers * 2; i++) {
-        struct worker *w = malloc(sizeof(*w));
+        struct crew *c = &s->crews[i < workers ? 0 : 1];
         char name[32];
-        if (!w) {
-            ret = -ENOMEM;
-            break;
-        }
-        int urgent = i < workers;
-        w->s = s;
-        w->urgent = urgent;     /* w belongs to the thread once it runs */
-        if ((rc = pthread_create(&s->threads[i], NULL, worker_main, w))) {
+        if ((rc = pthread_create(&s->threads[i], NULL, worker_main, c))) {
             log_error("session: cannot start worker %d: %s", i, strerror(rc));
-            free(w);
             ret = -rc;
             break;
         }
-        snprintf(name, sizeof(name), "hlsfs-%s%d", urgent ? "wait" : "ahead",
+        snprintf(name, sizeof(name), "hlsfs-%s%d", c->urgent ? "wait" : "ahead",
                  i % workers);
         name[15] = '\0';           /* the kernel's limit */
         pthread_setname_np(s->threads[i], name);

@@ -67,6 +67,20 @@ static void prerotate_size(const struct title_rendition *r, int *w, int *h)
     *h = swap ? r->width : r->height;
 }
 
+/* A new w x h YUV 4:2:0 picture with its buffers, or NULL. */
+static AVFrame *new_picture(int w, int h)
+{
+    AVFrame *f = av_frame_alloc();
+    if (!f)
+        return NULL;
+    f->format = AV_PIX_FMT_YUV420P;
+    f->width = w;
+    f->height = h;
+    if (av_frame_get_buffer(f, 0) < 0)
+        av_frame_free(&f);
+    return f;
+}
+
 /* An encoder with the rung's settings at 'rate'. */
 static int open_encoder(const struct title_rendition *r,
                         const struct transcode_config *cfg, AVRational tb,
@@ -124,7 +138,7 @@ int transcode_codecs(const struct title_rendition *r,
                      const struct transcode_config *cfg, char *buf, int size)
 {
     AVCodecContext *enc = NULL;
-    AVFrame *frame = av_frame_alloc();
+    AVFrame *frame = new_picture(r->width, r->height);
     AVPacket *pkt = av_packet_alloc();
     int ret = AVERROR(ENOMEM);
 
@@ -133,11 +147,6 @@ int transcode_codecs(const struct title_rendition *r,
     /* the profile and level x264 writes in its SPS, from one gray frame */
     if ((ret = open_encoder(r, cfg, (AVRational){ 1, 25 }, (AVRational){ 25, 1 },
                             r->bit_rate, NULL, &enc)) < 0)
-        goto done;
-    frame->format = AV_PIX_FMT_YUV420P;
-    frame->width = r->width;
-    frame->height = r->height;
-    if ((ret = av_frame_get_buffer(frame, 0)) < 0)
         goto done;
     for (int p = 0; p < 3; p++)
         memset(frame->data[p], 128, (size_t)frame->linesize[p] * (p ? (r->height + 1) / 2 : r->height));
@@ -361,12 +370,10 @@ static int decode_side_open(struct decode_side *d)
 static int picture_of(struct decode_side *d, const AVFrame *in, AVFrame **out)
 {
     const struct title_rendition *r = d->r;
-    AVFrame *scaled = av_frame_alloc(), *pic = NULL;
+    AVFrame *scaled = NULL, *pic = NULL;
     int pw, ph, ret;
 
     *out = NULL;
-    if (!scaled)
-        return AVERROR(ENOMEM);
     prerotate_size(r, &pw, &ph);
     /* (re)made when the decoder's output size or pixel format changes */
     if (!d->sws || in->width != d->sws_w || in->height != d->sws_h ||
@@ -400,22 +407,17 @@ static int picture_of(struct decode_side *d, const AVFrame *in, AVFrame **out)
     const int *coef = sws_getCoefficients(in->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709
                                                                            : SWS_CS_DEFAULT);
     sws_setColorspaceDetails(d->sws, coef, full, coef, 0, 0, 1 << 16, 1 << 16);
-    scaled->format = AV_PIX_FMT_YUV420P;
-    scaled->width = pw;
-    scaled->height = ph;
-    if ((ret = av_frame_get_buffer(scaled, 0)) < 0 ||
-        (ret = sws_scale_frame(d->sws, scaled, in)) < 0)
+    if (!(scaled = new_picture(pw, ph))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    if ((ret = sws_scale_frame(d->sws, scaled, in)) < 0)
         goto fail;
     if (r->rotation) {
-        if (!(pic = av_frame_alloc())) {
+        if (!(pic = new_picture(r->width, r->height))) {
             ret = AVERROR(ENOMEM);
             goto fail;
         }
-        pic->format = AV_PIX_FMT_YUV420P;
-        pic->width = r->width;
-        pic->height = r->height;
-        if ((ret = av_frame_get_buffer(pic, 0)) < 0)
-            goto fail;
         rotate_frame(scaled, pic, r->rotation);
         av_frame_free(&scaled);
     } else {
@@ -524,7 +526,6 @@ struct encode_side {
     AVCodecContext *enc;
     AVPacket       *pkt;
     struct mux     *mux;
-    int64_t         es_bytes;
 };
 
 static void encode_side_clear(struct encode_side *e)
@@ -539,7 +540,6 @@ static int drain_encoder(struct encode_side *e)
 {
     int ret;
     while ((ret = avcodec_receive_packet(e->enc, e->pkt)) >= 0) {
-        e->es_bytes += e->pkt->size;
         ret = mux_write(e->mux, e->pkt);
         av_packet_unref(e->pkt);
         if (ret < 0)

@@ -6,9 +6,8 @@
 #ifndef HLSFS_PRODUCE_H
 #define HLSFS_PRODUCE_H
 
-#include <stdint.h>
-
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "hlsfs/session.h"
 

@@ -487,6 +487,41 @@ static void test_waited_job_first(void)
     check_end();
 }
 
+static void test_readahead_after_waited(void)
+{
+    struct sched_config cfg = config(1, 20, 60);
+    struct trend t;
+    struct env e;
+    struct reader rd;
+
+    check_begin("readahead-waits-for-the-waited-segment");
+    fake_reset();
+    trend_init(&t, "title/after/0", 100, 1000);
+    atomic_store(&fk.gate_seg, 0);
+    if (env_start(&e, &cfg) == 0) {
+        /* the read of 0 queues readahead 1..20 before it waits */
+        rd = (struct reader){ .s = e.s, .t = &t, .seg = 0 };
+        pthread_create(&rd.th, NULL, reader_main, &rd);
+        CHECK(wait_atomic(&fk.norder, 1, 5000), "segment 0 did not start");
+        for (int i = 0; i < 500 && stats(e.s).readahead_jobs < 20; i++)
+            sleep_ms(2);
+        CHECK(stats(e.s).readahead_jobs == 20, "readahead_jobs %ju, want 20",
+              (uintmax_t)stats(e.s).readahead_jobs);
+        sleep_ms(100);
+        /* the readahead crew is idle while segment 0 is being made */
+        CHECK_INT(atomic_load(&fk.norder), 1);
+        CHECK_INT(atomic_load(&fk.calls[1]), 0);
+        atomic_store(&fk.gate_open, 1);
+        pthread_join(rd.th, NULL);
+        CHECK_INT(rd.rc, 0);
+        free(rd.data);
+        CHECK(wait_atomic(&fk.norder, 2, 5000), "readahead did not start after 0");
+        CHECK_INT(atomic_load(&fk.order[1]), 1);
+        env_end(&e);
+    }
+    check_end();
+}
+
 static void test_promote_readahead(void)
 {
     struct sched_config cfg = config(1, 20, 60);
@@ -841,6 +876,7 @@ int main(void)
     test_readahead();
     test_idle_session_stops();
     test_waited_job_first();
+    test_readahead_after_waited();
     test_promote_readahead();
     test_parallel_segments();
     test_failure();
