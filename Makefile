@@ -31,12 +31,13 @@ SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
-UNIT_TESTS = vpath plan playlist ladder session audio
+UNIT_TESTS = vpath plan playlist ladder session audio cache
 test_vpath_MODS    = vpath
 test_plan_MODS     = plan
 test_playlist_MODS = playlist vpath
 test_ladder_MODS   = ladder
-test_session_MODS  = session cache log
+test_session_MODS  = session cache evict log
+test_cache_MODS    = cache evict log
 test_audio_MODS    = audio probe log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
@@ -75,7 +76,9 @@ uninstall:
 DEB_BUILD = build-essential pkg-config libfuse3-dev libavformat-dev \
             libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
             liblmdb-dev
-DEB_TEST  = fuse3 ffmpeg python3 lmdb-utils
+DEB_TEST  = fuse3 ffmpeg python3 lmdb-utils \
+            nginx chromium rsync gstreamer1.0-tools gstreamer1.0-plugins-base \
+            gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
 
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \

@@ -22,10 +22,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fuse.h>
 
+#include "hlsfs/cache.h"
+#include "hlsfs/evict.h"
 #include "hlsfs/fs.h"
 #include "hlsfs/library.h"
 #include "hlsfs/log.h"
@@ -44,12 +47,20 @@ struct node {
 
 enum handle_kind { H_FD, H_TEXT, H_SEGMENT };
 
+/* What a path below FS_CONTROL_DIR is. */
+enum control_node { CTL_NONE, CTL_DIR, CTL_METRICS };
+
 struct handle {
     enum handle_kind kind;
     int              fd;
     struct title    *title;        /* reference, for H_TEXT/H_SEGMENT  */
-    const char      *text;         /* H_TEXT: owned by the title       */
+    const char      *text;         /* H_TEXT: owned by the title, or
+                                      by the handle if owned_text       */
     size_t           text_len;
+    char            *owned_text;
+    uint8_t          key[CACHE_KEY_MAX];  /* H_SEGMENT: its cache key,
+                                      pinned while the handle is open   */
+    size_t           key_len;
     const struct title_rendition *rend;
     long             segment;
     pthread_mutex_t  lock;
@@ -60,6 +71,54 @@ struct handle {
 static struct fs_context *ctx(void)
 {
     return fuse_get_context()->private_data;
+}
+
+/* Is path the control directory or a file in it? -ENOENT for other
+ * names in it. */
+static int control_lookup(const char *path, enum control_node *kind)
+{
+    size_t n = strlen(FS_CONTROL_DIR);
+
+    *kind = CTL_NONE;
+    if (strncmp(path, FS_CONTROL_DIR, n) || (path[n] && path[n] != '/'))
+        return 0;
+    if (!path[n] || !strcmp(path + n, "/"))
+        *kind = CTL_DIR;
+    else if (!strcmp(path + n, "/metrics") || !strcmp(path + n, "/metrics.prom"))
+        *kind = CTL_METRICS;
+    else
+        return -ENOENT;
+    return 0;
+}
+
+static int control_getattr(enum control_node kind, struct stat *st)
+{
+    struct stat root;
+    char *text;
+    size_t len;
+
+    if (stat(ctx()->source_root, &root) != 0)
+        return -errno;
+    memset(st, 0, sizeof(*st));
+    st->st_uid = root.st_uid;
+    st->st_gid = root.st_gid;
+    st->st_atim = st->st_mtim = st->st_ctim = root.st_mtim;
+    if (kind == CTL_DIR) {
+        st->st_mode = S_IFDIR | 0555;
+        st->st_nlink = 2;
+        st->st_size = 4096;
+        return 0;
+    }
+    /* the size of the text as it is now; reads bypass the page cache
+     * (direct_io), so a reader gets the text of its open, to its end */
+    if (metrics_render(&ctx()->metrics, &text, &len) < 0)
+        return -ENOMEM;
+    free(text);
+    clock_gettime(CLOCK_REALTIME, &st->st_mtim);
+    st->st_mode = S_IFREG | 0444;
+    st->st_nlink = 1;
+    st->st_size = (off_t)len;
+    return 0;
 }
 
 /* Resolve a path: the source entry, or the title file and the part below. */
@@ -184,9 +243,14 @@ static int hlsfs_getattr(const char *path, struct stat *st,
     struct title *t = NULL;
     const struct title_rendition *rend;
     off_t size;
+    enum control_node ctl;
     int is_dir, ret;
     (void) fi;
 
+    if ((ret = control_lookup(path, &ctl)) < 0)
+        return ret;
+    if (ctl != CTL_NONE)
+        return control_getattr(ctl, st);
     if ((ret = resolve(path, &n)) < 0)
         return ret;
     if (!n.is_title) {
@@ -274,11 +338,23 @@ static int hlsfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
                          enum fuse_readdir_flags flags)
 {
     struct node n;
+    enum control_node ctl;
     int ret;
     (void) offset;
     (void) fi;
     (void) flags;
 
+    if ((ret = control_lookup(path, &ctl)) < 0)
+        return ret;
+    if (ctl == CTL_METRICS)
+        return -ENOTDIR;
+    if (ctl == CTL_DIR) {
+        filler(buf, ".", NULL, 0, 0);
+        filler(buf, "..", NULL, 0, 0);
+        filler(buf, "metrics", NULL, 0, 0);
+        filler(buf, "metrics.prom", NULL, 0, 0);
+        return 0;
+    }
     if ((ret = resolve(path, &n)) < 0)
         return ret;
     filler(buf, ".", NULL, 0, 0);
@@ -342,6 +418,9 @@ static void handle_free(struct handle *h)
         return;
     if (h->fd >= 0)
         close(h->fd);
+    if (h->key_len && ctx()->evict)
+        evict_unpin(ctx()->evict, h->key, h->key_len);
+    free(h->owned_text);
     if (h->title)
         library_put(ctx()->library, h->title);
     pthread_mutex_destroy(&h->lock);
@@ -353,10 +432,27 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
 {
     struct node n;
     struct handle *h = NULL;
+    enum control_node ctl;
     int ret;
 
     if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT)))
         return -EROFS;
+    if ((ret = control_lookup(path, &ctl)) < 0)
+        return ret;
+    if (ctl == CTL_DIR)
+        return -EISDIR;
+    if (ctl == CTL_METRICS) {
+        if (!(h = handle_new(H_TEXT)))
+            return -ENOMEM;
+        if (metrics_render(&ctx()->metrics, &h->owned_text, &h->text_len) < 0) {
+            handle_free(h);
+            return -ENOMEM;
+        }
+        h->text = h->owned_text;
+        fi->direct_io = 1;
+        fi->fh = (uintptr_t)h;
+        return 0;
+    }
     if ((ret = resolve(path, &n)) < 0)
         return ret;
     if (!n.is_title || n.v.kind == VN_SOURCE) {
@@ -392,9 +488,18 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
     case VN_ERROR:    h->text = t->error;  h->text_len = t->error_len;  break;
     case VN_MASTER:   h->text = t->master; h->text_len = t->master_len; break;
     case VN_PLAYLIST: h->text = rend->playlist; h->text_len = rend->playlist_len; break;
-    case VN_SEGMENT:
+    case VN_SEGMENT: {
+        uint8_t rkey[PRODUCE_KEY_MAX];
+        struct sched_rendition sr;
         h->segment = n.v.segment;
+        /* an open segment is never evicted */
+        produce_rendition(t, rend, rkey, &sr);
+        if (ctx()->evict && sr.key_len + 4 <= CACHE_KEY_MAX) {
+            h->key_len = cache_segment_key(h->key, sr.key, sr.key_len, h->segment);
+            evict_pin(ctx()->evict, h->key, h->key_len);
+        }
         break;
+    }
     default:
         handle_free(h);
         return -EIO;

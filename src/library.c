@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct library {
     pthread_cond_t        loaded;
     struct library_entry *buckets[LIBRARY_BUCKETS]; /* protected by lock */
     struct held_title    *held;                     /* protected by lock */
+    atomic_uint_least64_t failed;                   /* analyses failed  */
 };
 
 static uint64_t hash_str(const char *s)
@@ -136,6 +138,8 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
         return ret;
     double probe_ms = ms_since(&t0);
     ret = title_build(p, &key, l->opts, out);
+    if (ret < 0 || (*out)->error)
+        atomic_fetch_add(&l->failed, 1);
     if (ret == 0 && (*out)->error)
         log_warn("%s: cannot be served: %.*s", rel, (int)(*out)->error_len - 1,
                  (*out)->error);
@@ -263,4 +267,9 @@ void library_put(struct library *l, struct title *t)
     pthread_mutex_lock(&l->lock);
     release_locked(l, t->holder);
     pthread_mutex_unlock(&l->lock);
+}
+
+uint64_t library_failed_analyses(struct library *l)
+{
+    return l ? atomic_load(&l->failed) : 0;
 }

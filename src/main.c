@@ -15,6 +15,7 @@
 #include <libavformat/avformat.h>
 
 #include "hlsfs/cache.h"
+#include "hlsfs/evict.h"
 #include "hlsfs/fs.h"
 #include "hlsfs/library.h"
 #include "hlsfs/log.h"
@@ -35,6 +36,7 @@ int main(int argc, char *argv[])
     struct cache *cache = NULL;
     struct library *library = NULL;
     struct sched *sched = NULL;
+    struct evict *evict = NULL;
     struct produce_ctx produce = { 0 };
     struct fuse *fuse = NULL;
     int status = 1;
@@ -84,24 +86,36 @@ int main(int argc, char *argv[])
         log_setup(1, cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
     if (cache_open(&cache, opts.cache_dir, opts.cache_size) < 0)
         goto out_unmount;
-    if (library_new(&library, opts.source, cache, &opts.title) < 0)
+    struct evict_config ec = { .segment_keep = opts.segment_keep,
+                               .eager = opts.clean_eager };
+    if (evict_new(&evict, cache, &ec) < 0)
         goto out_cache;
+    if (library_new(&library, opts.source, cache, &opts.title) < 0)
+        goto out_evict;
     fsctx.library = library;
+    fsctx.evict = evict;
     produce.library = library;
     produce.opts = &opts.title;
     struct sched_config sc = {
         .workers = opts.max_sessions, .max_ahead = opts.max_ahead,
         .idle_timeout = opts.idle_timeout, .produce = produce_scheduled,
         .hold = produce_hold, .release = produce_release, .ctx = &produce,
+        .evict = evict,
     };
     if (sched_new(&sched, &sc, cache) < 0)
         goto out_library;
     fsctx.sched = sched;
+    fsctx.metrics = (struct metrics_sources){
+        .sched = sched, .evict = evict, .cache = cache, .library = library,
+        .produce = &produce,
+    };
     if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
         goto out_sched;
 
-    log_info("serving %s at %s (cache %s, segment_time %.3g s)", opts.source,
-             cmd.mountpoint, opts.cache_dir, opts.segment_time);
+    log_info("serving %s at %s (cache %s, %.0f MB, clean=%s; segment_time %.3g s)",
+             opts.source, cmd.mountpoint, opts.cache_dir,
+             (double)opts.cache_size / 1e6, opts.clean_eager ? "eager" : "pressure",
+             opts.segment_time);
     if (cmd.singlethread) {
         status = fuse_loop(fuse) < 0;   /* > 0: ended by SIGTERM/SIGINT */
     } else {
@@ -125,6 +139,8 @@ out_sched:
     sched_free(&sched);
 out_library:
     library_free(&library);
+out_evict:
+    evict_free(&evict);
 out_cache:
     cache_close(&cache);
 out_unmount:

@@ -24,6 +24,7 @@
 #define DEFAULT_THREADS      "2"
 #define DEFAULT_MAX_AHEAD    "60"
 #define DEFAULT_IDLE_TIMEOUT "60"
+#define DEFAULT_SEGMENT_KEEP "720"
 
 enum { KEY_HELP, KEY_VERSION };
 
@@ -39,6 +40,8 @@ static const struct fuse_opt opt_spec[] = {
     OPT("max_ahead=%s", max_ahead_s),
     OPT("idle_timeout=%s", idle_timeout_s),
     OPT("max_sessions=%s", max_sessions_s),
+    OPT("segment_keep=%s", segment_keep_s),
+    OPT("clean=%s", clean_s),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -223,6 +226,18 @@ static int validate_encoding(struct hlsfs_opts *o)
     if (parse_number("max_sessions", o->max_sessions_s, def_sessions, 1, 256, &v) < 0)
         return -EINVAL;
     o->max_sessions = (int)v;
+    if (parse_number("segment_keep", o->segment_keep_s, DEFAULT_SEGMENT_KEEP,
+                     0, 1e7, &o->segment_keep) < 0)
+        return -EINVAL;
+    if (!o->clean_s || !strcmp(o->clean_s, "pressure")) {
+        o->clean_eager = 0;
+    } else if (!strcmp(o->clean_s, "eager")) {
+        o->clean_eager = 1;
+    } else {
+        fprintf(stderr, "hlsfs: clean '%s' must be 'pressure' or 'eager'\n",
+                o->clean_s);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -303,8 +318,15 @@ void opts_print_help(const char *progname)
            "    -o cache_dir=DIR       LMDB cache directory\n"
            "                           (default $XDG_CACHE_HOME/hlsfs,\n"
            "                           ~/.cache/hlsfs, /var/cache/hlsfs for root)\n"
-           "    -o cache_size=SIZE     cap of the cache, K/M/G/T suffixes\n"
-           "                           (default " DEFAULT_CACHE_SIZE ")\n"
+           "    -o cache_size=SIZE     cap of the cache file, K/M/G/T suffixes\n"
+           "                           (default " DEFAULT_CACHE_SIZE "); past 90%% of it,\n"
+           "                           segments are evicted down to 75%%\n"
+           "    -o segment_keep=SECS   segments further than this behind every\n"
+           "                           reader of a title of 5 minutes or more are\n"
+           "                           evicted first (default " DEFAULT_SEGMENT_KEEP ")\n"
+           "    -o clean=MODE          'pressure': evict only when the cache is\n"
+           "                           full (default); 'eager': also drop segments\n"
+           "                           segment_keep behind the readers at once"
            "    -o segment_time=SECS   target segment duration, 1 to 60\n"
            "                           (default " DEFAULT_SEGMENT_TIME ")\n"
            "    -o ladder=H:RATE,...   transcoded rungs by picture height (short\n"
@@ -343,5 +365,7 @@ void opts_free(struct hlsfs_opts *o)
     free(o->max_ahead_s);
     free(o->idle_timeout_s);
     free(o->max_sessions_s);
+    free(o->segment_keep_s);
+    free(o->clean_s);
     memset(o, 0, sizeof(*o));
 }

@@ -145,16 +145,41 @@ void produce_rendition(const struct title *t, const struct title_rendition *r,
     };
 }
 
+const char *produce_kind_name(enum produce_kind k)
+{
+    static const char *const names[PRODUCE_NKINDS] = { "video", "audio", "copy" };
+    return (unsigned)k < PRODUCE_NKINDS ? names[k] : "?";
+}
+
 int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
                       uint8_t **out)
 {
     struct produce_ctx *c = ctx;
     const struct title *t = sr->owner;
+    const struct title_rendition *r;
+    struct produce_counter *n;
+    struct timespec t0, t1;
     size_t at = sizeof(t->key);
+    int ret;
+
     if (sr->key_len <= at || sr->key[at] >= t->nrends)
         return -EINVAL;
-    return produce_segment(t->source_path, t, &t->rends[sr->key[at]], seg, c->opts,
-                           &c->stop, out);
+    r = &t->rends[sr->key[at]];
+    n = &c->count[r->mode == REND_COPY ? PRODUCE_COPY
+                  : r->kind == REND_VIDEO ? PRODUCE_VIDEO : PRODUCE_AUDIO];
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ret = produce_segment(t->source_path, t, r, seg, c->opts, &c->stop, out);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ret == 0) {
+        atomic_fetch_add(&n->made, 1);
+        atomic_fetch_add(&n->busy_us,
+                         (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+                                    (t1.tv_nsec - t0.tv_nsec) / 1000));
+        atomic_fetch_add(&n->media_ms, (uint64_t)title_segment_ms(t, seg));
+    } else if (ret != -ECANCELED) {
+        atomic_fetch_add(&n->failed, 1);
+    }
+    return ret;
 }
 
 void produce_hold(void *ctx, void *owner)

@@ -86,10 +86,12 @@
 #include <unistd.h>
 
 #include "hlsfs/cache.h"
+#include "hlsfs/evict.h"
 #include "hlsfs/log.h"
 #include "hlsfs/session.h"
 
-#define CKEY_MAX (SCHED_KEY_MAX + 4)
+#define CKEY_MAX CACHE_KEY_MAX
+_Static_assert(SCHED_KEY_MAX + 4 <= CACHE_KEY_MAX, "segment keys fit the cache");
 
 /* How much nicer the readahead crew is than the urgent one: at +10 the
  * kernel gives a waited-for encode about nine times the CPU share. */
@@ -111,6 +113,8 @@ struct rend {
                                    using it: protected by sched.lock     */
     struct job  *jobs;          /* queued and running jobs of it:
                                    protected by sched.lock               */
+    long         cleaned;       /* clean=eager: the segments below it are
+                                   dropped: protected by sched.lock      */
     /* immutable from creation: */
     struct sched_rendition view;  /* what produce() sees; points below   */
     uint8_t      key[SCHED_KEY_MAX];
@@ -159,6 +163,7 @@ struct sched {
     struct sched_config cfg;
     struct cache       *cache;
     int64_t             ahead_ms;
+    int64_t             keep_ms;  /* segment_keep of the evictor         */
     int64_t             idle_ns;
     pthread_t          *threads;
     int                 nthreads;
@@ -180,6 +185,7 @@ struct sched {
     int                 nsessions;
     int                 running;
     int                 running_urgent;  /* of them, by the urgent crew  */
+    int                 waiting;  /* readers waiting for a job           */
     struct sched_stats  st;       /* the counters only                   */
 };
 
@@ -188,19 +194,6 @@ static int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The cache key of a segment: rendition key + 4-byte big-endian index. */
-static size_t seg_key(uint8_t *out, const uint8_t *key, size_t len, long seg)
-{
-    uint32_t i = (uint32_t)seg;
-
-    memcpy(out, key, len);
-    out[len]     = (uint8_t)(i >> 24);
-    out[len + 1] = (uint8_t)(i >> 16);
-    out[len + 2] = (uint8_t)(i >> 8);
-    out[len + 3] = (uint8_t)i;
-    return len + 4;
 }
 
 /* A rendition key for a log line: printable bytes as they are, others as
@@ -440,6 +433,33 @@ static void job_free(struct sched *s, struct job *j)
     free(j);
 }
 
+static int readers_snapshot(void *ctx, struct evict_reader **out);
+
+/* Store a segment made by produce(). When the map is full, evict and try
+ * once more; a segment that still does not fit is served from memory. */
+static void job_store(struct sched *s, const struct rend *r, long seg,
+                      const uint8_t *ckey, size_t klen, const uint8_t *data)
+{
+    uint64_t size = r->sizes[seg];
+    char kt[128];
+    int rc;
+
+    rc = cache_segment_put(s->cache, ckey, klen, data, size);
+    if (rc == -ENOSPC && s->cfg.evict &&
+        evict_run(s->cfg.evict, 1, readers_snapshot, s) >= 0)
+        rc = cache_segment_put(s->cache, ckey, klen, data, size);
+    if (rc < 0) {
+        log_warn("session: segment %ld of %s not cached, served from memory: %s",
+                 seg, key_text(kt, sizeof(kt), r->key, r->view.key_len),
+                 strerror(-rc));
+        pthread_mutex_lock(&s->lock);
+        s->st.not_cached++;
+        pthread_mutex_unlock(&s->lock);
+    } else if (s->cfg.evict) {
+        evict_run(s->cfg.evict, 0, readers_snapshot, s);
+    }
+}
+
 /* Make the segment of j: from the cache if an earlier job left it there,
  * else by produce(), then cached. Called without sched.lock. Returns 1
  * (found in the cache), 0 (produced) or a negative errno; *out holds the
@@ -449,13 +469,12 @@ static int job_run(struct sched *s, struct job *j, uint8_t **out)
     const struct rend *r = j->r;
     uint64_t size = r->sizes[j->seg];
     uint8_t ckey[CKEY_MAX], *data = NULL;
-    size_t klen = seg_key(ckey, r->key, r->view.key_len, j->seg), vlen;
+    size_t klen = cache_segment_key(ckey, r->key, r->view.key_len, j->seg), vlen;
     void *val;
-    char kt[128];
     int rc;
 
     *out = NULL;
-    rc = cache_get(s->cache, CACHE_SEGMENTS, ckey, klen, &val, &vlen);
+    rc = cache_segment_get(s->cache, ckey, klen, &val, &vlen);
     if (rc == 1 && vlen == size) {
         *out = val;
         return 1;
@@ -471,12 +490,7 @@ static int job_run(struct sched *s, struct job *j, uint8_t **out)
         free(data);
         return rc >= -4095 ? rc : -EIO;
     }
-
-    rc = cache_put(s->cache, CACHE_SEGMENTS, ckey, klen, data, size);
-    if (rc < 0)
-        log_warn("session: segment %ld of %s not cached: %s", j->seg,
-                 key_text(kt, sizeof(kt), r->key, r->view.key_len),
-                 strerror(-rc));
+    job_store(s, r, j->seg, ckey, klen, data);
     *out = data;
     return 0;
 }
@@ -688,8 +702,8 @@ static void readahead_queue(struct sched *s, struct session *sess,
     size_t klen;
 
     for (int i = 0; i < n; i++) {
-        klen = seg_key(ckey, r->key, r->view.key_len, segs[i]);
-        if (cache_has(s->cache, CACHE_SEGMENTS, ckey, klen) == 1)
+        klen = cache_segment_key(ckey, r->key, r->view.key_len, segs[i]);
+        if (cache_segment_has(s->cache, ckey, klen) == 1)
             segs[i] = -1;
     }
     pthread_mutex_lock(&s->lock);
@@ -701,6 +715,86 @@ static void readahead_queue(struct sched *s, struct session *sess,
         s->st.readahead_jobs++;
     }
     unlock_and_release(s);
+}
+
+/* ---- eviction -------------------------------------------------------- */
+
+/* How many segments of r lie more than segment_keep behind a reader at
+ * segment 'furthest': those that end at or before its start minus keep. */
+static long behind_count(const struct sched *s, const struct rend *r,
+                         long furthest)
+{
+    const int64_t *t = r->start_ms;
+    int64_t limit = t[furthest] - s->keep_ms;
+    long lo = 0, hi = furthest, mid;
+
+    while (lo < hi) {               /* first segment ending past limit */
+        mid = lo + (hi - lo) / 2;
+        if (t[mid + 1] <= limit)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int64_t rend_duration_ms(const struct rend *r)
+{
+    return r->start_ms[r->view.nseg] - r->start_ms[0];
+}
+
+/* evict_readers_fn: every session is an active reader (an idle one
+ * stops). */
+static int readers_snapshot(void *ctx, struct evict_reader **out)
+{
+    struct sched *s = ctx;
+    struct evict_reader *v;
+    int n = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (!(v = calloc((size_t)s->nsessions + 1, sizeof(*v)))) {
+        pthread_mutex_unlock(&s->lock);
+        *out = NULL;
+        return -ENOMEM;
+    }
+    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+        const struct rend *r = sess->r;
+        struct evict_reader *x = &v[n++];
+        memcpy(x->key, r->key, r->view.key_len);
+        x->key_len = r->view.key_len;
+        x->duration_ms = rend_duration_ms(r);
+        x->behind = behind_count(s, r, sess->furthest);
+        x->keep_from = session_lowest(sess);
+        x->keep_to = ahead_last(s, r, sess->furthest);
+    }
+    pthread_mutex_unlock(&s->lock);
+    *out = v;
+    return n;
+}
+
+/* clean=eager: the segments of r that every session of it has left more
+ * than segment_keep behind and that were not dropped yet, as [*from,
+ * *to). Returns whether there are any. Called with sched.lock held. */
+static int eager_range(struct sched *s, struct rend *r, long *from, long *to)
+{
+    long behind = -1, b;
+
+    if (!s->cfg.evict || !evict_is_eager(s->cfg.evict) ||
+        rend_duration_ms(r) < EVICT_LONG_MS)
+        return 0;
+    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+        if (sess->r != r)
+            continue;
+        b = behind_count(s, r, sess->furthest);
+        if (behind < 0 || b < behind)
+            behind = b;
+    }
+    if (behind <= r->cleaned)
+        return 0;
+    *from = r->cleaned;
+    *to = behind;
+    r->cleaned = behind;
+    return 1;
 }
 
 /* ---- workers --------------------------------------------------------- */
@@ -793,6 +887,8 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
         idle = 60;
     s->ahead_ms = (int64_t)((ahead < 1e12 ? ahead : 1e12) * 1000 + 0.5);
     s->idle_ns = (int64_t)((idle < 1e9 ? idle : 1e9) * 1e9 + 0.5);
+    if (cfg->evict)
+        s->keep_ms = (int64_t)(evict_segment_keep(cfg->evict) * 1000 + 0.5);
     cores = sysconf(_SC_NPROCESSORS_ONLN);
     workers = cfg->workers > 0 ? cfg->workers : cores > 0 ? (int)cores : 1;
 
@@ -946,8 +1042,8 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     struct rend *r = NULL;
     struct session *sess = NULL;
     struct job *j = NULL;
-    long *segs = NULL;
-    int nsegs = 0, hit, rc, ret = 0;
+    long *segs = NULL, clean_from = 0, clean_to = 0;
+    int nsegs = 0, clean, hit, rc, ret = 0;
     char kt[128];
 
     if (data)
@@ -958,7 +1054,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
         seg < 0 || seg >= in->nseg)
         return -EINVAL;
     size = in->sizes[seg];
-    klen = seg_key(ckey, in->key, in->key_len, seg);
+    klen = cache_segment_key(ckey, in->key, in->key_len, seg);
 
     pthread_mutex_lock(&s->lock);
     if (s->shutdown) {
@@ -968,7 +1064,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     s->inside++;
     pthread_mutex_unlock(&s->lock);
 
-    rc = cache_get(s->cache, CACHE_SEGMENTS, ckey, klen, &val, &vlen);
+    rc = cache_segment_get(s->cache, ckey, klen, &val, &vlen);
     hit = rc == 1 && vlen == size;
     if (rc == 1 && !hit) {
         log_warn("session: segment %ld of %s: cached size %zu, planned "
@@ -1018,15 +1114,24 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     }
     if (sess)
         nsegs = readahead_plan(s, sess, &segs);
+    clean = eager_range(s, r, &clean_from, &clean_to);
     unlock_and_release(s);
 
+    if (hit && s->cfg.evict)
+        evict_touch(s->cfg.evict, ckey, klen);
     if (nsegs > 0)
         readahead_queue(s, sess, segs, nsegs);
     free(segs);
+    if (clean)
+        evict_behind(s->cfg.evict, r->key, r->view.key_len, clean_from,
+                     clean_to);
 
     pthread_mutex_lock(&s->lock);
-    if (j)
+    if (j) {
+        s->waiting++;
         ret = job_wait(s, j, size, &buf);
+        s->waiting--;
+    }
 
 out:
     if (sess)
@@ -1060,5 +1165,6 @@ void sched_get_stats(struct sched *s, struct sched_stats *st)
     st->active_sessions = s->nsessions;
     st->running_jobs = s->running;
     st->queued_jobs = s->urgent.n + s->ahead.n;
+    st->waiting_readers = s->waiting;
     pthread_mutex_unlock(&s->lock);
 }

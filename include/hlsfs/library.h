@@ -7,6 +7,7 @@
 #ifndef HLSFS_LIBRARY_H
 #define HLSFS_LIBRARY_H
 
+#include <stdint.h>
 #include <sys/stat.h>
 
 struct cache;
@@ -29,5 +30,8 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
 void library_hold(struct library *l, struct title *t);
 
 void library_put(struct library *l, struct title *t);
+
+/* How many analyses found a source that cannot be served or failed. */
+uint64_t library_failed_analyses(struct library *l);
 
 #endif

@@ -16,12 +16,14 @@ struct hlsfs_opts {
     /* as given (owned), parsed by opts_parse into the fields below  */
     char    *cache_size_s, *segment_time_s, *ladder_s, *preset_s;
     char    *audio_bitrate_s, *threads_s, *max_ahead_s, *idle_timeout_s;
-    char    *max_sessions_s;
+    char    *max_sessions_s, *segment_keep_s, *clean_s;
     uint64_t cache_size;    /* bytes                                 */
     double   segment_time;  /* seconds                               */
     double   max_ahead;     /* seconds of readahead                  */
     double   idle_timeout;  /* seconds                               */
     int      max_sessions;  /* encoder workers                       */
+    double   segment_keep;  /* seconds kept behind a reader          */
+    int      clean_eager;   /* clean=eager                           */
     struct title_options title;  /* what shapes every title's bytes  */
     int      show_help;
     int      show_version;

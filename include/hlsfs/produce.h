@@ -29,6 +29,18 @@ int produce_segment(const char *path, const struct title *t,
 void produce_rendition(const struct title *t, const struct title_rendition *r,
                        uint8_t *key, struct sched_rendition *out);
 
+/* How a segment is made: the "kind" label of the metrics. */
+enum produce_kind { PRODUCE_VIDEO, PRODUCE_AUDIO, PRODUCE_COPY, PRODUCE_NKINDS };
+const char *produce_kind_name(enum produce_kind k);   /* "video", ... */
+
+/* Counters of the segments made by produce_scheduled, of one kind. */
+struct produce_counter {
+    atomic_uint_least64_t made;       /* segments made                   */
+    atomic_uint_least64_t failed;     /* segments that could not be made */
+    atomic_uint_least64_t busy_us;    /* time spent making them          */
+    atomic_uint_least64_t media_ms;   /* media time of those made        */
+};
+
 /* Callbacks for struct sched_config, with a struct produce_ctx as ctx. */
 struct produce_ctx {
     struct library             *library;
@@ -36,6 +48,7 @@ struct produce_ctx {
     /* Set when the mount goes: encodes in progress give up at their next
      * frame, so that unmounting does not wait for them. */
     atomic_int                  stop;
+    struct produce_counter      count[PRODUCE_NKINDS];
 };
 int  produce_scheduled(void *ctx, const struct sched_rendition *r, long seg,
                        uint8_t **out);

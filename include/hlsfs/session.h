@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 struct cache;
+struct evict;
 struct sched;
 
 /* Longest rendition key, in bytes. */
@@ -69,6 +70,9 @@ struct sched_config {
      * rendition any more. Optional. */
     void (*release)(void *ctx, void *owner);
     void  *ctx;
+    /* The eviction policy, or NULL for none: told of every read and
+     * every stored segment, and asked to evict under pressure (evict.h). */
+    struct evict *evict;
 };
 
 /* Counters since sched_new, and the present state. */
@@ -79,9 +83,11 @@ struct sched_stats {
     uint64_t failures;        /* produce() calls that failed               */
     uint64_t readahead_jobs;  /* readahead jobs queued                     */
     uint64_t dropped;         /* readahead jobs dropped by idle sessions   */
+    uint64_t not_cached;      /* segments served but not stored (no room) */
     int      active_sessions; /* sessions alive now                        */
     int      running_jobs;    /* jobs on a worker now                      */
     int      queued_jobs;     /* jobs waiting for a worker now             */
+    int      waiting_readers; /* sched_read calls waiting for a job now    */
 };
 
 /** @brief Create a scheduler and start its workers.

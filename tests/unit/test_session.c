@@ -734,9 +734,9 @@ static void test_free_while_waiting(void)
         memcpy(ckey, t.key, t.r.key_len);
         klen = t.r.key_len + 4;
         memset(ckey + t.r.key_len, 0, 4);
-        CHECK_INT(cache_has(e.cache, CACHE_SEGMENTS, ckey, klen), 1);
+        CHECK_INT(cache_segment_has(e.cache, ckey, klen), 1);
         ckey[klen - 1] = 1;
-        CHECK_INT(cache_has(e.cache, CACHE_SEGMENTS, ckey, klen), 0);
+        CHECK_INT(cache_segment_has(e.cache, ckey, klen), 0);
         env_end(&e);
     }
     check_end();

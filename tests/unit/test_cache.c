@@ -1,0 +1,400 @@
+/*
+ * test_cache: the segment store (chunks, records, usage) and the eviction
+ * policy (evict.c) on a real LMDB environment in a temporary directory:
+ * round trips at chunk boundaries, replacement, behind-the-reader before
+ * least-recently-read, readers' windows and open handles never evicted,
+ * clean=eager, and a churn of three caps' worth of segments that must
+ * never fail a write nor grow the file past the cap.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "hlsfs/cache.h"
+#include "hlsfs/evict.h"
+#include "hlsfs/log.h"
+
+struct env {
+    char          dir[64];
+    struct cache *c;
+    struct evict *e;
+};
+
+static int env_start(struct env *v, uint64_t cap, const struct evict_config *ec)
+{
+    int rc;
+
+    memset(v, 0, sizeof(*v));
+    snprintf(v->dir, sizeof(v->dir), "/tmp/test_cache.XXXXXX");
+    if (!mkdtemp(v->dir)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+        return -1;
+    }
+    if ((rc = cache_open(&v->c, v->dir, cap)) < 0) {
+        CHECK(0, "cache_open: %s", strerror(-rc));
+        return -1;
+    }
+    if ((rc = evict_new(&v->e, v->c, ec)) < 0) {
+        CHECK(0, "evict_new: %s", strerror(-rc));
+        cache_close(&v->c);
+        return -1;
+    }
+    return 0;
+}
+
+static void env_end(struct env *v)
+{
+    char path[128];
+
+    evict_free(&v->e);
+    cache_close(&v->c);
+    CHECK(!v->e && !v->c, "free functions must clear the pointer");
+    snprintf(path, sizeof(path), "%s/data.mdb", v->dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/lock.mdb", v->dir);
+    unlink(path);
+    rmdir(v->dir);
+}
+
+static off_t file_size(const struct env *v)
+{
+    char path[128];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/data.mdb", v->dir);
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Bytes of segment seg of rendition name: a pattern of both. */
+static void fill(uint8_t *p, size_t n, const char *name, long seg)
+{
+    uint32_t x = (uint32_t)seg * 2654435761u + (uint32_t)strlen(name) * 40503u + 1;
+
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (uint8_t)(x >> 16);
+    }
+}
+
+static size_t key_of(uint8_t *out, const char *name, long seg)
+{
+    return cache_segment_key(out, (const uint8_t *)name, strlen(name), seg);
+}
+
+static int put_seg(struct env *v, const char *name, long seg, size_t size)
+{
+    uint8_t key[CACHE_KEY_MAX], *p = malloc(size ? size : 1);
+    size_t klen = key_of(key, name, seg);
+    int rc;
+
+    if (!p)
+        return -ENOMEM;
+    fill(p, size, name, seg);
+    rc = cache_segment_put(v->c, key, klen, p, size);
+    free(p);
+    return rc;
+}
+
+/* 1 when the stored segment has the bytes fill() gives for size. */
+static int seg_ok(struct env *v, const char *name, long seg, size_t size)
+{
+    uint8_t key[CACHE_KEY_MAX], *want = malloc(size ? size : 1);
+    size_t klen = key_of(key, name, seg), vlen = 0;
+    void *val = NULL;
+    int rc, ok;
+
+    fill(want, size, name, seg);
+    rc = cache_segment_get(v->c, key, klen, &val, &vlen);
+    ok = rc == 1 && vlen == size && !memcmp(val, want, size);
+    free(val);
+    free(want);
+    return ok;
+}
+
+static int seg_has(struct env *v, const char *name, long seg)
+{
+    uint8_t key[CACHE_KEY_MAX];
+    size_t klen = key_of(key, name, seg);
+    return cache_segment_has(v->c, key, klen);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+/* ---- store ----------------------------------------------------------- */
+
+static void test_roundtrip(void)
+{
+    struct env v;
+
+    check_begin("chunks-roundtrip");
+    if (env_start(&v, 64u << 20, NULL) == 0) {
+        size_t ch = cache_chunk_size(v.c);
+        size_t sizes[] = { 0, 1, ch - 1, ch, ch + 1, 5 * ch + 7, 3 * 1024 * 1024 };
+        int n = (int)(sizeof(sizes) / sizeof(sizes[0]));
+        struct cache_usage u;
+
+        CHECK(ch > 4096 && ch % 4096 == 4096 - 16, "chunk size %zu", ch);
+        for (int i = 0; i < n; i++)
+            CHECK_INT(put_seg(&v, "r/720p", i, sizes[i]), 0);
+        for (int i = 0; i < n; i++)
+            CHECK(seg_ok(&v, "r/720p", i, sizes[i]), "segment %d (%zu bytes)", i, sizes[i]);
+        CHECK_INT(seg_has(&v, "r/720p", n), 0);
+        CHECK_INT(seg_has(&v, "r/720", 1), 0);      /* a key prefix is not a key */
+        CHECK_INT(cache_get_usage(v.c, &u), 0);
+        CHECK_INT(u.segments, n);
+        CHECK(u.used > 3 * 1024 * 1024 && u.used <= u.file && u.file <= u.cap,
+              "usage %" PRIu64 " file %" PRIu64 " cap %" PRIu64, u.used, u.file, u.cap);
+
+        /* replacing keeps one version, and its chunks only */
+        CHECK_INT(put_seg(&v, "r/720p", 5, 10), 0);
+        CHECK(seg_ok(&v, "r/720p", 5, 10), "replaced segment");
+        CHECK_INT(cache_get_usage(v.c, &u), 0);
+        CHECK_INT(u.segments, n);
+
+        /* delete: what was there is counted, a missing key is not */
+        uint8_t k0[CACHE_KEY_MAX], k1[CACHE_KEY_MAX];
+        const uint8_t *keys[2] = { k0, k1 };
+        size_t klens[2] = { key_of(k0, "r/720p", 6), key_of(k1, "r/720p", 99) };
+        uint64_t freed = 0;
+        CHECK_INT(cache_segments_del(v.c, keys, klens, 2, &freed), 1);
+        CHECK_INT(freed, 3 * 1024 * 1024);
+        CHECK_INT(seg_has(&v, "r/720p", 6), 0);
+        CHECK_INT(cache_segment_index(k0, klens[0]), 6);
+        env_end(&v);
+    }
+    check_end();
+}
+
+/* ---- policy ---------------------------------------------------------- */
+
+/* A reader of rendition "long/720p" at segment 50 of a 10-minute title,
+ * with 40 segments behind it and a window of [50, 60]. */
+static struct evict_reader reader_long = {
+    .key = "long/720p", .key_len = 9, .duration_ms = 600000,
+    .behind = 40, .keep_from = 50, .keep_to = 60,
+};
+
+static int one_reader(void *ctx, struct evict_reader **out)
+{
+    const struct evict_reader *r = ctx;
+
+    if (!(*out = malloc(sizeof(**out))))
+        return -ENOMEM;
+    **out = *r;
+    return 1;
+}
+
+static void test_behind_first(void)
+{
+    struct env v;
+    struct evict_stats st;
+
+    check_begin("evict-behind-reader-first");
+    if (env_start(&v, 12u << 20, NULL) == 0) {
+        size_t seg = 2 * cache_chunk_size(v.c);
+        uint8_t key[CACHE_KEY_MAX];
+        size_t klen;
+
+        /* "short" (a short title) is written first: the least recently
+         * read; the behind segments of "long" still go before it */
+        for (long i = 0; i < 20; i++)
+            CHECK_INT(put_seg(&v, "short/360p", i, seg), 0);
+        sleep_ms(5);
+        for (long i = 0; i < 70; i++)
+            CHECK_INT(put_seg(&v, "long/720p", i, seg), 0);
+        klen = key_of(key, "long/720p", 1);
+        evict_pin(v.e, key, klen);              /* an open handle */
+
+        CHECK(evict_run(v.e, 1, one_reader, &reader_long) > 0, "nothing evicted");
+        evict_get_stats(v.e, &st);
+        CHECK(st.count[EVICT_BEHIND] > 0, "no behind-the-reader victim");
+        CHECK_INT(st.count[EVICT_LRU], 0);
+        for (long i = 0; i < 20; i++)
+            CHECK_INT(seg_has(&v, "short/360p", i), 1);
+        CHECK_INT(seg_has(&v, "long/720p", 1), 1);     /* pinned */
+        CHECK_INT(seg_has(&v, "long/720p", 0), 0);     /* behind, first */
+        for (long i = 40; i < 70; i++)
+            CHECK_INT(seg_has(&v, "long/720p", i), 1);
+        evict_unpin(v.e, key, klen);
+        env_end(&v);
+    }
+    check_end();
+}
+
+static void test_lru_and_window(void)
+{
+    struct env v;
+    struct evict_stats st;
+    struct evict_reader rd = reader_long;
+
+    check_begin("evict-lru-spares-window-and-recent");
+    if (env_start(&v, 12u << 20, NULL) == 0) {
+        size_t seg = 2 * cache_chunk_size(v.c);
+        uint8_t key[CACHE_KEY_MAX];
+
+        rd.behind = 0;                          /* nothing behind it */
+        for (long i = 0; i < 30; i++)
+            CHECK_INT(put_seg(&v, "idle/360p", i, seg), 0);
+        sleep_ms(5);
+        for (long i = 40; i < 70; i++)
+            CHECK_INT(put_seg(&v, "long/720p", i, seg), 0);
+        sleep_ms(5);
+        /* the first ten of "idle" are read again: now the most recent */
+        for (long i = 0; i < 10; i++)
+            evict_touch(v.e, key, key_of(key, "idle/360p", i));
+
+        /* below the low mark, a forced run (the map was full) frees one
+         * segment: the least recently read */
+        CHECK(evict_run(v.e, 1, one_reader, &rd) > 0, "nothing evicted");
+        CHECK_INT(seg_has(&v, "idle/360p", 10), 0);    /* oldest unread */
+        CHECK_INT(seg_has(&v, "idle/360p", 11), 1);
+        CHECK_INT(seg_has(&v, "idle/360p", 0), 1);     /* read again */
+        /* forced again and again: everything but the window goes, the
+         * segments read again last of all */
+        for (int k = 0; k < 200; k++)
+            evict_run(v.e, 1, one_reader, &rd);
+        for (long i = 50; i <= 60; i++)
+            CHECK_INT(seg_has(&v, "long/720p", i), 1);
+        for (long i = 0; i < 30; i++)
+            CHECK_INT(seg_has(&v, "idle/360p", i), 0);
+        evict_get_stats(v.e, &st);
+        CHECK_INT(st.count[EVICT_BEHIND], 0);
+        CHECK_INT(st.count[EVICT_LRU], 30 + 30 - 11);
+        env_end(&v);
+    }
+    check_end();
+}
+
+static void test_eager(void)
+{
+    struct env v;
+    struct evict_config ec = { .segment_keep = 30, .eager = 1 };
+    struct evict_stats st;
+
+    check_begin("evict-eager-behind");
+    if (env_start(&v, 64u << 20, &ec) == 0) {
+        uint8_t key[CACHE_KEY_MAX];
+        size_t klen;
+
+        CHECK_INT(evict_is_eager(v.e), 1);
+        CHECK(evict_segment_keep(v.e) == 30, "segment_keep");
+        for (long i = 0; i < 12; i++)
+            CHECK_INT(put_seg(&v, "long/720p", i, 1000), 0);
+        klen = key_of(key, "long/720p", 3);
+        evict_pin(v.e, key, klen);
+        CHECK_INT(evict_behind(v.e, (const uint8_t *)"long/720p", 9, 0, 8), 7);
+        CHECK_INT(seg_has(&v, "long/720p", 3), 1);
+        CHECK_INT(seg_has(&v, "long/720p", 0), 0);
+        CHECK_INT(seg_has(&v, "long/720p", 7), 0);
+        CHECK_INT(seg_has(&v, "long/720p", 8), 1);
+        evict_get_stats(v.e, &st);
+        CHECK_INT(st.count[EVICT_EAGER], 7);
+        CHECK_INT(st.bytes[EVICT_EAGER], 7000);
+        evict_unpin(v.e, key, klen);
+        env_end(&v);
+    }
+    check_end();
+}
+
+/* Read times survive a reopen: evict_free writes them back. */
+static void test_read_times_persist(void)
+{
+    struct env v;
+    struct evict_stats st;
+    int rc;
+
+    check_begin("evict-read-times-persist");
+    if (env_start(&v, 12u << 20, NULL) == 0) {
+        size_t seg = 2 * cache_chunk_size(v.c);
+        uint8_t key[CACHE_KEY_MAX];
+
+        for (long i = 0; i < 60; i++)
+            CHECK_INT(put_seg(&v, "a/360p", i, seg), 0);
+        sleep_ms(5);
+        for (long i = 0; i < 5; i++)
+            evict_touch(v.e, key, key_of(key, "a/360p", i));
+        evict_free(&v.e);
+        cache_close(&v.c);
+        if ((rc = cache_open(&v.c, v.dir, 12u << 20)) < 0 ||
+            (rc = evict_new(&v.e, v.c, NULL)) < 0) {
+            CHECK(0, "reopen: %s", strerror(-rc));
+        } else {
+            /* one forced run frees the least recently read: segment 5,
+             * not 0 to 4, whose reads were written back */
+            CHECK(evict_run(v.e, 1, NULL, NULL) > 0, "nothing evicted");
+            evict_get_stats(v.e, &st);
+            CHECK_INT(st.count[EVICT_LRU], 1);
+            for (long i = 0; i < 5; i++)
+                CHECK_INT(seg_has(&v, "a/360p", i), 1);
+            CHECK_INT(seg_has(&v, "a/360p", 5), 0);
+        }
+        env_end(&v);
+    }
+    check_end();
+}
+
+/* ---- churn ----------------------------------------------------------- */
+
+/* Three caps' worth of segments of mixed sizes, written and evicted as
+ * the scheduler does: no write may fail for lack of room once eviction
+ * has run, the file never passes the cap, and use stays under the high
+ * mark after every run. */
+static void test_churn(void)
+{
+    const uint64_t cap = 48u << 20;
+    struct env v;
+    struct cache_usage u;
+    uint64_t written = 0;
+    uint32_t x = 12345;
+    long seg = 0;
+    int failures = 0, over = 0, rc;
+
+    check_begin("churn-three-caps");
+    if (env_start(&v, cap, NULL) == 0) {
+        while (written < 4 * cap) {
+            x = x * 1103515245u + 12345u;
+            size_t size = 100000 + (x >> 8) % 2000000;
+            rc = put_seg(&v, "churn/720p", seg, size);
+            if (rc == -ENOSPC && evict_run(v.e, 1, NULL, NULL) >= 0)
+                rc = put_seg(&v, "churn/720p", seg, size);
+            if (rc < 0)
+                failures++;
+            else
+                written += size;
+            evict_run(v.e, 0, NULL, NULL);
+            if (cache_get_usage(v.c, &u) == 0 && u.used > cap / 100 * EVICT_HIGH_PERCENT)
+                over++;
+            if (file_size(&v) > (off_t)cap)
+                over += 1000;
+            seg++;
+        }
+        CHECK_INT(failures, 0);
+        CHECK_INT(over, 0);
+        CHECK(seg_ok(&v, "churn/720p", seg - 1, 0) || seg_has(&v, "churn/720p", seg - 1) == 1,
+              "the last segment is not stored");
+        env_end(&v);
+    }
+    check_end();
+}
+
+int main(void)
+{
+    log_setup(0, LOG_LVL_ERROR);
+    test_roundtrip();
+    test_behind_first();
+    test_lru_and_window();
+    test_eager();
+    test_read_times_persist();
+    test_churn();
+    return check_summary("test_cache");
+}
