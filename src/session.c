@@ -553,11 +553,16 @@ static long session_lowest(const struct session *sess)
     return lo;
 }
 
+/* A session covers its lowest pending segment up to the last it reads
+ * ahead, and always the next one: a reader going on in order stays in
+ * its session, readahead or not. */
 static int session_covers(const struct sched *s, const struct session *sess,
                           long seg)
 {
+    long last = ahead_last(s, sess->r, sess->furthest);
+
     return seg >= session_lowest(sess) &&
-           seg <= ahead_last(s, sess->r, sess->furthest);
+           seg <= (last > sess->furthest ? last : sess->furthest + 1);
 }
 
 /* The session of r that seg belongs to, nearest to its frontier, or NULL.

@@ -22,6 +22,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from hlsit import cachepolicy as cp  # noqa: E402
 from hlsit import checks as ck  # noqa: E402
 from hlsit import lazy  # noqa: E402
 from hlsit.checks import TitleExpect, TitleView  # noqa: E402
@@ -169,6 +170,9 @@ class Suite:
         if self.args.shared_only:
             self.phase_shared()
             return
+        if self.args.cache_only:
+            self.phase_cache_policy()
+            return
         r.run("setup/fixtures", self.fx.generate, self.scratch, timeout=300)
         r.run("setup/codec_fixtures", self.generate_codec_fixtures, timeout=300)
         self.run_mount("fixtures", self.new_mount("fixtures", self.src, self.cache_a),
@@ -189,6 +193,7 @@ class Suite:
                                       segment_time=SEGMENT_TIME_ALT),
                        self.phase_segtime_reuse, needs=("segtime4/mount", "fixtures/mount"))
         self.run_codec_mounts()
+        self.phase_cache_policy()
         if self.args.no_shared:
             note("--no-shared: the shared media corpus is not tested")
         else:
@@ -704,6 +709,85 @@ class Suite:
                                  AHEAD["max_ahead"], idle, already=already)
         r.run("readahead/after_idle", again, needs=(mname, "readahead/window"), timeout=120)
 
+    # -- the cache policy (SPEC §5) -------------------------------------------
+    def phase_cache_policy(self):
+        r = self.r
+        src = self._dir("cachepol-src-")
+        scratch = self._dir("cachepol-scratch-")
+
+        def fixtures():
+            cp.make_title(os.path.join(src, "long.mp4"), cp.LONG_S, 440)
+            cp.make_title(os.path.join(src, "a.mp4"), cp.SHORT_S, 550)
+            cp.make_title(os.path.join(src, "b.mp4"), cp.SHORT_S, 660)
+        r.run("cache/fixtures", fixtures, needs=("setup/tools",), timeout=300)
+        need = ("cache/fixtures",)
+        small = {"ladder": cp.LADDER, "preset": "ultrafast", "cache_size": cp.CAP}
+        roomy = dict(small, cache_size="1G")
+
+        # 1. and 6. a small cache, a long title read start to end; metrics
+        def behind(m, mname):
+            r.run("cache/metrics_format", cp.check_metrics, m, needs=(mname,))
+            r.run("cache/evict_behind_reader", cp.check_behind, m, "long.mp4",
+                  needs=(mname,), timeout=600)
+            r.run("cache/metrics_after", lambda: cp.parse_metrics(
+                open(os.path.join(m.mountpoint, ".hlsfs", "metrics")).read()),
+                needs=(mname,))
+        self.run_mount("cache_small", self.new_mount(
+            "cache-small", src, self._dir("cache-p1-"),
+            options=dict(small, segment_keep=cp.KEEP, max_ahead=12)), behind, needs=need)
+
+        # 2. clean=eager without pressure, and the default for comparison
+        self.run_mount("cache_eager", self.new_mount(
+            "cache-eager", src, self._dir("cache-p2-"),
+            options=dict(roomy, segment_keep=cp.KEEP, clean="eager", max_ahead=0)),
+            lambda m, mname: r.run("cache/clean_eager", cp.check_eager, m, "long.mp4", 15,
+                                   needs=(mname,), timeout=300), needs=need)
+        self.run_mount("cache_pressure", self.new_mount(
+            "cache-pressure", src, self._dir("cache-p3-"),
+            options=dict(roomy, segment_keep=cp.KEEP, max_ahead=0)),
+            lambda m, mname: r.run("cache/clean_pressure_keeps", cp.check_pressure_keeps, m,
+                                   "long.mp4", 15, needs=(mname,), timeout=300), needs=need)
+
+        # 3. two short titles in turn under pressure
+        idle = 1
+        self.run_mount("cache_lru", self.new_mount(
+            "cache-lru", src, self._dir("cache-p4-"),
+            options=dict(small, idle_timeout=idle, max_ahead=0)),
+            lambda m, mname: r.run("cache/lru_idle_title", cp.check_lru, m, "a.mp4", "b.mp4",
+                                   idle, needs=(mname,), timeout=600), needs=need)
+
+        # 4. kill -9 during a bulk read; remount; SIGTERM
+        kill_cache = self._dir("cache-p5-")
+        opts = dict(roomy, max_ahead=0)
+        held = {}
+
+        def killed():
+            m = self.new_mount("cache-kill", src, kill_cache, options=opts)
+            m.start()
+            try:
+                held.update(cp.kill_during_read(m, "long.mp4", 4))
+            finally:
+                m.stop()        # reaps the killed daemon
+        r.run("cache/kill9", killed, needs=need, timeout=300)
+
+        def resumed(m, mname):
+            r.run("cache/kill9_resume", cp.check_resume, m, "long.mp4", held, scratch,
+                  needs=(mname, "cache/kill9"), timeout=600)
+            r.run("cache/sigterm", cp.check_sigterm, m, "long.mp4", needs=(mname,),
+                  timeout=60)
+        self.run_mount("cache_resume", self.new_mount("cache-resume", src, kill_cache,
+                                                      options=opts),
+                       resumed, needs=("cache/kill9",))
+
+        # 5. the same cache under other options: nothing of it is served
+        for label, change in (("segment_time", {"segment_time": 4}),
+                              ("preset", {"preset": "superfast"})):
+            self.run_mount("cache_other_%s" % label, self.new_mount(
+                "cache-other-%s" % label, src, kill_cache, options=dict(opts, **change)),
+                lambda m, mname: r.run("cache/other_options/%s" % label,
+                                       cp.check_other_options, m, "long.mp4", held,
+                                       needs=(mname, "cache/kill9")), needs=("cache/kill9",))
+
     # -- mount 6: the shared media corpus -------------------------------------
     def phase_shared(self):
         r = self.r
@@ -855,6 +939,8 @@ def main(argv=None):
     ap.add_argument("--no-shared", action="store_true", help="skip the shared media corpus")
     ap.add_argument("--shared-only", action="store_true",
                     help="only the shared media corpus (to look into it)")
+    ap.add_argument("--cache-only", action="store_true",
+                    help="only the cache policy checks (to look into them)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")
     args = ap.parse_args(argv)
     if not args.media and not args.no_shared:
