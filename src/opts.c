@@ -326,7 +326,7 @@ void opts_print_help(const char *progname)
            "                           evicted first (default " DEFAULT_SEGMENT_KEEP ")\n"
            "    -o clean=MODE          'pressure': evict only when the cache is\n"
            "                           full (default); 'eager': also drop segments\n"
-           "                           segment_keep behind the readers at once"
+           "                           segment_keep behind the readers at once\n"
            "    -o segment_time=SECS   target segment duration, 1 to 60\n"
            "                           (default " DEFAULT_SEGMENT_TIME ")\n"
            "    -o ladder=H:RATE,...   transcoded rungs by picture height (short\n"
@@ -347,6 +347,8 @@ void opts_print_help(const char *progname)
            "                           (default: cores)\n"
            "    -h, --help             print this help and exit\n"
            "    -V, --version          print the version and exit\n"
+           "\n"
+           "Metrics (Prometheus text): MOUNTPOINT/.hlsfs/metrics\n"
            "\n", progname);
 }
 

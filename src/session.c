@@ -57,6 +57,13 @@
  * called again. A cache write that fails (map full) is logged and the
  * segment is still handed to its waiters.
  *
+ * Eviction (evict.c) is told of every hit (evict_touch) and runs after
+ * every segment stored, on the worker, without sched.lock; it asks
+ * readers_snapshot() for the sessions' positions and windows only when the
+ * cache is past its high mark. When the map is full, the worker evicts and
+ * stores once more. With clean=eager, a read that moves every session of
+ * a rendition on drops the segments now segment_keep behind them all.
+ *
  * Waiting. Each job has a condition variable, broadcast when it is done.
  * The waiters share the job's buffer: the last one to look takes it, the
  * others copy it (outside the lock; the job lives while it has waiters).
