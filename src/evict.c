@@ -460,7 +460,8 @@ int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
         ret = rc < 0 ? rc : -ENOMEM;
         goto out;
     }
-    qsort(sc.v, (size_t)sc.n, sizeof(*sc.v), victim_cmp);
+    if (sc.n > 1)
+        qsort(sc.v, (size_t)sc.n, sizeof(*sc.v), victim_cmp);
 
     /* with force the map was full at a lower mark: free a batch at least */
     est = u.used;
