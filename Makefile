@@ -63,6 +63,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$
 
 unit: $(UNIT_BINS)
 
+# the cache churn benchmark of make bench, linked with the cache modules
+CHURN_MODS = cache evict log
+$(BUILD)/bench/churn: bench/churn.c $(call objs_of,$(CHURN_MODS)) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
+
 check: hlsfs unit
 	@tests/run.sh $(BUILD)/tests ./hlsfs
 
@@ -102,5 +108,5 @@ clean:
 
 # benchmarks against ffmpegfs, ffmpeg and ffprobe; writes bench/RESULTS.md
 # (BENCH_RUNS=N runs per figure, BENCH_ONLY=1,4 for a subset)
-bench: hlsfs
-	python3 bench/bench.py
+bench: hlsfs $(BUILD)/bench/churn
+	HLSFS_CHURN=$(BUILD)/bench/churn python3 bench/bench.py

@@ -12,9 +12,9 @@ import tempfile
 import threading
 import time
 
-from common import (ProductError, WORK_DIR, fmt_samples, fresh_dir, log,
-                    median, playlist_entries, read_all, rmtree, run, timed,
-                    x264_brief, x264_settings)
+from common import (REPO_DIR, ProductError, WORK_DIR, fmt_samples,
+                    fresh_dir, log, median, playlist_entries, read_all,
+                    rmtree, run, timed, x264_brief, x264_settings)
 from mounts import (PEER_RATE, RUNG_HEIGHT, SEGMENT_SECONDS, FfmpegfsMount,
                     HlsfsMount)
 
@@ -713,6 +713,118 @@ def m_memory(ctx):
                 met="reported")]
 
 
+# --- 10: cache churn --------------------------------------------------------
+
+# bench/churn.c, built by `make bench` (which passes its path)
+CHURN = os.environ.get("HLSFS_CHURN") or os.path.join(
+    REPO_DIR, "build", "rel", "bench", "churn")
+CHURN_SEED = 1
+
+
+def _churn_cap():
+    """1 GiB, or 512 MiB when the work dir's disk has less than 4 GiB free
+    (the file reaches about 0.9 of the cap)."""
+    os.makedirs(WORK_DIR, exist_ok=True)
+    free = shutil.disk_usage(WORK_DIR).free
+    return (1 << 30) if free >= (4 << 30) else (512 << 20)
+
+
+def _churn_run(cap):
+    """One run of bench/churn on a fresh cache dir; its key=value output
+    as a dict of strings.  The cache is removed afterwards."""
+    d = fresh_dir("m10-churn")
+    try:
+        r = run([CHURN, d, str(cap), str(CHURN_SEED)], check=False,
+                capture=True)
+    finally:
+        rmtree(d)
+    out = dict(ln.split("=", 1) for ln in r.stdout.splitlines()
+               if "=" in ln)
+    if r.returncode not in (0, 1) or "full_mbps" not in out:
+        raise ProductError(f"churn exited with {r.returncode}: "
+                           f"{r.stderr.strip()[-300:]}")
+    if r.stderr.strip():
+        log(f"[10] churn: {r.stderr.strip()[-300:]}")
+    return out
+
+
+def m_cache_churn(ctx):
+    if not os.access(CHURN, os.X_OK):
+        raise ProductError(f"{CHURN} missing (make bench builds it)")
+    cap = _churn_cap()
+    keys = ("empty_mbps", "full_mbps", "ratio", "empty_cpu_mbps",
+            "full_cpu_mbps", "cpu_ratio", "peak_file_bytes", "failures",
+            "evictions", "final_used_bytes", "elapsed_s")
+    got = {k: [] for k in keys}
+    last = None
+    for i in range(ctx.runs):
+        log(f"[10] cache churn, cap {cap >> 20} MiB, run {i + 1}")
+        out = _attempt(ctx, 10, _churn_run, cap)
+        if out:
+            last = out
+        for k in keys:
+            got[k].append(float(out[k]) if out else None)
+    mb = [None if x is None else x / 1e6 for x in got["peak_file_bytes"]]
+    ctx.sample(10, "write, empty cache (first cap)", got["empty_mbps"],
+               "MB/s", 0)
+    ctx.sample(10, "write, full cache (fourth cap)", got["full_mbps"],
+               "MB/s", 0)
+    ctx.sample(10, "full/empty", got["ratio"], "×", 2)
+    ctx.sample(10, "write per CPU-second, empty cache",
+               got["empty_cpu_mbps"], "MB/s", 0)
+    ctx.sample(10, "write per CPU-second, full cache",
+               got["full_cpu_mbps"], "MB/s", 0)
+    ctx.sample(10, "peak data.mdb size", mb, "MB", 1)
+    ctx.sample(10, "wall time of the program", got["elapsed_s"], "s", 1)
+    if last is None:
+        return [row(10, "cache churn", "failed")]
+    e, f = median(got["empty_mbps"]), median(got["full_mbps"])
+    ratio = median(got["ratio"])
+    ce, cf = median(got["empty_cpu_mbps"]), median(got["full_cpu_mbps"])
+    peak = max(x for x in got["peak_file_bytes"] if x is not None)
+    fails = sum(x for x in got["failures"] if x is not None)
+    caps = f"{cap >> 20} MiB" if cap < (1 << 30) else f"{cap >> 30} GiB"
+    ctx.note(10, f"bench/churn (linked with src/cache.c, src/evict.c, "
+             f"src/log.c): a fresh cache capped at {caps} "
+             f"({cap / 1e6:.1f} MB); {last['segments']} segments of "
+             "0.3–3 MB (uniform, seed "
+             f"{CHURN_SEED}, the same in every run) of 12 renditions, "
+             "stored as the scheduler stores them: put; on a full map "
+             "evict (force) and put again; evict after every put. Four "
+             "caps' worth are written: the first fills the empty cache, "
+             "the fourth is written after three caps of churn. MB/s is "
+             "segment bytes per second of wall time around put + "
+             "evictions (MB = 10^6 bytes), median of the runs; the ratio "
+             "is the median of each run's full/empty.")
+    ctx.note(10, f"Per CPU-second of the program (user + system, less "
+             f"disturbed by other load on the 2 shared cores): "
+             f"{ce:.0f} MB/s empty, {cf:.0f} MB/s full "
+             f"({cf / ce:.2f}×). The wall-clock figures also carry the "
+             "waits for the disk (one fdatasync per transaction).")
+    ctx.note(10, f"Last run: {last['evictions']} segments evicted in "
+             f"{last['evict_runs']} eviction runs, "
+             f"{last['enospc_retries']} puts retried after a full map, "
+             f"{last['failures']} not stored; live pages at the end "
+             f"{int(last['final_used_bytes']) / 1e6:.1f} MB, file "
+             f"{int(last['final_file_bytes']) / 1e6:.1f} MB; MB/s per cap "
+             f"written: {last['mbps_by_cap'].replace(',', ', ')}.")
+    nruns = sum(1 for x in got["failures"] if x is not None)
+    return [
+        row(10, "cache write, empty cache (first cap written; put + "
+            "eviction)", f"{e:.0f} MB/s"),
+        row(10, "cache write, full cache (fourth cap written, after three "
+            "caps of churn)", f"{f:.0f} MB/s", "empty cache (same run)",
+            f"{e:.0f} MB/s", f"{ratio:.2f}× (full/empty)", "≥ 0.5× empty",
+            yes(ratio >= 0.5)),
+        row(10, "peak data.mdb size during the churn (stat after every "
+            "put)", f"{peak / 1e6:.1f} MB", "cap", f"{cap / 1e6:.1f} MB "
+            f"({caps})", f"{peak / cap:.2f}× (peak/cap)", "≤ cap",
+            yes(peak <= cap)),
+        row(10, "segments not stored (put, evict, put again)",
+            f"{fails:.0f} in {nruns} run(s) of {last['segments']}"),
+    ]
+
+
 MEASUREMENTS = [
     (1, "cold first segment", m_first_segment),
     (2, "cold seek", m_cold_seek),
@@ -723,4 +835,5 @@ MEASUREMENTS = [
     (7, "padding", m_padding),
     (8, "quality at equal bytes", m_quality),
     (9, "daemon memory", m_memory),
+    (10, "cache churn", m_cache_churn),
 ]
