@@ -27,7 +27,7 @@ struct seg_record {
 };
 #define SEG_RECORD_MAGIC 0x48534731u    /* "HSG1" */
 
-enum { DBI_TITLES, DBI_SEGINFO, DBI_CHUNKS, NDBI };
+enum { DBI_TITLES, DBI_SEGINFO, DBI_CHUNKS, DBI_META, NDBI };
 
 struct cache {
     MDB_env *env;
@@ -38,7 +38,7 @@ struct cache {
     size_t   chunk;             /* bytes per chunk                       */
 };
 
-static const char *const dbi_names[NDBI] = { "titles", "seginfo", "chunks" };
+static const char *const dbi_names[NDBI] = { "titles", "seginfo", "chunks", "meta" };
 
 /* A chunk fills a run of this many pages exactly (LMDB puts a 16-byte
  * header on the first page of a large value). */
@@ -120,7 +120,7 @@ int cache_open(struct cache **out, const char *dir, uint64_t map_size)
     c->map_size = map_size;
     if ((rc = mdb_env_create(&c->env)) ||
         (rc = mdb_env_set_mapsize(c->env, map_size)) ||
-        (rc = mdb_env_set_maxdbs(c->env, NDBI + 1)) ||
+        (rc = mdb_env_set_maxdbs(c->env, 8)) ||
         (rc = mdb_env_set_maxreaders(c->env, 256)) ||
         (rc = mdb_env_open(c->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0644))) {
         log_error("cache: cannot open LMDB in %s: %s", dir, mdb_strerror(rc));
@@ -559,6 +559,28 @@ int cache_segments_touch(struct cache *c, const uint8_t *const *keys,
             break;
     }
     if (rc && rc != MDB_NOTFOUND && rc != MDB_INCOMPATIBLE) {
+        mdb_txn_abort(txn);
+        return cache_errno(rc);
+    }
+    return cache_errno(mdb_txn_commit(txn));
+}
+
+int cache_advance(struct cache *c)
+{
+    static const char key[] = "generation";
+    MDB_txn *txn;
+    MDB_val k = { sizeof(key) - 1, (void *)key }, v;
+    uint64_t gen = 0;
+    int rc;
+
+    if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)))
+        return cache_errno(rc);
+    if (mdb_get(txn, c->dbi[DBI_META], &k, &v) == 0 && v.mv_size == sizeof(gen))
+        memcpy(&gen, v.mv_data, sizeof(gen));
+    gen++;
+    v.mv_size = sizeof(gen);
+    v.mv_data = &gen;
+    if ((rc = mdb_put(txn, c->dbi[DBI_META], &k, &v, 0))) {
         mdb_txn_abort(txn);
         return cache_errno(rc);
     }

@@ -512,6 +512,12 @@ int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
     }
     if (est > low && i >= sc.n)
         evict_titles(e, low);
+    /* make the freed pages usable by the next write */
+    if (cache_advance(e->cache) < 0) {
+        pthread_mutex_lock(&e->lock);
+        e->st.errors++;
+        pthread_mutex_unlock(&e->lock);
+    }
     cache_get_usage(e->cache, &u);
     pthread_mutex_lock(&e->lock);
     e->st.runs++;

@@ -10,6 +10,7 @@
  *    segment was stored and last read.
  *  - "chunks": segment key + 2-byte big-endian chunk number -> the bytes of
  *    the segment, in chunks of one fixed size (the last one shorter).
+ *  - "meta": a generation counter (cache_advance).
  *
  * A segment key is a rendition key followed by the 4-byte big-endian
  * segment index (cache_segment_key). A segment is written with its record
@@ -110,6 +111,12 @@ int cache_segments_each(struct cache *c,
  * transaction. Returns 0 or a negative errno. */
 int cache_segments_touch(struct cache *c, const uint8_t *const *keys,
                          const size_t *klens, const int64_t *read_ms, int n);
+
+/* Commit one small transaction. LMDB reuses the pages a transaction
+ * freed only from the second transaction after it: an eviction calls this
+ * so that the next segment can use the room it made. Returns 0 or a
+ * negative errno. */
+int cache_advance(struct cache *c);
 
 /* How full the cache is. */
 struct cache_usage {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hlsfs/cache.h"
+#include "hlsfs/evict.h"
 #include "hlsfs/log.h"
 
 #include "check.h"
@@ -775,6 +776,54 @@ static void test_cache_full(void)
     check_end();
 }
 
+/* With an evictor, a map too full for the next segment is not an error:
+ * the worker evicts (here the least recently read, the title being short)
+ * and stores the segment; nothing is served uncached. */
+static void test_cache_full_evicts(void)
+{
+    struct sched_config cfg = config(1, 0, 60);
+    struct trend t;
+    struct env e;
+    struct evict *ev = NULL;
+    struct evict_stats es;
+    uint8_t *d = NULL;
+
+    check_begin("cache-full-evicts-and-stores");
+    fake_reset();
+    fk.big_size = 700u << 10;     /* the third does not fit beside two */
+    trend_init(&t, "title/evict/0", 12, 2000);
+    memset(&e, 0, sizeof(e));
+    snprintf(e.dir, sizeof(e.dir), "/tmp/test_session.XXXXXX");
+    if (!mkdtemp(e.dir)) {
+        CHECK(0, "mkdtemp: %s", strerror(errno));
+    } else {
+        e.map_size = 2u << 20;
+        if (cache_open(&e.cache, e.dir, e.map_size) == 0 &&
+            evict_new(&ev, e.cache, NULL) == 0) {
+            cfg.evict = ev;
+            if (sched_new(&e.s, &cfg, e.cache) == 0) {
+                for (long i = 0; i < 12; i++) {
+                    CHECK_INT(sched_read(e.s, &t.r, i, &d), 0);
+                    CHECK(bytes_ok(&t, i, d), "wrong bytes of %ld", i);
+                    free(d);
+                    d = NULL;
+                }
+                CHECK_INT(stats(e.s).not_cached, 0);
+                evict_get_stats(ev, &es);
+                CHECK(es.count[EVICT_LRU] > 0, "nothing evicted");
+                /* the last segment read is cached: a hit, no new produce */
+                CHECK_INT(sched_read(e.s, &t.r, 11, &d), 0);
+                free(d);
+                CHECK_INT(atomic_load(&fk.calls[11]), 1);
+            }
+            sched_free(&e.s);
+        }
+        evict_free(&ev);
+        env_end(&e);
+    }
+    check_end();
+}
+
 static void test_bad_arguments(void)
 {
     struct sched_config cfg = config(1, 0, 60), bad = cfg;
@@ -883,6 +932,7 @@ int main(void)
     test_persistence();
     test_free_while_waiting();
     test_cache_full();
+    test_cache_full_evicts();
     test_bad_arguments();
     test_stress();
     return check_summary("test_session");
