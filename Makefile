@@ -1,7 +1,9 @@
 # hlsfs: plain Makefile with pkg-config.
 #   make                 build ./hlsfs
-#   make check           unit + integration tests (root, /dev/fuse)
+#   make check           unit, integration and end-to-end tests (root, /dev/fuse)
 #   make check SANITIZE=1  the same under ASan + UBSan
+#   make e2e             only the end-to-end client tests (nginx, Chromium,
+#                        GStreamer, ffmpeg, rsync)
 #   make install         PREFIX=/usr/local, DESTDIR honoured
 #   make deps            install Debian build and test packages
 #   make demo            mount a demo media directory (SOURCE=, MOUNT=)
@@ -41,7 +43,7 @@ test_cache_MODS    = cache evict log
 test_audio_MODS    = audio probe log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
-.PHONY: all hlsfs check unit integration install uninstall deps demo undemo clean bench
+.PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench
 all: hlsfs
 
 hlsfs: $(BUILD)/hlsfs
@@ -69,8 +71,21 @@ $(BUILD)/bench/churn: bench/churn.c $(call objs_of,$(CHURN_MODS)) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
-check: hlsfs unit
+check: hlsfs unit e2e-deps
 	@tests/run.sh $(BUILD)/tests ./hlsfs
+
+# the end-to-end tests' npm packages (playwright-core, hls.js), pinned by
+# tests/e2e/package-lock.json; installed again only when that changes
+E2E_DIR = tests/e2e
+MEDIA  ?= $(CURDIR)/../shared/media
+e2e-deps: $(E2E_DIR)/node_modules/.package-lock.json
+
+$(E2E_DIR)/node_modules/.package-lock.json: $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.json
+	cd $(E2E_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+e2e: hlsfs e2e-deps
+	python3 $(E2E_DIR)/run.py --hlsfs ./hlsfs --media $(MEDIA)
 
 install: hlsfs
 	install -D -m 0755 hlsfs $(DESTDIR)$(BINDIR)/hlsfs
@@ -85,11 +100,16 @@ DEB_BUILD = build-essential pkg-config libfuse3-dev libavformat-dev \
 DEB_TEST  = fuse3 ffmpeg python3 lmdb-utils \
             nginx chromium rsync gstreamer1.0-tools gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
+# node and npm for the end-to-end tests' browser driver: Debian's nodejs and
+# npm, unless a node with npm is already installed (a nodejs package from
+# elsewhere that bundles npm conflicts with Debian's npm)
+DEB_NODE  = nodejs npm
 
 deps:
 	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing $(DEB_NODE)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

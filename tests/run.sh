@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs every unit test program, then the integration suite, and ends with
-# one line "N passed, N failed". Exit status 1 when anything failed.
+# Runs every unit test program, then the integration suite, then the
+# end-to-end client suite (tests/e2e), and ends with one line
+# "N passed, N failed". Exit status 1 when anything failed.
 # usage: tests/run.sh UNIT_BIN_DIR HLSFS_BINARY
 set -u
 unit_dir=$1
@@ -31,8 +32,21 @@ fi
 int_pass=$(grep -c '^PASS' "$log")
 int_fail=$(grep -c '^FAIL' "$log")
 
-passed=$((unit_pass + int_pass))
-failed=$((unit_fail + int_fail))
+: >"$log"
+if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
+    echo "FAIL e2e: needs root and /dev/fuse" | tee -a "$log"
+    status=1
+else
+    python3 "$top/tests/e2e/run.py" --hlsfs "$hlsfs" --media "$media" \
+        2>&1 | tee "$log" || status=1
+    grep -q '^e2e: [0-9]* passed' "$log" ||
+        echo "FAIL e2e: the suite ended without its summary line" | tee -a "$log"
+fi
+e2e_pass=$(grep -c '^PASS' "$log")
+e2e_fail=$(grep -c '^FAIL' "$log")
+
+passed=$((unit_pass + int_pass + e2e_pass))
+failed=$((unit_fail + int_fail + e2e_fail))
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed"
 exit $status
