@@ -245,9 +245,11 @@ int cache_del(struct cache *c, enum cache_table t, const void *key,
     return cache_errno(mdb_txn_commit(txn));
 }
 
-int cache_each_key(struct cache *c, enum cache_table t,
-                   int (*fn)(void *arg, const void *key, size_t klen),
-                   void *arg)
+/* Call fn for every entry of table dbi, in key order, in one read
+ * transaction, until it returns non-zero. */
+static int each_entry(struct cache *c, MDB_dbi dbi,
+                      int (*fn)(void *arg, const MDB_val *k, const MDB_val *v),
+                      void *arg)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -256,17 +258,37 @@ int cache_each_key(struct cache *c, enum cache_table t,
 
     if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)))
         return cache_errno(rc);
-    if ((rc = mdb_cursor_open(txn, table_dbi(c, t), &cur))) {
+    if ((rc = mdb_cursor_open(txn, dbi, &cur))) {
         mdb_txn_abort(txn);
         return cache_errno(rc);
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        if (fn(arg, k.mv_data, k.mv_size))
+        if (fn(arg, &k, &v))
             break;
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : cache_errno(rc);
+}
+
+struct each_key {
+    int (*fn)(void *arg, const void *key, size_t klen, size_t vlen);
+    void *arg;
+};
+
+static int each_key_entry(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    const struct each_key *ek = arg;
+    return ek->fn(ek->arg, k->mv_data, k->mv_size, v->mv_size);
+}
+
+int cache_each_key(struct cache *c, enum cache_table t,
+                   int (*fn)(void *arg, const void *key, size_t klen,
+                             size_t vlen),
+                   void *arg)
+{
+    struct each_key ek = { fn, arg };
+    return each_entry(c, table_dbi(c, t), each_key_entry, &ek);
 }
 
 /* ---- segments -------------------------------------------------------- */
@@ -493,76 +515,68 @@ int cache_segments_del(struct cache *c, const uint8_t *const *keys,
     return deleted;
 }
 
+struct each_segment {
+    int (*fn)(void *arg, const struct cache_segment_info *);
+    void *arg;
+};
+
+static int each_segment_entry(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    const struct each_segment *es = arg;
+    struct cache_segment_info info;
+    struct seg_record rec;
+
+    if (v->mv_size != sizeof(rec) || k->mv_size <= 4)
+        return 0;
+    memcpy(&rec, v->mv_data, sizeof(rec));
+    if (rec.magic != SEG_RECORD_MAGIC)
+        return 0;
+    info.key = k->mv_data;
+    info.klen = k->mv_size;
+    info.size = rec.size;
+    info.stored_ms = rec.stored_ms;
+    info.read_ms = rec.read_ms;
+    return es->fn(es->arg, &info);
+}
+
 int cache_segments_each(struct cache *c,
                         int (*fn)(void *arg, const struct cache_segment_info *),
                         void *arg)
 {
-    struct cache_segment_info info;
-    struct seg_record rec;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc;
-
-    if ((rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn)))
-        return cache_errno(rc);
-    if ((rc = mdb_cursor_open(txn, c->dbi[DBI_SEGINFO], &cur))) {
-        mdb_txn_abort(txn);
-        return cache_errno(rc);
-    }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size != sizeof(rec) || k.mv_size <= 4)
-            continue;
-        memcpy(&rec, v.mv_data, sizeof(rec));
-        if (rec.magic != SEG_RECORD_MAGIC)
-            continue;
-        info.key = k.mv_data;
-        info.klen = k.mv_size;
-        info.size = rec.size;
-        info.stored_ms = rec.stored_ms;
-        info.read_ms = rec.read_ms;
-        if (fn(arg, &info))
-            break;
-    }
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : cache_errno(rc);
+    struct each_segment es = { fn, arg };
+    return each_entry(c, c->dbi[DBI_SEGINFO], each_segment_entry, &es);
 }
 
-int cache_segments_touch(struct cache *c, const uint8_t *const *keys,
-                         const size_t *klens, const int64_t *read_ms, int n)
+int cache_segments_touch(struct cache *c, const struct cache_touch *t, int n)
 {
     struct seg_record rec;
     MDB_txn *txn;
     MDB_val k, v;
-    int rc = 0;
+    int rc;
 
     if (n <= 0)
         return 0;
     if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)))
         return cache_errno(rc);
     for (int i = 0; i < n; i++) {
-        rc = read_record(txn, c, keys[i], klens[i], &rec);
-        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
-            continue;
+        rc = read_record(txn, c, t[i].key, t[i].klen, &rec);
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE ||
+            (rc == 0 && t[i].read_ms <= rec.read_ms))
+            continue;               /* gone, or nothing newer */
         if (rc)
-            break;
-        if (read_ms[i] <= rec.read_ms)
-            continue;
-        rec.read_ms = read_ms[i];
-        k.mv_size = klens[i];
-        k.mv_data = (void *)keys[i];
+            goto fail;
+        rec.read_ms = t[i].read_ms;
+        k.mv_size = t[i].klen;
+        k.mv_data = (void *)t[i].key;
         v.mv_size = sizeof(rec);
         v.mv_data = &rec;
         if ((rc = mdb_put(txn, c->dbi[DBI_SEGINFO], &k, &v, 0)))
-            break;
-    }
-    if (rc && rc != MDB_NOTFOUND && rc != MDB_INCOMPATIBLE) {
-        mdb_txn_abort(txn);
-        return cache_errno(rc);
+            goto fail;
     }
     return cache_errno(mdb_txn_commit(txn));
+fail:
+    mdb_txn_abort(txn);
+    return cache_errno(rc);
 }
 
 int cache_advance(struct cache *c)

@@ -80,7 +80,7 @@ static struct entry *entry_find(struct evict *e, const uint8_t *key,
     for (x = e->buckets[b]; x; x = x->next)
         if (x->klen == klen && !memcmp(x->key, key, klen))
             return x;
-    if (!create || !(x = calloc(1, sizeof(*x) + klen)))
+    if (!create || klen > CACHE_KEY_MAX || !(x = calloc(1, sizeof(*x) + klen)))
         return NULL;
     x->klen = klen;
     memcpy(x->key, key, klen);
@@ -105,6 +105,13 @@ static void entry_drop_if_idle(struct evict *e, const uint8_t *key,
         }
         return;
     }
+}
+
+static void count_error(struct evict *e)
+{
+    pthread_mutex_lock(&e->lock);
+    e->st.errors++;
+    pthread_mutex_unlock(&e->lock);
 }
 
 int evict_new(struct evict **out, struct cache *c,
@@ -180,59 +187,40 @@ void evict_touch(struct evict *e, const uint8_t *key, size_t klen)
  * held (or at the end), without e->lock. */
 static void flush_touches(struct evict *e)
 {
-    const uint8_t **keys = NULL;
-    size_t *klens = NULL;
-    int64_t *times = NULL;
-    struct entry **copies = NULL;
+    struct cache_touch *t = NULL;
     int n = 0, rc;
 
+    /* copies of the keys: the table may change once unlocked */
     pthread_mutex_lock(&e->lock);
-    if (e->dirty > 0) {
-        keys = malloc((size_t)e->dirty * sizeof(*keys));
-        klens = malloc((size_t)e->dirty * sizeof(*klens));
-        times = malloc((size_t)e->dirty * sizeof(*times));
-        copies = malloc((size_t)e->dirty * sizeof(*copies));
-    }
-    if (keys && klens && times && copies) {
-        /* copies of the entries: the table may change once unlocked */
+    if (e->dirty > 0 && (t = malloc((size_t)e->dirty * sizeof(*t))))
         for (int b = 0; b < NBUCKETS; b++)
             for (struct entry *x = e->buckets[b]; x && n < e->dirty; x = x->next) {
                 if (!x->read_ms)
                     continue;
-                if (!(copies[n] = malloc(sizeof(*x) + x->klen)))
-                    break;
-                memcpy(copies[n], x, sizeof(*x) + x->klen);
-                keys[n] = copies[n]->key;
-                klens[n] = x->klen;
-                times[n] = x->read_ms;
-                n++;
+                memcpy(t[n].key, x->key, x->klen);
+                t[n].klen = x->klen;
+                t[n++].read_ms = x->read_ms;
             }
-    }
     pthread_mutex_unlock(&e->lock);
 
-    rc = cache_segments_touch(e->cache, keys, klens, times, n);
+    rc = cache_segments_touch(e->cache, t, n);
     pthread_mutex_lock(&e->lock);
     if (rc < 0) {
         e->st.errors++;
     } else {
         for (int i = 0; i < n; i++) {
-            struct entry *x = entry_find(e, keys[i], klens[i], 0);
-            if (x && x->read_ms == times[i]) {  /* not read again since */
+            struct entry *x = entry_find(e, t[i].key, t[i].klen, 0);
+            if (x && x->read_ms == t[i].read_ms) {  /* not read again since */
                 x->read_ms = 0;
                 e->dirty--;
-                entry_drop_if_idle(e, keys[i], klens[i]);
+                entry_drop_if_idle(e, t[i].key, t[i].klen);
             }
         }
     }
     pthread_mutex_unlock(&e->lock);
     if (rc < 0)
         log_warn("cache: read times not recorded: %s", strerror(-rc));
-    for (int i = 0; i < n; i++)
-        free(copies[i]);
-    free(copies);
-    free(keys);
-    free(klens);
-    free(times);
+    free(t);
 }
 
 void evict_free(struct evict **pe)
@@ -354,65 +342,59 @@ static int scan_segment(void *arg, const struct cache_segment_info *info)
 }
 
 /* Title records, in key order, for the last resort. */
-struct title_keys {
-    uint8_t **keys;
-    size_t   *klens;
-    int       n, cap;
+struct title_rec {
+    uint8_t *key;
+    size_t   klen, vlen;
 };
 
-static int collect_title(void *arg, const void *key, size_t klen)
-{
-    struct title_keys *tk = arg;
+struct title_list {
+    struct title_rec *v;
+    int               n, cap;
+};
 
-    if (tk->n == tk->cap) {
-        int cap = tk->cap ? tk->cap * 2 : 64;
-        uint8_t **k = realloc(tk->keys, (size_t)cap * sizeof(*k));
-        if (!k)
+static int collect_title(void *arg, const void *key, size_t klen, size_t vlen)
+{
+    struct title_list *tl = arg;
+
+    if (tl->n == tl->cap) {
+        int cap = tl->cap ? tl->cap * 2 : 64;
+        struct title_rec *v = realloc(tl->v, (size_t)cap * sizeof(*v));
+        if (!v)
             return 1;
-        tk->keys = k;
-        size_t *l = realloc(tk->klens, (size_t)cap * sizeof(*l));
-        if (!l)
-            return 1;
-        tk->klens = l;
-        tk->cap = cap;
+        tl->v = v;
+        tl->cap = cap;
     }
-    if (!(tk->keys[tk->n] = malloc(klen)))
+    if (!(tl->v[tl->n].key = malloc(klen)))
         return 1;
-    memcpy(tk->keys[tk->n], key, klen);
-    tk->klens[tk->n++] = klen;
+    memcpy(tl->v[tl->n].key, key, klen);
+    tl->v[tl->n].klen = klen;
+    tl->v[tl->n++].vlen = vlen;
     return 0;
 }
 
 /* Drop title records until the live pages are at most 'low'. */
 static void evict_titles(struct evict *e, uint64_t low)
 {
-    struct title_keys tk = { 0 };
+    struct title_list tl = { 0 };
     struct cache_usage u;
-    void *val;
-    size_t vlen;
 
-    if (cache_each_key(e->cache, CACHE_TITLES, collect_title, &tk) < 0)
-        e->st.errors++;
-    for (int i = 0; i < tk.n; i++) {
+    if (cache_each_key(e->cache, CACHE_TITLES, collect_title, &tl) < 0)
+        count_error(e);
+    for (int i = 0; i < tl.n; i++) {
         if (cache_get_usage(e->cache, &u) < 0 || u.used <= low)
             break;
-        vlen = 0;
-        if (cache_get(e->cache, CACHE_TITLES, tk.keys[i], tk.klens[i], &val,
-                      &vlen) == 1)
-            free(val);
-        if (cache_del(e->cache, CACHE_TITLES, tk.keys[i], tk.klens[i]) < 0) {
-            e->st.errors++;
+        if (cache_del(e->cache, CACHE_TITLES, tl.v[i].key, tl.v[i].klen) < 0) {
+            count_error(e);
             break;
         }
         pthread_mutex_lock(&e->lock);
         e->st.count[EVICT_TITLE]++;
-        e->st.bytes[EVICT_TITLE] += vlen;
+        e->st.bytes[EVICT_TITLE] += tl.v[i].vlen;
         pthread_mutex_unlock(&e->lock);
     }
-    for (int i = 0; i < tk.n; i++)
-        free(tk.keys[i]);
-    free(tk.keys);
-    free(tk.klens);
+    for (int i = 0; i < tl.n; i++)
+        free(tl.v[i].key);
+    free(tl.v);
 }
 
 /* Bytes of the pages a segment of 'size' bytes occupies: each chunk fills
@@ -435,10 +417,12 @@ int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
     int rc, i, dirty;
 
     pthread_mutex_lock(&e->run_lock);
+    /* victims are ranked by the read times in memory too: writing them
+     * back is only for the next mount */
     pthread_mutex_lock(&e->lock);
     dirty = e->dirty;
     pthread_mutex_unlock(&e->lock);
-    if (dirty >= TOUCH_FLUSH || force)
+    if (dirty >= TOUCH_FLUSH)
         flush_touches(e);
 
     if ((rc = cache_get_usage(e->cache, &u)) < 0) {
@@ -449,8 +433,6 @@ int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
     low = u.cap / 100 * EVICT_LOW_PERCENT;
     if (!force && u.used <= high)
         goto out;
-    if (dirty && !force)
-        flush_touches(e);
 
     if (readers && (rc = readers(ctx, &rd)) > 0) {
         sc.readers = rd;
@@ -513,11 +495,8 @@ int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
     if (est > low && i >= sc.n)
         evict_titles(e, low);
     /* make the freed pages usable by the next write */
-    if (cache_advance(e->cache) < 0) {
-        pthread_mutex_lock(&e->lock);
-        e->st.errors++;
-        pthread_mutex_unlock(&e->lock);
-    }
+    if (cache_advance(e->cache) < 0)
+        count_error(e);
     cache_get_usage(e->cache, &u);
     pthread_mutex_lock(&e->lock);
     e->st.runs++;
@@ -529,9 +508,7 @@ int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
     ret = (int64_t)freed;
 out:
     if (ret < 0) {
-        pthread_mutex_lock(&e->lock);
-        e->st.errors++;
-        pthread_mutex_unlock(&e->lock);
+        count_error(e);
         log_warn("cache: eviction failed: %s", strerror((int)-ret));
     }
     for (i = 0; i < sc.n; i++)
@@ -567,9 +544,7 @@ int evict_behind(struct evict *e, const uint8_t *rkey, size_t rlen,
         }
         pthread_mutex_unlock(&e->lock);
         if ((rc = cache_segments_del(e->cache, keys, klens, n, &got)) < 0) {
-            pthread_mutex_lock(&e->lock);
-            e->st.errors++;
-            pthread_mutex_unlock(&e->lock);
+            count_error(e);
             pthread_mutex_unlock(&e->run_lock);
             return rc;
         }

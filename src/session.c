@@ -62,7 +62,8 @@
  * readers_snapshot() for the sessions' positions and windows only when the
  * cache is past its high mark. When the map is full, the worker evicts and
  * stores once more. With clean=eager, a read that moves every session of
- * a rendition on drops the segments now segment_keep behind them all.
+ * a rendition on queues the segments now segment_keep behind them all; a
+ * readahead worker drops them (eager_queue, cleanup_run).
  *
  * Waiting. Each job has a condition variable, broadcast when it is done.
  * The waiters share the job's buffer: the last one to look takes it, the
@@ -97,7 +98,6 @@
 #include "hlsfs/log.h"
 #include "hlsfs/session.h"
 
-#define CKEY_MAX CACHE_KEY_MAX
 _Static_assert(SCHED_KEY_MAX + 4 <= CACHE_KEY_MAX, "segment keys fit the cache");
 
 /* How much nicer the readahead crew is than the urgent one: at +10 the
@@ -121,7 +121,8 @@ struct rend {
     struct job  *jobs;          /* queued and running jobs of it:
                                    protected by sched.lock               */
     long         cleaned;       /* clean=eager: the segments below it are
-                                   dropped: protected by sched.lock      */
+                                   dropped or queued to be: protected by
+                                   sched.lock                            */
     /* immutable from creation: */
     struct sched_rendition view;  /* what produce() sees; points below   */
     uint8_t      key[SCHED_KEY_MAX];
@@ -146,6 +147,13 @@ struct job {
     uint8_t        *data;       /* once JOB_DONE with rc 0: the segment,
                                    until the last waiter takes it        */
     pthread_cond_t  done;       /* broadcast when JOB_DONE or shutdown   */
+};
+
+/* clean=eager: segments [from, to) of r to drop; holds a use of r. */
+struct cleanup {
+    struct cleanup *next;
+    struct rend    *r;
+    long            from, to;
 };
 
 /* All fields are protected by sched.lock. */
@@ -193,6 +201,8 @@ struct sched {
     int                 running;
     int                 running_urgent;  /* of them, by the urgent crew  */
     int                 waiting;  /* readers waiting for a job           */
+    struct cleanup     *cleanups; /* clean=eager work for the readahead
+                                     crew                                */
     struct sched_stats  st;       /* the counters only                   */
 };
 
@@ -475,7 +485,7 @@ static int job_run(struct sched *s, struct job *j, uint8_t **out)
 {
     const struct rend *r = j->r;
     uint64_t size = r->sizes[j->seg];
-    uint8_t ckey[CKEY_MAX], *data = NULL;
+    uint8_t ckey[CACHE_KEY_MAX], *data = NULL;
     size_t klen = cache_segment_key(ckey, r->key, r->view.key_len, j->seg), vlen;
     void *val;
     int rc;
@@ -710,7 +720,7 @@ static void readahead_queue(struct sched *s, struct session *sess,
                             long *segs, int n)
 {
     struct rend *r = sess->r;
-    uint8_t ckey[CKEY_MAX];
+    uint8_t ckey[CACHE_KEY_MAX];
     size_t klen;
 
     for (int i = 0; i < n; i++) {
@@ -784,16 +794,18 @@ static int readers_snapshot(void *ctx, struct evict_reader **out)
     return n;
 }
 
-/* clean=eager: the segments of r that every session of it has left more
- * than segment_keep behind and that were not dropped yet, as [*from,
- * *to). Returns whether there are any. Called with sched.lock held. */
-static int eager_range(struct sched *s, struct rend *r, long *from, long *to)
+/* clean=eager: after a read of r, queue the segments that every session
+ * of it has left more than segment_keep behind and that were not queued
+ * yet, for a readahead worker to drop (a write transaction does not
+ * belong on the reader's path). Called with sched.lock held. */
+static void eager_queue(struct sched *s, struct rend *r)
 {
+    struct cleanup *k;
     long behind = -1, b;
 
     if (!s->cfg.evict || !evict_is_eager(s->cfg.evict) ||
         rend_duration_ms(r) < EVICT_LONG_MS)
-        return 0;
+        return;
     for (struct session *sess = s->sessions; sess; sess = sess->next) {
         if (sess->r != r)
             continue;
@@ -801,12 +813,27 @@ static int eager_range(struct sched *s, struct rend *r, long *from, long *to)
         if (behind < 0 || b < behind)
             behind = b;
     }
-    if (behind <= r->cleaned)
-        return 0;
-    *from = r->cleaned;
-    *to = behind;
+    if (behind <= r->cleaned || !(k = malloc(sizeof(*k))))
+        return;
+    k->r = r;
+    r->refs++;
+    k->from = r->cleaned;
+    k->to = behind;
+    k->next = s->cleanups;
+    s->cleanups = k;
     r->cleaned = behind;
-    return 1;
+    pthread_cond_broadcast(&s->work);
+}
+
+/* Drop the segments of a queued cleanup. Called with sched.lock held,
+ * which it drops meanwhile. */
+static void cleanup_run(struct sched *s, struct cleanup *k)
+{
+    unlock_and_release(s);
+    evict_behind(s->cfg.evict, k->r->key, k->r->view.key_len, k->from, k->to);
+    pthread_mutex_lock(&s->lock);
+    rend_unref(s, k->r);
+    free(k);
 }
 
 /* ---- workers --------------------------------------------------------- */
@@ -839,6 +866,12 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->shutdown) {
         next_exp = sessions_reap(s, now_ns());
+        if (!c->urgent && s->cleanups) {
+            struct cleanup *k = s->cleanups;
+            s->cleanups = k->next;
+            cleanup_run(s, k);
+            continue;
+        }
         /* readahead starts only while nobody waits for a segment */
         j = q == &s->urgent || (!s->running_urgent && !s->urgent.n) ? q_pop(q) : NULL;
         if (!j) {
@@ -999,6 +1032,12 @@ void sched_free(struct sched **ps)
     }
     while ((sess = s->sessions))
         session_stop(s, sess);
+    while (s->cleanups) {
+        struct cleanup *k = s->cleanups;
+        s->cleanups = k->next;
+        rend_unref(s, k->r);
+        free(k);
+    }
     if (s->rends)
         log_error("session: rendition records left at shutdown");
     unlock_and_release(s);
@@ -1047,15 +1086,15 @@ static int job_wait(struct sched *s, struct job *j, uint64_t size,
 int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
                uint8_t **data)
 {
-    uint8_t ckey[CKEY_MAX], *buf = NULL;
+    uint8_t ckey[CACHE_KEY_MAX], *buf = NULL;
     size_t klen, vlen;
     uint64_t size;
     void *val = NULL;
     struct rend *r = NULL;
     struct session *sess = NULL;
     struct job *j = NULL;
-    long *segs = NULL, clean_from = 0, clean_to = 0;
-    int nsegs = 0, clean, hit, rc, ret = 0;
+    long *segs = NULL;
+    int nsegs = 0, hit, rc, ret = 0;
     char kt[128];
 
     if (data)
@@ -1126,7 +1165,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     }
     if (sess)
         nsegs = readahead_plan(s, sess, &segs);
-    clean = eager_range(s, r, &clean_from, &clean_to);
+    eager_queue(s, r);
     unlock_and_release(s);
 
     if (hit && s->cfg.evict)
@@ -1134,9 +1173,6 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     if (nsegs > 0)
         readahead_queue(s, sess, segs, nsegs);
     free(segs);
-    if (clean)
-        evict_behind(s->cfg.evict, r->key, r->view.key_len, clean_from,
-                     clean_to);
 
     pthread_mutex_lock(&s->lock);
     if (j) {

@@ -56,11 +56,12 @@ int cache_put(struct cache *c, enum cache_table t, const void *key,
 int cache_del(struct cache *c, enum cache_table t, const void *key,
               size_t klen);
 
-/* Call fn for every key of table t, in key order, until it returns
- * non-zero. The key is valid during the call only. Returns 0 or a
- * negative errno. */
+/* Call fn for every key of table t, with the size of its value, in key
+ * order, until it returns non-zero. The key is valid during the call
+ * only. Returns 0 or a negative errno. */
 int cache_each_key(struct cache *c, enum cache_table t,
-                   int (*fn)(void *arg, const void *key, size_t klen),
+                   int (*fn)(void *arg, const void *key, size_t klen,
+                             size_t vlen),
                    void *arg);
 
 /* ---- segments -------------------------------------------------------- */
@@ -107,10 +108,16 @@ int cache_segments_each(struct cache *c,
                         int (*fn)(void *arg, const struct cache_segment_info *),
                         void *arg);
 
-/* Record read times: read_ms[i] for keys[i], those still stored, in one
- * transaction. Returns 0 or a negative errno. */
-int cache_segments_touch(struct cache *c, const uint8_t *const *keys,
-                         const size_t *klens, const int64_t *read_ms, int n);
+/* A read time to record: read_ms for the segment key. */
+struct cache_touch {
+    uint8_t key[CACHE_KEY_MAX];
+    size_t  klen;
+    int64_t read_ms;
+};
+
+/* Record the read times of those of t[0..n) still stored, where newer,
+ * in one transaction. Returns 0 or a negative errno. */
+int cache_segments_touch(struct cache *c, const struct cache_touch *t, int n);
 
 /* Commit one small transaction. LMDB reuses the pages a transaction
  * freed only from the second transaction after it: an eviction calls this

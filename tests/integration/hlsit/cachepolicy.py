@@ -254,10 +254,16 @@ def check_eager(m, rel, stop_at):
     t = Title(m.mountpoint, rel)
     for i in range(stop_at + 1):
         t.read(i)
-    held = cached_segments(m.cache_dir)
     limit = t.behind_limit(stop_at, KEEP)
-    c = Collector()
     expect(limit > 0, "nothing is %d s behind segment %d" % (KEEP, stop_at))
+    # a readahead worker drops them after the read that left them behind:
+    # wait for it (bounded), then look
+    deadline = time.monotonic() + 30
+    while (metric(metrics(m.mountpoint), "hlsfs_evictions_total", reason="eager") < 2 * limit
+           and time.monotonic() < deadline):
+        time.sleep(0.1)
+    held = cached_segments(m.cache_dir)
+    c = Collector()
     for name in (RUNG, t.audio):
         segs = held.get(name, set())
         left = sorted(k for k in range(limit) if k in segs)
