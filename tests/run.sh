@@ -22,31 +22,29 @@ echo "unit: $unit_pass passed, $unit_fail failed"
 
 : >"$log"
 media=${HLSFS_MEDIA:-$top/../shared/media}
-if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
-    echo "FAIL integration: needs root and /dev/fuse" | tee -a "$log"
-    status=1
-else
-    python3 "$top/tests/integration/run.py" --hlsfs "$hlsfs" --media "$media" \
-        2>&1 | tee "$log" || status=1
-fi
-int_pass=$(grep -c '^PASS' "$log")
-int_fail=$(grep -c '^FAIL' "$log")
+passed=$unit_pass
+failed=$unit_fail
 
-: >"$log"
-if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
-    echo "FAIL e2e: needs root and /dev/fuse" | tee -a "$log"
-    status=1
-else
-    python3 "$top/tests/e2e/run.py" --hlsfs "$hlsfs" --media "$media" \
-        2>&1 | tee "$log" || status=1
-    grep -q '^e2e: [0-9]* passed' "$log" ||
-        echo "FAIL e2e: the suite ended without its summary line" | tee -a "$log"
-fi
-e2e_pass=$(grep -c '^PASS' "$log")
-e2e_fail=$(grep -c '^FAIL' "$log")
+# mount_suite NAME: run tests/NAME/run.py on the binary and add its PASS
+# and FAIL lines to the totals; a run without its summary line
+# "NAME: N passed, N failed" counts as a FAIL.
+mount_suite() {
+    : >"$log"
+    if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
+        echo "FAIL $1: needs root and /dev/fuse" | tee -a "$log"
+    else
+        python3 "$top/tests/$1/run.py" --hlsfs "$hlsfs" --media "$media" \
+            2>&1 | tee "$log"
+        grep -q "^$1: [0-9]* passed" "$log" ||
+            echo "FAIL $1: the suite ended without its summary line" | tee -a "$log"
+    fi
+    passed=$((passed + $(grep -c '^PASS' "$log")))
+    failed=$((failed + $(grep -c '^FAIL' "$log")))
+}
 
-passed=$((unit_pass + int_pass + e2e_pass))
-failed=$((unit_fail + int_fail + e2e_fail))
+mount_suite integration
+mount_suite e2e
+
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed"
 exit $status

@@ -30,9 +30,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 sys.path.insert(0, HERE)
 
 from hlsit import harness  # noqa: E402
-from hlsit.harness import (Collector, Mount, Results, expect, fail,  # noqa: E402
-                           install_cleanup_handlers, mounts_below, note, on_cleanup,
-                           stop_all_mounts)
+from hlsit.harness import (Collector, Mount, expect, fail,  # noqa: E402
+                           note, on_cleanup, run_suite)
 from hlsit.m3u8 import MasterPlaylist, MediaPlaylist  # noqa: E402
 from hlsit.media import SourceVideo  # noqa: E402
 
@@ -834,48 +833,12 @@ def main(argv=None):
     if args.no_shared:
         args.media = None
 
-    install_cleanup_handlers()
-    # nginx and the browser first, then the mounts: registered after the
-    # harness's handlers, so they run first at exit and on a signal
-    import atexit
-    atexit.register(_stop_children)
-    previous = {}
-
-    def on_signal(signum, frame):
-        _stop_children()
-        handler = previous.get(signum)
-        if callable(handler):
-            handler(signum, frame)
-        os._exit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        previous[sig] = signal.getsignal(sig)
-        signal.signal(sig, on_signal)
-
-    base = tempfile.mkdtemp(prefix="hlsfs-e2e-")
-    os.chmod(base, 0o755)   # nginx's workers (www-data) go through it
-
-    def remove_base():
-        left = mounts_below(base)
-        if left:
-            note("not removing %s: still mounted: %s" % (base, left))
-        elif args.keep:
-            note("kept %s" % base)
-        else:
-            shutil.rmtree(base, ignore_errors=True)
-
-    on_cleanup(remove_base)
-    results = Results(verbose=args.verbose)
-    started = time.monotonic()
-    try:
-        Suite(args, results, base).run()
-    finally:
-        _stop_children()
-        stop_all_mounts()
-    note("runtime %.0f s" % (time.monotonic() - started))
-    print("e2e: %d passed, %d failed" % (results.passed, results.failed), flush=True)
-    return 1 if results.failed else 0
-
+    # nginx and the browser go before the mounts, also on a signal
+    on_cleanup(_stop_children, before_unmount=True)
+    # nginx's workers (www-data) go through the base directory
+    return run_suite("e2e", "hlsfs-e2e-",
+                     lambda results, base: Suite(args, results, base).run(),
+                     keep=args.keep, verbose=args.verbose, base_mode=0o755)
 
 if __name__ == "__main__":
     sys.exit(main())

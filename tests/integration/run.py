@@ -17,7 +17,6 @@ import shutil
 import stat
 import sys
 import tempfile
-import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,9 +26,8 @@ from hlsit import checks as ck  # noqa: E402
 from hlsit import lazy  # noqa: E402
 from hlsit.checks import TitleExpect, TitleView  # noqa: E402
 from hlsit.fixtures import CodecFixtures, Fixtures, link_or_copy  # noqa: E402
-from hlsit.harness import (CheckFailed, Collector, Mount, Results, expect, fail,  # noqa: E402
-                           install_cleanup_handlers, mounts_below, note, on_cleanup,
-                           stop_all_mounts)
+from hlsit.harness import (CheckFailed, Collector, Mount, expect, fail,  # noqa: E402
+                           note, run_suite)
 from hlsit.media import (DEFAULT_LADDER, SourceVideo, has_video_stream,  # noqa: E402
                          parse_ladder, source_audio_streams)
 
@@ -946,29 +944,9 @@ def main(argv=None):
     if not args.media and not args.no_shared:
         ap.error("--media is required unless --no-shared is given")
 
-    install_cleanup_handlers()
-    base = tempfile.mkdtemp(prefix="hlsfs-it-")
-
-    def remove_base():
-        left = mounts_below(base)
-        if left:
-            note("not removing %s: still mounted: %s" % (base, left))
-        elif args.keep:
-            note("kept %s" % base)
-        else:
-            shutil.rmtree(base, ignore_errors=True)
-
-    on_cleanup(remove_base)
-    results = Results(verbose=args.verbose)
-    started = time.monotonic()
-    try:
-        Suite(args, results, base).run()
-    finally:
-        stop_all_mounts()
-    note("runtime %.0f s" % (time.monotonic() - started))
-    print("integration: %d passed, %d failed" % (results.passed, results.failed), flush=True)
-    return 1 if results.failed else 0
-
+    return run_suite("integration", "hlsfs-it-",
+                     lambda results, base: Suite(args, results, base).run(),
+                     keep=args.keep, verbose=args.verbose)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -172,8 +172,10 @@ static int bytes_ok(const struct trend *t, long seg, const uint8_t *data)
 struct env {
     char          dir[64];
     struct cache *cache;
+    struct evict *ev;           /* the scheduler's evictor, if 'evicts' */
     struct sched *s;
     uint64_t      map_size;
+    int           evicts;
 };
 
 static struct sched_config config(int workers, double ahead, double idle)
@@ -187,6 +189,7 @@ static struct sched_config config(int workers, double ahead, double idle)
 
 static int env_open(struct env *e, const struct sched_config *cfg)
 {
+    struct sched_config c = *cfg;
     int rc;
 
     if ((rc = cache_open(&e->cache, e->dir,
@@ -194,17 +197,29 @@ static int env_open(struct env *e, const struct sched_config *cfg)
         CHECK(0, "cache_open: %s", strerror(-rc));
         return rc;
     }
-    if ((rc = sched_new(&e->s, cfg, e->cache)) < 0) {
+    if (e->evicts && (rc = evict_new(&e->ev, e->cache, NULL)) < 0) {
+        CHECK(0, "evict_new: %s", strerror(-rc));
+        cache_close(&e->cache);
+        return rc;
+    }
+    c.evict = e->ev;
+    if ((rc = sched_new(&e->s, &c, e->cache)) < 0) {
         CHECK(0, "sched_new: %s", strerror(-rc));
+        evict_free(&e->ev);
         cache_close(&e->cache);
         return rc;
     }
     return 0;
 }
 
-static int env_start(struct env *e, const struct sched_config *cfg)
+/* A scheduler on a fresh cache of map_size bytes (0: 64 MiB), with an
+ * evictor if 'evicts'. */
+static int env_start_with(struct env *e, const struct sched_config *cfg,
+                          uint64_t map_size, int evicts)
 {
     memset(e, 0, sizeof(*e));
+    e->map_size = map_size;
+    e->evicts = evicts;
     snprintf(e->dir, sizeof(e->dir), "/tmp/test_session.XXXXXX");
     if (!mkdtemp(e->dir)) {
         CHECK(0, "mkdtemp: %s", strerror(errno));
@@ -213,11 +228,17 @@ static int env_start(struct env *e, const struct sched_config *cfg)
     return env_open(e, cfg);
 }
 
+static int env_start(struct env *e, const struct sched_config *cfg)
+{
+    return env_start_with(e, cfg, 0, 0);
+}
+
 static void env_close(struct env *e)
 {
     sched_free(&e->s);
+    evict_free(&e->ev);
     cache_close(&e->cache);
-    CHECK(!e->s && !e->cache, "free functions must clear the pointer");
+    CHECK(!e->s && !e->cache && !e->ev, "free functions must clear the pointer");
     CHECK_INT(atomic_load(&fk.releases), atomic_load(&fk.holds));
 }
 
@@ -754,25 +775,18 @@ static void test_cache_full(void)
     fake_reset();
     fk.big_size = 1u << 20;        /* a segment does not fit the map */
     trend_init(&t, "title/full/0", 4, 2000);
-    memset(&e, 0, sizeof(e));
-    snprintf(e.dir, sizeof(e.dir), "/tmp/test_session.XXXXXX");
-    if (!mkdtemp(e.dir)) {
-        CHECK(0, "mkdtemp: %s", strerror(errno));
-    } else {
-        e.map_size = 256u << 10;
-        if (env_open(&e, &cfg) == 0) {
-            CHECK_INT(sched_read(e.s, &t.r, 1, &d), 0);
-            CHECK(bytes_ok(&t, 1, d), "wrong bytes");
-            free(d);
-            d = NULL;
-            CHECK_INT(sched_read(e.s, &t.r, 1, &d), 0);
-            CHECK(bytes_ok(&t, 1, d), "wrong bytes");
-            free(d);
-            CHECK_INT(atomic_load(&fk.calls[1]), 2);
-            CHECK_INT(stats(e.s).cache_hits, 0);
-        }
-        env_end(&e);
+    if (env_start_with(&e, &cfg, 256u << 10, 0) == 0) {
+        CHECK_INT(sched_read(e.s, &t.r, 1, &d), 0);
+        CHECK(bytes_ok(&t, 1, d), "wrong bytes");
+        free(d);
+        d = NULL;
+        CHECK_INT(sched_read(e.s, &t.r, 1, &d), 0);
+        CHECK(bytes_ok(&t, 1, d), "wrong bytes");
+        free(d);
+        CHECK_INT(atomic_load(&fk.calls[1]), 2);
+        CHECK_INT(stats(e.s).cache_hits, 0);
     }
+    env_end(&e);
     check_end();
 }
 
@@ -784,7 +798,6 @@ static void test_cache_full_evicts(void)
     struct sched_config cfg = config(1, 0, 60);
     struct trend t;
     struct env e;
-    struct evict *ev = NULL;
     struct evict_stats es;
     uint8_t *d = NULL;
 
@@ -792,35 +805,22 @@ static void test_cache_full_evicts(void)
     fake_reset();
     fk.big_size = 700u << 10;     /* the third does not fit beside two */
     trend_init(&t, "title/evict/0", 12, 2000);
-    memset(&e, 0, sizeof(e));
-    snprintf(e.dir, sizeof(e.dir), "/tmp/test_session.XXXXXX");
-    if (!mkdtemp(e.dir)) {
-        CHECK(0, "mkdtemp: %s", strerror(errno));
-    } else {
-        e.map_size = 2u << 20;
-        if (cache_open(&e.cache, e.dir, e.map_size) == 0 &&
-            evict_new(&ev, e.cache, NULL) == 0) {
-            cfg.evict = ev;
-            if (sched_new(&e.s, &cfg, e.cache) == 0) {
-                for (long i = 0; i < 12; i++) {
-                    CHECK_INT(sched_read(e.s, &t.r, i, &d), 0);
-                    CHECK(bytes_ok(&t, i, d), "wrong bytes of %ld", i);
-                    free(d);
-                    d = NULL;
-                }
-                CHECK_INT(stats(e.s).not_cached, 0);
-                evict_get_stats(ev, &es);
-                CHECK(es.count[EVICT_LRU] > 0, "nothing evicted");
-                /* the last segment read is cached: a hit, no new produce */
-                CHECK_INT(sched_read(e.s, &t.r, 11, &d), 0);
-                free(d);
-                CHECK_INT(atomic_load(&fk.calls[11]), 1);
-            }
-            sched_free(&e.s);
+    if (env_start_with(&e, &cfg, 2u << 20, 1) == 0) {
+        for (long i = 0; i < 12; i++) {
+            CHECK_INT(sched_read(e.s, &t.r, i, &d), 0);
+            CHECK(bytes_ok(&t, i, d), "wrong bytes of %ld", i);
+            free(d);
+            d = NULL;
         }
-        evict_free(&ev);
-        env_end(&e);
+        CHECK_INT(stats(e.s).not_cached, 0);
+        evict_get_stats(e.ev, &es);
+        CHECK(es.count[EVICT_LRU] > 0, "nothing evicted");
+        /* the last segment read is cached: a hit, no new produce */
+        CHECK_INT(sched_read(e.s, &t.r, 11, &d), 0);
+        free(d);
+        CHECK_INT(atomic_load(&fk.calls[11]), 1);
     }
+    env_end(&e);
     check_end();
 }
 

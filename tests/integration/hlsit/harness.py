@@ -13,9 +13,11 @@ with ENOTCONN and the check reports the timeout.
 
 import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -276,21 +278,28 @@ def abort_all_mounts(why):
 
 
 _CLEANUPS = []
+_EARLY_CLEANUPS = []
 
 
-def on_cleanup(fn):
-    """Run fn at exit (after unmounting), also on SIGTERM/SIGINT/SIGHUP."""
-    _CLEANUPS.append(fn)
+def on_cleanup(fn, before_unmount=False):
+    """Run fn at exit, also on SIGTERM/SIGINT/SIGHUP: after unmounting, or
+    before it (servers and clients that hold files of a mount)."""
+    (_EARLY_CLEANUPS if before_unmount else _CLEANUPS).append(fn)
 
 
-def _run_cleanups():
-    stop_all_mounts()
-    while _CLEANUPS:
-        fn = _CLEANUPS.pop()
+def _run_list(fns):
+    while fns:
+        fn = fns.pop()
         try:
             fn()
         except Exception:
             pass
+
+
+def _run_cleanups():
+    _run_list(_EARLY_CLEANUPS)
+    stop_all_mounts()
+    _run_list(_CLEANUPS)
 
 
 def _on_signal(signum, frame):
@@ -403,3 +412,38 @@ class Results:
     def fail_all(self, names, reason):
         for n in names:
             self.record(n, False, reason)
+
+
+# ---------------------------------------------------------------------------
+# A suite's main
+
+def run_suite(label, prefix, body, keep=False, verbose=False, base_mode=None):
+    """Run body(results, base) in a new temporary directory 'base', always
+    unmounting what it mounted; remove base unless keep (or something is
+    still mounted below it); print "<label>: N passed, N failed" and return
+    the exit status."""
+    install_cleanup_handlers()
+    base = tempfile.mkdtemp(prefix=prefix)
+    if base_mode is not None:
+        os.chmod(base, base_mode)
+
+    def remove_base():
+        left = mounts_below(base)
+        if left:
+            note("not removing %s: still mounted: %s" % (base, left))
+        elif keep:
+            note("kept %s" % base)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+    on_cleanup(remove_base)
+    results = Results(verbose=verbose)
+    started = time.monotonic()
+    try:
+        body(results, base)
+    finally:
+        _run_list(_EARLY_CLEANUPS)
+        stop_all_mounts()
+    note("runtime %.0f s" % (time.monotonic() - started))
+    print("%s: %d passed, %d failed" % (label, results.passed, results.failed), flush=True)
+    return 1 if results.failed else 0
