@@ -40,7 +40,7 @@ test_playlist_MODS = playlist vpath
 test_ladder_MODS   = ladder
 test_session_MODS  = session cache evict log
 test_cache_MODS    = cache evict log
-test_audio_MODS    = audio probe log
+test_audio_MODS    = audio probe log workbound
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench

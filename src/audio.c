@@ -77,6 +77,7 @@
 #include "hlsfs/audio.h"
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
+#include "hlsfs/workbound.h"
 
 #define POSTROLL        2048  /* output samples of real audio after end  */
 #define SEEK_MARGIN_DIV 2     /* first seek: 1/2 s before the pre-roll   */
@@ -129,6 +130,9 @@ struct job {
     audio_packet_fn            fn;
     void                      *opaque;
     int64_t                    feed_start, feed_end; /* encoder input     */
+    const struct work_bound   *bound;   /* crossed: give up               */
+    int64_t                    packets, max_packets; /* read, and bound   */
+    int64_t                    base_packets; /* the bound after a seek    */
 
     AVFormatContext           *fmt;
     AVStream                  *st;
@@ -742,6 +746,7 @@ static int open_source(struct job *j)
     j->st = NULL;
     if ((ret = probe_open_input(j->path, &j->fmt)) < 0)
         return ret;
+    work_bound_attach(j->bound, j->fmt);
     if (j->idx < 0 || (unsigned)j->idx >= j->fmt->nb_streams ||
         j->fmt->streams[j->idx]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
         return AVERROR(EINVAL);
@@ -804,6 +809,13 @@ static int decode_all(struct job *j)
     int ret;
 
     while (!j->done) {
+        if ((ret = work_bound_check(j->bound)) < 0)
+            return ret;
+        if (++j->packets > j->max_packets) {
+            log_error("audio: %s: stream %d: %" PRId64 " packets read without "
+                      "reaching the segment's end", j->path, j->idx, j->max_packets);
+            return AVERROR_INVALIDDATA;
+        }
         ret = av_read_frame(j->fmt, j->pkt);
         if (ret == AVERROR(EAGAIN))
             continue;
@@ -859,6 +871,12 @@ static int decode_source(struct job *j)
         if ((ret = seek_source(j, margin)) < 0 || (ret = open_decoder(j)) < 0)
             return ret;
         j->probing = 1;
+        /* each pass counts its own packets; one from the start of the
+         * file may read everything before the segment */
+        j->packets = 0;
+        j->max_packets = j->base_packets;
+        if (j->at_start && j->end > 0)
+            j->max_packets += j->end / j->out_rate * 500;
         ret = decode_all(j);
         if (ret != RETRY_SEEK)
             return ret;
@@ -922,6 +940,11 @@ int audio_encode_segment(const char *path, int stream_index,
     j.enc_pos = j.feed_start;
     j.next_pkt = first_sample;
     j.prev_rate = -1;
+    j.bound = p->bound;
+    /* a bound on packets read: 500 a second of what a job may read (the
+     * segment, its rolls and the furthest seek back), and 2000 more */
+    j.base_packets = ((end_sample - first_sample + preroll) / p->sample_rate +
+                     SEEK_MAX_S + 2) * 500 + 2000;
 
     if ((ret = open_encoder(p, &j.enc)) < 0)
         goto fail;

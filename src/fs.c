@@ -603,7 +603,10 @@ static int hlsfs_access(const char *path, int mask)
 
 static void *hlsfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-    (void) conn;
+    /* the kernel's default is 12 background requests: 12 readers waiting
+     * for encodes would hold every one, and cached reads queue behind */
+    conn->max_background = FS_MAX_BACKGROUND;
+    conn->congestion_threshold = FS_MAX_BACKGROUND * 3 / 4;
     cfg->use_ino = 0;
     cfg->auto_cache = 1;        /* drop cached pages when mtime/size change */
     return fuse_get_context()->private_data;

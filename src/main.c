@@ -6,6 +6,8 @@
  */
 #define FUSE_USE_VERSION 312
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,78 @@
 #define HLSFS_VERSION "0.1.0"
 #endif
 
+/* What the termination signals reach. A signal handler has no argument
+ * to carry them, so this is the one piece of static state: set before the
+ * handlers are installed, cleared after they are removed. */
+static struct {
+    struct fuse_session *se;
+    atomic_int          *stop;
+} on_signal;
+
+/* SIGTERM, SIGINT, SIGHUP: the encodes in progress give up at once (so
+ * that the FUSE threads waiting for them are answered), then the FUSE
+ * loop ends, as with libfuse's own handler. Both steps are plain stores,
+ * safe in a signal handler. */
+static void exit_handler(int sig)
+{
+    (void) sig;
+    if (on_signal.stop)
+        atomic_store(on_signal.stop, 1);
+    if (on_signal.se)
+        fuse_session_exit(on_signal.se);
+}
+
+static int set_exit_handlers(struct fuse_session *se, atomic_int *stop)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+    struct sigaction sa;
+
+    on_signal.se = se;
+    on_signal.stop = stop;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = exit_handler;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (sigaction(sigs[i], &sa, NULL) == -1) {
+            perror("hlsfs: cannot set signal handler");
+            return -1;
+        }
+    return 0;
+}
+
+static void remove_exit_handlers(void)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+    on_signal.se = NULL;
+    on_signal.stop = NULL;
+}
+
+/* Was "-o NAME=..." given? (libfuse's parser gives defaults, not that.) */
+static int option_given(const struct fuse_args *args, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 1; i < args->argc; i++) {
+        const char *a = args->argv[i];
+        if (!strcmp(a, "-o") && i + 1 < args->argc)
+            a = args->argv[++i];
+        else if (!strncmp(a, "-o", 2))
+            a += 2;
+        else
+            continue;
+        for (const char *p = a; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+            if (!strncmp(p, name, n) && p[n] == '=')
+                return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -47,8 +121,14 @@ int main(int argc, char *argv[])
 
     if (opts_parse(&args, &opts) < 0)
         goto out_args;
+    int threads_given = option_given(&args, "max_threads");
     if (fuse_parse_cmdline(&args, &cmd) != 0)
         goto out_args;
+    /* a FUSE thread is held by every read that waits for an encode: enough
+     * of them that stat, listings, playlists and cached reads still find
+     * one however many readers wait (libfuse's own default is 10) */
+    if (!threads_given)
+        cmd.max_threads = FS_MAX_THREADS;
     if (opts.show_help || cmd.show_help) {
         opts_print_help(argv[0]);
         printf("FUSE options:\n");
@@ -109,8 +189,12 @@ int main(int argc, char *argv[])
         .sched = sched, .evict = evict, .cache = cache, .library = library,
         .produce = &produce,
     };
+    /* libfuse's handlers (SIGPIPE ignored), then ours for the signals
+     * that end the mount */
     if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
         goto out_sched;
+    if (set_exit_handlers(fuse_get_session(fuse), &produce.stop) != 0)
+        goto out_signals;
 
     log_info("serving %s at %s (cache %s, %.0f MB, clean=%s; segment_time %.3g s)",
              opts.source, cmd.mountpoint, opts.cache_dir,
@@ -134,6 +218,7 @@ int main(int argc, char *argv[])
     atomic_store(&produce.stop, 1);     /* encodes in progress give up */
 
 out_signals:
+    remove_exit_handlers();
     fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_sched:
     sched_free(&sched);

@@ -17,6 +17,7 @@
 #include "hlsfs/remux.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
+#include "hlsfs/workbound.h"
 
 struct audio_sink {
     struct mux              *mux;
@@ -41,10 +42,11 @@ static int audio_to_mux(void *opaque, const AVPacket *pkt)
 }
 
 static int audio_segment(const char *path, const struct title_rendition *r,
-                         long seg, const struct title_options *o, uint8_t **out)
+                         long seg, const struct title_options *o,
+                         const struct work_bound *bound, uint8_t **out)
 {
     struct audio_params ap = { .sample_rate = o->audio_sample_rate,
-                               .bit_rate = r->bit_rate };
+                               .bit_rate = r->bit_rate, .bound = bound };
     AVCodecParameters *par = avcodec_parameters_alloc();
     struct audio_sink sink = { 0 };
     uint64_t bytes = 0;
@@ -74,7 +76,14 @@ static int audio_segment(const char *path, const struct title_rendition *r,
         ap.bit_rate = ap.bit_rate * 3 / 4;
     }
 done:
-    if (ret < 0) {
+    if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
+        log_info("%s: audio/%s segment %ld: stopped (shutting down)", path, r->name, seg);
+        ret = -ECANCELED;
+    } else if (ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
+        log_error("%s: audio/%s segment %ld: gave up: the segment took longer "
+                  "than its bound", path, r->name, seg);
+        ret = -EIO;
+    } else if (ret < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(ret, err, sizeof(err));
         log_error("%s: audio/%s segment %ld: %s", path, r->name, seg, err);
@@ -106,15 +115,25 @@ int produce_segment(const char *path, const struct title *t,
                     uint8_t **out)
 {
     struct timespec t0, t1;
+    struct work_bound bound;
     int ret;
 
+    /* the media time the work covers: the segment, and for video the
+     * lead-in from the keyframe it is decoded from */
+    double media_s = (double)title_segment_ms(t, seg) / 1000.0;
+    if (r->kind == REND_VIDEO && r->range[seg] != INT64_MIN) {
+        int64_t from = av_rescale_q(r->range[seg], r->tb, t->tb);
+        if (from < t->bounds[seg])
+            media_s += (double)(t->bounds[seg] - from) * av_q2d(t->tb);
+    }
+    work_bound_init(&bound, stop, media_s);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (r->mode == REND_COPY)
-        ret = remux_segment(path, t, r, seg, out);
+        ret = remux_segment(path, t, r, seg, &bound, out);
     else if (r->kind == REND_VIDEO)
-        ret = transcode_segment(path, t, r, seg, &o->video, stop, out);
+        ret = transcode_segment(path, t, r, seg, &o->video, &bound, out);
     else
-        ret = audio_segment(path, r, seg, o, out);
+        ret = audio_segment(path, r, seg, o, &bound, out);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ret == 0) {
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +

@@ -18,7 +18,9 @@
 #include "hlsfs/mux.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/remux.h"
+#include "hlsfs/transcode.h"
 #include "hlsfs/title.h"
+#include "hlsfs/workbound.h"
 
 /* A segment's packets, in decode order. */
 struct packet_list {
@@ -85,10 +87,18 @@ static int set_decode_times(const struct title_rendition *r, struct packet_list 
 /* Read the packets of segment [start, end) into l. */
 static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r,
                            int64_t start, int64_t end, AVPacket *pkt,
-                           struct packet_list *l)
+                           struct packet_list *l, const struct work_bound *bound,
+                           long max_packets)
 {
     int ret = 0, started = !r->key_by_pts, prev_kept = 0;
+    long read = 0;
     while (ret >= 0) {
+        if ((ret = work_bound_check(bound)) < 0)
+            break;
+        if (++read > max_packets) {
+            ret = AVERROR_INVALIDDATA;
+            break;
+        }
         int64_t ts = demux_packet_time(r, pkt);
         int key = !!(pkt->flags & AV_PKT_FLAG_KEY);
         if (ts == AV_NOPTS_VALUE) {
@@ -162,7 +172,8 @@ static int emit(struct mux *m, AVBSFContext *bsf, AVPacket *pkt)
 }
 
 int remux_segment(const char *path, const struct title *t,
-                  const struct title_rendition *r, long seg, uint8_t **out)
+                  const struct title_rendition *r, long seg,
+                  const struct work_bound *bound, uint8_t **out)
 {
     AVFormatContext *fmt = NULL;
     AVPacket *pkt = av_packet_alloc();
@@ -179,6 +190,7 @@ int remux_segment(const char *path, const struct title *t,
         return -ENOMEM;
     if ((ret = probe_open_input(path, &fmt)) < 0)
         goto fail;
+    work_bound_attach(bound, fmt);
     what = "streams";
     if (r->src_index < 0 || (unsigned)r->src_index >= fmt->nb_streams) {
         ret = AVERROR_INVALIDDATA;
@@ -209,7 +221,8 @@ int remux_segment(const char *path, const struct title *t,
     if ((ret = demux_seek_before(fmt, r, start, pkt)) < 0 && ret != AVERROR_EOF)
         goto fail;
     what = "read";
-    if (ret >= 0 && (ret = collect_segment(fmt, r, start, end, pkt, &list)) < 0)
+    if (ret >= 0 && (ret = collect_segment(fmt, r, start, end, pkt, &list, bound,
+                                                transcode_max_packets(t, r, seg))) < 0)
         goto fail;
     what = "mux";
     for (size_t i = 0; i < list.n; i++)
@@ -228,6 +241,10 @@ int remux_segment(const char *path, const struct title *t,
     ret = 0;
     goto done;
 fail:
+    if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
+        ret = -ECANCELED;
+        goto done;
+    }
     {
         char err[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(ret, err, sizeof(err));
@@ -236,7 +253,6 @@ fail:
         ret = -EIO;
     }
 done:
-    (void) t;
     list_clear(&list);
     mux_free(&m);
     av_bsf_free(&bsf);

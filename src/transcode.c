@@ -42,6 +42,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
+#include "hlsfs/workbound.h"
 
 #define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
 #define MAX_ATTEMPTS 4
@@ -352,7 +353,8 @@ struct decode_side {
     AVPacket        *pkt;
     int64_t          last_pts;
     long             frames;       /* queued so far                       */
-    const atomic_int *stop;        /* non-zero: give up (AVERROR_EXIT)    */
+    const struct work_bound *bound;  /* crossed: give up                  */
+    long             packets, max_packets;  /* sent to the decoder, bound */
     const char      *what;         /* the step that failed                */
     struct frame_queue *queue;
 };
@@ -377,6 +379,7 @@ static int decode_side_open(struct decode_side *d)
     d->what = "open";
     if ((ret = probe_open_input(d->path, &d->fmt)) < 0)
         return ret;
+    work_bound_attach(d->bound, d->fmt);
     if (d->r->src_index < 0 || (unsigned)d->r->src_index >= d->fmt->nb_streams)
         return AVERROR_INVALIDDATA;
     d->st = d->fmt->streams[d->r->src_index];
@@ -490,9 +493,9 @@ static int take_frames(struct decode_side *d, int *done)
             return 0;
         }
         d->last_pts = pts;
-        if (d->stop && atomic_load(d->stop)) {
+        if ((ret = work_bound_check(d->bound)) < 0) {
             av_frame_unref(d->frame);
-            return AVERROR_EXIT;
+            return ret;
         }
         ret = picture_of(d, d->frame, &pic);
         av_frame_unref(d->frame);
@@ -522,6 +525,13 @@ static int decode_segment(struct decode_side *d)
         }
         /* every packet reaches the decoder: when it has frames to give
          * first (EAGAIN), they are taken and the packet sent again */
+        if ((ret = work_bound_check(d->bound)) < 0)
+            return ret;
+        if (started && ++d->packets > d->max_packets) {
+            log_error("%s: video segment %ld: %ld packets decoded without reaching "
+                      "the segment's end", d->path, d->seg, d->max_packets);
+            return AVERROR_INVALIDDATA;
+        }
         while (started && !done) {
             int sent = avcodec_send_packet(d->dec, d->pkt);
             if (sent < 0 && sent != AVERROR(EAGAIN) && sent != AVERROR_INVALIDDATA)
@@ -599,20 +609,37 @@ static int encode_side_open(struct encode_side *e, const struct title_rendition 
     return ret;
 }
 
+/* The packets a segment may send to its decoder: four times what its
+ * media time (with the lead-in from the keyframe it is decoded from) holds
+ * at the title's frame rate (at least 60 fps), and 1000 more. A damaged
+ * source whose timestamps never reach the segment's end stops there. */
+long transcode_max_packets(const struct title *t, const struct title_rendition *r,
+                           long seg)
+{
+    double tb = av_q2d(t->tb);
+    double span = (double)(t->bounds[seg + 1] - t->bounds[seg]) * tb;
+    double lead = r->range[seg] == INT64_MIN ? 0
+                : (double)(t->bounds[seg] - av_rescale_q(r->range[seg], r->tb, t->tb)) * tb;
+    double fps = t->frame_rate > 60 ? t->frame_rate : 60;
+    double n = ((span > 0 ? span : 0) + (lead > 0 ? lead : 0) + 1) * fps * 4 + 1000;
+    return n < 1e9 ? (long)n : 1000000000L;
+}
+
 /* One attempt at 'rate': the decoding side on a thread of its own feeds
  * this one, which encodes and muxes, so both run at once. On success
  * *out holds the padded segment. */
 static int transcode_attempt(const char *path, const struct title *t,
                              const struct title_rendition *r, long seg,
-                             const struct transcode_config *cfg, const atomic_int *stop,
-                             int64_t rate, uint8_t **out, uint64_t *bytes,
+                             const struct transcode_config *cfg,
+                             const struct work_bound *bound, int64_t rate, uint8_t **out, uint64_t *bytes,
                              const char **what)
 {
     struct frame_queue queue;
     struct decode_side d = {
         .path = path, .r = r, .seg = seg, .start = t->bounds[seg],
         .end = t->bounds[seg + 1], .threads = cfg->threads, .last_pts = INT64_MIN,
-        .queue = &queue, .stop = stop,
+        .queue = &queue, .bound = bound,
+        .max_packets = transcode_max_packets(t, r, seg),
     };
     struct encode_side e = { 0 };
     pthread_t decoder;
@@ -679,8 +706,8 @@ done:
 
 int transcode_segment(const char *path, const struct title *t,
                       const struct title_rendition *r, long seg,
-                      const struct transcode_config *cfg, const atomic_int *stop,
-                      uint8_t **out)
+                      const struct transcode_config *cfg,
+                      const struct work_bound *bound, uint8_t **out)
 {
     const char *what = "open";
     uint64_t bytes = 0;
@@ -689,7 +716,7 @@ int transcode_segment(const char *path, const struct title *t,
 
     *out = NULL;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        ret = transcode_attempt(path, t, r, seg, cfg, stop, rate, out, &bytes, &what);
+        ret = transcode_attempt(path, t, r, seg, cfg, bound, rate, out, &bytes, &what);
         if (ret != AVERROR(EOVERFLOW))
             break;
         log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"
@@ -701,9 +728,14 @@ int transcode_segment(const char *path, const struct title *t,
         cut = cut * cut;
         rate = (int64_t)((double)rate * (cut < 0.9 ? cut : 0.9));
     }
-    if (ret == AVERROR_EXIT && stop && atomic_load(stop)) {
+    if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
         log_info("%s: video/%s segment %ld: stopped (shutting down)", path, r->name, seg);
         return -ECANCELED;
+    }
+    if (ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
+        log_error("%s: video/%s segment %ld: %s gave up: the segment took longer "
+                  "than its bound", path, r->name, seg, what);
+        return -EIO;
     }
     if (ret < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];

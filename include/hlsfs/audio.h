@@ -28,6 +28,8 @@
 /* Pre-roll used when audio_params.preroll is 0, in samples. */
 #define AUDIO_PREROLL_DEFAULT 4096
 
+struct work_bound;
+
 struct audio_params {
     int     sample_rate;   /* output rate in Hz, e.g. 48000; one of AAC's
                               rates (96000 ... 7350)                      */
@@ -41,6 +43,9 @@ struct audio_params {
                               boundaries then click). Part of the output's
                               identity: segments of one rendition must all
                               use the same value.                          */
+    const struct work_bound *bound;  /* stop flag and deadline of the job
+                                        (workbound.h), or NULL; crossed:
+                                        the call fails with its AVERROR   */
 };
 
 /*

@@ -15,6 +15,13 @@ struct sched;
  * in the root (so that copies of the mount leave it out). */
 #define FS_CONTROL_DIR "/.hlsfs"
 
+/* FUSE worker threads (-o max_threads, when not given) and background
+ * requests the kernel may have in flight (readahead of page-cached reads):
+ * each read waiting for an encode holds one of each, and the rest must
+ * stay free for stat, listings and cached reads. */
+#define FS_MAX_THREADS    256
+#define FS_MAX_BACKGROUND 256
+
 struct fs_context {
     const char     *source_root;   /* absolute, no trailing slash       */
     struct library *library;       /* set before the loop starts         */

@@ -11,11 +11,14 @@
 
 struct title;
 struct title_rendition;
+struct work_bound;
 
 /* Make segment 'seg' of rendition r of title t from the source at 'path'.
  * On success *out (malloc'd) holds exactly r->sizes[seg] bytes.
- * Returns 0, or -EIO (logged with the file and segment). */
+ * Returns 0, -EIO (logged with the file and segment; also when the work
+ * crossed its bound), or -ECANCELED when the bound's stop flag was set. */
 int remux_segment(const char *path, const struct title *t,
-                  const struct title_rendition *r, long seg, uint8_t **out);
+                  const struct title_rendition *r, long seg,
+                  const struct work_bound *bound, uint8_t **out);
 
 #endif

@@ -14,6 +14,7 @@
 
 struct title;
 struct title_rendition;
+struct work_bound;
 
 /* Encoder settings shared by every rung of a mount. x264's threads are
  * slice threads: each frame is cut into 'threads' slices coded in
@@ -26,13 +27,17 @@ struct transcode_config {
 };
 
 /* Make segment 'seg' of video rung r. *out: exactly r->sizes[seg] bytes.
- * Returns 0, -EIO (logged with the file and segment), or -ECANCELED when
- * *stop became non-zero meanwhile (checked at every frame; stop may be
- * NULL). */
+ * Returns 0, -EIO (logged with the file and segment; also when the work
+ * crossed its deadline), or -ECANCELED when the bound's stop flag was set
+ * meanwhile (checked at every packet and frame; bound may be NULL). */
 int transcode_segment(const char *path, const struct title *t,
                       const struct title_rendition *r, long seg,
-                      const struct transcode_config *cfg, const atomic_int *stop,
-                      uint8_t **out);
+                      const struct transcode_config *cfg,
+                      const struct work_bound *bound, uint8_t **out);
+
+/* The packets segment seg of r may send to its decoder before it fails. */
+long transcode_max_packets(const struct title *t, const struct title_rendition *r,
+                           long seg);
 
 /* The CODECS attribute ("avc1.64001f") the rung's segments carry, read
  * from an encoder opened with the rung's settings. Returns 0 or AVERROR. */

@@ -70,7 +70,7 @@ static int pkts_equal(const struct pkts *a, const struct pkts *b)
     return 1;
 }
 
-static const struct audio_params params = { RATE, 128000, 0 };
+static const struct audio_params params = { .sample_rate = RATE, .bit_rate = 128000 };
 
 static int encode(const char *path, int idx, int64_t first, int64_t end,
                   const struct audio_params *p, struct pkts *out)
@@ -332,7 +332,7 @@ static const int64_t bounds[] = { 0, 288768, 576512, 865280, 960512 };
 static void test_parameters(void)
 {
     AVCodecParameters *par = avcodec_parameters_alloc();
-    struct audio_params bad = { 44000, 128000, 0 };
+    struct audio_params bad = { .sample_rate = 44000, .bit_rate = 128000 };
 
     check_begin("output-parameters");
     CHECK(par, "alloc");
