@@ -84,11 +84,20 @@ static int set_decode_times(const struct title_rendition *r, struct packet_list 
     return ret;
 }
 
-/* Read the packets of segment [start, end) into l. */
+/* How far a is past b (0 when it is not), without overflow. */
+static int64_t i64_past(int64_t a, int64_t b)
+{
+    uint64_t d = a > b ? (uint64_t)a - (uint64_t)b : 0;
+    return d > INT64_MAX ? INT64_MAX : (int64_t)d;
+}
+
+/* Read the packets of segment [start, end) into l. A packet more than
+ * 'far' past the end (or, for the last segment, past last_end, the end of
+ * the title) is a damaged timestamp, skipped. */
 static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r,
                            int64_t start, int64_t end, AVPacket *pkt,
                            struct packet_list *l, const struct work_bound *bound,
-                           long max_packets)
+                           long max_packets, int64_t last_end, int64_t far)
 {
     int ret = 0, started = !r->key_by_pts, prev_kept = 0;
     long read = 0;
@@ -115,7 +124,13 @@ static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r
             else if (started && key && ts == end)
                 break;
         } else if (ts >= end) {
-            break;
+            /* a damaged timestamp far past the end (the plan left it
+             * out) is passed over; the next segment's packets end it */
+            if (i64_past(ts, end == INT64_MAX ? last_end : end) <= far)
+                break;
+            av_packet_unref(pkt);
+            ret = demux_read(fmt, r, pkt, 0);
+            continue;
         }
         prev_kept = started && ts >= start;
         if (prev_kept && (ret = list_push(l, pkt)) < 0)
@@ -222,7 +237,9 @@ int remux_segment(const char *path, const struct title *t,
         goto fail;
     what = "read";
     if (ret >= 0 && (ret = collect_segment(fmt, r, start, end, pkt, &list, bound,
-                                                transcode_max_packets(t, r, seg))) < 0)
+                                                transcode_max_packets(t, r, seg),
+                                                av_rescale_q(t->bounds[t->nseg], t->tb, r->tb),
+                                                title_jump(t, r->tb))) < 0)
         goto fail;
     what = "mux";
     for (size_t i = 0; i < list.n; i++)

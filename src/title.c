@@ -362,6 +362,12 @@ static int set_error_text(struct title *t, const char *reason)
     return 0;
 }
 
+int64_t title_jump(const struct title *t, AVRational tb)
+{
+    return av_rescale_q(llround(TITLE_JUMP_S(t->key.segment_ms / 1000.0) * 1000),
+                        (AVRational){ 1, 1000 }, tb);
+}
+
 int64_t title_segment_ms(const struct title *t, long i)
 {
     return plan_ms(t->bounds[i], t->bounds[i + 1], t->tb.num, t->tb.den);
@@ -672,6 +678,64 @@ static void unique_labels(struct title *t)
             }
 }
 
+static int64_t i64_dist(int64_t a, int64_t b)
+{
+    uint64_t d = a > b ? (uint64_t)a - (uint64_t)b : (uint64_t)b - (uint64_t)a;
+    return d > INT64_MAX ? INT64_MAX : (int64_t)d;
+}
+
+/* The video's decode times, with packets marked in outlier[] left out:
+ * a packet whose time is more than 'jump' from the packet before it, while
+ * the packets around it agree with each other (a damaged timestamp), or
+ * whose presentation time is that far from its decode time. Returns 1 with
+ * a reason in why when the times that remain still jump (a joined
+ * recording, a clock that restarts): a plan would have a segment of hours. */
+static int timeline_check(const struct probe_stream *v, int64_t jump,
+                          uint8_t *outlier, char *why, size_t size)
+{
+    size_t n = v->npkts, prev = SIZE_MAX, marked = 0;
+    double tb = av_q2d(v->tb);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct probe_packet *pk = &v->pkts[i];
+        if (pk->pts != AV_NOPTS_VALUE && i64_dist(pk->pts, pk->dts) > jump) {
+            outlier[i] = 1;
+            continue;
+        }
+        if (prev == SIZE_MAX || i64_dist(pk->dts, v->pkts[prev].dts) <= jump) {
+            prev = i;
+            continue;
+        }
+        /* off from the one before: an outlier if the next packet agrees
+         * with the one before (or it is the last), else a jump */
+        if (i + 1 >= n || i64_dist(v->pkts[i + 1].dts, v->pkts[prev].dts) <= jump) {
+            outlier[i] = 1;
+            continue;
+        }
+        if (prev == 0 && i == 1 && n > 2 &&
+            i64_dist(v->pkts[2].dts, pk->dts) <= jump) {
+            outlier[0] = 1;         /* the first packet was the odd one */
+            prev = i;
+            continue;
+        }
+        snprintf(why, size, "timestamps jump by %.0f s at packet %zu of %zu (a "
+                 "joined recording or a damaged file): the timeline cannot be "
+                 "planned", (double)(pk->dts - v->pkts[prev].dts) * tb, i, n);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        marked += outlier[i];
+    if (marked)
+        log_warn("title: %zu video packet(s) with timestamps far off their "
+                 "neighbours left out of the plan", marked);
+    if (marked * 2 > n) {
+        snprintf(why, size, "most video timestamps are far off each other: the "
+                 "timeline cannot be planned");
+        return 1;
+    }
+    return 0;
+}
+
 int title_build_error(const struct title_key *key, const char *reason,
                       struct title **out)
 {
@@ -693,6 +757,7 @@ int title_build(const struct probe *p, const struct title_key *key,
     struct title *t = NULL;
     size_t *key_pkt = NULL, *cuts = NULL, nkeys = 0;
     int64_t *key_pts = NULL;
+    uint8_t *outlier = NULL;
     int ret;
 
     *out = NULL;
@@ -713,15 +778,35 @@ int title_build(const struct probe *p, const struct title_key *key,
     }
     t->tb = v->tb;
 
+    /* timestamps are evidence, not truth: a packet far off from both of
+     * its neighbours is an outlier, left out of the plan; a jump that the
+     * packets after it confirm cannot be planned (ERROR) */
+    int64_t jump = av_rescale_q(llround(TITLE_JUMP_S(segment_time) * 1000),
+                                (AVRational){ 1, 1000 }, v->tb);
+    if (!(outlier = calloc(v->npkts ? v->npkts : 1, 1))) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    char why[200];
+    if (timeline_check(v, jump, outlier, why, sizeof(why))) {
+        free(outlier);
+        free(key_pkt);
+        free(key_pts);
+        free(cuts);
+        title_free(&t);
+        return title_build_error(key, why, out);
+    }
+
     /* keyframes and their presentation times */
     /* a keyframe an edit list discards is not shown: no cut there, as
      * long as the stream has another keyframe */
     int skip_discarded = 0;
     for (size_t i = 0; i < v->npkts; i++)
-        if ((v->pkts[i].flags & PROBE_PKT_KEY) && !(v->pkts[i].flags & PROBE_PKT_DISCARD))
+        if ((v->pkts[i].flags & PROBE_PKT_KEY) && !(v->pkts[i].flags & PROBE_PKT_DISCARD) &&
+            !outlier[i])
             skip_discarded = 1;
     for (size_t i = 0; i < v->npkts; i++)
-        if ((v->pkts[i].flags & PROBE_PKT_KEY) &&
+        if ((v->pkts[i].flags & PROBE_PKT_KEY) && !outlier[i] &&
             !(skip_discarded && (v->pkts[i].flags & PROBE_PKT_DISCARD))) {
             const struct probe_packet *pk = &v->pkts[i];
             key_pkt[nkeys] = i;
@@ -742,6 +827,10 @@ int title_build(const struct probe *p, const struct title_key *key,
     for (size_t i = key_pkt[0]; i < v->npkts; i++) {
         const struct probe_packet *pk = &v->pkts[i];
         int64_t pts = pk->pts != AV_NOPTS_VALUE ? pk->pts : pk->dts + v->pts_offset;
+        if (outlier[i]) {
+            nframes--;
+            continue;
+        }
         lo = pk->dts < lo ? pk->dts : lo;
         hi = pk->dts > hi ? pk->dts : hi;
         end = pts > end ? pts : end;
@@ -762,6 +851,7 @@ int title_build(const struct probe *p, const struct title_key *key,
     if ((ret = build_video(t, v, key_pkt, cuts, o)) < 0)
         goto fail;
     if (!t->nrends) {
+        free(outlier);
         free(key_pkt);
         free(key_pts);
         free(cuts);
@@ -782,14 +872,30 @@ int title_build(const struct probe *p, const struct title_key *key,
             goto fail;
     }
     unique_labels(t);
+    for (int k = 0; k < t->nrends; k++)
+        for (long i = 0; i < t->nseg; i++)
+            if (t->rends[k].sizes[i] > TITLE_SEGMENT_MAX_BYTES) {
+                snprintf(why, sizeof(why), "segment %ld of %s/%s would take %" PRIu64
+                         " MB: the timeline cannot be planned", i,
+                         t->rends[k].kind == REND_VIDEO ? "video" : "audio",
+                         t->rends[k].name, t->rends[k].sizes[i] >> 20);
+                free(outlier);
+                free(key_pkt);
+                free(key_pts);
+                free(cuts);
+                title_free(&t);
+                return title_build_error(key, why, out);
+            }
     if ((ret = make_playlists(t)) < 0)
         goto fail;
+    free(outlier);
     free(key_pkt);
     free(key_pts);
     free(cuts);
     *out = t;
     return 0;
 fail:
+    free(outlier);
     free(key_pkt);
     free(key_pts);
     free(cuts);

@@ -343,6 +343,7 @@ struct decode_side {
     const struct title_rendition *r;
     long             seg;
     int64_t          start, end;   /* the segment's pts range             */
+    int64_t          far;          /* past end by more: a damaged pts     */
     int              threads;
     AVFormatContext *fmt;
     AVStream        *st;
@@ -488,7 +489,12 @@ static int take_frames(struct decode_side *d, int *done)
             continue;
         }
         if (pts >= d->end) {
+            /* a damaged timestamp far past the end (the plan left its
+             * packet out) is dropped; a frame near the end ends it */
+            uint64_t past = (uint64_t)pts - (uint64_t)d->end;
             av_frame_unref(d->frame);
+            if (past > (uint64_t)d->far)
+                continue;
             *done = 1;
             return 0;
         }
@@ -637,7 +643,7 @@ static int transcode_attempt(const char *path, const struct title *t,
     struct frame_queue queue;
     struct decode_side d = {
         .path = path, .r = r, .seg = seg, .start = t->bounds[seg],
-        .end = t->bounds[seg + 1], .threads = cfg->threads, .last_pts = INT64_MIN,
+        .end = t->bounds[seg + 1], .far = title_jump(t, t->tb), .threads = cfg->threads, .last_pts = INT64_MIN,
         .queue = &queue, .bound = bound,
         .max_packets = transcode_max_packets(t, r, seg),
     };

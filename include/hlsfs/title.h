@@ -19,6 +19,12 @@
 
 struct probe;
 
+/* A step between video timestamps longer than this many seconds is a jump
+ * (or, for one packet, a damaged timestamp), not a long frame. */
+#define TITLE_JUMP_S(segment_time) ((segment_time) * 50 > 300 ? (segment_time) * 50 : 300)
+/* No planned segment is larger: beyond it the plan is wrong, not big. */
+#define TITLE_SEGMENT_MAX_BYTES ((uint64_t)512 << 20)
+
 /* Everything besides the source that shapes a title's bytes. */
 struct title_options {
     double                  segment_time;   /* seconds                    */
@@ -111,6 +117,9 @@ int title_deserialize(const uint8_t *buf, size_t len, struct title **out);
 const struct title_rendition *title_find(const struct title *t,
                                          enum rend_kind kind,
                                          const char *name);
+
+/* TITLE_JUMP_S of the title's segment time, in time base tb. */
+int64_t title_jump(const struct title *t, AVRational tb);
 
 /* Duration of segment i in ms, from the plan. */
 int64_t title_segment_ms(const struct title *t, long i);
