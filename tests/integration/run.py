@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hlsit import cachepolicy as cp  # noqa: E402
 from hlsit import checks as ck  # noqa: E402
 from hlsit import lazy  # noqa: E402
+from hlsit import robust  # noqa: E402
 from hlsit.checks import TitleExpect, TitleView  # noqa: E402
 from hlsit.fixtures import CodecFixtures, Fixtures, link_or_copy  # noqa: E402
 from hlsit.harness import (CheckFailed, Collector, Mount, expect, fail,  # noqa: E402
@@ -171,6 +172,9 @@ class Suite:
         if self.args.cache_only:
             self.phase_cache_policy()
             return
+        if self.args.robust_only:
+            self.phase_robust()
+            return
         r.run("setup/fixtures", self.fx.generate, self.scratch, timeout=300)
         r.run("setup/codec_fixtures", self.generate_codec_fixtures, timeout=300)
         self.run_mount("fixtures", self.new_mount("fixtures", self.src, self.cache_a),
@@ -191,6 +195,7 @@ class Suite:
                                       segment_time=SEGMENT_TIME_ALT),
                        self.phase_segtime_reuse, needs=("segtime4/mount", "fixtures/mount"))
         self.run_codec_mounts()
+        self.phase_robust()
         self.phase_cache_policy()
         if self.args.no_shared:
             note("--no-shared: the shared media corpus is not tested")
@@ -707,6 +712,26 @@ class Suite:
                                  AHEAD["max_ahead"], idle, already=already)
         r.run("readahead/after_idle", again, needs=(mname, "readahead/window"), timeout=120)
 
+    # -- robustness: damaged timelines, SIGTERM during an encode ----------------
+    def phase_robust(self):
+        r = self.r
+        src = self._dir("robust-src-")
+        scratch = self._dir("robust-scratch-")
+        r.run("robust/fixtures", robust.make_fixtures, src, scratch,
+              needs=("setup/tools",), timeout=300)
+        need = ("robust/fixtures",)
+        opts = {"max_ahead": 0, "preset": "ultrafast"}
+
+        def body(m, mname):
+            r.run("robust/joined_recording_error", robust.check_joined, m,
+                  needs=(mname,), timeout=60)
+            r.run("robust/outlier_timestamp", robust.check_outlier, m,
+                  needs=(mname,), timeout=300)
+            r.run("robust/sigterm_stops_encode", robust.check_sigterm_stops_encode, m,
+                  needs=(mname,), timeout=120)
+        self.run_mount("robust", self.new_mount("robust", src, self._dir("robust-cache-"),
+                                                options=opts), body, needs=need)
+
     # -- the cache policy (SPEC §5) -------------------------------------------
     def phase_cache_policy(self):
         r = self.r
@@ -939,6 +964,8 @@ def main(argv=None):
                     help="only the shared media corpus (to look into it)")
     ap.add_argument("--cache-only", action="store_true",
                     help="only the cache policy checks (to look into them)")
+    ap.add_argument("--robust-only", action="store_true",
+                    help="only the robustness checks (to look into them)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")
     args = ap.parse_args(argv)
     if not args.media and not args.no_shared:

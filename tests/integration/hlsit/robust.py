@@ -1,0 +1,133 @@
+"""Robustness checks (issue: no file, timestamp or signal takes the mount
+down): a joined recording whose clock jumps by 10 hours, a file with one
+damaged timestamp, and SIGTERM while an encode runs."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+from .harness import expect, fail
+
+JOIN_GAP_S = 36000          # the second part's clock starts 10 h later
+
+
+def _ffmpeg(args):
+    subprocess.run(["ffmpeg", "-v", "error", "-y"] + args, check=True,
+                   stdin=subprocess.DEVNULL)
+
+
+def make_fixtures(src, scratch):
+    """joined.ts: two 8 s recordings joined with cat, the second's clock
+    10 h ahead; outlier.flv: one video tag's timestamp set to 2^31 - 1;
+    slow.mp4: a 1080p title with one 12 s segment (slow to encode)."""
+    parts = []
+    for i, offset in enumerate((0, JOIN_GAP_S)):
+        p = os.path.join(scratch, "part%d.ts" % i)
+        _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=320x240:r=25:d=8",
+                 "-f", "lavfi", "-i", "sine=d=8", "-c:v", "libx264", "-g", "25",
+                 "-c:a", "aac", "-output_ts_offset", str(offset), p])
+        parts.append(p)
+    with open(os.path.join(src, "joined.ts"), "wb") as out:
+        for p in parts:
+            with open(p, "rb") as f:
+                out.write(f.read())
+    flv = os.path.join(scratch, "clean.flv")
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=320x240:r=25:d=4",
+             "-f", "lavfi", "-i", "sine=d=4", "-c:v", "libx264", "-g", "25",
+             "-bf", "0", "-c:a", "aac", flv])
+    data = bytearray(open(flv, "rb").read())
+    i, n, damaged = 13, 0, False
+    while i + 11 < len(data):
+        size = int.from_bytes(data[i + 1:i + 4], "big")
+        if data[i] == 9:
+            n += 1
+            if n == 40:             # a tag in the middle: 0x7fffffff ms
+                data[i + 4:i + 7] = b"\xff\xff\xff"
+                data[i + 7] = 0x7f
+                damaged = True
+        i += 11 + size + 4
+    expect(damaged, "the FLV fixture has fewer than 40 video tags")
+    open(os.path.join(src, "outlier.flv"), "wb").write(bytes(data))
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30:d=12",
+             "-c:v", "libx264", "-preset", "ultrafast", "-g", "400",
+             os.path.join(src, "slow.mp4")])
+
+
+def check_joined(m):
+    """A 10 h jump: ERROR naming it, no renditions, no huge segment."""
+    d = os.path.join(m.mountpoint, "joined.ts")
+    names = sorted(os.listdir(d))
+    expect(names == ["ERROR", "source.ts"], "joined.ts lists %s" % names)
+    text = open(os.path.join(d, "ERROR")).read()
+    expect("jump" in text, "ERROR says %r, not the jump" % text.strip())
+
+
+def _target(playlist):
+    mt = re.search(r"#EXT-X-TARGETDURATION:(\d+)", playlist)
+    return int(mt.group(1)) if mt else None
+
+
+def check_outlier(m):
+    """One damaged timestamp: left out of the plan; every transcoded and
+    audio segment reads back its stat size; target duration small."""
+    d = os.path.join(m.mountpoint, "outlier.flv")
+    master = open(os.path.join(d, "master.m3u8")).read()
+    expect("#EXT-X-STREAM-INF" in master, "no variant in the master")
+    read = 0
+    for kind in ("video", "audio"):
+        for name in sorted(os.listdir(os.path.join(d, kind))):
+            rd = os.path.join(d, kind, name)
+            pl = open(os.path.join(rd, "index.m3u8")).read()
+            td = _target(pl)
+            expect(td is not None and td <= 6,
+                   "%s/%s: EXT-X-TARGETDURATION %s" % (kind, name, td))
+            if name == "original":
+                continue            # the copy may fail with EIO: its dts go back
+            for seg in sorted(f for f in os.listdir(rd) if f.endswith(".ts")):
+                p = os.path.join(rd, seg)
+                size = os.stat(p).st_size
+                got = len(open(p, "rb").read())
+                expect(size == got, "%s/%s/%s: stat %d, read %d" % (kind, name, seg, size, got))
+                expect(size < 50 << 20, "%s/%s/%s: %d bytes" % (kind, name, seg, size))
+                read += 1
+    expect(read >= 2, "only %d segments read" % read)
+
+
+def _metric(m, name):
+    text = open(os.path.join(m.mountpoint, ".hlsfs", "metrics")).read()
+    mt = re.search(r"^%s (\d+)" % re.escape(name), text, re.M)
+    return int(mt.group(1)) if mt else None
+
+
+def check_sigterm_stops_encode(m):
+    """SIGTERM while a reader waits for an encode: the encode gives up (a
+    "stopped (shutting down)" line, no "made" line for it), the reader
+    gets an answer, and the daemon exits. Before, the daemon finished the
+    encode first."""
+    seg = os.path.join(m.mountpoint, "slow.mp4", "video", "1080p", "00000.ts")
+    if not os.path.exists(seg):
+        seg = os.path.join(m.mountpoint, "slow.mp4", "video", "720p", "00000.ts")
+    os.stat(seg)
+    reader = subprocess.Popen(["cat", seg], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(400):        # until the encode runs (bounded)
+            if _metric(m, "hlsfs_running_encodes"):
+                break
+            time.sleep(0.025)
+        else:
+            fail("the encode never showed as running")
+        m.proc.send_signal(signal.SIGTERM)
+        m.proc.wait(timeout=30)
+        reader.wait(timeout=30)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    log = m.log_text()
+    rung = os.path.basename(os.path.dirname(seg))
+    made = re.search(r"slow\.mp4: encoded video/%s segment 0 made" % rung, log)
+    expect(not made, "the encode was finished before the daemon exited")
+    expect("stopped (shutting down)" in log, "no 'stopped (shutting down)' line")
+    expect(m.proc.returncode == 0, "exit status %s" % m.proc.returncode)
