@@ -32,6 +32,7 @@
 #include "hlsfs/fs.h"
 #include "hlsfs/library.h"
 #include "hlsfs/log.h"
+#include "hlsfs/mux.h"
 #include "hlsfs/produce.h"
 #include "hlsfs/session.h"
 #include "hlsfs/title.h"
@@ -64,7 +65,9 @@ struct handle {
     const struct title_rendition *rend;
     long             segment;
     pthread_mutex_t  lock;
-    uint8_t         *data;         /* H_SEGMENT, protected by lock     */
+    uint8_t         *data;         /* H_SEGMENT, protected by lock: the
+                                      segment without its padding      */
+    size_t           data_len;
     int              error;        /* H_SEGMENT, protected by lock     */
 };
 
@@ -508,6 +511,29 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
     return 0;
 }
 
+/* Bytes [off, off + size) of an open segment into bv (then *bufp): its
+ * bytes as made, then the null packets up to its planned size, made here
+ * for the range asked and never stored. */
+static int segment_bytes(const struct handle *h, struct fuse_bufvec *bv,
+                         size_t size, uint64_t off, struct fuse_bufvec **bufp)
+{
+    uint64_t planned = h->rend->sizes[h->segment];
+
+    if (off >= planned)
+        size = 0;
+    else if (size > planned - off)
+        size = (size_t)(planned - off);
+    *bv = FUSE_BUFVEC_INIT(size);
+    if (size && !(bv->buf[0].mem = malloc(size))) {
+        free(bv);
+        return -ENOMEM;
+    }
+    if (size)
+        mux_read_padded(h->data, h->data_len, planned, off, bv->buf[0].mem, size);
+    *bufp = bv;
+    return 0;
+}
+
 /* Reads hand libfuse what to send: for pass-through files the source's
  * descriptor and offset (libfuse may splice it, with no copy through this
  * process), for virtual files a copy of the bytes asked for. */
@@ -542,7 +568,8 @@ static int hlsfs_read_buf(const char *path, struct fuse_bufvec **bufp,
             uint8_t key[PRODUCE_KEY_MAX];
             struct sched_rendition sr;
             produce_rendition(h->title, h->rend, key, &sr);
-            int ret = sched_read(ctx()->sched, &sr, h->segment, &h->data);
+            int ret = sched_read(ctx()->sched, &sr, h->segment, &h->data,
+                                 &h->data_len);
             if (ret < 0)
                 h->error = ret == -ESHUTDOWN ? -EIO : ret;
         }
@@ -551,9 +578,7 @@ static int hlsfs_read_buf(const char *path, struct fuse_bufvec **bufp,
             free(bv);
             return h->error;
         }
-        src = h->data;
-        len = h->rend->sizes[h->segment];
-        break;
+        return segment_bytes(h, bv, size, (uint64_t)off, bufp);
     default:
         free(bv);
         return -EIO;

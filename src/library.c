@@ -7,6 +7,13 @@
  * thread loads it, or loads it itself outside the lock: first from the
  * cache, else by probing the source and storing the result. A replaced
  * title lives on until its last reference is put.
+ *
+ * Memory is bounded whatever the size of the library: a current title
+ * that nobody but its entry refers to (no open file, no job, no session)
+ * is idle, and idle titles are kept in least recently used order, at most
+ * LIBRARY_IDLE_MAX of them and LIBRARY_IDLE_BYTES of their arrays; past
+ * either, the oldest go with their entries. A title that went comes back
+ * from the cache in milliseconds.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,12 +31,21 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 
-#define LIBRARY_BUCKETS 4096
+#define LIBRARY_BUCKETS    4096
+#define LIBRARY_IDLE_MAX   64
+#define LIBRARY_IDLE_BYTES (32u << 20)
+
+struct library_entry;
 
 struct held_title {            /* a title and its references             */
     struct title      *title;
     int                refs;   /* protected by library.lock              */
     struct held_title *next_all, *prev_all;  /* protected by library.lock */
+    struct library_entry *entry;   /* whose current title it is, or NULL */
+    struct held_title *idle_prev, *idle_next;  /* in library.idle when
+                                      refs is 1 and entry is set (lock)  */
+    int                idle;
+    size_t             bytes;  /* title_bytes()                          */
 };
 
 struct library_entry {
@@ -47,6 +63,9 @@ struct library {
     pthread_cond_t        loaded;
     struct library_entry *buckets[LIBRARY_BUCKETS]; /* protected by lock */
     struct held_title    *held;                     /* protected by lock */
+    struct held_title    *idle_new, *idle_old;      /* protected by lock */
+    size_t                nidle, idle_bytes;        /* protected by lock */
+    size_t                nheld;                    /* protected by lock */
     atomic_uint_least64_t failed;                   /* analyses failed  */
 };
 
@@ -96,6 +115,49 @@ void library_free(struct library **pl)
     free(l->root);
     free(l);
     *pl = NULL;
+}
+
+/* What a title holds in memory, roughly: its arrays and texts. */
+static size_t title_bytes(const struct title *t)
+{
+    size_t n = sizeof(*t) + (size_t)(t->nseg + 1) * 2 * sizeof(int64_t) +
+               t->master_len + t->error_len;
+    for (int i = 0; i < t->nrends; i++)
+        n += sizeof(t->rends[i]) + (size_t)(t->nseg + 1) * sizeof(int64_t) +
+             (size_t)t->nseg * sizeof(uint64_t) + t->rends[i].playlist_len;
+    return n;
+}
+
+static void idle_remove(struct library *l, struct held_title *h)
+{
+    if (!h->idle)
+        return;
+    if (h->idle_prev)
+        h->idle_prev->idle_next = h->idle_next;
+    else
+        l->idle_new = h->idle_next;
+    if (h->idle_next)
+        h->idle_next->idle_prev = h->idle_prev;
+    else
+        l->idle_old = h->idle_prev;
+    h->idle_prev = h->idle_next = NULL;
+    h->idle = 0;
+    l->nidle--;
+    l->idle_bytes -= h->bytes;
+}
+
+static void idle_push(struct library *l, struct held_title *h)
+{
+    h->idle_prev = NULL;
+    h->idle_next = l->idle_new;
+    if (l->idle_new)
+        l->idle_new->idle_prev = h;
+    else
+        l->idle_old = h;
+    l->idle_new = h;
+    h->idle = 1;
+    l->nidle++;
+    l->idle_bytes += h->bytes;
 }
 
 static double ms_since(const struct timespec *t0)
@@ -172,19 +234,67 @@ static int same_source(const struct title *t, const struct stat *st,
     return !memcmp(&key, &t->key, sizeof(key));
 }
 
-/* Drop one reference; caller holds the lock. */
+static void idle_trim(struct library *l);
+
+/* Drop one reference; caller holds the lock. A current title left with
+ * only its entry's reference becomes idle. */
 static void release_locked(struct library *l, struct held_title *h)
 {
-    if (--h->refs > 0)
+    if (--h->refs > 0) {
+        if (h->refs == 1 && h->entry && !h->idle) {
+            idle_push(l, h);
+            idle_trim(l);
+        }
         return;
+    }
+    idle_remove(l, h);
+    if (h->entry && h->entry->current == h)
+        h->entry->current = NULL;
     if (h->prev_all)
         h->prev_all->next_all = h->next_all;
     else
         l->held = h->next_all;
     if (h->next_all)
         h->next_all->prev_all = h->prev_all;
+    l->nheld--;
     title_free(&h->title);
     free(h);
+}
+
+/* Remove entry e (no current title, not loading) from its bucket. */
+static void entry_drop(struct library *l, struct library_entry *e)
+{
+    struct library_entry **pe = &l->buckets[hash_str(e->rel) % LIBRARY_BUCKETS];
+    while (*pe && *pe != e)
+        pe = &(*pe)->next;
+    if (*pe)
+        *pe = e->next;
+    free(e->rel);
+    free(e);
+}
+
+/* Let the least recently used idle titles go, with their entries, while
+ * there are too many or they hold too much. */
+static void idle_trim(struct library *l)
+{
+    while (l->idle_old && (l->nidle > LIBRARY_IDLE_MAX ||
+                           l->idle_bytes > LIBRARY_IDLE_BYTES)) {
+        struct held_title *h = l->idle_old;
+        struct library_entry *e = h->entry;
+        idle_remove(l, h);
+        h->entry = NULL;
+        e->current = NULL;
+        if (!e->loading)
+            entry_drop(l, e);
+        release_locked(l, h);   /* the entry's reference: the last */
+    }
+}
+
+/* Take a reference; caller holds the lock. */
+static void hold_locked(struct library *l, struct held_title *h)
+{
+    idle_remove(l, h);
+    h->refs++;
 }
 
 int library_get(struct library *l, const char *rel, const struct stat *st,
@@ -209,7 +319,7 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
             l->buckets[b] = e;
         }
         if (e->current && same_source(e->current->title, st, l->opts)) {
-            e->current->refs++;
+            hold_locked(l, e->current);
             *out = e->current->title;
             pthread_mutex_unlock(&l->lock);
             return 0;
@@ -238,15 +348,25 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
     if (ret == 0) {
         h->title = t;
         t->holder = h;
+        h->bytes = title_bytes(t);
         h->refs = 2;            /* the entry's and the caller's */
         h->next_all = l->held;
         if (l->held)
             l->held->prev_all = h;
         l->held = h;
-        if (e->current)
-            release_locked(l, e->current);
+        l->nheld++;
+        if (e->current) {       /* replaced: it lives on while referred to */
+            struct held_title *old = e->current;
+            idle_remove(l, old);
+            old->entry = NULL;
+            e->current = NULL;
+            release_locked(l, old);
+        }
         e->current = h;
+        h->entry = e;
         *out = t;
+    } else if (!e->current) {
+        entry_drop(l, e);       /* nothing to keep; waiters look again */
     }
     pthread_cond_broadcast(&l->loaded);
     pthread_mutex_unlock(&l->lock);
@@ -256,7 +376,7 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
 void library_hold(struct library *l, struct title *t)
 {
     pthread_mutex_lock(&l->lock);
-    ((struct held_title *)t->holder)->refs++;
+    hold_locked(l, t->holder);
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -272,4 +392,16 @@ void library_put(struct library *l, struct title *t)
 uint64_t library_failed_analyses(struct library *l)
 {
     return l ? atomic_load(&l->failed) : 0;
+}
+
+void library_get_stats(struct library *l, struct library_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->lock);
+    st->titles = l->nheld;
+    st->idle = l->nidle;
+    st->idle_bytes = l->idle_bytes;
+    pthread_mutex_unlock(&l->lock);
 }

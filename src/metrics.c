@@ -153,6 +153,13 @@ int metrics_render(const struct metrics_sources *m, char **text, size_t *len)
         add(&t, "hlsfs_evicted_bytes_total{reason=\"%s\"} %" PRIu64 "\n",
             evict_reason_name((enum evict_reason)r), es.bytes[r]);
 
+    struct library_stats ls;
+    library_get_stats(m->library, &ls);
+    family(&t, "hlsfs_titles_in_memory", "gauge",
+           "Titles held in memory: all, and the idle ones (nothing refers to them; the least recently used go past 64 or 32 MiB).");
+    add(&t, "hlsfs_titles_in_memory{state=\"all\"} %" PRIu64 "\n", ls.titles);
+    add(&t, "hlsfs_titles_in_memory{state=\"idle\"} %" PRIu64 "\n", ls.idle);
+
     family(&t, "hlsfs_errors_total", "counter",
            "Errors by kind: segment (a segment could not be made), not_cached (served from memory, the cache had no room), cache (an LMDB operation failed), title (a source could not be analysed or served).");
     add(&t, "hlsfs_errors_total{kind=\"segment\"} %" PRIu64 "\n", produce_failed);

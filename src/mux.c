@@ -141,28 +141,56 @@ int mux_finish(struct mux *m, uint64_t *size)
     return ret;
 }
 
-int mux_take_padded(struct mux *m, uint64_t planned, uint8_t **out)
+int mux_take(struct mux *m, uint64_t planned, uint8_t **out, size_t *len)
 {
     *out = NULL;
-    if (!m->finished || m->count_only || planned % MUX_TS_PACKET)
+    *len = 0;
+    if (!m->finished || m->count_only || planned % MUX_TS_PACKET ||
+        m->len % MUX_TS_PACKET)
         return -EINVAL;
     if (m->len > planned)
         return -EOVERFLOW;
-    uint8_t *buf = realloc(m->buf, planned ? planned : 1);
-    if (!buf)
+    uint8_t *buf = m->buf;
+    if (!buf && !(buf = malloc(1)))
         return -ENOMEM;
-    for (size_t off = m->len; off < planned; off += MUX_TS_PACKET) {
-        uint8_t *p = buf + off;
-        p[0] = 0x47;
-        p[1] = 0x1f;            /* PID 0x1FFF, no payload_unit_start */
-        p[2] = 0xff;
-        p[3] = 0x10;            /* payload only, continuity counter 0 */
-        memset(p + 4, 0xff, MUX_TS_PACKET - 4);
+    if (m->cap > m->len + m->len / 8) {     /* give back the spare room */
+        uint8_t *n = realloc(buf, m->len ? m->len : 1);
+        if (n)
+            buf = n;
     }
+    *out = buf;
+    *len = m->len;
     m->buf = NULL;
     m->len = m->cap = 0;
-    *out = buf;
     return 0;
+}
+
+void mux_padding(uint8_t *dst, uint64_t off, size_t n)
+{
+    /* a null packet: PID 0x1FFF, no payload_unit_start, payload only,
+     * continuity counter 0, 0xff bytes */
+    static const uint8_t head[4] = { 0x47, 0x1f, 0xff, 0x10 };
+    for (size_t i = 0; i < n; i++) {
+        uint64_t at = (off + i) % MUX_TS_PACKET;
+        dst[i] = at < 4 ? head[at] : 0xff;
+    }
+}
+
+size_t mux_read_padded(const uint8_t *data, size_t len, uint64_t planned,
+                       uint64_t off, uint8_t *dst, size_t n)
+{
+    size_t done = 0;
+    if (off >= planned)
+        return 0;
+    if (n > planned - off)
+        n = (size_t)(planned - off);
+    if (off < len) {
+        done = len - (size_t)off < n ? len - (size_t)off : n;
+        memcpy(dst, data + off, done);
+    }
+    if (done < n)
+        mux_padding(dst + done, off + done - len, n - done);
+    return n;
 }
 
 void mux_free(struct mux **pm)

@@ -43,7 +43,7 @@ static int audio_to_mux(void *opaque, const AVPacket *pkt)
 
 static int audio_segment(const char *path, const struct title_rendition *r,
                          long seg, const struct title_options *o,
-                         const struct work_bound *bound, uint8_t **out)
+                         const struct work_bound *bound, uint8_t **out, size_t *len)
 {
     struct audio_params ap = { .sample_rate = o->audio_sample_rate,
                                .bit_rate = r->bit_rate, .bound = bound };
@@ -66,7 +66,7 @@ static int audio_segment(const char *path, const struct title_rendition *r,
                                    &ap, audio_to_mux, &sink);
         if (ret < 0 || (ret = mux_finish(sink.mux, &bytes)) < 0)
             goto done;
-        ret = mux_take_padded(sink.mux, r->sizes[seg], out);
+        ret = mux_take(sink.mux, r->sizes[seg], out, len);
         mux_free(&sink.mux);
         if (ret != -EOVERFLOW)
             break;
@@ -95,24 +95,10 @@ done:
     return ret;
 }
 
-/* Bytes of the null packets that pad a segment up to its planned size
- * (mux_take_padded() puts them at the end). */
-static uint64_t padding_bytes(const uint8_t *seg, uint64_t size)
-{
-    uint64_t pad = 0;
-    while (pad + 188 <= size) {
-        const uint8_t *p = seg + size - pad - 188;
-        if (p[0] != 0x47 || (((p[1] & 0x1f) << 8) | p[2]) != 0x1fff)
-            break;
-        pad += 188;
-    }
-    return pad;
-}
-
 int produce_segment(const char *path, const struct title *t,
                     const struct title_rendition *r, long seg,
                     const struct title_options *o, const atomic_int *stop,
-                    uint8_t **out)
+                    uint8_t **out, size_t *len)
 {
     struct timespec t0, t1;
     struct work_bound bound;
@@ -129,11 +115,11 @@ int produce_segment(const char *path, const struct title *t,
     work_bound_init(&bound, stop, media_s);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (r->mode == REND_COPY)
-        ret = remux_segment(path, t, r, seg, &bound, out);
+        ret = remux_segment(path, t, r, seg, &bound, out, len);
     else if (r->kind == REND_VIDEO)
-        ret = transcode_segment(path, t, r, seg, &o->video, &bound, out);
+        ret = transcode_segment(path, t, r, seg, &o->video, &bound, out, len);
     else
-        ret = audio_segment(path, r, seg, o, &bound, out);
+        ret = audio_segment(path, r, seg, o, &bound, out, len);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ret == 0) {
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
@@ -144,7 +130,7 @@ int produce_segment(const char *path, const struct title *t,
                  r->mode == REND_COPY ? "copied" : "encoded",
                  r->kind == REND_VIDEO ? "video" : "audio", r->name, seg, ms,
                  ms > 0 ? (double)title_segment_ms(t, seg) / ms : 0.0,
-                 size ? 100.0 * (double)padding_bytes(*out, size) / (double)size : 0.0);
+                 size ? 100.0 * (double)(size - *len) / (double)size : 0.0);
     }
     return ret;
 }
@@ -171,7 +157,7 @@ const char *produce_kind_name(enum produce_kind k)
 }
 
 int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
-                      uint8_t **out)
+                      uint8_t **out, size_t *len)
 {
     struct produce_ctx *c = ctx;
     const struct title *t = sr->owner;
@@ -187,7 +173,7 @@ int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
     n = &c->count[r->mode == REND_COPY ? PRODUCE_COPY
                   : r->kind == REND_VIDEO ? PRODUCE_VIDEO : PRODUCE_AUDIO];
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ret = produce_segment(t->source_path, t, r, seg, c->opts, &c->stop, out);
+    ret = produce_segment(t->source_path, t, r, seg, c->opts, &c->stop, out, len);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ret == 0) {
         atomic_fetch_add(&n->made, 1);

@@ -188,7 +188,7 @@ static int emit(struct mux *m, AVBSFContext *bsf, AVPacket *pkt)
 
 int remux_segment(const char *path, const struct title *t,
                   const struct title_rendition *r, long seg,
-                  const struct work_bound *bound, uint8_t **out)
+                  const struct work_bound *bound, uint8_t **out, size_t *len)
 {
     AVFormatContext *fmt = NULL;
     AVPacket *pkt = av_packet_alloc();
@@ -201,6 +201,7 @@ int remux_segment(const char *path, const struct title *t,
     int ret;
 
     *out = NULL;
+    *len = 0;
     if (!pkt)
         return -ENOMEM;
     if ((ret = probe_open_input(path, &fmt)) < 0)
@@ -247,7 +248,7 @@ int remux_segment(const char *path, const struct title *t,
             goto fail;
     if ((ret = mux_finish(m, &bytes)) < 0)
         goto fail;
-    if ((ret = mux_take_padded(m, r->sizes[seg], out)) < 0) {
+    if ((ret = mux_take(m, r->sizes[seg], out, len)) < 0) {
         if (ret == -EOVERFLOW)
             log_error("%s: %s/%s segment %ld: %" PRIu64 " bytes, more than the "
                       "planned %" PRIu64, path, r->kind == REND_VIDEO ? "video" : "audio",

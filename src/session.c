@@ -144,8 +144,10 @@ struct job {
     struct job     *qprev, *qnext;  /* in a queue while JOB_QUEUED       */
     struct job     *rprev, *rnext;  /* in r->jobs until JOB_DONE         */
     int             rc;         /* once JOB_DONE: 0 or a negative errno  */
-    uint8_t        *data;       /* once JOB_DONE with rc 0: the segment,
-                                   until the last waiter takes it        */
+    uint8_t        *data;       /* once JOB_DONE with rc 0: the segment's
+                                   bytes without their padding, until the
+                                   last waiter takes them                */
+    size_t          len;        /* of data                               */
     pthread_cond_t  done;       /* broadcast when JOB_DONE or shutdown   */
 };
 
@@ -455,9 +457,9 @@ static int readers_snapshot(void *ctx, struct evict_reader **out);
 /* Store a segment made by produce(). When the map is full, evict and try
  * once more; a segment that still does not fit is served from memory. */
 static void job_store(struct sched *s, const struct rend *r, long seg,
-                      const uint8_t *ckey, size_t klen, const uint8_t *data)
+                      const uint8_t *ckey, size_t klen, const uint8_t *data,
+                      size_t size)
 {
-    uint64_t size = r->sizes[seg];
     char kt[128];
     int rc;
 
@@ -481,40 +483,45 @@ static void job_store(struct sched *s, const struct rend *r, long seg,
  * else by produce(), then cached. Called without sched.lock. Returns 1
  * (found in the cache), 0 (produced) or a negative errno; *out holds the
  * segment on success. */
-static int job_run(struct sched *s, struct job *j, uint8_t **out)
+static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len)
 {
     const struct rend *r = j->r;
     uint64_t size = r->sizes[j->seg];
     uint8_t ckey[CACHE_KEY_MAX], *data = NULL;
     size_t klen = cache_segment_key(ckey, r->key, r->view.key_len, j->seg), vlen;
+    size_t dlen = 0;
     void *val;
     int rc;
 
     *out = NULL;
+    *len = 0;
     rc = cache_segment_get(s->cache, ckey, klen, &val, &vlen);
-    if (rc == 1 && vlen == size) {
+    if (rc == 1 && vlen <= size) {
         *out = val;
+        *len = vlen;
         return 1;
     }
     free(val);
 
-    rc = s->cfg.produce(s->cfg.ctx, &r->view, j->seg, &data);
-    if (rc >= 0 && !data && size == 0)
+    rc = s->cfg.produce(s->cfg.ctx, &r->view, j->seg, &data, &dlen);
+    if (rc >= 0 && !data && dlen == 0)
         data = malloc(1);
-    if (rc >= 0 && !data)
-        rc = -EIO;
+    if (rc >= 0 && (!data || dlen > size))
+        rc = -EIO;                  /* more than planned: a bug, not cached */
     if (rc < 0) {
         free(data);
         return rc >= -4095 ? rc : -EIO;
     }
-    job_store(s, r, j->seg, ckey, klen, data);
+    job_store(s, r, j->seg, ckey, klen, data, dlen);
     *out = data;
+    *len = dlen;
     return 0;
 }
 
 /* Record the result of a run, wake the waiters. Called with sched.lock
  * held. */
-static void job_finish(struct sched *s, struct job *j, int rc, uint8_t *data)
+static void job_finish(struct sched *s, struct job *j, int rc, uint8_t *data,
+                       size_t len)
 {
     s->running--;
     job_unlink(j);
@@ -522,6 +529,7 @@ static void job_finish(struct sched *s, struct job *j, int rc, uint8_t *data)
     j->session = NULL;
     j->rc = rc < 0 ? rc : 0;
     j->data = rc < 0 ? NULL : data;
+    j->len = rc < 0 ? 0 : len;
     if (rc == 0)
         s->st.produced++;
     else if (rc < 0)
@@ -858,6 +866,7 @@ static void *worker_main(void *arg)
     struct jobq *q = c->urgent ? &s->urgent : &s->ahead;
     struct job *j;
     uint8_t *data;
+    size_t len;
     int64_t next_exp;
     int rc;
 
@@ -893,10 +902,10 @@ static void *worker_main(void *arg)
             s->running_urgent++;
         unlock_and_release(s);
 
-        rc = job_run(s, j, &data);
+        rc = job_run(s, j, &data, &len);
 
         pthread_mutex_lock(&s->lock);
-        job_finish(s, j, rc, data);
+        job_finish(s, j, rc, data, len);
         if (q == &s->urgent && --s->running_urgent == 0)
             pthread_cond_broadcast(&s->work);   /* readahead may start */
     }
@@ -1051,8 +1060,8 @@ void sched_free(struct sched **ps)
 
 /* Wait for j, then take its result. Called with sched.lock held, which it
  * drops for a while to copy a shared segment. */
-static int job_wait(struct sched *s, struct job *j, uint64_t size,
-                    uint8_t **data)
+static int job_wait(struct sched *s, struct job *j, uint8_t **data,
+                    size_t *len)
 {
     int ret = 0, copy = 0;
 
@@ -1064,6 +1073,7 @@ static int job_wait(struct sched *s, struct job *j, uint64_t size,
         ret = j->rc;
     } else if (j->waiters == 1) {
         *data = j->data;            /* the last to look takes the buffer */
+        *len = j->len;
         j->data = NULL;
     } else {
         copy = 1;
@@ -1072,9 +1082,10 @@ static int job_wait(struct sched *s, struct job *j, uint64_t size,
         /* j->data stays: the job lives while we are one of its waiters,
          * and nobody takes the buffer while others still wait */
         pthread_mutex_unlock(&s->lock);
-        if ((*data = malloc(size ? size : 1)))
-            memcpy(*data, j->data, size);
-        else
+        if ((*data = malloc(j->len ? j->len : 1))) {
+            memcpy(*data, j->data, j->len);
+            *len = j->len;
+        } else
             ret = -ENOMEM;
         pthread_mutex_lock(&s->lock);
     }
@@ -1084,10 +1095,10 @@ static int job_wait(struct sched *s, struct job *j, uint64_t size,
 }
 
 int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
-               uint8_t **data)
+               uint8_t **data, size_t *len)
 {
     uint8_t ckey[CACHE_KEY_MAX], *buf = NULL;
-    size_t klen, vlen;
+    size_t klen, vlen = 0, blen = 0;
     uint64_t size;
     void *val = NULL;
     struct rend *r = NULL;
@@ -1099,7 +1110,9 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
 
     if (data)
         *data = NULL;
-    if (!s || !in || !data || !in->key || !in->key_len ||
+    if (len)
+        *len = 0;
+    if (!s || !in || !data || !len || !in->key || !in->key_len ||
         in->key_len > SCHED_KEY_MAX || in->nseg < 1 ||
         (unsigned long)in->nseg > UINT32_MAX || !in->start_ms || !in->sizes ||
         seg < 0 || seg >= in->nseg)
@@ -1116,10 +1129,10 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     pthread_mutex_unlock(&s->lock);
 
     rc = cache_segment_get(s->cache, ckey, klen, &val, &vlen);
-    hit = rc == 1 && vlen == size;
+    hit = rc == 1 && vlen <= size;
     if (rc == 1 && !hit) {
-        log_warn("session: segment %ld of %s: cached size %zu, planned "
-                 "%" PRIu64 "; making it again", seg,
+        log_warn("session: segment %ld of %s: cached size %zu, more than the "
+                 "planned %" PRIu64 "; making it again", seg,
                  key_text(kt, sizeof(kt), in->key, in->key_len), vlen, size);
         free(val);
         val = NULL;
@@ -1177,7 +1190,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     pthread_mutex_lock(&s->lock);
     if (j) {
         s->waiting++;
-        ret = job_wait(s, j, size, &buf);
+        ret = job_wait(s, j, &buf, &blen);
         s->waiting--;
     }
 
@@ -1188,6 +1201,7 @@ out:
         rend_unref(s, r);
     if (hit) {                      /* a hit is a hit, even at shutdown */
         buf = val;
+        blen = vlen;
         ret = 0;
     }
     if (--s->inside == 0 && s->shutdown)
@@ -1199,6 +1213,7 @@ out:
         return ret;
     }
     *data = buf;
+    *len = blen;
     return 0;
 }
 

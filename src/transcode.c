@@ -633,11 +633,12 @@ long transcode_max_packets(const struct title *t, const struct title_rendition *
 
 /* One attempt at 'rate': the decoding side on a thread of its own feeds
  * this one, which encodes and muxes, so both run at once. On success
- * *out holds the padded segment. */
+ * *out holds the segment's *len bytes (padding not included). */
 static int transcode_attempt(const char *path, const struct title *t,
                              const struct title_rendition *r, long seg,
                              const struct transcode_config *cfg,
-                             const struct work_bound *bound, int64_t rate, uint8_t **out, uint64_t *bytes,
+                             const struct work_bound *bound, int64_t rate,
+                             uint8_t **out, size_t *len, uint64_t *bytes,
                              const char **what)
 {
     struct frame_queue queue;
@@ -696,7 +697,7 @@ static int transcode_attempt(const char *path, const struct title *t,
     *what = "mux";
     if ((ret = mux_finish(e.mux, bytes)) < 0)
         goto done;
-    ret = mux_take_padded(e.mux, r->sizes[seg], out);
+    ret = mux_take(e.mux, r->sizes[seg], out, len);
     if (ret == -EOVERFLOW)
         ret = AVERROR(EOVERFLOW);
 done:
@@ -713,7 +714,7 @@ done:
 int transcode_segment(const char *path, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg,
-                      const struct work_bound *bound, uint8_t **out)
+                      const struct work_bound *bound, uint8_t **out, size_t *len)
 {
     const char *what = "open";
     uint64_t bytes = 0;
@@ -721,8 +722,9 @@ int transcode_segment(const char *path, const struct title *t,
     int ret = 0;
 
     *out = NULL;
+    *len = 0;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        ret = transcode_attempt(path, t, r, seg, cfg, bound, rate, out, &bytes, &what);
+        ret = transcode_attempt(path, t, r, seg, cfg, bound, rate, out, len, &bytes, &what);
         if (ret != AVERROR(EOVERFLOW))
             break;
         log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"

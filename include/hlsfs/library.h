@@ -3,6 +3,8 @@
  * found by its source path and must still match the source's identity;
  * otherwise it is loaded again (from the cache, or by probing).
  * Concurrent requests for a title that is being loaded wait for it.
+ * Titles nothing refers to are kept in least recently used order, within
+ * a bound, so memory does not grow with the library.
  */
 #ifndef HLSFS_LIBRARY_H
 #define HLSFS_LIBRARY_H
@@ -33,5 +35,13 @@ void library_put(struct library *l, struct title *t);
 
 /* How many analyses found a source that cannot be served or failed. */
 uint64_t library_failed_analyses(struct library *l);
+
+/* Titles in memory now: all of them, and the idle ones (referred to by
+ * nothing but the library; at most 64 and 32 MiB of them are kept, least
+ * recently used go first). */
+struct library_stats {
+    uint64_t titles, idle, idle_bytes;
+};
+void library_get_stats(struct library *l, struct library_stats *st);
 
 #endif

@@ -31,11 +31,22 @@ int mux_write(struct mux *m, const AVPacket *pkt);
 /* Finish the segment; *size receives its unpadded length in bytes. */
 int mux_finish(struct mux *m, uint64_t *size);
 
-/* After mux_finish: pad to 'planned' bytes and hand the buffer over
- * (*buf, malloc'd). Returns 0, or -EOVERFLOW when the segment is larger
- * than planned (never truncated), or -EINVAL if planned is not a multiple
- * of the TS packet size. */
-int mux_take_padded(struct mux *m, uint64_t planned, uint8_t **buf);
+/* After mux_finish: hand the segment's bytes over (*buf, malloc'd, *len
+ * bytes, a whole number of TS packets). The padding up to 'planned' is
+ * not made here: readers make it with mux_padding(). Returns 0, or
+ * -EOVERFLOW when the segment is larger than planned (never truncated),
+ * or -EINVAL if planned is not a multiple of the TS packet size. */
+int mux_take(struct mux *m, uint64_t planned, uint8_t **buf, size_t *len);
+
+/* The padding of a segment: n bytes from offset 'off' of a run of null
+ * TS packets (PID 0x1FFF) into dst. */
+void mux_padding(uint8_t *dst, uint64_t off, size_t n);
+
+/* Bytes [off, off + n) of a segment of 'planned' bytes whose first 'len'
+ * are 'data' and the rest padding, into dst; n is clipped to the end.
+ * Returns the bytes written. */
+size_t mux_read_padded(const uint8_t *data, size_t len, uint64_t planned,
+                       uint64_t off, uint8_t *dst, size_t n);
 
 void mux_free(struct mux **m);
 

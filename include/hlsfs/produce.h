@@ -7,6 +7,7 @@
 #define HLSFS_PRODUCE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hlsfs/session.h"
@@ -16,12 +17,14 @@ struct title;
 struct title_rendition;
 struct title_options;
 
-/* *out: exactly r->sizes[seg] bytes (malloc'd). Returns 0, -EIO, or
- * -ECANCELED when *stop (may be NULL) became non-zero meanwhile. */
+/* *out: the segment's first *len bytes (malloc'd, *len <= r->sizes[seg]);
+ * the rest up to r->sizes[seg] is null-packet padding, which readers make
+ * with mux_padding(). Returns 0, -EIO, or -ECANCELED when *stop (may be
+ * NULL) became non-zero meanwhile. */
 int produce_segment(const char *path, const struct title *t,
                     const struct title_rendition *r, long seg,
                     const struct title_options *o, const atomic_int *stop,
-                    uint8_t **out);
+                    uint8_t **out, size_t *len);
 
 /* The scheduler's view of rendition r of t. 'key' receives the key bytes
  * (at least PRODUCE_KEY_MAX); out points into it and into t. */
@@ -51,7 +54,7 @@ struct produce_ctx {
     struct produce_counter      count[PRODUCE_NKINDS];
 };
 int  produce_scheduled(void *ctx, const struct sched_rendition *r, long seg,
-                       uint8_t **out);
+                       uint8_t **out, size_t *len);
 void produce_hold(void *ctx, void *owner);
 void produce_release(void *ctx, void *owner);
 

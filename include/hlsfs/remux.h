@@ -19,6 +19,6 @@ struct work_bound;
  * crossed its bound), or -ECANCELED when the bound's stop flag was set. */
 int remux_segment(const char *path, const struct title *t,
                   const struct title_rendition *r, long seg,
-                  const struct work_bound *bound, uint8_t **out);
+                  const struct work_bound *bound, uint8_t **out, size_t *len);
 
 #endif

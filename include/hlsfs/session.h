@@ -56,13 +56,15 @@ struct sched_config {
     /* Seconds without reads after which a session stops; <= 0: the
      * default, 60. */
     double idle_timeout;
-    /* Make segment 'seg' of r: *out malloc'd, exactly r->sizes[seg] bytes
-     * (the scheduler frees it). Returns 0 or a negative errno. Called on
+    /* Make segment 'seg' of r: *out malloc'd, its first *len bytes, at
+     * most r->sizes[seg] (the scheduler frees it); the rest up to
+     * r->sizes[seg] is padding that readers make, never stored. Returns 0
+     * or a negative errno. Called on
      * worker threads without any scheduler lock, possibly several at once
      * for different segments, also of the same rendition. r and its arrays
      * are valid during the call only. */
     int  (*produce)(void *ctx, const struct sched_rendition *r, long seg,
-                    uint8_t **out);
+                    uint8_t **out, size_t *len);
     /* Keep owner alive: called when the scheduler starts referring to a
      * rendition (a job or a session of it starts to exist). Optional. */
     void (*hold)(void *ctx, void *owner);
@@ -129,8 +131,11 @@ void sched_free(struct sched **s);
  * @param[in]  r     the rendition; it and its arrays need only live during
  *                   the call (what is kept is copied).
  * @param[in]  seg   segment index, 0 <= seg < r->nseg.
- * @param[out] data  on success a malloc'd copy of exactly r->sizes[seg]
- *                   bytes, for the caller to free; NULL otherwise.
+ * @param[out] data  on success a malloc'd copy of the segment's first
+ *                   *len bytes, for the caller to free; NULL otherwise.
+ *                   The bytes from *len to r->sizes[seg] are padding,
+ *                   for the caller to make.
+ * @param[out] len   at most r->sizes[seg]; 0 on failure.
  * @return 0, or a negative errno:
  *  <ul>
  *   <li>-EINVAL    - bad rendition or segment index.
@@ -144,7 +149,7 @@ void sched_free(struct sched **s);
  * @note Thread-safe. Never waits for anything but the job of this segment.
  */
 int sched_read(struct sched *s, const struct sched_rendition *r, long seg,
-               uint8_t **data);
+               uint8_t **data, size_t *len);
 
 /** @brief Copy the counters and the present state into *st (zeros when
  * s is NULL).

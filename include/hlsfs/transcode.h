@@ -8,6 +8,7 @@
 #define HLSFS_TRANSCODE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libavcodec/codec_par.h>
@@ -33,7 +34,7 @@ struct transcode_config {
 int transcode_segment(const char *path, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg,
-                      const struct work_bound *bound, uint8_t **out);
+                      const struct work_bound *bound, uint8_t **out, size_t *len);
 
 /* The packets segment seg of r may send to its decoder before it fails. */
 long transcode_max_packets(const struct title *t, const struct title_rendition *r,

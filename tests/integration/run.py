@@ -731,6 +731,23 @@ class Suite:
                   needs=(mname,), timeout=120)
         self.run_mount("robust", self.new_mount("robust", src, self._dir("robust-cache-"),
                                                 options=opts), body, needs=need)
+        lru = self._dir("robust-lru-")
+        r.run("robust/lru_fixture", robust.make_lru_fixture, lru,
+              needs=("setup/tools",), timeout=120)
+        self.run_mount("lru", self.new_mount("lru", lru, self._dir("lru-cache-")),
+                       lambda m, mname: r.run("robust/title_lru", robust.check_title_lru,
+                                              m, needs=(mname,), timeout=120),
+                       needs=("robust/lru_fixture",))
+        # 64 readers of uncached segments, one slow encode at a time
+        crowd = self._dir("robust-crowd-")
+        r.run("robust/crowd_fixture", robust.make_starve_fixture, crowd,
+              needs=("setup/tools",), timeout=300)
+        copts = {"max_ahead": 0, "preset": "veryslow", "max_sessions": 1}
+        self.run_mount("crowd", self.new_mount("crowd", crowd, self._dir("crowd-cache-"),
+                                               segment_time=1, options=copts),
+                       lambda m, mname: r.run("robust/no_starvation", robust.check_no_starvation,
+                                              m, needs=(mname,), timeout=180),
+                       needs=("robust/crowd_fixture",))
 
     # -- the cache policy (SPEC §5) -------------------------------------------
     def phase_cache_policy(self):

@@ -43,6 +43,8 @@ struct fake {
     atomic_int inflight, max_inflight;
     atomic_int holds, releases;
     uint64_t   big_size;         /* nonzero: every segment is this big   */
+    atomic_int over_seg;         /* this one comes out a byte over its
+                                    planned size (-1: none)              */
 };
 
 static struct fake fk;
@@ -52,6 +54,7 @@ static void fake_reset(void)
     memset(&fk, 0, sizeof(fk));
     atomic_store(&fk.fail_seg, -1);
     atomic_store(&fk.gate_seg, -1);
+    atomic_store(&fk.over_seg, -1);
 }
 
 static void sleep_ms(int ms)
@@ -63,6 +66,13 @@ static void sleep_ms(int ms)
 static uint64_t seg_size(long seg)
 {
     return fk.big_size ? fk.big_size : 1000 + (uint64_t)(seg * 7919) % 5000;
+}
+
+/* What produce() makes of a segment planned at 'size': up to 200 bytes
+ * short of it (the rest is padding the reader makes). */
+static size_t made_len(uint64_t size, long seg)
+{
+    return (size_t)(size - (uint64_t)(seg % 3) * 100);
 }
 
 /* The bytes of a segment: a function of the key and the index only. */
@@ -83,8 +93,10 @@ static void fill(uint8_t *buf, uint64_t size, const uint8_t *key,
 }
 
 static int fake_produce(void *ctx, const struct sched_rendition *r, long seg,
-                        uint8_t **out)
+                        uint8_t **out, size_t *len)
 {
+    size_t made = atomic_load(&fk.over_seg) == seg ? (size_t)r->sizes[seg] + 1
+                                                   : made_len(r->sizes[seg], seg);
     int n, cur, max, ms, gate;
     uint8_t *buf;
 
@@ -106,10 +118,11 @@ static int fake_produce(void *ctx, const struct sched_rendition *r, long seg,
     atomic_fetch_sub(&fk.inflight, 1);
     if (atomic_load(&fk.fail_seg) == seg)
         return -EIO;
-    if (!(buf = malloc(r->sizes[seg] ? r->sizes[seg] : 1)))
+    if (!(buf = malloc(made ? made : 1)))
         return -ENOMEM;
-    fill(buf, r->sizes[seg], r->key, r->key_len, seg);
+    fill(buf, made, r->key, r->key_len, seg);
     *out = buf;
+    *len = made;
     return 0;
 }
 
@@ -155,16 +168,31 @@ static void trend_init(struct trend *t, const char *key, long nseg,
     t->r.owner = t;
 }
 
-/* Whether data holds exactly the bytes of segment seg of t. */
+/* Whether data holds exactly the bytes made of segment seg of t. */
 static int bytes_ok(const struct trend *t, long seg, const uint8_t *data)
 {
-    uint8_t *want = malloc(t->sizes[seg] + 1);
+    size_t made = made_len(t->sizes[seg], seg);
+    uint8_t *want = malloc(made + 1);
     int ok;
 
-    fill(want, t->sizes[seg], t->key, t->r.key_len, seg);
-    ok = data && !memcmp(want, data, t->sizes[seg]);
+    fill(want, made, t->key, t->r.key_len, seg);
+    ok = data && !memcmp(want, data, made);
     free(want);
     return ok;
+}
+
+#define SREAD_BAD_LEN (-100000)
+
+/* sched_read, with a check of the length it gives: a read that succeeds
+ * with another length than produce() made returns SREAD_BAD_LEN. */
+static int sread(struct sched *s, const struct sched_rendition *r, long seg,
+                 uint8_t **data)
+{
+    size_t len = 0;
+    int rc = sched_read(s, r, seg, data, &len);
+    if (rc == 0 && seg >= 0 && seg < r->nseg && len != made_len(r->sizes[seg], seg))
+        return SREAD_BAD_LEN;
+    return rc;
 }
 
 /* ---- a scheduler on a fresh cache ------------------------------------ */
@@ -313,7 +341,7 @@ static void *reader_main(void *arg)
 
     if (rd->start)
         pthread_barrier_wait(rd->start);
-    rd->rc = sched_read(rd->s, &rd->t->r, rd->seg, &rd->data);
+    rd->rc = sread(rd->s, &rd->t->r, rd->seg, &rd->data);
     if (rd->finished)
         atomic_fetch_add(rd->finished, 1);
     return NULL;
@@ -332,12 +360,12 @@ static void test_hit_after_produce(void)
     fake_reset();
     trend_init(&t, "title/hit/0", 10, 2000);
     if (env_start(&e, &cfg) == 0) {
-        CHECK_INT(sched_read(e.s, &t.r, 2, &a), 0);
+        CHECK_INT(sread(e.s, &t.r, 2, &a), 0);
         CHECK_INT(atomic_load(&fk.calls[2]), 1);
         CHECK(bytes_ok(&t, 2, a), "first read: wrong bytes");
-        CHECK_INT(sched_read(e.s, &t.r, 2, &b), 0);
+        CHECK_INT(sread(e.s, &t.r, 2, &b), 0);
         CHECK_INT(atomic_load(&fk.calls[2]), 1);
-        CHECK(a && b && !memcmp(a, b, t.sizes[2]), "second read differs");
+        CHECK(a && b && !memcmp(a, b, made_len(t.sizes[2], 2)), "second read differs");
         CHECK_INT(stats(e.s).cache_hits, 1);
         CHECK_INT(stats(e.s).produced, 1);
         CHECK_INT(atomic_load(&fk.norder), 1);
@@ -399,7 +427,7 @@ static void test_readahead(void)
     trend_init(&t, "title/ahead/0", 30, 2000);
     if (env_start(&e, &cfg) == 0) {
         /* segment 0 ends at 2 s: readahead covers starts before 12 s */
-        CHECK_INT(sched_read(e.s, &t.r, 0, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 0, &d), 0);
         free(d);
         d = NULL;
         CHECK(settle(e.s, 5000), "readahead did not settle");
@@ -414,7 +442,7 @@ static void test_readahead(void)
         CHECK_INT(stats(e.s).active_sessions, 1);
 
         /* a hit moves the frontier: segment 3 ends at 8 s, so up to 8 */
-        CHECK_INT(sched_read(e.s, &t.r, 3, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 3, &d), 0);
         CHECK(bytes_ok(&t, 3, d), "segment 3: wrong bytes");
         free(d);
         CHECK_INT(stats(e.s).cache_hits, 1);
@@ -449,7 +477,7 @@ static void test_idle_session_stops(void)
     atomic_store(&fk.sleep_ms, 50);
     trend_init(&t, "title/idle/0", 200, 1000);
     if (env_start(&e, &cfg) == 0) {
-        CHECK_INT(sched_read(e.s, &t.r, 0, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 0, &d), 0);
         free(d);
         st = stats(e.s);
         CHECK(st.readahead_jobs == 199, "readahead_jobs %ju, want 199",
@@ -487,7 +515,7 @@ static void test_waited_job_first(void)
     trend_init(&t, "title/prio/0", 100, 1000);
     atomic_store(&fk.gate_seg, 1);
     if (env_start(&e, &cfg) == 0) {
-        CHECK_INT(sched_read(e.s, &t.r, 0, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 0, &d), 0);
         free(d);
         /* the readahead worker is stuck in segment 1, 2..20 are queued */
         CHECK(wait_atomic(&fk.norder, 2, 5000), "segment 1 did not start");
@@ -557,7 +585,7 @@ static void test_promote_readahead(void)
     trend_init(&t, "title/promote/0", 100, 1000);
     atomic_store(&fk.gate_seg, 1);
     if (env_start(&e, &cfg) == 0) {
-        CHECK_INT(sched_read(e.s, &t.r, 0, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 0, &d), 0);
         free(d);
         CHECK(wait_atomic(&fk.norder, 2, 5000), "segment 1 did not start");
         /* 15 is queued as readahead behind 2..14: a reader moves it up */
@@ -640,15 +668,15 @@ static void test_failure(void)
         CHECK(stats(e.s).failures >= 1, "no failure counted");
 
         atomic_store(&fk.sleep_ms, 0);
-        CHECK_INT(sched_read(e.s, &t.r, 4, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 4, &d), 0);
         CHECK(bytes_ok(&t, 4, d), "segment 4: wrong bytes");
         free(d);
         d = NULL;
-        CHECK_INT(sched_read(e.s, &t.r, 3, &d), -EIO);   /* not cached */
+        CHECK_INT(sread(e.s, &t.r, 3, &d), -EIO);   /* not cached */
 
         calls = atomic_load(&fk.calls[3]);
         atomic_store(&fk.fail_seg, -1);
-        CHECK_INT(sched_read(e.s, &t.r, 3, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 3, &d), 0);
         CHECK(bytes_ok(&t, 3, d), "segment 3 after retry: wrong bytes");
         CHECK_INT(atomic_load(&fk.calls[3]), calls + 1);
         free(d);
@@ -669,7 +697,7 @@ static void test_persistence(void)
     trend_init(&t, "title/persist/0", 10, 2000);
     if (env_start(&e, &cfg) == 0) {
         for (long i = 0; i < 4; i++) {
-            CHECK_INT(sched_read(e.s, &t.r, i, &d), 0);
+            CHECK_INT(sread(e.s, &t.r, i, &d), 0);
             free(d);
             d = NULL;
         }
@@ -677,7 +705,7 @@ static void test_persistence(void)
         fake_reset();
         if (env_open(&e, &cfg) == 0) {
             for (long i = 0; i < 4; i++) {
-                CHECK_INT(sched_read(e.s, &t.r, i, &d), 0);
+                CHECK_INT(sread(e.s, &t.r, i, &d), 0);
                 CHECK(bytes_ok(&t, i, d), "segment %ld: wrong bytes", i);
                 free(d);
                 d = NULL;
@@ -685,6 +713,47 @@ static void test_persistence(void)
             CHECK_INT(atomic_load(&fk.norder), 0);
             CHECK_INT(stats(e.s).cache_hits, 4);
         }
+        env_end(&e);
+    }
+    check_end();
+}
+
+/* The cache holds what produce() made, not the padding up to the planned
+ * size; a segment made larger than planned is refused, not cached. */
+static void test_stores_made_bytes(void)
+{
+    struct sched_config cfg = config(2, 0, 60);
+    uint8_t ckey[CACHE_KEY_MAX], *d = NULL;
+    struct trend t;
+    struct env e;
+    void *val = NULL;
+    size_t vlen = 0, klen;
+
+    check_begin("stores-made-bytes-not-padding");
+    fake_reset();
+    trend_init(&t, "title/short/0", 6, 2000);
+    if (env_start(&e, &cfg) == 0) {
+        CHECK_INT(sread(e.s, &t.r, 2, &d), 0);       /* made 200 bytes short */
+        free(d);
+        d = NULL;
+        klen = cache_segment_key(ckey, t.r.key, t.r.key_len, 2);
+        CHECK_INT(cache_segment_get(e.cache, ckey, klen, &val, &vlen), 1);
+        CHECK_INT(vlen, made_len(t.sizes[2], 2));
+        CHECK(vlen < t.sizes[2], "the fixture's segment is not short");
+        free(val);
+        val = NULL;
+        CHECK_INT(sread(e.s, &t.r, 2, &d), 0);       /* a hit, same length */
+        CHECK(bytes_ok(&t, 2, d), "the hit: wrong bytes");
+        CHECK_INT(stats(e.s).cache_hits, 1);
+        free(d);
+        d = NULL;
+
+        atomic_store(&fk.over_seg, 4);
+        CHECK_INT(sread(e.s, &t.r, 4, &d), -EIO);
+        CHECK(!d, "data set on failure");
+        klen = cache_segment_key(ckey, t.r.key, t.r.key_len, 4);
+        CHECK_INT(cache_segment_get(e.cache, ckey, klen, &val, &vlen), 0);
+        free(val);
         env_end(&e);
     }
     check_end();
@@ -776,11 +845,11 @@ static void test_cache_full(void)
     fk.big_size = 1u << 20;        /* a segment does not fit the map */
     trend_init(&t, "title/full/0", 4, 2000);
     if (env_start_with(&e, &cfg, 256u << 10, 0) == 0) {
-        CHECK_INT(sched_read(e.s, &t.r, 1, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 1, &d), 0);
         CHECK(bytes_ok(&t, 1, d), "wrong bytes");
         free(d);
         d = NULL;
-        CHECK_INT(sched_read(e.s, &t.r, 1, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 1, &d), 0);
         CHECK(bytes_ok(&t, 1, d), "wrong bytes");
         free(d);
         CHECK_INT(atomic_load(&fk.calls[1]), 2);
@@ -807,7 +876,7 @@ static void test_cache_full_evicts(void)
     trend_init(&t, "title/evict/0", 12, 2000);
     if (env_start_with(&e, &cfg, 2u << 20, 1) == 0) {
         for (long i = 0; i < 12; i++) {
-            CHECK_INT(sched_read(e.s, &t.r, i, &d), 0);
+            CHECK_INT(sread(e.s, &t.r, i, &d), 0);
             CHECK(bytes_ok(&t, i, d), "wrong bytes of %ld", i);
             free(d);
             d = NULL;
@@ -816,7 +885,7 @@ static void test_cache_full_evicts(void)
         evict_get_stats(e.ev, &es);
         CHECK(es.count[EVICT_LRU] > 0, "nothing evicted");
         /* the last segment read is cached: a hit, no new produce */
-        CHECK_INT(sched_read(e.s, &t.r, 11, &d), 0);
+        CHECK_INT(sread(e.s, &t.r, 11, &d), 0);
         free(d);
         CHECK_INT(atomic_load(&fk.calls[11]), 1);
     }
@@ -836,13 +905,13 @@ static void test_bad_arguments(void)
     fake_reset();
     trend_init(&t, "title/bad/0", 4, 2000);
     if (env_start(&e, &cfg) == 0) {
-        CHECK_INT(sched_read(e.s, &t.r, 4, &d), -EINVAL);
+        CHECK_INT(sread(e.s, &t.r, 4, &d), -EINVAL);
         CHECK(!d, "data not cleared");
-        CHECK_INT(sched_read(e.s, &t.r, -1, &d), -EINVAL);
+        CHECK_INT(sread(e.s, &t.r, -1, &d), -EINVAL);
         t.r.key_len = SCHED_KEY_MAX + 1;
-        CHECK_INT(sched_read(e.s, &t.r, 0, &d), -EINVAL);
+        CHECK_INT(sread(e.s, &t.r, 0, &d), -EINVAL);
         t.r.key_len = 0;
-        CHECK_INT(sched_read(e.s, &t.r, 0, &d), -EINVAL);
+        CHECK_INT(sread(e.s, &t.r, 0, &d), -EINVAL);
         bad.produce = NULL;
         CHECK_INT(sched_new(&s, &bad, e.cache), -EINVAL);
         CHECK(!s, "sched_new failure left a scheduler");
@@ -870,7 +939,7 @@ static void *stresser_main(void *arg)
         struct trend *t = st->t[rand_r(&st->seed) % 2];
         long seg = rand_r(&st->seed) % t->nseg;
         uint8_t *d = NULL;
-        int rc = sched_read(st->s, &t->r, seg, &d);
+        int rc = sread(st->s, &t->r, seg, &d);
 
         if (seg == 7 ? rc != 0 && rc != -EIO
                      : rc != 0 || !bytes_ok(t, seg, d))
@@ -930,6 +999,7 @@ int main(void)
     test_parallel_segments();
     test_failure();
     test_persistence();
+    test_stores_made_bytes();
     test_free_while_waiting();
     test_cache_full();
     test_cache_full_evicts();

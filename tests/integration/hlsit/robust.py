@@ -131,3 +131,114 @@ def check_sigterm_stops_encode(m):
     expect(not made, "the encode was finished before the daemon exited")
     expect("stopped (shutting down)" in log, "no 'stopped (shutting down)' line")
     expect(m.proc.returncode == 0, "exit status %s" % m.proc.returncode)
+
+
+STARVE_READERS = 64
+
+
+def make_starve_fixture(src):
+    """crowd.mp4: 720p, 70 s, a keyframe a second: with segment_time=1, 70
+    segments to read at once."""
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=1280x720:r=30:d=70",
+             "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
+             os.path.join(src, "crowd.mp4")])
+
+
+def check_no_starvation(m):
+    """64 readers wait for 64 uncached segments; a cached segment read, a
+    stat, a readdir and a playlist read all complete before any of the 64
+    (by order, not by a clock). The mount encodes one segment at a time
+    with a slow preset, so the 64 wait for a long while."""
+    import threading
+    d = os.path.join(m.mountpoint, "crowd.mp4")
+    rd = os.path.join(d, "video", "720p")
+    segs = sorted(f for f in os.listdir(rd) if f.endswith(".ts"))
+    expect(len(segs) > STARVE_READERS, "only %d segments" % len(segs))
+    cached = os.path.join(d, "video", "original", "00000.ts")
+    with open(cached, "rb") as f:
+        f.read()                    # made and cached before the crowd comes
+    order, lock = [], threading.Lock()
+
+    def cold(i):
+        try:
+            with open(os.path.join(rd, segs[i + 1]), "rb") as f:
+                f.read()
+            what = "cold"
+        except OSError:
+            what = "cold-error"
+        with lock:
+            order.append(what)
+
+    threads = [threading.Thread(target=cold, args=(i,), daemon=True)
+               for i in range(STARVE_READERS)]
+    for t in threads:
+        t.start()
+    try:
+        waiting = 0
+        for _ in range(1200):       # until all 64 wait in the scheduler (bounded)
+            waiting = _metric(m, "hlsfs_waiting_readers") or 0
+            if waiting >= STARVE_READERS or order:
+                break
+            time.sleep(0.05)
+        expect(waiting >= STARVE_READERS,
+               "%d readers waiting, not %d (%d done)" % (waiting, STARVE_READERS, len(order)))
+        with open(cached, "rb") as f:
+            f.read()
+        with lock:
+            order.append("cached")
+        os.stat(os.path.join(rd, segs[-1]))
+        with lock:
+            order.append("stat")
+        os.listdir(d)
+        with lock:
+            order.append("readdir")
+        with open(os.path.join(rd, "index.m3u8")) as f:
+            f.read()
+        with lock:
+            order.append("playlist")
+        with lock:
+            first = list(order[:4])
+        expect(first == ["cached", "stat", "readdir", "playlist"],
+               "completion order %s: a reader of the crowd came first" % first)
+    finally:
+        # the crowd is not waited for: the daemon stops the encodes
+        m.proc.send_signal(signal.SIGTERM)
+        m.proc.wait(timeout=30)
+        for t in threads:
+            t.join(timeout=30)
+
+
+LRU_TITLES = 80                 # more than the 64 idle titles kept
+
+
+def make_lru_fixture(src):
+    """80 names of one short title (hard links: one analysis, the rest
+    from the cache)."""
+    first = os.path.join(src, "t000.mp4")
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=160x120:r=25:d=2",
+             "-c:v", "libx264", "-g", "25", first])
+    for i in range(1, LRU_TITLES):
+        os.link(first, os.path.join(src, "t%03d.mp4" % i))
+
+
+def _titles(m, state):
+    text = open(os.path.join(m.mountpoint, ".hlsfs", "metrics")).read()
+    mt = re.search(r'^hlsfs_titles_in_memory\{state="%s"\} (\d+)' % state, text, re.M)
+    expect(mt, "no hlsfs_titles_in_memory{state=%s} metric" % state)
+    return int(mt.group(1))
+
+
+def check_title_lru(m):
+    """Walking 80 titles keeps at most 64 idle ones in memory; the first,
+    let go, comes back from the cache when it is walked again."""
+    for i in range(LRU_TITLES):
+        d = os.path.join(m.mountpoint, "t%03d.mp4" % i)
+        expect("master.m3u8" in os.listdir(d), "t%03d.mp4: no master" % i)
+        open(os.path.join(d, "master.m3u8")).read()
+    held = _titles(m, "all")
+    expect(held <= 64, "%d titles in memory after walking %d" % (held, LRU_TITLES))
+    line = re.compile(r"/t000\.mp4: index (loaded from cache|built)")
+    before = len(line.findall(m.log_text()))
+    os.listdir(os.path.join(m.mountpoint, "t000.mp4"))
+    after = len(line.findall(m.log_text()))
+    expect(after == before + 1, "t000.mp4 was not loaded again (%d -> %d lines)" % (before, after))
