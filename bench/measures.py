@@ -713,6 +713,75 @@ def m_memory(ctx):
                 met="reported")]
 
 
+# --- 11: daemon memory against the size of the library ---------------------
+
+LIB_SMALL, LIB_LARGE = 100, 300
+
+
+def _walk(mnt, names):
+    """What a player or a crawler does to a title: list it, read its
+    master and every media playlist."""
+    for n in names:
+        for kind in ("video", "audio"):
+            d = mnt.path(n, kind)
+            for rend in os.listdir(d):
+                with open(os.path.join(d, rend, "index.m3u8"), "rb") as f:
+                    f.read()
+        with open(mnt.master(n), "rb") as f:
+            f.read()
+
+
+def _library_rss(ctx):
+    """300 names of the one-hour title (hard links: one analysis, the rest
+    from the cache, each name a title of its own in memory); VmRSS after
+    walking 100 of them and after walking all 300."""
+    lib = fresh_dir("m11-library")
+    hour = ctx.src["hour"]["mp4"]
+    names = [f"t{i:03d}.mp4" for i in range(LIB_LARGE)]
+    for n in names:
+        os.link(hour, os.path.join(lib, n))
+    try:
+        with HlsfsMount(lib, tag="m11-hlsfs") as mnt:
+            _walk(mnt, names[:LIB_SMALL])
+            small = mnt.vm_rss_kib()
+            _walk(mnt, names[LIB_SMALL:])
+            large = mnt.vm_rss_kib()
+            again = time.perf_counter()
+            _walk(mnt, names[:1])           # gone from memory: back from LMDB
+            back_ms = (time.perf_counter() - again) * 1e3
+            return small, large, back_ms
+    finally:
+        rmtree(lib)
+
+
+def m_library_memory(ctx):
+    small, large, back = [], [], []
+    for i in range(ctx.mem_runs):
+        log(f"[11] library walk, run {i + 1}")
+        res = _attempt(ctx, 11, _library_rss, ctx)
+        small.append(res and res[0] / 1024)
+        large.append(res and res[1] / 1024)
+        back.append(res and res[2])
+    ctx.sample(11, f"VmRSS after {LIB_SMALL} titles", small, "MiB", 1)
+    ctx.sample(11, f"VmRSS after {LIB_LARGE} titles", large, "MiB", 1)
+    ctx.sample(11, "walk of the first title again", back, "ms", 1)
+    a, b, c = median(small), median(large), median(back)
+    ctx.note(11, f"{LIB_LARGE} hard links of the one-hour source in one "
+             "directory, fresh mount and cache; each title is listed and its "
+             "master and media playlists read; VmRSS from /proc/PID/status "
+             "after the first 100 and after all 300; then the first title, "
+             "no longer in memory, walked again.")
+    if a is None or b is None:
+        return [row(11, "daemon RSS against library size", "failed")]
+    return [row(11, f"daemon RSS (VmRSS) after walking {LIB_SMALL} / "
+                f"{LIB_LARGE} one-hour titles", f"{a:.1f} / {b:.1f} MiB",
+                goal="a few MB more for 300 than for 100",
+                met=yes(b - a <= 8)),
+            row(11, "walk of a title let go from memory (from LMDB)",
+                "failed" if c is None else f"{c:.0f} ms", goal="milliseconds",
+                met="reported")]
+
+
 # --- 10: cache churn --------------------------------------------------------
 
 # bench/churn.c, built by `make bench` (which passes its path)
@@ -836,4 +905,5 @@ MEASUREMENTS = [
     (8, "quality at equal bytes", m_quality),
     (9, "daemon memory", m_memory),
     (10, "cache churn", m_cache_churn),
+    (11, "memory against library size", m_library_memory),
 ]

@@ -160,6 +160,14 @@ class _Mount:
                     return int(ln.split()[1])
         return None
 
+    def vm_rss_kib(self):
+        """Resident set size of the daemon now (VmRSS), in KiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for ln in f:
+                if ln.startswith("VmRSS:"):
+                    return int(ln.split()[1])
+        return None
+
     def path(self, *parts):
         return os.path.join(self.mnt, *parts)
 
