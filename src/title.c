@@ -526,20 +526,91 @@ static int build_original(struct title *t, const struct probe_stream *v,
     return plan_sizes(r, t, v);
 }
 
-/* Frames of each video segment, for the byte bound of encoded rungs. */
+/* Frames of each video segment, for the byte bound of encoded rungs: by
+ * decode range, or with forced cuts (segments that share a keyframe) by
+ * presentation time. */
 static int segment_frames(const struct title *t, const struct title_rendition *shape,
-                          const struct probe_stream *v, long *frames)
+                          const struct probe_stream *v, int forced, long *frames)
 {
     long *seg = malloc((v->npkts ? v->npkts : 1) * sizeof(*seg));
     if (!seg)
         return -ENOMEM;
-    assign_segments(shape, t->nseg, v, seg);
+    if (forced)
+        for (size_t i = 0; i < v->npkts; i++) {
+            const struct probe_packet *pk = &v->pkts[i];
+            seg[i] = segment_of(t->bounds, t->nseg, pk->pts != AV_NOPTS_VALUE
+                                ? pk->pts : pk->dts + v->pts_offset);
+        }
+    else
+        assign_segments(shape, t->nseg, v, seg);
     memset(frames, 0, (size_t)t->nseg * sizeof(*frames));
     for (size_t i = 0; i < v->npkts; i++)
         if (seg[i] >= 0)
             frames[seg[i]]++;
     free(seg);
     return 0;
+}
+
+/* Where the source has no keyframe for longer than 'force', cut between
+ * keyframes: at each multiple of 'target' from the origin inside such a
+ * segment (none within half a target of its ends). Each new segment is
+ * decoded from the latest keyframe at or before its start; *cuts (the
+ * keyframe each segment is decoded from) and t->bounds are replaced. */
+static int force_cuts(struct title *t, const int64_t *key_pts, size_t nkeys,
+                      int64_t target, int64_t force, size_t **cuts)
+{
+    const int64_t origin = t->bounds[0], half = target / 2;
+    size_t n = 0, cap = (size_t)t->nseg + 16;
+    int64_t *b = malloc((cap + 1) * sizeof(*b));
+    size_t *from = malloc(cap * sizeof(*from));
+    const size_t *old = *cuts;
+
+    if (!b || !from)
+        goto nomem;
+    for (long i = 0; i < t->nseg; i++) {
+        int64_t b0 = t->bounds[i], b1 = t->bounds[i + 1];
+        size_t last = i + 1 < t->nseg ? old[i + 1] : nkeys;
+        int64_t m = b1 - b0 > force ? origin + ((b0 - origin) / target + 1) * target : b1;
+        for (int first = 1; first || m < b1 - half; first = 0) {
+            int64_t at = first ? b0 : m;
+            size_t k = old[i];
+            if (!first && m - b0 < half) {
+                m += target;
+                continue;
+            }
+            if (n == cap) {
+                int64_t *nb = realloc(b, (cap * 2 + 1) * sizeof(*b));
+                if (nb)
+                    b = nb;
+                size_t *nf = nb ? realloc(from, cap * 2 * sizeof(*from)) : NULL;
+                if (!nf)
+                    goto nomem;
+                from = nf;
+                cap *= 2;
+            }
+            for (size_t j = old[i] + 1; j < last; j++)     /* keyframe at or before */
+                if (key_pts[j] <= at && key_pts[j] > key_pts[k])
+                    k = j;
+            b[n] = at;
+            from[n++] = k;
+            if (!first) {
+                if (m > INT64_MAX - target)
+                    break;
+                m += target;
+            }
+        }
+    }
+    b[n] = t->bounds[t->nseg];
+    free(t->bounds);
+    t->bounds = b;
+    t->nseg = (long)n;
+    free(*cuts);
+    *cuts = from;
+    return 0;
+nomem:
+    free(b);
+    free(from);
+    return -ENOMEM;
 }
 
 /* One encoded rung of the ladder. */
@@ -570,7 +641,7 @@ static int build_rung(struct title *t, const struct probe_stream *v,
 
 /* The video renditions: the copied original (H.264) and the ladder. */
 static int build_video(struct title *t, const struct probe_stream *v,
-                       const size_t *key_pkt, const size_t *cuts,
+                       const size_t *key_pkt, const size_t *cuts, int forced,
                        const struct title_options *o)
 {
     struct ladder_choice choice[LADDER_MAX];
@@ -580,8 +651,9 @@ static int build_video(struct title *t, const struct probe_stream *v,
     if (!frames)
         return -ENOMEM;
     /* MPEG-TS cannot say "rotate on display": a rotated source is only
-     * offered upright, in the transcoded rungs */
-    if (v->par->codec_id == AV_CODEC_ID_H264 && !v->rotation &&
+     * offered upright, in the transcoded rungs; a copy cannot cut between
+     * keyframes */
+    if (v->par->codec_id == AV_CODEC_ID_H264 && !v->rotation && !forced &&
         (ret = build_original(t, v, key_pkt, cuts)) < 0)
         goto done;
 
@@ -605,7 +677,7 @@ static int build_video(struct title *t, const struct probe_stream *v,
         }
         shape.range = range;
         video_ranges(&shape, t, v, key_pkt, cuts);
-        ret = segment_frames(t, &shape, v, frames);
+        ret = segment_frames(t, &shape, v, forced, frames);
         free(range);
         if (ret < 0)
             goto done;
@@ -848,7 +920,17 @@ int title_build(const struct probe *p, const struct title_key *key,
         t->bounds[i] = key_pts[cuts[i]];
     t->bounds[nseg] = end > t->bounds[nseg - 1] ? end : t->bounds[nseg - 1] + 1;
 
-    if ((ret = build_video(t, v, key_pkt, cuts, o)) < 0)
+    /* no keyframe for too long: cuts between keyframes */
+    int64_t force = av_rescale_q(llround(TITLE_FORCE_S(segment_time) * 1000),
+                                 (AVRational){ 1, 1000 }, v->tb);
+    int forced = 0;
+    for (long i = 0; i < nseg && !forced; i++)
+        forced = t->bounds[i + 1] - t->bounds[i] > force;
+    if (forced && (ret = force_cuts(t, key_pts, nkeys, target > 0 ? target : 1,
+                                    force, &cuts)) < 0)
+        goto fail;
+
+    if ((ret = build_video(t, v, key_pkt, cuts, forced, o)) < 0)
         goto fail;
     if (!t->nrends) {
         free(outlier);

@@ -24,6 +24,12 @@ struct probe;
 #define TITLE_JUMP_S(segment_time) ((segment_time) * 50 > 300 ? (segment_time) * 50 : 300)
 /* No planned segment is larger: beyond it the plan is wrong, not big. */
 #define TITLE_SEGMENT_MAX_BYTES ((uint64_t)512 << 20)
+/* Seconds past which a segment between two cut keyframes is too long: the
+ * plan then cuts between keyframes (on the segment_time grid), decoding
+ * each such segment from the keyframe before it, and the copied original,
+ * which cannot cut there, is not offered. */
+#define TITLE_FORCE_S(segment_time) \
+    ((segment_time) * 3 > (segment_time) + 10 ? (segment_time) * 3 : (segment_time) + 10)
 
 /* Everything besides the source that shapes a title's bytes. */
 struct title_options {

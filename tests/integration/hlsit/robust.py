@@ -50,6 +50,11 @@ def make_fixtures(src, scratch):
         i += 11 + size + 4
     expect(damaged, "the FLV fixture has fewer than 40 video tags")
     open(os.path.join(src, "outlier.flv"), "wb").write(bytes(data))
+    # sparse.mp4: a keyframe every 30 s (screen recordings, stills)
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=320x240:r=25:d=60",
+             "-f", "lavfi", "-i", "sine=d=60", "-c:v", "libx264", "-g", "750",
+             "-keyint_min", "750", "-sc_threshold", "0", "-c:a", "aac",
+             os.path.join(src, "sparse.mp4")])
     _ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30:d=12",
              "-c:v", "libx264", "-preset", "ultrafast", "-g", "400",
              os.path.join(src, "slow.mp4")])
@@ -242,3 +247,26 @@ def check_title_lru(m):
     os.listdir(os.path.join(m.mountpoint, "t000.mp4"))
     after = len(line.findall(m.log_text()))
     expect(after == before + 1, "t000.mp4 was not loaded again (%d -> %d lines)" % (before, after))
+
+
+def check_sparse_keyframes(m):
+    """A keyframe every 30 s with segment_time 6: the plan cuts between
+    keyframes, every transcoded segment holds its 6 s (150 frames), the
+    target duration stays 6, and the copied original is not offered."""
+    d = os.path.join(m.mountpoint, "sparse.mp4")
+    video = sorted(os.listdir(os.path.join(d, "video")))
+    expect("original" not in video, "original offered with cuts between keyframes")
+    expect(video, "no video rendition")
+    rd = os.path.join(d, "video", video[0])
+    pl = open(os.path.join(rd, "index.m3u8")).read()
+    expect(_target(pl) == 6, "EXT-X-TARGETDURATION %s" % _target(pl))
+    segs = sorted(f for f in os.listdir(rd) if f.endswith(".ts"))
+    expect(len(segs) == 10, "%d segments, not 10" % len(segs))
+    for seg in (segs[0], segs[3], segs[-1]):
+        p = os.path.join(rd, seg)
+        out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v",
+                              "-show_entries", "stream=nb_read_frames", "-of", "default=nw=1:nk=1", p],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        counts = set(out.replace("|", " ").split())   # the stream, once per program
+        expect(counts == {"150"}, "%s: %s frames, not 150" % (seg, out))
+        expect(os.stat(p).st_size == len(open(p, "rb").read()), "%s: stat != read" % seg)
