@@ -173,6 +173,39 @@ static int keyframe_pts(AVFormatContext *fmt, struct probe_stream *v,
     return 0;
 }
 
+/* The presentation times of the packets from the last keyframe to the
+ * end, read from the packets themselves (a seek and one GOP of packets,
+ * nothing decoded): with a variable frame rate and reordering, the last
+ * picture shown is not the last decoded plus the keyframes' offset, and
+ * the title ends after it. The sample table's decode times find them. */
+static int tail_pts(AVFormatContext *fmt, struct probe_stream *v)
+{
+    size_t last = v->npkts;
+    AVPacket *pkt;
+    while (last > 0 && !(v->pkts[last - 1].flags & PROBE_PKT_KEY))
+        last--;
+    if (last == 0 || !(pkt = av_packet_alloc()))
+        return last == 0 ? 0 : -ENOMEM;
+    last--;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    if (av_seek_frame(fmt, v->index, v->pkts[last].dts, AVSEEK_FLAG_BACKWARD) >= 0) {
+        size_t at = last;
+        for (size_t n = 0; n < v->npkts - last + 64 && av_read_frame(fmt, pkt) >= 0; n++) {
+            if (pkt->stream_index == v->index && pkt->dts != AV_NOPTS_VALUE &&
+                pkt->pts != AV_NOPTS_VALUE && pkt->dts >= v->pkts[last].dts) {
+                while (at < v->npkts && v->pkts[at].dts < pkt->dts)
+                    at++;
+                if (at < v->npkts && v->pkts[at].dts == pkt->dts)
+                    v->pkts[at].pts = pkt->pts;
+            }
+            av_packet_unref(pkt);
+        }
+    }
+    av_packet_free(&pkt);
+    return 0;
+}
+
 /* MP4/MOV: the sample table, from libavformat's index entries. Returns 1
  * when used, 0 when the container has no complete table. */
 static int index_from_container(struct probe *p, AVFormatContext *fmt,
@@ -226,6 +259,8 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
         for (size_t k = 0; k < v->npkts; k++)
             if ((v->pkts[k].flags & PROBE_PKT_KEY) && v->pkts[k].pts == AV_NOPTS_VALUE)
                 v->pkts[k].pts = v->pkts[k].dts + v->pts_offset;
+        if ((ret = tail_pts(fmt, v)) < 0)
+            return ret;
     }
     p->method = "container index";
     return 1;

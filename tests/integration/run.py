@@ -727,6 +727,8 @@ class Suite:
                   needs=(mname,), timeout=60)
             r.run("robust/outlier_timestamp", robust.check_outlier, m,
                   needs=(mname,), timeout=300)
+            r.run("robust/vfr_last_frame", robust.check_vfr_end, m, src,
+                  needs=(mname,), timeout=60)
             r.run("robust/sparse_keyframes", robust.check_sparse_keyframes, m,
                   needs=(mname,), timeout=120)
             r.run("robust/sigterm_stops_encode", robust.check_sigterm_stops_encode, m,

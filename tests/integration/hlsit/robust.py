@@ -50,6 +50,12 @@ def make_fixtures(src, scratch):
         i += 11 + size + 4
     expect(damaged, "the FLV fixture has fewer than 40 video tags")
     open(os.path.join(src, "outlier.flv"), "wb").write(bytes(data))
+    # vfr.mp4: B-frames, and the last frames further apart than the rest:
+    # the last one shown is past what the keyframes' offset predicts
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=320x240:r=30:d=24.8",
+             "-vf", "setpts='if(gte(N,740),PTS+0.1/TB+(N-740)*0.05/TB,PTS)'",
+             "-fps_mode", "vfr", "-c:v", "libx264", "-g", "60",
+             os.path.join(src, "vfr.mp4")])
     # sparse.mp4: a keyframe every 30 s (screen recordings, stills)
     _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=320x240:r=25:d=60",
              "-f", "lavfi", "-i", "sine=d=60", "-c:v", "libx264", "-g", "750",
@@ -270,3 +276,20 @@ def check_sparse_keyframes(m):
         counts = set(out.replace("|", " ").split())   # the stream, once per program
         expect(counts == {"150"}, "%s: %s frames, not 150" % (seg, out))
         expect(os.stat(p).st_size == len(open(p, "rb").read()), "%s: stat != read" % seg)
+
+
+def check_vfr_end(m, src):
+    """The playlist covers the last frame the source shows: its EXTINF
+    values add up to the end of that frame (its time plus its duration),
+    not to the last decoded frame plus the keyframes' offset."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v",
+                          "-show_entries", "packet=pts_time,duration_time",
+                          "-of", "csv=p=0", os.path.join(src, "vfr.mp4")],
+                         capture_output=True, text=True, check=True).stdout
+    times = [tuple(float(x) for x in ln.split(",")[:2]) for ln in out.split()]
+    first = min(t for t, _ in times)
+    end = max(t + d for t, d in times) - first
+    pl = open(os.path.join(m.mountpoint, "vfr.mp4", "video", "original", "index.m3u8")).read()
+    total = sum(float(x) for x in re.findall(r"#EXTINF:([\d.]+),", pl))
+    expect(abs(total - end) <= 0.002,
+           "EXTINF add up to %.3f s, the last frame ends at %.3f s" % (total, end))
