@@ -72,6 +72,7 @@ $(BUILD)/bench/churn: bench/churn.c $(call objs_of,$(CHURN_MODS)) | $(BUILD)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 check: hlsfs unit e2e-deps
+	@tests/run_test.sh
 	@tests/run.sh $(BUILD)/tests ./hlsfs
 
 # the end-to-end tests' npm packages (playwright-core, hls.js), pinned by

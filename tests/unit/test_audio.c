@@ -429,7 +429,9 @@ static void check_frames(const struct env *e, int fx, const char *what,
               " duration %" PRId64, k, l.p[k]->pts, l.p[k]->dts,
               l.p[k]->duration);
     }
-    if (ret == 0 && decode(&l, 1, NULL, &s) == 0) {
+    if (ret == 0 && (ret = decode(&l, 1, NULL, &s)) != 0)
+        CHECK(0, "the segment does not decode: %d", ret);
+    else if (ret == 0) {
         CHECK_INT(s.n, end - first);
         if (silent_to > silent_from) {
             double pk = peak(&s, silent_from - first, silent_to - first);
@@ -667,7 +669,9 @@ static void test_corrupt(struct env *e)
         CHECK_INT(encode(path, 1, bounds[1], bounds[2], &params, &l), 0);
         av_log_set_level(AV_LOG_ERROR);
         CHECK_INT(l.n, (bounds[2] - bounds[1]) / FRAME);
-        if (decode(&l, 1, NULL, &s) == 0)
+        int dr = decode(&l, 1, NULL, &s);
+        CHECK_INT(dr, 0);
+        if (dr == 0)
             CHECK(peak(&s, 0, s.n) > 0.05, "no audio left");
     }
     if (in)
