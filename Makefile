@@ -33,7 +33,7 @@ SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
-UNIT_TESTS = vpath plan playlist ladder session audio cache
+UNIT_TESTS = vpath plan playlist ladder session audio cache title
 test_vpath_MODS    = vpath
 test_plan_MODS     = plan
 test_playlist_MODS = playlist vpath
@@ -41,6 +41,8 @@ test_ladder_MODS   = ladder
 test_session_MODS  = session cache evict log
 test_cache_MODS    = cache evict log
 test_audio_MODS    = audio probe log workbound
+test_title_MODS    = library cache evict title probe plan ladder playlist vpath \
+                     transcode mux demux workbound log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench

@@ -181,14 +181,17 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
     int64_t expected_end = 0;
     if (!strstr(fmt->iformat->name, "mp4"))
         return 0;
+    /* every stream used has a table, or none is filled: the packet scan
+     * that follows appends to the streams */
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        if (slot_of(p, (int)i) && avformat_index_get_entries_count(fmt->streams[i]) <= 0)
+            return 0;
     for (unsigned i = 0; i < fmt->nb_streams; i++) {
         struct probe_stream *s = slot_of(p, (int)i);
         if (!s)
             continue;
         AVStream *st = fmt->streams[i];
         int n = avformat_index_get_entries_count(st);
-        if (n <= 0)
-            return 0;
         for (int k = 0; k < n; k++) {
             const AVIndexEntry *e = avformat_index_get_entry(st, k);
             int flags = 0;

@@ -1,0 +1,207 @@
+/*
+ * test_title: the title layer (probe, title, library) on small sources
+ * made with the ffmpeg CLI in a temporary directory.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/avutil.h>
+
+#include "check.h"
+#include "hlsfs/ladder.h"
+#include "hlsfs/log.h"
+#include "hlsfs/probe.h"
+#include "hlsfs/title.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+struct env {
+    char dir[64];
+    char va[128];        /* 64x48 H.264 at 10 fps and AAC, 1 s, MP4 */
+};
+
+static int run(const char *cmd)
+{
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_title: failed: %s\n", cmd);
+        return -EIO;
+    }
+    return 0;
+}
+
+static int env_start(struct env *e)
+{
+    char cmd[1024];
+
+    memset(e, 0, sizeof(*e));
+    strcpy(e->dir, "/tmp/test_title.XXXXXX");
+    if (!mkdtemp(e->dir))
+        return -errno;
+    snprintf(e->va, sizeof(e->va), "%s/va.mp4", e->dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=64x48:rate=10:d=1 "
+             "-f lavfi -i sine=r=48000:d=1 -c:v libx264 -g 5 -c:a aac '%s'", e->va);
+    return run(cmd);
+}
+
+static void env_end(struct env *e)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+    if (e->dir[0] && system(cmd) != 0)
+        fprintf(stderr, "test_title: cannot remove %s\n", e->dir);
+}
+
+static void options(struct title_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->segment_time = 6;
+    ladder_default(&o->ladder);
+    o->video.preset = "veryfast";
+    o->video.threads = 1;
+    o->audio_bit_rate = 128000;
+    o->audio_sample_rate = 48000;
+}
+
+static int read_file(const char *path, uint8_t **buf, long *size)
+{
+    FILE *f = fopen(path, "rb");
+    int ok = f && fseek(f, 0, SEEK_END) == 0 && (*size = ftell(f)) > 0 &&
+             fseek(f, 0, SEEK_SET) == 0 && (*buf = malloc((size_t)*size)) &&
+             fread(*buf, 1, (size_t)*size, f) == (size_t)*size;
+    if (f)
+        fclose(f);
+    return ok ? 0 : -EIO;
+}
+
+static int write_file(const char *path, const uint8_t *buf, long size)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(buf, 1, (size_t)size, f) == (size_t)size;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    return ok ? 0 : -EIO;
+}
+
+/* ---- probe ------------------------------------------------------------ */
+
+/* An MP4 whose audio track lost its sample table (sample count 0) has a
+ * container index for the video only: the packet scan then indexes every
+ * stream once, not the video twice. */
+static void test_partial_index(const struct env *e)
+{
+    char path[160];
+    uint8_t *buf = NULL;
+    long size = 0;
+    struct probe *whole = NULL, *part = NULL;
+
+    check_begin("probe/partial-container-index");
+    snprintf(path, sizeof(path), "%s/partial.mp4", e->dir);
+    CHECK_INT(read_file(e->va, &buf, &size), 0);
+    if (buf) {
+        /* the second 'stsz' box is the audio track's: its sample size
+         * and count (after the version and flags) set to 0 */
+        uint8_t *first = memmem(buf, (size_t)size, "stsz", 4), *second = NULL;
+        if (first)
+            second = memmem(first + 4, (size_t)(buf + size - first - 4), "stsz", 4);
+        CHECK(second && second + 16 <= buf + size, "no second stsz box");
+        if (second && second + 16 <= buf + size) {
+            memset(second + 8, 0, 8);
+            CHECK_INT(write_file(path, buf, size), 0);
+        }
+    }
+    free(buf);
+    CHECK_INT(probe_source(e->va, &whole), 0);
+    av_log_set_level(AV_LOG_QUIET);   /* "missing mandatory atoms" */
+    CHECK_INT(probe_source(path, &part), 0);
+    av_log_set_level(AV_LOG_ERROR);
+    if (whole && part && whole->video && part->video) {
+        CHECK_STR(whole->method, "container index");
+        CHECK(!part->error, "error: %s", part->error);
+        CHECK_INT(part->video->npkts, whole->video->npkts);
+        for (size_t i = 1; i < part->video->npkts; i++)
+            CHECK(part->video->pkts[i].dts > part->video->pkts[i - 1].dts,
+                  "video packet %zu: dts %lld after %lld", i,
+                  (long long)part->video->pkts[i].dts,
+                  (long long)part->video->pkts[i - 1].dts);
+    }
+    probe_free(&whole);
+    probe_free(&part);
+    check_end();
+}
+
+/* ---- title -------------------------------------------------------------- */
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+        n++;
+    return n;
+}
+
+/* A ladder of LADDER_MAX rungs, all below the source: every video
+ * rendition is a variant of the master playlist. */
+static void test_master_all_rungs(const struct env *e)
+{
+    struct title_options o;
+    struct title_key key;
+    struct probe *p = NULL;
+    struct title *t = NULL;
+    struct stat st;
+    char spec[512];
+    int at = 0, nvideo = 0;
+
+    check_begin("title/master-has-every-rung");
+    options(&o);
+    for (int i = 0; i < LADDER_MAX; i++)
+        at += snprintf(spec + at, sizeof(spec) - (size_t)at, "%s%d:%dk",
+                       i ? "," : "", 18 + 2 * i, 100 + 10 * i);
+    CHECK_INT(ladder_parse(spec, &o.ladder), 0);
+    CHECK_INT(o.ladder.n, LADDER_MAX);
+    CHECK_INT(stat(e->va, &st), 0);
+    title_make_key(&key, &st, &o);
+    CHECK_INT(probe_source(e->va, &p), 0);
+    if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
+        for (int i = 0; i < t->nrends; i++)
+            nvideo += t->rends[i].kind == REND_VIDEO;
+        CHECK(nvideo > LADDER_MAX, "%d video renditions", nvideo);
+        CHECK_INT(count(t->master, "#EXT-X-STREAM-INF"), nvideo);
+        CHECK_INT(count(t->master, "#EXT-X-MEDIA:TYPE=AUDIO"), 1);
+        for (int i = 0; i < t->nrends; i++) {
+            char uri[64];
+            snprintf(uri, sizeof(uri), "%s/%s/index.m3u8",
+                     t->rends[i].kind == REND_VIDEO ? "video" : "audio",
+                     t->rends[i].name);
+            CHECK(strstr(t->master, uri), "%s not in the master", uri);
+        }
+    } else {
+        CHECK(0, "no title built%s%s", t && t->error ? ": " : "",
+              t && t->error ? t->error : "");
+    }
+    title_free(&t);
+    probe_free(&p);
+    check_end();
+}
+
+int main(void)
+{
+    struct env e;
+
+    log_setup(0, LOG_LVL_ERROR);
+    av_log_set_level(AV_LOG_ERROR);
+    if (env_start(&e) < 0) {
+        check_begin("fixtures");
+        CHECK(0, "ffmpeg could not make the test media");
+        check_end();
+    } else {
+        test_partial_index(&e);
+        test_master_all_rungs(&e);
+    }
+    env_end(&e);
+    return check_summary("test_title");
+}
