@@ -42,7 +42,7 @@ test_session_MODS  = session cache evict log
 test_cache_MODS    = cache evict log
 test_audio_MODS    = audio probe log workbound
 test_title_MODS    = library cache evict title probe plan ladder playlist vpath \
-                     transcode mux demux workbound log
+                     transcode remux mux demux workbound log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench

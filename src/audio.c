@@ -776,15 +776,6 @@ static int seek_source(struct job *j, int64_t margin)
     return open_source(j);
 }
 
-/* Is this av_read_frame() error the file's (I/O), not its content's? */
-static int is_io_error(int err)
-{
-    return err == AVERROR(EIO) || err == AVERROR(ENOMEM) ||
-           err == AVERROR(ENOENT) || err == AVERROR(EACCES) ||
-           err == AVERROR(ESTALE) || err == AVERROR(ENXIO) ||
-           err == AVERROR(ENODEV) || err == AVERROR(EINTR);
-}
-
 static int receive_frames(struct job *j)
 {
     int ret;
@@ -821,7 +812,7 @@ static int decode_all(struct job *j)
             continue;
         if (ret < 0) {
             if (ret != AVERROR_EOF) {
-                if (is_io_error(ret))
+                if (probe_error_is_transient(ret))
                     return ret;
                 j->read_error = ret;
             }

@@ -273,6 +273,8 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
         }
     }
     av_packet_free(&pkt);
+    if (probe_error_is_transient(ret))
+        return ret;
     if (ret != AVERROR_EOF) {
         char err[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(ret, err, sizeof(err));
@@ -308,6 +310,21 @@ static int check_truncated_scan(struct probe *p, AVFormatContext *fmt)
     return 0;
 }
 
+int probe_error_is_transient(int err)
+{
+    static const int transient[] = {
+        EIO, ENOMEM, ENOENT, EACCES, EPERM, ESTALE, ENXIO, ENODEV, EINTR,
+        EAGAIN, ETIMEDOUT, EMFILE, ENFILE, EBUSY, ENOTCONN, ECONNRESET,
+        EHOSTDOWN, ENOLCK, ENOBUFS,
+    };
+    if (err == AVERROR_EXIT)
+        return 1;
+    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+        if (err == AVERROR(transient[i]))
+            return 1;
+    return 0;
+}
+
 int probe_source(const char *path, struct probe **out)
 {
     AVFormatContext *fmt = NULL;
@@ -319,7 +336,8 @@ int probe_source(const char *path, struct probe **out)
     if (!p)
         return -ENOMEM;
     if (stat(path, &sb) != 0) {
-        ret = set_error(p, "cannot read source: %s", strerror(errno));
+        /* the caller found the file: it went, or cannot be reached now */
+        ret = -errno;
         goto done;
     }
     if (sb.st_size == 0) {
@@ -328,6 +346,8 @@ int probe_source(const char *path, struct probe **out)
     }
     if ((ret = probe_open_input(path, &fmt)) < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];
+        if (probe_error_is_transient(ret))
+            goto done;
         av_strerror(ret, err, sizeof(err));
         ret = set_error(p, "not a readable media file: %s", err);
         goto done;

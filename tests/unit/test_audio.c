@@ -382,6 +382,28 @@ static void test_errors(const struct env *e)
     check_end();
 }
 
+/* A read that fails with EIO at the end of the file (the source through
+ * libavformat's concat protocol, followed by /proc/self/mem, whose first
+ * page cannot be read) fails the segment: it must not be padded with
+ * silence and stored as if the stream had ended. */
+static void test_read_error(const struct env *e)
+{
+    char path[300];
+    struct pkts l;
+
+    check_begin("errors/read-error-fails-the-segment");
+    snprintf(path, sizeof(path), "concat:%s|/proc/self/mem", e->path[FX_RATE]);
+    av_log_set_level(AV_LOG_QUIET);
+    CHECK_INT(encode(path, 0, bounds[3], bounds[4], &params, &l), AVERROR(EIO));
+    pkts_free(&l);
+    /* the same segment of the file itself is made */
+    CHECK_INT(encode(e->path[FX_RATE], 0, bounds[3], bounds[4], &params, &l), 0);
+    av_log_set_level(AV_LOG_ERROR);
+    CHECK_INT(l.n, (bounds[4] - bounds[3]) / FRAME);
+    pkts_free(&l);
+    check_end();
+}
+
 static void test_determinism(const struct env *e, int fx)
 {
     struct pkts a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, x = { 0 };
@@ -734,6 +756,7 @@ int main(void)
         return check_summary("test_audio");
     }
     test_errors(&e);
+    test_read_error(&e);
     test_determinism(&e, FX_MP4);
     test_determinism(&e, FX_LATE);
     test_frames(&e);

@@ -6,22 +6,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavutil/avutil.h>
 
 #include "check.h"
+#include "hlsfs/cache.h"
 #include "hlsfs/ladder.h"
+#include "hlsfs/library.h"
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
+#include "hlsfs/remux.h"
 #include "hlsfs/title.h"
+#include "hlsfs/transcode.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 struct env {
     char dir[64];
     char va[128];        /* 64x48 H.264 at 10 fps and AAC, 1 s, MP4 */
+    char ts[128];        /* the same packets in MPEG-TS              */
 };
 
 static int run(const char *cmd)
@@ -45,6 +51,11 @@ static int env_start(struct env *e)
     snprintf(cmd, sizeof(cmd),
              "ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=64x48:rate=10:d=1 "
              "-f lavfi -i sine=r=48000:d=1 -c:v libx264 -g 5 -c:a aac '%s'", e->va);
+    if (run(cmd) < 0)
+        return -EIO;
+    snprintf(e->ts, sizeof(e->ts), "%s/va.ts", e->dir);
+    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -y -i '%s' -c copy '%s'",
+             e->va, e->ts);
     return run(cmd);
 }
 
@@ -188,6 +199,123 @@ static void test_master_all_rungs(const struct env *e)
     check_end();
 }
 
+/* ---- making segments ------------------------------------------------ */
+
+/* A read that fails with EIO (the source through libavformat's concat
+ * protocol, followed by /proc/self/mem, whose first page cannot be read)
+ * fails the segment, transcoded or copied: it is not padded and handed
+ * over to be cached as if the stream had ended there. */
+static void test_read_error(const struct env *e)
+{
+    struct title_options o;
+    struct title_key key;
+    struct probe *p = NULL;
+    struct title *t = NULL;
+    struct stat st;
+    char broken[300];
+
+    check_begin("make/read-error-fails-the-segment");
+    options(&o);
+    snprintf(broken, sizeof(broken), "concat:%s|/proc/self/mem", e->ts);
+    CHECK_INT(stat(e->ts, &st), 0);
+    title_make_key(&key, &st, &o);
+    CHECK_INT(probe_source(e->ts, &p), 0);
+    if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
+        const struct title_rendition *enc = NULL, *copy = NULL;
+        for (int i = 0; i < t->nrends; i++) {
+            if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_ENCODE && !enc)
+                enc = &t->rends[i];
+            if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_COPY)
+                copy = &t->rends[i];
+        }
+        CHECK(enc && copy, "no encoded or copied video rendition");
+        CHECK_INT(t->nseg, 1);
+        if (enc && copy) {
+            uint8_t *out = NULL;
+            av_log_set_level(AV_LOG_QUIET);
+            CHECK_INT(transcode_segment(broken, t, enc, 0, &o.video, NULL, &out), -EIO);
+            CHECK(!out, "a segment was made");
+            free(out);
+            out = NULL;
+            CHECK_INT(remux_segment(broken, t, copy, 0, NULL, &out), -EIO);
+            free(out);
+            out = NULL;
+            av_log_set_level(AV_LOG_ERROR);
+            /* the file itself gives both */
+            CHECK_INT(transcode_segment(e->ts, t, enc, 0, &o.video, NULL, &out), 0);
+            free(out);
+            out = NULL;
+            CHECK_INT(remux_segment(e->ts, t, copy, 0, NULL, &out), 0);
+            free(out);
+        }
+    } else {
+        CHECK(0, "no title built");
+    }
+    title_free(&t);
+    probe_free(&p);
+    check_end();
+}
+
+/* ---- library ------------------------------------------------------------ */
+
+/* Looks a title up as a reader who may not read the file (root gives up
+ * its file-system capabilities for the call with a non-root fsuid). */
+static int get_as_nobody(struct library *l, const char *rel, const struct stat *st,
+                         struct title **t)
+{
+    int was = setfsuid(65534), ret;
+    ret = library_get(l, rel, st, t);
+    setfsuid((uid_t)was);
+    return ret;
+}
+
+/* A source that cannot be opened for now (EACCES) gets an error from the
+ * lookup, not a cached ERROR title: after chmod, with the same identity
+ * (ctime is not in the key), the next lookup serves it. */
+static void test_unreadable_then_fixed(const struct env *e)
+{
+    struct title_options o;
+    struct cache *c = NULL;
+    struct library *l = NULL;
+    struct title *t = NULL;
+    struct stat st;
+    char cache_dir[160], src[160], cmd[512];
+
+    check_begin("library/unreadable-source-then-chmod");
+    options(&o);
+    snprintf(cache_dir, sizeof(cache_dir), "%s/cache", e->dir);
+    snprintf(src, sizeof(src), "%s/lib/a.mp4", e->dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/lib' && cp '%s' '%s' && chmod 0600 '%s'",
+             e->dir, e->va, src, src);
+    CHECK_INT(run(cmd), 0);
+    /* the reader is uid 65534: the file is not its own, the directories
+     * above it it may search */
+    CHECK_INT(chown(src, 0, 0), 0);
+    CHECK_INT(chmod(e->dir, 0755), 0);
+    CHECK_INT(cache_open(&c, cache_dir, 64u << 20), 0);
+    CHECK_INT(library_new(&l, e->dir, c, &o), 0);
+    CHECK_INT(stat(src, &st), 0);
+    if (c && l) {
+        CHECK_INT(get_as_nobody(l, "/lib/a.mp4", &st, &t), -EACCES);
+        if (t) {
+            CHECK(0, "a title%s%.*s", t->error ? " with ERROR: " : "",
+                  t->error ? (int)t->error_len - 1 : 0, t->error ? t->error : "");
+            library_put(l, t);
+            t = NULL;
+        }
+        CHECK_INT(chmod(src, 0644), 0);
+        CHECK_INT(stat(src, &st), 0);
+        CHECK_INT(get_as_nobody(l, "/lib/a.mp4", &st, &t), 0);
+        CHECK(t && !t->error, "ERROR: %.*s", t && t->error ? (int)t->error_len - 1 : 0,
+              t && t->error ? t->error : "");
+        CHECK(t && t->nrends > 0, "no renditions");
+        library_put(l, t);
+    }
+    library_free(&l);
+    cache_close(&c);
+    check_end();
+}
+
 int main(void)
 {
     struct env e;
@@ -201,6 +329,8 @@ int main(void)
     } else {
         test_partial_index(&e);
         test_master_all_rungs(&e);
+        test_read_error(&e);
+        test_unreadable_then_fixed(&e);
     }
     env_end(&e);
     return check_summary("test_title");
