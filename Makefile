@@ -40,6 +40,7 @@ test_playlist_MODS = playlist vpath
 test_ladder_MODS   = ladder
 test_session_MODS  = session cache evict log
 test_cache_MODS    = cache evict log
+test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_audio_MODS    = audio probe log workbound
 test_title_MODS    = library cache evict title probe plan ladder playlist vpath \
                      transcode remux mux demux workbound log
@@ -63,7 +64,7 @@ $(BUILD):
 objs_of = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$(test_$$*_MODS)) | $(BUILD)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 unit: $(UNIT_BINS)
 
