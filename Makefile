@@ -22,8 +22,11 @@ CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Iinclude -DHLSFS_VERSION='"$(VERSION)"'
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+# float-cast-overflow (a double out of an int's range cast to it) is not
+# part of 'undefined' in GCC
+SAN      = address,undefined,float-cast-overflow
+CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
+LDFLAGS += -fsanitize=$(SAN)
 BUILD    = build/san
 else
 BUILD    = build/rel
@@ -33,7 +36,7 @@ SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
-UNIT_TESTS = vpath plan playlist ladder session audio cache title
+UNIT_TESTS = vpath plan playlist ladder session audio cache title opts
 test_vpath_MODS    = vpath
 test_plan_MODS     = plan
 test_playlist_MODS = playlist vpath
@@ -42,6 +45,7 @@ test_session_MODS  = session cache evict log
 test_cache_MODS    = cache evict log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_audio_MODS    = audio probe log workbound
+test_opts_MODS     = opts ladder
 test_title_MODS    = library cache evict title probe plan ladder playlist vpath \
                      transcode remux mux demux workbound log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
