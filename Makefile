@@ -17,7 +17,11 @@ PKGS     = fuse3 libavformat libavcodec libavutil libswscale libswresample lmdb
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wno-unused-parameter
+# the libfuse API every file is compiled against, defined here only: 3.12
+# (main.c's fuse_loop_cfg_*)
+FUSE_API = 312
 CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Iinclude -DHLSFS_VERSION='"$(VERSION)"' \
+               -DFUSE_USE_VERSION=$(FUSE_API) \
                $(shell pkg-config --cflags $(PKGS))
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
@@ -36,7 +40,7 @@ SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
-UNIT_TESTS = vpath plan playlist ladder session audio cache title opts
+UNIT_TESTS = vpath plan playlist ladder session audio cache title opts mux
 test_vpath_MODS    = vpath
 test_plan_MODS     = plan
 test_playlist_MODS = playlist vpath
@@ -44,8 +48,11 @@ test_ladder_MODS   = ladder
 test_session_MODS  = session cache evict log
 test_cache_MODS    = cache evict log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
+test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
+test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 test_audio_MODS    = audio probe log workbound
 test_opts_MODS     = opts ladder
+test_mux_MODS      = mux
 test_title_MODS    = library cache evict title probe plan ladder playlist vpath \
                      transcode remux mux demux workbound log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)

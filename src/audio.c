@@ -544,10 +544,13 @@ static int hold(struct job *j, AVFrame *f, int64_t at)
         j->held = n;
         j->held_cap = cap;
     }
+    int bytes = av_samples_get_buffer_size(NULL, f->ch_layout.nb_channels,
+                                           f->nb_samples, f->format, 1);
+    if (bytes < 0)
+        return bytes;
     if (!(j->held[j->nheld].frame = av_frame_alloc()))
         return AVERROR(ENOMEM);
-    j->held_bytes += (size_t)av_samples_get_buffer_size(
-        NULL, f->ch_layout.nb_channels, f->nb_samples, f->format, 1);
+    j->held_bytes += (size_t)bytes;
     av_frame_move_ref(j->held[j->nheld].frame, f);
     j->held[j->nheld++].at = at;
     return 0;

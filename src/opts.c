@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FUSE_USE_VERSION 35
 #include <fuse.h>
 
 #include "hlsfs/opts.h"

@@ -312,14 +312,15 @@ static int64_t select_kth(int64_t *v, size_t n, size_t k)
 /* FRAME-RATE: the container's average or libavformat's base rate when one
  * is within 5 % of the rate of the typical (median) step between
  * timestamps (they are exact where timestamps are rounded, and some
- * containers report a bogus average); else the mean rate of the frames. */
+ * containers report a bogus average); else the mean rate of the frames.
+ * 0 when unknown, -1 without memory. */
 static double frame_rate(const struct probe_stream *v, size_t from)
 {
     size_t n = v->npkts - from, k = 0;
     int64_t *ts = malloc((n ? n : 1) * sizeof(*ts));
     double step_rate = 0, mean_rate = 0, tb = av_q2d(v->tb);
     if (!ts)
-        return 0;
+        return -1;          /* no memory: not "unknown", which is kept */
     int all_pts = 1;        /* a sample table gives decode times only */
     for (size_t i = from; i < v->npkts; i++)
         all_pts &= v->pkts[i].pts != AV_NOPTS_VALUE;
@@ -498,7 +499,14 @@ static int init_rendition(struct title_rendition *r, long nseg)
 {
     r->range = calloc((size_t)nseg + 1, sizeof(*r->range));
     r->sizes = calloc((size_t)nseg ? (size_t)nseg : 1, sizeof(*r->sizes));
-    return r->range && r->sizes ? 0 : -ENOMEM;
+    if (r->range && r->sizes)
+        return 0;
+    /* not counted in nrends yet: title_free would not see them */
+    free(r->range);
+    free(r->sizes);
+    r->range = NULL;
+    r->sizes = NULL;
+    return -ENOMEM;
 }
 
 static struct title_rendition *new_rendition(struct title *t, enum rend_kind kind,
@@ -858,7 +866,10 @@ int title_build(const struct probe *p, const struct title_key *key,
     }
     int64_t frame = nframes > 1 ? (hi - lo) / (int64_t)(nframes - 1) : 0;
     end += frame > 0 ? frame : 1;
-    t->frame_rate = frame_rate(v, key_pkt[0]);
+    if ((t->frame_rate = frame_rate(v, key_pkt[0])) < 0) {
+        ret = -ENOMEM;
+        goto fail;
+    }
 
     if (!(t->bounds = malloc(((size_t)nseg + 1) * sizeof(*t->bounds))) ||
         !(t->rends = calloc((size_t)p->naudio + 1 + LADDER_MAX, sizeof(*t->rends)))) {

@@ -98,6 +98,198 @@ static int write_file(const char *path, const uint8_t *buf, long size)
     return ok ? 0 : -EIO;
 }
 
+/* ---- allocation failures ------------------------------------------------ */
+
+/* malloc, calloc, realloc and free of the objects linked in pass through
+ * here (Makefile: test_title_LDFLAGS, --wrap). While 'tracking', every
+ * block they allocate is recorded until it is freed, and the allocation
+ * numbered 'fail_at' (from 1) fails. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+
+#define LIVE_MAX 8192
+static struct {
+    int   tracking;
+    long  count, fail_at;
+    void *live[LIVE_MAX];
+    int   nlive, overflow;
+} alloc;
+
+static void live_add(void *p)
+{
+    if (!p || !alloc.tracking)
+        return;
+    if (alloc.nlive == LIVE_MAX)
+        alloc.overflow = 1;
+    else
+        alloc.live[alloc.nlive++] = p;
+}
+
+static void live_del(void *p)
+{
+    for (int i = 0; p && i < alloc.nlive; i++)
+        if (alloc.live[i] == p) {
+            alloc.live[i] = alloc.live[--alloc.nlive];
+            return;
+        }
+}
+
+static int alloc_fails(void)
+{
+    return alloc.tracking && ++alloc.count == alloc.fail_at;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    void *p = alloc_fails() ? NULL : __real_malloc(n);
+    live_add(p);
+    return p;
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    void *p = alloc_fails() ? NULL : __real_calloc(n, size);
+    live_add(p);
+    return p;
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    void *q;
+    if (alloc_fails())
+        return NULL;
+    if ((q = __real_realloc(p, n))) {
+        live_del(p);
+        live_add(q);
+    }
+    return q;
+}
+
+void __wrap_free(void *p)
+{
+    live_del(p);
+    __real_free(p);
+}
+
+/* Runs fn with its 1st, 2nd, 3rd ... allocation failing, until it
+ * succeeds: each failure must be -ENOMEM and leave nothing allocated. */
+static void every_allocation_fails(const char *what, int (*fn)(void *), void *arg,
+                                   void (*undo)(void *))
+{
+    long n;
+    int ret = -ENOMEM, leaks = 0, wrong = 0;
+
+    for (n = 1; n < 100000 && ret == -ENOMEM; n++) {
+        alloc.nlive = alloc.overflow = 0;
+        alloc.count = 0;
+        alloc.fail_at = n;
+        alloc.tracking = 1;
+        ret = fn(arg);
+        alloc.tracking = 0;
+        if (ret == 0) {
+            CHECK(alloc.count < n, "%s: succeeded although allocation %ld failed",
+                  what, n);
+            undo(arg);
+            break;
+        }
+        if (ret != -ENOMEM && !wrong++)
+            CHECK(0, "%s: allocation %ld failed: returned %d, not -ENOMEM", what, n, ret);
+        if (alloc.nlive && !leaks++)
+            CHECK(0, "%s: allocation %ld failed: %d block(s) not freed", what, n,
+                  alloc.nlive);
+    }
+    CHECK(!alloc.overflow, "%s: more blocks than the table holds", what);
+    CHECK_INT(ret, 0);
+    CHECK(n > 5, "%s: only %ld allocations", what, n);
+}
+
+struct deser {
+    const uint8_t *buf;
+    size_t         len;
+    struct title  *t;
+};
+
+static int do_deserialize(void *arg)
+{
+    struct deser *d = arg;
+    return title_deserialize(d->buf, d->len, &d->t);
+}
+
+static void undo_deserialize(void *arg)
+{
+    title_free(&((struct deser *)arg)->t);
+}
+
+struct build {
+    const struct probe       *p;
+    const struct title_key   *key;
+    const struct title_options *o;
+    struct title             *t;
+};
+
+static int do_build(void *arg)
+{
+    struct build *b = arg;
+    return title_build(b->p, b->key, b->o, &b->t);
+}
+
+static void undo_build(void *arg)
+{
+    title_free(&((struct build *)arg)->t);
+}
+
+/* A title built and read back with each allocation failing in turn. */
+static void test_allocation_failures(const struct env *e)
+{
+    struct title_options o;
+    struct title_key key;
+    struct probe *p = NULL;
+    struct title *t = NULL;
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    check_begin("title/allocation-failures-leak-nothing");
+    options(&o);
+    CHECK_INT(stat(e->va, &st), 0);
+    title_make_key(&key, &st, &o);
+    CHECK_INT(probe_source(e->va, &p), 0);
+    if (p && title_build(p, &key, &o, &t) == 0 && !t->error &&
+        title_serialize(t, &buf, &len) == 0) {
+        struct build b = { .p = p, .key = &key, .o = &o };
+        struct deser d = { .buf = buf, .len = len };
+        log_setup(0, LOG_LVL_ERROR);
+        every_allocation_fails("title_build", do_build, &b, undo_build);
+        every_allocation_fails("title_deserialize", do_deserialize, &d, undo_deserialize);
+    } else {
+        CHECK(0, "no title built and serialized");
+    }
+    free(buf);
+    title_free(&t);
+    probe_free(&p);
+    check_end();
+}
+
+/* Every byte of a title key is one of its fields: no padding, whose
+ * bytes a copy need not keep, reaches the cache keys. */
+static void test_key_bytes(void)
+{
+    struct title_key k;
+    size_t fields = sizeof(k.magic) + sizeof(k.reserved0) + sizeof(k.dev) +
+                    sizeof(k.ino) + sizeof(k.size) + sizeof(k.mtime_ns) +
+                    sizeof(k.segment_ms) + sizeof(k.reserved) + sizeof(k.options_hash);
+
+    check_begin("title/key-has-no-padding");
+    CHECK_INT(sizeof(struct title_key), fields);
+    check_end();
+}
+
 /* ---- probe ------------------------------------------------------------ */
 
 /* An MP4 whose audio track lost its sample table (sample count 0) has a
@@ -320,6 +512,7 @@ int main(void)
 {
     struct env e;
 
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* lines survive a sanitizer exit */
     log_setup(0, LOG_LVL_ERROR);
     av_log_set_level(AV_LOG_ERROR);
     if (env_start(&e) < 0) {
@@ -327,10 +520,12 @@ int main(void)
         CHECK(0, "ffmpeg could not make the test media");
         check_end();
     } else {
+        test_key_bytes();
         test_partial_index(&e);
         test_master_all_rungs(&e);
         test_read_error(&e);
         test_unreadable_then_fixed(&e);
+        test_allocation_failures(&e);
     }
     env_end(&e);
     return check_summary("test_title");
