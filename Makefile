@@ -17,13 +17,20 @@ PKGS     = fuse3 libavformat libavcodec libavutil libswscale libswresample lmdb
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wno-unused-parameter
+# the libfuse API every file is compiled against, defined here only: 3.12
+# (main.c's fuse_loop_cfg_*)
+FUSE_API = 312
 CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Iinclude -DHLSFS_VERSION='"$(VERSION)"' \
+               -DFUSE_USE_VERSION=$(FUSE_API) \
                $(shell pkg-config --cflags $(PKGS))
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+# float-cast-overflow (a double out of an int's range cast to it) is not
+# part of 'undefined' in GCC
+SAN      = address,undefined,float-cast-overflow
+CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
+LDFLAGS += -fsanitize=$(SAN)
 BUILD    = build/san
 else
 BUILD    = build/rel
@@ -33,15 +40,21 @@ SRCS = $(wildcard src/*.c)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
-UNIT_TESTS = vpath plan playlist ladder session audio cache mux
+UNIT_TESTS = vpath plan playlist ladder session audio cache title opts mux
 test_vpath_MODS    = vpath
 test_plan_MODS     = plan
 test_playlist_MODS = playlist vpath
 test_ladder_MODS   = ladder
 test_session_MODS  = session cache evict log
 test_cache_MODS    = cache evict log
+test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
+test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
+test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 test_audio_MODS    = audio probe log workbound
+test_opts_MODS     = opts ladder
 test_mux_MODS      = mux
+test_title_MODS    = library cache evict title probe plan ladder playlist vpath \
+                     transcode remux mux demux workbound log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench
@@ -62,7 +75,7 @@ $(BUILD):
 objs_of = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$(test_$$*_MODS)) | $(BUILD)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 unit: $(UNIT_BINS)
 
@@ -73,6 +86,7 @@ $(BUILD)/bench/churn: bench/churn.c $(call objs_of,$(CHURN_MODS)) | $(BUILD)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 check: hlsfs unit e2e-deps
+	@tests/run_test.sh
 	@tests/run.sh $(BUILD)/tests ./hlsfs
 
 # the end-to-end tests' npm packages (playwright-core, hls.js), pinned by

@@ -544,10 +544,13 @@ static int hold(struct job *j, AVFrame *f, int64_t at)
         j->held = n;
         j->held_cap = cap;
     }
+    int bytes = av_samples_get_buffer_size(NULL, f->ch_layout.nb_channels,
+                                           f->nb_samples, f->format, 1);
+    if (bytes < 0)
+        return bytes;
     if (!(j->held[j->nheld].frame = av_frame_alloc()))
         return AVERROR(ENOMEM);
-    j->held_bytes += (size_t)av_samples_get_buffer_size(
-        NULL, f->ch_layout.nb_channels, f->nb_samples, f->format, 1);
+    j->held_bytes += (size_t)bytes;
     av_frame_move_ref(j->held[j->nheld].frame, f);
     j->held[j->nheld++].at = at;
     return 0;
@@ -776,15 +779,6 @@ static int seek_source(struct job *j, int64_t margin)
     return open_source(j);
 }
 
-/* Is this av_read_frame() error the file's (I/O), not its content's? */
-static int is_io_error(int err)
-{
-    return err == AVERROR(EIO) || err == AVERROR(ENOMEM) ||
-           err == AVERROR(ENOENT) || err == AVERROR(EACCES) ||
-           err == AVERROR(ESTALE) || err == AVERROR(ENXIO) ||
-           err == AVERROR(ENODEV) || err == AVERROR(EINTR);
-}
-
 static int receive_frames(struct job *j)
 {
     int ret;
@@ -821,7 +815,7 @@ static int decode_all(struct job *j)
             continue;
         if (ret < 0) {
             if (ret != AVERROR_EOF) {
-                if (is_io_error(ret))
+                if (probe_error_is_transient(ret))
                     return ret;
                 j->read_error = ret;
             }

@@ -8,7 +8,10 @@
  *
  * Locks: e->lock protects the table and the counters; e->run_lock makes
  * evictions run one at a time. run_lock is taken before lock, never the
- * other way round, and no cache call is made under lock.
+ * other way round. The one cache call made under lock is the delete of a
+ * batch of victims, with the check that none is pinned: a pin (taken
+ * under lock) comes before both or after both. cache.c never calls back
+ * here, so LMDB's writer lock is only ever taken after e->lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -459,22 +462,24 @@ int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
             planned = segment_pages_bytes(e, sc.v[i].size);
             est = est > planned ? est - planned : 0;
         }
-        /* a pin taken since the scan wins: that segment stays */
+        /* a pin taken since the scan wins: that segment stays. The check
+         * and the delete are one step under e->lock, so that no pin comes
+         * between them (a handle opened meanwhile waits, then finds the
+         * segment gone and has it made again) */
         int skip[DELETE_BATCH] = { 0 }, m = 0;
         const uint8_t *del[DELETE_BATCH];
         size_t dlens[DELETE_BATCH];
         pthread_mutex_lock(&e->lock);
         for (int k = 0; k < n; k++) {
             struct entry *x = entry_find(e, keys[k], klens[k], 0);
-            skip[k] = x && x->pins;
+            if ((skip[k] = x && x->pins))
+                continue;
+            del[m] = keys[k];
+            dlens[m++] = klens[k];
         }
+        rc = cache_segments_del(e->cache, del, dlens, m, &got);
         pthread_mutex_unlock(&e->lock);
-        for (int k = 0; k < n; k++)
-            if (!skip[k]) {
-                del[m] = keys[k];
-                dlens[m++] = klens[k];
-            }
-        if ((rc = cache_segments_del(e->cache, del, dlens, m, &got)) < 0) {
+        if (rc < 0) {
             ret = rc;
             goto out;
         }
@@ -542,8 +547,10 @@ int evict_behind(struct evict *e, const uint8_t *rkey, size_t rlen,
             keys[n] = keybuf[n];
             klens[n++] = klen;
         }
+        /* checked and deleted under one hold of e->lock, as in evict_run */
+        rc = cache_segments_del(e->cache, keys, klens, n, &got);
         pthread_mutex_unlock(&e->lock);
-        if ((rc = cache_segments_del(e->cache, keys, klens, n, &got)) < 0) {
+        if (rc < 0) {
             count_error(e);
             pthread_mutex_unlock(&e->run_lock);
             return rc;

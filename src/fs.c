@@ -9,7 +9,6 @@
  * open, so servers that open on their event loop never wait, and kept by
  * that handle, which therefore sees one version from first byte to last.
  */
-#define FUSE_USE_VERSION 35
 
 #include <dirent.h>
 #include <errno.h>

@@ -4,7 +4,6 @@
  * (LMDB must not cross a fork) and runs the FUSE loop. Teardown runs the
  * same ladder in reverse.
  */
-#define FUSE_USE_VERSION 312
 
 #include <signal.h>
 #include <stdatomic.h>

@@ -251,14 +251,23 @@ int mux_decode_times(const int64_t *pts, size_t n, int64_t shift, int64_t *dts)
     return 0;
 }
 
-void mux_adts_header(const AVCodecParameters *par, int payload,
-                     uint8_t out[MUX_ADTS_HEADER])
+int mux_adts_header(const AVCodecParameters *par, int payload,
+                    uint8_t out[MUX_ADTS_HEADER])
 {
     const uint8_t *x = par->extradata;
+    /* the AudioSpecificConfig's first two bytes: object type, sampling
+     * frequency index, channel configuration; a frame length of 13 bits */
+    if (!x || par->extradata_size < 2 || payload < 0 ||
+        payload > 0x1fff - MUX_ADTS_HEADER)
+        return AVERROR(EINVAL);
     int aot = x[0] >> 3;
     int rate_index = ((x[0] & 7) << 1) | (x[1] >> 7);
     int channels = (x[1] >> 3) & 0xf;
     int len = payload + MUX_ADTS_HEADER;
+    /* ADTS has two bits for the object type (1..4) and no room for an
+     * explicit sampling frequency (index 15) */
+    if (aot < 1 || aot > 4 || rate_index > 12)
+        return AVERROR(EINVAL);
 
     out[0] = 0xff;                                   /* syncword          */
     out[1] = 0xf1;                                   /* MPEG-4, no CRC    */
@@ -267,4 +276,5 @@ void mux_adts_header(const AVCodecParameters *par, int payload,
     out[4] = (uint8_t)((len >> 3) & 0xff);
     out[5] = (uint8_t)(((len & 7) << 5) | 0x1f);     /* buffer fullness   */
     out[6] = 0xfc;                                   /* VBR, one frame    */
+    return 0;
 }

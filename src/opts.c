@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FUSE_USE_VERSION 35
 #include <fuse.h>
 
 #include "hlsfs/opts.h"
@@ -160,6 +159,22 @@ static int parse_number(const char *name, const char *text, const char *def,
     return 0;
 }
 
+/* A count: a whole number from lo to hi (checked before any cast). */
+static int parse_count(const char *name, const char *text, const char *def,
+                       int lo, int hi, int *out)
+{
+    double v;
+    if (parse_number(name, text, def, lo, hi, &v) < 0)
+        return -EINVAL;
+    if (v != (double)(int)v) {
+        fprintf(stderr, "hlsfs: %s '%s' must be a whole number\n", name,
+                text ? text : def);
+        return -EINVAL;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 static int valid_preset(const char *p)
 {
     static const char *const presets[] = {
@@ -175,7 +190,6 @@ static int valid_preset(const char *p)
 static int validate_encoding(struct hlsfs_opts *o)
 {
     struct title_options *t = &o->title;
-    double v;
 
     t->segment_time = o->segment_time;
     if (o->ladder_s) {
@@ -208,13 +222,9 @@ static int validate_encoding(struct hlsfs_opts *o)
     }
     t->audio_bit_rate = (int64_t)(kbit * 1000 + 0.5);
     t->audio_sample_rate = 48000;
-    if (parse_number("threads", o->threads_s, DEFAULT_THREADS, 1, 64, &v) < 0 ||
-        v != (int)v) {
-        if (v != (int)v)
-            fprintf(stderr, "hlsfs: threads must be a whole number\n");
+    if (parse_count("threads", o->threads_s, DEFAULT_THREADS, 1, 64,
+                    &t->video.threads) < 0)
         return -EINVAL;
-    }
-    t->video.threads = (int)v;
     if (parse_number("max_ahead", o->max_ahead_s, DEFAULT_MAX_AHEAD, 0, 3600,
                      &o->max_ahead) < 0 ||
         parse_number("idle_timeout", o->idle_timeout_s, DEFAULT_IDLE_TIMEOUT, 0.1,
@@ -223,9 +233,9 @@ static int validate_encoding(struct hlsfs_opts *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     char def_sessions[24];
     snprintf(def_sessions, sizeof(def_sessions), "%ld", cores > 0 ? cores : 1);
-    if (parse_number("max_sessions", o->max_sessions_s, def_sessions, 1, 256, &v) < 0)
+    if (parse_count("max_sessions", o->max_sessions_s, def_sessions, 1, 256,
+                    &o->max_sessions) < 0)
         return -EINVAL;
-    o->max_sessions = (int)v;
     if (parse_number("segment_keep", o->segment_keep_s, DEFAULT_SEGMENT_KEEP,
                      0, 1e7, &o->segment_keep) < 0)
         return -EINVAL;

@@ -214,14 +214,17 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
     int64_t expected_end = 0;
     if (!strstr(fmt->iformat->name, "mp4"))
         return 0;
+    /* every stream used has a table, or none is filled: the packet scan
+     * that follows appends to the streams */
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        if (slot_of(p, (int)i) && avformat_index_get_entries_count(fmt->streams[i]) <= 0)
+            return 0;
     for (unsigned i = 0; i < fmt->nb_streams; i++) {
         struct probe_stream *s = slot_of(p, (int)i);
         if (!s)
             continue;
         AVStream *st = fmt->streams[i];
         int n = avformat_index_get_entries_count(st);
-        if (n <= 0)
-            return 0;
         for (int k = 0; k < n; k++) {
             const AVIndexEntry *e = avformat_index_get_entry(st, k);
             int flags = 0;
@@ -305,6 +308,8 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
         }
     }
     av_packet_free(&pkt);
+    if (probe_error_is_transient(ret))
+        return ret;
     if (ret != AVERROR_EOF) {
         char err[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(ret, err, sizeof(err));
@@ -340,6 +345,21 @@ static int check_truncated_scan(struct probe *p, AVFormatContext *fmt)
     return 0;
 }
 
+int probe_error_is_transient(int err)
+{
+    static const int transient[] = {
+        EIO, ENOMEM, ENOENT, EACCES, EPERM, ESTALE, ENXIO, ENODEV, EINTR,
+        EAGAIN, ETIMEDOUT, EMFILE, ENFILE, EBUSY, ENOTCONN, ECONNRESET,
+        EHOSTDOWN, ENOLCK, ENOBUFS,
+    };
+    if (err == AVERROR_EXIT)
+        return 1;
+    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+        if (err == AVERROR(transient[i]))
+            return 1;
+    return 0;
+}
+
 int probe_source(const char *path, struct probe **out)
 {
     AVFormatContext *fmt = NULL;
@@ -351,7 +371,8 @@ int probe_source(const char *path, struct probe **out)
     if (!p)
         return -ENOMEM;
     if (stat(path, &sb) != 0) {
-        ret = set_error(p, "cannot read source: %s", strerror(errno));
+        /* the caller found the file: it went, or cannot be reached now */
+        ret = -errno;
         goto done;
     }
     if (sb.st_size == 0) {
@@ -360,6 +381,8 @@ int probe_source(const char *path, struct probe **out)
     }
     if ((ret = probe_open_input(path, &fmt)) < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];
+        if (probe_error_is_transient(ret))
+            goto done;
         av_strerror(ret, err, sizeof(err));
         ret = set_error(p, "not a readable media file: %s", err);
         goto done;

@@ -33,7 +33,8 @@ static int audio_to_mux(void *opaque, const AVPacket *pkt)
     av_packet_unref(s->framed);
     if ((ret = av_new_packet(s->framed, pkt->size + MUX_ADTS_HEADER)) < 0)
         return ret;
-    mux_adts_header(s->par, pkt->size, s->framed->data);
+    if ((ret = mux_adts_header(s->par, pkt->size, s->framed->data)) < 0)
+        return ret;
     memcpy(s->framed->data + MUX_ADTS_HEADER, pkt->data, (size_t)pkt->size);
     s->framed->pts = pkt->pts;
     s->framed->dts = pkt->dts;

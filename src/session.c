@@ -950,7 +950,12 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
         free(s);
         return -ENOMEM;
     }
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    /* the deadlines of the work condition are CLOCK_MONOTONIC times */
+    if ((rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC))) {
+        pthread_condattr_destroy(&ca);
+        free(s);
+        return -rc;
+    }
     if (pthread_mutex_init(&s->lock, NULL)) {
         pthread_condattr_destroy(&ca);
         free(s);

@@ -312,14 +312,15 @@ static int64_t select_kth(int64_t *v, size_t n, size_t k)
 /* FRAME-RATE: the container's average or libavformat's base rate when one
  * is within 5 % of the rate of the typical (median) step between
  * timestamps (they are exact where timestamps are rounded, and some
- * containers report a bogus average); else the mean rate of the frames. */
+ * containers report a bogus average); else the mean rate of the frames.
+ * 0 when unknown, -1 without memory. */
 static double frame_rate(const struct probe_stream *v, size_t from)
 {
     size_t n = v->npkts - from, k = 0;
     int64_t *ts = malloc((n ? n : 1) * sizeof(*ts));
     double step_rate = 0, mean_rate = 0, tb = av_q2d(v->tb);
     if (!ts)
-        return 0;
+        return -1;          /* no memory: not "unknown", which is kept */
     int all_pts = 1;        /* a sample table gives decode times only */
     for (size_t i = from; i < v->npkts; i++)
         all_pts &= v->pkts[i].pts != AV_NOPTS_VALUE;
@@ -391,16 +392,84 @@ static void rendition_rates(struct title *t, struct title_rendition *r)
     r->avg_bps = total_ms > 0 ? (total * 8000 + (uint64_t)total_ms - 1) / (uint64_t)total_ms : 0;
 }
 
+/* The master playlist: every video rendition a variant, every audio
+ * rendition a member of one group (as many as the title has). */
+static int make_master(struct title *t)
+{
+    struct master_text {
+        char uri[VPATH_NAME_MAX + 32];
+        char codecs[80];
+    };
+    size_t n = t->nrends > 0 ? (size_t)t->nrends : 1;
+    struct playlist_audio *audios = calloc(n, sizeof(*audios));
+    struct playlist_variant *variants = calloc(n, sizeof(*variants));
+    struct master_text *text = calloc(n, sizeof(*text));
+    int naudio = 0, nvideo = 0, default_done = 0, ret = 0;
+    uint64_t audio_peak = 0, audio_avg = 0;
+
+    if (!audios || !variants || !text) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    for (int i = 0; i < t->nrends; i++) {
+        struct title_rendition *r = &t->rends[i];
+        if (r->kind != REND_AUDIO)
+            continue;
+        snprintf(text[i].uri, sizeof(text[i].uri), "audio/%s/index.m3u8", r->name);
+        int is_default = r->is_default && !default_done;
+        default_done |= is_default;
+        audios[naudio] = (struct playlist_audio){
+            .group = "audio", .language = r->language, .name = r->label,
+            .is_default = is_default, .channels = r->channels, .uri = text[i].uri,
+        };
+        naudio++;
+        if (r->peak_bps > audio_peak)
+            audio_peak = r->peak_bps;
+        if (r->avg_bps > audio_avg)
+            audio_avg = r->avg_bps;
+    }
+    if (naudio && !default_done)
+        audios[0].is_default = 1;
+    const char *audio_codecs = NULL;
+    for (int i = 0; i < t->nrends; i++)
+        if (t->rends[i].kind == REND_AUDIO) {
+            audio_codecs = t->rends[i].codecs;
+            break;
+        }
+    for (int i = 0; i < t->nrends; i++) {
+        struct title_rendition *r = &t->rends[i];
+        if (r->kind != REND_VIDEO)
+            continue;
+        snprintf(text[i].uri, sizeof(text[i].uri), "video/%s/index.m3u8", r->name);
+        if (audio_codecs)
+            snprintf(text[i].codecs, sizeof(text[i].codecs), "%s,%s", r->codecs,
+                     audio_codecs);
+        else
+            snprintf(text[i].codecs, sizeof(text[i].codecs), "%s", r->codecs);
+        variants[nvideo] = (struct playlist_variant){
+            .bandwidth = r->peak_bps + audio_peak,
+            .avg_bandwidth = r->avg_bps + audio_avg,
+            .width = r->width, .height = r->height, .frame_rate = t->frame_rate,
+            .codecs = text[i].codecs, .audio_group = naudio ? "audio" : NULL,
+            .uri = text[i].uri,
+        };
+        nvideo++;
+    }
+    if (!(t->master = playlist_master(variants, nvideo, audios, naudio)))
+        ret = -ENOMEM;
+    else
+        t->master_len = strlen(t->master);
+done:
+    free(audios);
+    free(variants);
+    free(text);
+    return ret;
+}
+
 /* Playlists are derived text: made after building and after reading. */
 static int make_playlists(struct title *t)
 {
     int64_t *ms = malloc((size_t)t->nseg * sizeof(*ms));
-    struct playlist_audio audios[64];
-    struct playlist_variant variants[8];
-    char uris[72][VPATH_NAME_MAX + 32];
-    int naudio = 0, nvideo = 0, default_done = 0;
-    uint64_t audio_peak = 0, audio_avg = 0;
-    char codecs[8][80];
 
     if (!ms)
         return -ENOMEM;
@@ -423,61 +492,21 @@ static int make_playlists(struct title *t)
         r->playlist_len = strlen(r->playlist);
     }
     free(ms);
-
-    for (int i = 0; i < t->nrends && naudio < 64; i++) {
-        struct title_rendition *r = &t->rends[i];
-        if (r->kind != REND_AUDIO)
-            continue;
-        snprintf(uris[naudio], sizeof(uris[0]), "audio/%s/index.m3u8", r->name);
-        int is_default = r->is_default && !default_done;
-        default_done |= is_default;
-        audios[naudio] = (struct playlist_audio){
-            .group = "audio", .language = r->language, .name = r->label,
-            .is_default = is_default, .channels = r->channels, .uri = uris[naudio],
-        };
-        naudio++;
-        if (r->peak_bps > audio_peak)
-            audio_peak = r->peak_bps;
-        if (r->avg_bps > audio_avg)
-            audio_avg = r->avg_bps;
-    }
-    if (naudio && !default_done)
-        audios[0].is_default = 1;
-    const char *audio_codecs = NULL;
-    for (int i = 0; i < t->nrends; i++)
-        if (t->rends[i].kind == REND_AUDIO) {
-            audio_codecs = t->rends[i].codecs;
-            break;
-        }
-    for (int i = 0; i < t->nrends && nvideo < 8; i++) {
-        struct title_rendition *r = &t->rends[i];
-        if (r->kind != REND_VIDEO)
-            continue;
-        snprintf(uris[64 + nvideo], sizeof(uris[0]), "video/%s/index.m3u8", r->name);
-        if (audio_codecs)
-            snprintf(codecs[nvideo], sizeof(codecs[0]), "%s,%s", r->codecs, audio_codecs);
-        else
-            snprintf(codecs[nvideo], sizeof(codecs[0]), "%s", r->codecs);
-        variants[nvideo] = (struct playlist_variant){
-            .bandwidth = r->peak_bps + audio_peak,
-            .avg_bandwidth = r->avg_bps + audio_avg,
-            .width = r->width, .height = r->height, .frame_rate = t->frame_rate,
-            .codecs = codecs[nvideo], .audio_group = naudio ? "audio" : NULL,
-            .uri = uris[64 + nvideo],
-        };
-        nvideo++;
-    }
-    if (!(t->master = playlist_master(variants, nvideo, audios, naudio)))
-        return -ENOMEM;
-    t->master_len = strlen(t->master);
-    return 0;
+    return make_master(t);
 }
 
 static int init_rendition(struct title_rendition *r, long nseg)
 {
     r->range = calloc((size_t)nseg + 1, sizeof(*r->range));
     r->sizes = calloc((size_t)nseg ? (size_t)nseg : 1, sizeof(*r->sizes));
-    return r->range && r->sizes ? 0 : -ENOMEM;
+    if (r->range && r->sizes)
+        return 0;
+    /* not counted in nrends yet: title_free would not see them */
+    free(r->range);
+    free(r->sizes);
+    r->range = NULL;
+    r->sizes = NULL;
+    return -ENOMEM;
 }
 
 static struct title_rendition *new_rendition(struct title *t, enum rend_kind kind,
@@ -909,7 +938,10 @@ int title_build(const struct probe *p, const struct title_key *key,
     }
     int64_t frame = nframes > 1 ? (hi - lo) / (int64_t)(nframes - 1) : 0;
     end += frame > 0 ? frame : 1;
-    t->frame_rate = frame_rate(v, key_pkt[0]);
+    if ((t->frame_rate = frame_rate(v, key_pkt[0])) < 0) {
+        ret = -ENOMEM;
+        goto fail;
+    }
 
     if (!(t->bounds = malloc(((size_t)nseg + 1) * sizeof(*t->bounds))) ||
         !(t->rends = calloc((size_t)p->naudio + 1 + LADDER_MAX, sizeof(*t->rends)))) {

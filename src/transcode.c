@@ -553,6 +553,10 @@ static int decode_segment(struct decode_side *d)
         if (done)
             break;
         if ((ret = demux_read(d->fmt, r, d->pkt, 0)) < 0) {
+            /* the file's error (I/O, permissions) fails the segment; the
+             * content's ends the stream, as the same bytes always will */
+            if (probe_error_is_transient(ret))
+                return ret;
             if (ret != AVERROR_EOF)
                 log_warn("%s: video segment %ld: read stopped early", d->path, d->seg);
             /* the end of the source: drain the decoder */

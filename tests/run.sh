@@ -2,19 +2,36 @@
 # Runs every unit test program, then the integration suite, then the
 # end-to-end client suite (tests/e2e), and ends with one line
 # "N passed, N failed". Exit status 1 when anything failed.
-# usage: tests/run.sh UNIT_BIN_DIR HLSFS_BINARY
+# usage: tests/run.sh UNIT_BIN_DIR HLSFS_BINARY [MOUNT_SUITES]
+# MOUNT_SUITES: the suites under tests/ to mount, "integration e2e" unless
+# given ("" for none: the unit programs only)
 set -u
 unit_dir=$1
 hlsfs=$2
+suites=${3-integration e2e}
 top=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "${one:-}"' EXIT
 status=0
 
+# a program's PASS and FAIL lines count; one that exits non-zero without
+# a FAIL line of its own (a crash, an abort, a sanitizer report, a leak
+# found at exit) or ends without its summary line "test_x: N passed, N
+# failed" counts as one more FAIL
+one=$(mktemp)
 for t in "$unit_dir"/test_*; do
     [ -x "$t" ] || continue
-    "$t" >>"$log" 2>&1 || status=1
+    name=$(basename "$t")
+    "$t" >"$one" 2>&1
+    rc=$?
+    cat "$one" >>"$log"
+    if ! grep -q "^$name: [0-9]* passed, [0-9]* failed" "$one"; then
+        echo "FAIL $name: ended without its summary line (exit status $rc)" >>"$log"
+    elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$one"; then
+        echo "FAIL $name: exit status $rc with no failed case" >>"$log"
+    fi
 done
+rm -f "$one"
 grep -E '^(PASS|FAIL)' "$log" | grep '^FAIL' || true
 unit_pass=$(grep -c '^PASS' "$log")
 unit_fail=$(grep -c '^FAIL' "$log")
@@ -42,8 +59,9 @@ mount_suite() {
     failed=$((failed + $(grep -c '^FAIL' "$log")))
 }
 
-mount_suite integration
-mount_suite e2e
+for suite in $suites; do
+    mount_suite "$suite"
+done
 
 [ "$failed" -gt 0 ] && status=1
 echo "$passed passed, $failed failed"

@@ -53,9 +53,12 @@ void mux_free(struct mux **m);
 #define MUX_ADTS_HEADER 7
 
 /* The ADTS header for one raw AAC frame of 'payload' bytes (a plain
- * AudioSpecificConfig, as the AAC-LC encoder writes). */
-void mux_adts_header(const AVCodecParameters *par, int payload,
-                     uint8_t out[MUX_ADTS_HEADER]);
+ * AudioSpecificConfig, as the AAC-LC encoder writes). Returns 0, or
+ * AVERROR(EINVAL) when par has no such config (extradata shorter than 2
+ * bytes, an object type or sampling index ADTS cannot carry) or the frame
+ * is longer than ADTS's 13-bit length. */
+int mux_adts_header(const AVCodecParameters *par, int payload,
+                    uint8_t out[MUX_ADTS_HEADER]);
 
 /* Decode times for packets that have only presentation times (Matroska):
  * the k-th smallest pts minus 'shift', so they increase in decode order.

@@ -57,9 +57,18 @@ struct probe {
 int probe_open_input(const char *path, struct AVFormatContext **fmt);
 
 /* Analyse a source. On a source that cannot be served, returns 0 with
- * p->error set; a negative errno only for resource failures. */
+ * p->error set; a negative errno for resource failures and for transient
+ * errors opening or reading it (probe_error_is_transient: EACCES, EIO,
+ * ENOENT ...), which must not be kept as the title's ERROR. */
 int probe_source(const char *path, struct probe **out);
 
 void probe_free(struct probe **p);
+
+/* Is 'err', a negative AVERROR from opening or reading a source, the
+ * file's state or the system's (I/O, permissions, a file gone, no memory
+ * or descriptors, an interrupted read) rather than its content's? Such an
+ * error may pass: what it ends is failed, never stored as the title's
+ * ERROR or as a short segment. */
+int probe_error_is_transient(int err);
 
 #endif

@@ -44,6 +44,7 @@ struct title_options {
  * the plan. A changed source or option is a different title. */
 struct title_key {
     char     magic[4];          /* "HTI" + record version                 */
+    uint32_t reserved0;         /* 0; every byte of the key is a field    */
     uint64_t dev, ino, size;
     int64_t  mtime_ns;
     uint32_t segment_ms;

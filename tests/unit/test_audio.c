@@ -382,6 +382,28 @@ static void test_errors(const struct env *e)
     check_end();
 }
 
+/* A read that fails with EIO at the end of the file (the source through
+ * libavformat's concat protocol, followed by /proc/self/mem, whose first
+ * page cannot be read) fails the segment: it must not be padded with
+ * silence and stored as if the stream had ended. */
+static void test_read_error(const struct env *e)
+{
+    char path[300];
+    struct pkts l;
+
+    check_begin("errors/read-error-fails-the-segment");
+    snprintf(path, sizeof(path), "concat:%s|/proc/self/mem", e->path[FX_RATE]);
+    av_log_set_level(AV_LOG_QUIET);
+    CHECK_INT(encode(path, 0, bounds[3], bounds[4], &params, &l), AVERROR(EIO));
+    pkts_free(&l);
+    /* the same segment of the file itself is made */
+    CHECK_INT(encode(e->path[FX_RATE], 0, bounds[3], bounds[4], &params, &l), 0);
+    av_log_set_level(AV_LOG_ERROR);
+    CHECK_INT(l.n, (bounds[4] - bounds[3]) / FRAME);
+    pkts_free(&l);
+    check_end();
+}
+
 static void test_determinism(const struct env *e, int fx)
 {
     struct pkts a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, x = { 0 };
@@ -429,7 +451,9 @@ static void check_frames(const struct env *e, int fx, const char *what,
               " duration %" PRId64, k, l.p[k]->pts, l.p[k]->dts,
               l.p[k]->duration);
     }
-    if (ret == 0 && decode(&l, 1, NULL, &s) == 0) {
+    if (ret == 0 && (ret = decode(&l, 1, NULL, &s)) != 0)
+        CHECK(0, "the segment does not decode: %d", ret);
+    else if (ret == 0) {
         CHECK_INT(s.n, end - first);
         if (silent_to > silent_from) {
             double pk = peak(&s, silent_from - first, silent_to - first);
@@ -667,7 +691,9 @@ static void test_corrupt(struct env *e)
         CHECK_INT(encode(path, 1, bounds[1], bounds[2], &params, &l), 0);
         av_log_set_level(AV_LOG_ERROR);
         CHECK_INT(l.n, (bounds[2] - bounds[1]) / FRAME);
-        if (decode(&l, 1, NULL, &s) == 0)
+        int dr = decode(&l, 1, NULL, &s);
+        CHECK_INT(dr, 0);
+        if (dr == 0)
             CHECK(peak(&s, 0, s.n) > 0.05, "no audio left");
     }
     if (in)
@@ -730,6 +756,7 @@ int main(void)
         return check_summary("test_audio");
     }
     test_errors(&e);
+    test_read_error(&e);
     test_determinism(&e, FX_MP4);
     test_determinism(&e, FX_LATE);
     test_frames(&e);

@@ -7,6 +7,8 @@
  * never fail a write nor grow the file past the cap.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,6 +345,92 @@ static void test_read_times_persist(void)
     check_end();
 }
 
+/* ---- a pin racing a delete --------------------------------------------- */
+
+/* The evictor's deletes pass through here (the test is linked with
+ * --wrap=cache_segments_del). When armed, the first delete has another
+ * thread pin its first victim (as a FUSE open does) and waits up to
+ * 300 ms for that pin before it deletes. */
+int __real_cache_segments_del(struct cache *c, const uint8_t *const *keys,
+                              const size_t *klens, int n, uint64_t *freed);
+
+static struct {
+    struct evict *e;
+    int           armed;
+    uint8_t       key[CACHE_KEY_MAX];
+    size_t        klen;
+    atomic_int    pinned;          /* the thread's pin is done          */
+    int           pinned_first;    /* it was done before the delete     */
+    pthread_t     thread;
+    int           started;
+} race;
+
+static void *pin_main(void *arg)
+{
+    (void) arg;
+    evict_pin(race.e, race.key, race.klen);
+    atomic_store(&race.pinned, 1);
+    return NULL;
+}
+
+int __wrap_cache_segments_del(struct cache *c, const uint8_t *const *keys,
+                              const size_t *klens, int n, uint64_t *freed);
+int __wrap_cache_segments_del(struct cache *c, const uint8_t *const *keys,
+                              const size_t *klens, int n, uint64_t *freed)
+{
+    if (race.armed && n > 0) {
+        race.armed = 0;
+        memcpy(race.key, keys[0], klens[0]);
+        race.klen = klens[0];
+        atomic_store(&race.pinned, 0);
+        race.started = pthread_create(&race.thread, NULL, pin_main, NULL) == 0;
+        for (int i = 0; i < 300 && !atomic_load(&race.pinned); i++)
+            sleep_ms(1);
+        race.pinned_first = atomic_load(&race.pinned);
+    }
+    return __real_cache_segments_del(c, keys, klens, n, freed);
+}
+
+/* Ends the race: the pin is done; a segment pinned before its delete
+ * began is still stored. */
+static void race_end(struct env *v, const char *what)
+{
+    CHECK(race.started, "%s: no delete was made", what);
+    if (!race.started)
+        return;
+    pthread_join(race.thread, NULL);
+    race.started = 0;
+    CHECK(!race.pinned_first || cache_segment_has(v->c, race.key, race.klen) == 1,
+          "%s: a segment pinned after the pin check and before the delete "
+          "was deleted", what);
+    evict_unpin(v->e, race.key, race.klen);
+}
+
+static void test_pin_race(void)
+{
+    struct env v;
+    struct evict_config ec = { .segment_keep = 30, .eager = 1 };
+
+    check_begin("evict-pin-between-check-and-delete");
+    if (env_start(&v, 12u << 20, &ec) == 0) {
+        size_t seg = 2 * cache_chunk_size(v.c);
+
+        for (long i = 0; i < 60; i++)
+            CHECK_INT(put_seg(&v, "race/720p", i, seg), 0);
+        race.e = v.e;
+        race.armed = 1;
+        CHECK(evict_run(v.e, 1, NULL, NULL) > 0, "nothing evicted");
+        race_end(&v, "evict_run");
+        race.armed = 1;
+        CHECK(evict_behind(v.e, (const uint8_t *)"race/720p", 9, 0, 60) > 0,
+              "nothing dropped");
+        race_end(&v, "evict_behind");
+        race.armed = 0;
+        env_end(&v);
+    }
+    check_end();
+}
+
 /* ---- churn ----------------------------------------------------------- */
 
 /* Three caps' worth of segments of mixed sizes, written and evicted as
@@ -362,7 +450,8 @@ static void test_churn(void)
 
     check_begin("churn-three-caps");
     if (env_start(&v, cap, NULL) == 0) {
-        while (written < 4 * cap) {
+        /* a store that fails every put ends the loop too */
+        while (written < 4 * cap && failures < 100) {
             x = x * 1103515245u + 12345u;
             size = 100000 + (x >> 8) % 2000000;
             rc = put_seg(&v, "churn/720p", seg, size);
@@ -395,6 +484,7 @@ int main(void)
     test_lru_and_window();
     test_eager();
     test_read_times_persist();
+    test_pin_race();
     test_churn();
     return check_summary("test_cache");
 }

@@ -893,6 +893,41 @@ static void test_cache_full_evicts(void)
     check_end();
 }
 
+/* The scheduler's condition variables are set to CLOCK_MONOTONIC through
+ * here (the test is linked with --wrap=pthread_condattr_setclock); with
+ * 'setclock_fails' the call fails as it may on a system without it. */
+int __real_pthread_condattr_setclock(pthread_condattr_t *a, clockid_t c);
+int __wrap_pthread_condattr_setclock(pthread_condattr_t *a, clockid_t c);
+static atomic_int setclock_fails;
+
+int __wrap_pthread_condattr_setclock(pthread_condattr_t *a, clockid_t c)
+{
+    if (atomic_load(&setclock_fails))
+        return EINVAL;
+    return __real_pthread_condattr_setclock(a, c);
+}
+
+/* Without a monotonic clock for its waits the scheduler is not made
+ * (its deadlines are CLOCK_MONOTONIC times). */
+static void test_setclock_fails(void)
+{
+    struct sched_config cfg = config(1, 0, 60);
+    struct env e;
+    struct sched *s = (struct sched *)&s;
+
+    check_begin("sched-new-setclock-fails");
+    fake_reset();
+    if (env_start(&e, &cfg) == 0) {
+        atomic_store(&setclock_fails, 1);
+        CHECK_INT(sched_new(&s, &cfg, e.cache), -EINVAL);
+        atomic_store(&setclock_fails, 0);
+        CHECK(!s, "sched_new failure left a scheduler");
+        sched_free(&s);
+        env_end(&e);
+    }
+    check_end();
+}
+
 static void test_bad_arguments(void)
 {
     struct sched_config cfg = config(1, 0, 60), bad = cfg;
@@ -1004,6 +1039,7 @@ int main(void)
     test_cache_full();
     test_cache_full_evicts();
     test_bad_arguments();
+    test_setclock_fails();
     test_stress();
     return check_summary("test_session");
 }
