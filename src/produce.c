@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -175,6 +176,9 @@ int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
                   : r->kind == REND_VIDEO ? PRODUCE_VIDEO : PRODUCE_AUDIO];
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ret = produce_segment(t->source_path, t, r, seg, c->opts, &c->stop, out, len);
+    /* the decoder's and encoder's frames were freed: give the pages back
+     * rather than keep them in this thread's heap until the next encode */
+    malloc_trim(0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ret == 0) {
         atomic_fetch_add(&n->made, 1);
