@@ -27,6 +27,7 @@
 
 #include "hlsfs/cache.h"
 #include "hlsfs/library.h"
+#include "hlsfs/list.h"
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
@@ -40,11 +41,10 @@ struct library_entry;
 struct held_title {            /* a title and its references             */
     struct title      *title;
     int                refs;   /* protected by library.lock              */
-    struct held_title *next_all, *prev_all;  /* protected by library.lock */
+    struct list_node   all;    /* in library.held (lock)                 */
     struct library_entry *entry;   /* whose current title it is, or NULL */
-    struct held_title *idle_prev, *idle_next;  /* in library.idle when
-                                      refs is 1 and entry is set (lock)  */
-    int                idle;
+    struct list_node   idle;   /* in library.idle when refs is 1 and
+                                  entry is set (lock)                    */
     size_t             bytes;  /* title_bytes()                          */
 };
 
@@ -62,10 +62,9 @@ struct library {
     pthread_mutex_t       lock;
     pthread_cond_t        loaded;
     struct library_entry *buckets[LIBRARY_BUCKETS]; /* protected by lock */
-    struct held_title    *held;                     /* protected by lock */
-    struct held_title    *idle_new, *idle_old;      /* protected by lock */
-    size_t                nidle, idle_bytes;        /* protected by lock */
-    size_t                nheld;                    /* protected by lock */
+    struct list           held;                     /* protected by lock */
+    struct list           idle;   /* newest first; protected by lock     */
+    size_t                idle_bytes;               /* protected by lock */
     atomic_uint_least64_t failed;                   /* analyses failed  */
 };
 
@@ -90,6 +89,8 @@ int library_new(struct library **out, const char *root, struct cache *cache,
     l->opts = o;
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->loaded, NULL);
+    list_init(&l->held);
+    list_init(&l->idle);
     *out = l;
     return 0;
 }
@@ -105,8 +106,9 @@ void library_free(struct library **pl)
             free(e->rel);
             free(e);
         }
-    for (struct held_title *h = l->held, *n; h; h = n) {
-        n = h->next_all;
+    for (struct list_node *n = list_first(&l->held), *next; n != list_end(&l->held); n = next) {
+        struct held_title *h = LIST_ENTRY(n, struct held_title, all);
+        next = n->next;
         title_free(&h->title);
         free(h);
     }
@@ -130,33 +132,15 @@ static size_t title_bytes(const struct title *t)
 
 static void idle_remove(struct library *l, struct held_title *h)
 {
-    if (!h->idle)
+    if (!list_linked(&h->idle))
         return;
-    if (h->idle_prev)
-        h->idle_prev->idle_next = h->idle_next;
-    else
-        l->idle_new = h->idle_next;
-    if (h->idle_next)
-        h->idle_next->idle_prev = h->idle_prev;
-    else
-        l->idle_old = h->idle_prev;
-    h->idle_prev = h->idle_next = NULL;
-    h->idle = 0;
-    l->nidle--;
+    list_remove(&l->idle, &h->idle);
     l->idle_bytes -= h->bytes;
 }
 
 static void idle_push(struct library *l, struct held_title *h)
 {
-    h->idle_prev = NULL;
-    h->idle_next = l->idle_new;
-    if (l->idle_new)
-        l->idle_new->idle_prev = h;
-    else
-        l->idle_old = h;
-    l->idle_new = h;
-    h->idle = 1;
-    l->nidle++;
+    list_push_front(&l->idle, &h->idle);
     l->idle_bytes += h->bytes;
 }
 
@@ -241,7 +225,7 @@ static void idle_trim(struct library *l);
 static void release_locked(struct library *l, struct held_title *h)
 {
     if (--h->refs > 0) {
-        if (h->refs == 1 && h->entry && !h->idle) {
+        if (h->refs == 1 && h->entry && !list_linked(&h->idle)) {
             idle_push(l, h);
             idle_trim(l);
         }
@@ -250,13 +234,7 @@ static void release_locked(struct library *l, struct held_title *h)
     idle_remove(l, h);
     if (h->entry && h->entry->current == h)
         h->entry->current = NULL;
-    if (h->prev_all)
-        h->prev_all->next_all = h->next_all;
-    else
-        l->held = h->next_all;
-    if (h->next_all)
-        h->next_all->prev_all = h->prev_all;
-    l->nheld--;
+    list_remove(&l->held, &h->all);
     title_free(&h->title);
     free(h);
 }
@@ -277,9 +255,9 @@ static void entry_drop(struct library *l, struct library_entry *e)
  * there are too many or they hold too much. */
 static void idle_trim(struct library *l)
 {
-    while (l->idle_old && (l->nidle > LIBRARY_IDLE_MAX ||
-                           l->idle_bytes > LIBRARY_IDLE_BYTES)) {
-        struct held_title *h = l->idle_old;
+    while (l->idle.n && (l->idle.n > LIBRARY_IDLE_MAX ||
+                         l->idle_bytes > LIBRARY_IDLE_BYTES)) {
+        struct held_title *h = LIST_ENTRY(list_last(&l->idle), struct held_title, idle);
         struct library_entry *e = h->entry;
         idle_remove(l, h);
         h->entry = NULL;
@@ -350,11 +328,7 @@ int library_get(struct library *l, const char *rel, const struct stat *st,
         t->holder = h;
         h->bytes = title_bytes(t);
         h->refs = 2;            /* the entry's and the caller's */
-        h->next_all = l->held;
-        if (l->held)
-            l->held->prev_all = h;
-        l->held = h;
-        l->nheld++;
+        list_push_front(&l->held, &h->all);
         if (e->current) {       /* replaced: it lives on while referred to */
             struct held_title *old = e->current;
             idle_remove(l, old);
@@ -400,8 +374,8 @@ void library_get_stats(struct library *l, struct library_stats *st)
     if (!l)
         return;
     pthread_mutex_lock(&l->lock);
-    st->titles = l->nheld;
-    st->idle = l->nidle;
+    st->titles = l->held.n;
+    st->idle = l->idle.n;
     st->idle_bytes = l->idle_bytes;
     pthread_mutex_unlock(&l->lock);
 }

@@ -192,8 +192,10 @@ static int tail_pts(AVFormatContext *fmt, struct probe_stream *v)
     if (av_seek_frame(fmt, v->index, v->pkts[last].dts, AVSEEK_FLAG_BACKWARD) >= 0) {
         size_t at = last;
         for (size_t n = 0; n < v->npkts - last + 64 && av_read_frame(fmt, pkt) >= 0; n++) {
+            /* a packet the edit list leaves out is not shown */
             if (pkt->stream_index == v->index && pkt->dts != AV_NOPTS_VALUE &&
-                pkt->pts != AV_NOPTS_VALUE && pkt->dts >= v->pkts[last].dts) {
+                pkt->pts != AV_NOPTS_VALUE && pkt->dts >= v->pkts[last].dts &&
+                !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
                 while (at < v->npkts && v->pkts[at].dts < pkt->dts)
                     at++;
                 if (at < v->npkts && v->pkts[at].dts == pkt->dts)
