@@ -36,25 +36,27 @@ else
 BUILD    = build/rel
 endif
 
-SRCS = $(wildcard src/*.c)
+# the layers, top to bottom: face title sched make format store, and base
+LAYERS = face title sched make format store base
+SRCS = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
 UNIT_TESTS = vpath plan playlist ladder session audio cache title opts mux
-test_vpath_MODS    = vpath
-test_plan_MODS     = plan
-test_playlist_MODS = playlist vpath
-test_ladder_MODS   = ladder
-test_session_MODS  = session cache evict log
-test_cache_MODS    = cache evict log
+test_vpath_MODS    = title/vpath
+test_plan_MODS     = title/plan
+test_playlist_MODS = title/playlist title/vpath
+test_ladder_MODS   = title/ladder
+test_session_MODS  = sched/session store/cache store/evict base/log
+test_cache_MODS    = store/cache store/evict base/log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
-test_audio_MODS    = audio probe log workbound
-test_opts_MODS     = opts ladder
-test_mux_MODS      = mux
-test_title_MODS    = library cache evict title probe plan ladder playlist vpath \
-                     transcode remux mux demux workbound log
+test_audio_MODS    = make/audio title/probe base/log make/workbound
+test_opts_MODS     = face/opts title/ladder
+test_mux_MODS      = format/mux
+test_title_MODS    = title/library store/cache store/evict title/title title/probe title/plan title/ladder title/playlist title/vpath \
+                     make/transcode make/remux format/mux make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench
@@ -67,6 +69,7 @@ $(BUILD)/hlsfs: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/%.o: src/%.c $(wildcard include/hlsfs/*.h) | $(BUILD)
+	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) -c -o $@ $<
 
 $(BUILD):
@@ -80,7 +83,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$
 unit: $(UNIT_BINS)
 
 # the cache churn benchmark of make bench, linked with the cache modules
-CHURN_MODS = cache evict log
+CHURN_MODS = store/cache store/evict base/log
 $(BUILD)/bench/churn: bench/churn.c $(call objs_of,$(CHURN_MODS)) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
