@@ -40,6 +40,10 @@ struct title_options {
     int                     audio_sample_rate;
 };
 
+/* The version of the title record (record.h), the fourth byte of a
+ * key's magic: a record of another version is never read. */
+#define TITLE_RECORD_VERSION '7'
+
 /* What makes a title: the source's identity and the options that shape
  * the plan. A changed source or option is a different title. */
 struct title_key {
@@ -116,9 +120,10 @@ int title_build(const struct probe *p, const struct title_key *key,
 int title_build_error(const struct title_key *key, const char *reason,
                       struct title **out);
 
-/* Serialize to a malloc'd buffer / read back. */
-int title_serialize(const struct title *t, uint8_t **buf, size_t *len);
-int title_deserialize(const uint8_t *buf, size_t len, struct title **out);
+/* What is derived from a title's stored fields (record.h): segment
+ * starts, rates, the media and master playlists. Made after building and
+ * after reading a record. Returns 0 or -ENOMEM. */
+int title_playlists(struct title *t);
 
 /* The rendition of a virtual path, or NULL. */
 const struct title_rendition *title_find(const struct title *t,

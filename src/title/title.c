@@ -18,7 +18,6 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavcodec/bsf.h>
-#include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
 
 #include "hlsfs/log.h"
@@ -28,7 +27,6 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 
-#define TITLE_RECORD_VERSION '7'
 #define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
 static uint64_t options_hash(const struct title_options *o)
@@ -467,7 +465,7 @@ done:
 }
 
 /* Playlists are derived text: made after building and after reading. */
-static int make_playlists(struct title *t)
+int title_playlists(struct title *t)
 {
     int64_t *ms = malloc((size_t)t->nseg * sizeof(*ms));
 
@@ -1000,7 +998,7 @@ int title_build(const struct probe *p, const struct title_key *key,
                 title_free(&t);
                 return title_build_error(key, why, out);
             }
-    if ((ret = make_playlists(t)) < 0)
+    if ((ret = title_playlists(t)) < 0)
         goto fail;
     free(outlier);
     free(key_pkt);
@@ -1013,199 +1011,6 @@ fail:
     free(key_pkt);
     free(key_pts);
     free(cuts);
-    title_free(&t);
-    return ret;
-}
-
-/* ---- serialization ---------------------------------------------------- */
-
-struct wbuf { uint8_t *p; size_t len, cap; int err; };
-
-static void put(struct wbuf *w, const void *data, size_t n)
-{
-    if (w->err)
-        return;
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 4096;
-        while (cap < w->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(w->p, cap);
-        if (!np) {
-            w->err = -ENOMEM;
-            return;
-        }
-        w->p = np;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, data, n);
-    w->len += n;
-}
-static void put_i64(struct wbuf *w, int64_t v) { uint8_t b[8]; AV_WL64(b, (uint64_t)v); put(w, b, 8); }
-static void put_str(struct wbuf *w, const char *s)
-{
-    uint32_t n = s ? (uint32_t)strlen(s) : 0;
-    uint8_t b[4];
-    AV_WL32(b, n);
-    put(w, b, 4);
-    put(w, s ? s : "", n);
-}
-
-struct rbuf { const uint8_t *p; size_t len, pos; int err; };
-
-static int64_t get_i64(struct rbuf *r)
-{
-    if (r->err || r->len - r->pos < 8) {
-        r->err = -EINVAL;
-        return 0;
-    }
-    int64_t v = (int64_t)AV_RL64(r->p + r->pos);
-    r->pos += 8;
-    return v;
-}
-static void get_str(struct rbuf *r, char *out, size_t size)
-{
-    uint32_t n;
-    if (r->err || r->len - r->pos < 4) {
-        r->err = -EINVAL;
-        return;
-    }
-    n = AV_RL32(r->p + r->pos);
-    r->pos += 4;
-    if (r->len - r->pos < n || n >= size) {
-        r->err = -EINVAL;
-        return;
-    }
-    memcpy(out, r->p + r->pos, n);
-    out[n] = '\0';
-    r->pos += n;
-}
-
-int title_serialize(const struct title *t, uint8_t **buf, size_t *len)
-{
-    struct wbuf w = { 0 };
-    put(&w, &t->key, sizeof(t->key));
-    put_str(&w, t->error);
-    put_i64(&w, t->tb.num);
-    put_i64(&w, t->tb.den);
-    put_i64(&w, t->nseg);
-    put_i64(&w, llround(t->frame_rate * 1e6));
-    put_i64(&w, t->nrends);
-    for (long i = 0; t->bounds && i <= t->nseg; i++)
-        put_i64(&w, t->bounds[i]);
-    for (int k = 0; k < t->nrends; k++) {
-        const struct title_rendition *r = &t->rends[k];
-        put_i64(&w, r->kind);
-        put_i64(&w, r->mode);
-        put_i64(&w, r->bit_rate);
-        put_i64(&w, r->rotation);
-        put_str(&w, r->name);
-        put_i64(&w, r->src_index);
-        put_i64(&w, r->tb.num);
-        put_i64(&w, r->tb.den);
-        put_i64(&w, r->ps_bound);
-        put_i64(&w, r->length_size);
-        put_i64(&w, r->key_by_pts);
-        put_i64(&w, r->dts_shift);
-        put_i64(&w, r->width);
-        put_i64(&w, r->height);
-        put_i64(&w, r->channels);
-        put_i64(&w, r->is_default);
-        put_str(&w, r->codecs);
-        put_str(&w, r->language);
-        put_str(&w, r->label);
-        for (long i = 0; i <= t->nseg; i++)
-            put_i64(&w, r->range[i]);
-        for (long i = 0; i < t->nseg; i++)
-            put_i64(&w, (int64_t)r->sizes[i]);
-    }
-    if (w.err) {
-        free(w.p);
-        return w.err;
-    }
-    *buf = w.p;
-    *len = w.len;
-    return 0;
-}
-
-int title_deserialize(const uint8_t *buf, size_t len, struct title **out)
-{
-    struct rbuf r = { buf, len, 0, 0 };
-    struct title_key key;
-    char error[512];
-    struct title *t;
-    int ret;
-
-    *out = NULL;
-    if (len < sizeof(key))
-        return -EINVAL;
-    memcpy(&key, buf, sizeof(key));
-    r.pos = sizeof(key);
-    get_str(&r, error, sizeof(error));
-    if (r.err)
-        return r.err;
-    if (*error) {
-        error[strcspn(error, "\n")] = '\0';
-        return title_build_error(&key, error, out);
-    }
-    if (!(t = title_alloc(&key)))
-        return -ENOMEM;
-    t->tb.num = (int)get_i64(&r);
-    t->tb.den = (int)get_i64(&r);
-    t->nseg = (long)get_i64(&r);
-    t->frame_rate = (double)get_i64(&r) / 1e6;
-    int64_t nrends = get_i64(&r);
-    if (r.err || t->nseg < 1 || t->nseg > 10000000 || nrends < 1 || nrends > 256 ||
-        t->tb.num <= 0 || t->tb.den <= 0) {
-        ret = -EINVAL;
-        goto fail;
-    }
-    if (!(t->bounds = malloc(((size_t)t->nseg + 1) * sizeof(*t->bounds))) ||
-        !(t->rends = calloc((size_t)nrends, sizeof(*t->rends)))) {
-        ret = -ENOMEM;
-        goto fail;
-    }
-    for (long i = 0; i <= t->nseg; i++)
-        t->bounds[i] = get_i64(&r);
-    for (int k = 0; k < nrends && !r.err; k++) {
-        struct title_rendition *rd = &t->rends[k];
-        rd->kind = get_i64(&r) == REND_AUDIO ? REND_AUDIO : REND_VIDEO;
-        rd->mode = get_i64(&r) == REND_ENCODE ? REND_ENCODE : REND_COPY;
-        rd->bit_rate = get_i64(&r);
-        rd->rotation = (int)get_i64(&r);
-        get_str(&r, rd->name, sizeof(rd->name));
-        rd->src_index = (int)get_i64(&r);
-        rd->tb.num = (int)get_i64(&r);
-        rd->tb.den = (int)get_i64(&r);
-        rd->ps_bound = (int)get_i64(&r);
-        rd->length_size = (int)get_i64(&r);
-        rd->key_by_pts = (int)get_i64(&r);
-        rd->dts_shift = get_i64(&r);
-        rd->width = (int)get_i64(&r);
-        rd->height = (int)get_i64(&r);
-        rd->channels = (int)get_i64(&r);
-        rd->is_default = (int)get_i64(&r);
-        get_str(&r, rd->codecs, sizeof(rd->codecs));
-        get_str(&r, rd->language, sizeof(rd->language));
-        get_str(&r, rd->label, sizeof(rd->label));
-        if ((ret = init_rendition(rd, t->nseg)) < 0)
-            goto fail;
-        t->nrends++;
-        for (long i = 0; i <= t->nseg; i++)
-            rd->range[i] = get_i64(&r);
-        for (long i = 0; i < t->nseg; i++)
-            rd->sizes[i] = (uint64_t)get_i64(&r);
-        if (rd->tb.num <= 0 || rd->tb.den <= 0)
-            r.err = -EINVAL;
-    }
-    if (r.err || r.pos != len) {
-        ret = -EINVAL;
-        goto fail;
-    }
-    if ((ret = make_playlists(t)) < 0)
-        goto fail;
-    *out = t;
-    return 0;
-fail:
     title_free(&t);
     return ret;
 }
