@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavcodec/bsf.h>
 #include <libavutil/mathematics.h>
 
 #include "hlsfs/log.h"
@@ -26,8 +25,8 @@
 #include "hlsfs/playlist.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
+#include "hlsfs/tssize.h"
 
-#define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
 static uint64_t options_hash(const struct title_options *o)
 {
@@ -96,35 +95,6 @@ static const char *language_tag(const char *lang)
 
 /* ---- sizes ------------------------------------------------------------ */
 
-/* Bytes of Annex B parameter sets the Annex B filter or the muxer may put
- * before a keyframe, and the AVCC NAL length size (0 for Annex B). */
-static int h264_insert_bound(const AVCodecParameters *par, int *length_size)
-{
-    *length_size = 0;
-    if (par->extradata_size < 7 || par->extradata[0] != 1)
-        return par->extradata_size;          /* Annex B: extradata as is */
-    *length_size = (par->extradata[4] & 3) + 1;
-    const AVBitStreamFilter *f = av_bsf_get_by_name("h264_mp4toannexb");
-    AVBSFContext *bsf = NULL;
-    int bound = -1;
-    if (f && av_bsf_alloc(f, &bsf) >= 0 &&
-        avcodec_parameters_copy(bsf->par_in, par) >= 0 && av_bsf_init(bsf) >= 0)
-        bound = bsf->par_out->extradata_size;
-    av_bsf_free(&bsf);
-    return bound;
-}
-
-static uint64_t video_packet_bound(const struct title_rendition *r,
-                                   const struct probe_packet *pk)
-{
-    uint64_t b = (uint64_t)pk->size + AUD_BYTES;
-    if (pk->flags & PROBE_PKT_KEY)
-        b += (uint64_t)r->ps_bound;
-    if (r->length_size && r->length_size < 4)   /* start codes outgrow lengths */
-        b += (uint64_t)(4 - r->length_size) * (pk->size / (r->length_size + 1) + 1);
-    return b;
-}
-
 /* Which segment a dts falls in, or -1. */
 static long segment_of(const int64_t *range, long nseg, int64_t dts)
 {
@@ -174,11 +144,8 @@ static void segment_pts(const struct probe_stream *s, const size_t *order,
         pts[k - from] = s->pkts[order[k]].pts;
 }
 
-/* Sizes of the copied video, in closed form: the muxer writes each frame
- * as one PES, so a segment takes at most its tables plus, for every
- * packet, the TS bytes of one PES of that packet's largest Annex B size
- * (ladder_ts_pes_bytes) and, for a keyframe, the PAT and PMT the muxer
- * repeats before it. For Matroska-style streams (keyframes by pts) it
+/* Sizes of the copied video, in closed form (tssize.h): a segment takes
+ * at most its tables plus, for every packet, the TS bytes of that frame. For Matroska-style streams (keyframes by pts) it
  * also finds the decode-time shift the remuxer applies. */
 static int plan_sizes(struct title_rendition *r, const struct title *t,
                       const struct probe_stream *s)
@@ -194,11 +161,14 @@ static int plan_sizes(struct title_rendition *r, const struct title *t,
         return -ENOMEM;
     assign_segments(r, nseg, s, seg);
     for (long i = 0; i < nseg; i++)
-        r->sizes[i] = ladder_ts_table_bytes(title_segment_ms(t, i));
+        r->sizes[i] = tssize_table_bytes(title_segment_ms(t, i));
     for (size_t i = 0; i < n; i++)
-        if (seg[i] >= 0)
-            r->sizes[seg[i]] += ladder_ts_pes_bytes(video_packet_bound(r, &s->pkts[i])) +
-                                (s->pkts[i].flags & PROBE_PKT_KEY ? ladder_ts_keyframe_bytes() : 0);
+        if (seg[i] >= 0) {
+            const struct probe_packet *pk = &s->pkts[i];
+            r->sizes[seg[i]] += tssize_h264_frame_bytes((uint64_t)pk->size,
+                                                        !!(pk->flags & PROBE_PKT_KEY),
+                                                        r->ps_bound, r->length_size);
+        }
     if (!r->key_by_pts)
         goto done;
 
@@ -547,7 +517,7 @@ static int build_original(struct title *t, const struct probe_stream *v,
     r->height = v->par->height;
     h264_codecs(v->par, r->codecs, sizeof(r->codecs));
     video_ranges(r, t, v, key_pkt, cuts);
-    if ((r->ps_bound = h264_insert_bound(v->par, &r->length_size)) < 0)
+    if ((r->ps_bound = tssize_h264_insert_bound(v->par, &r->length_size)) < 0)
         return -EIO;
 
     return plan_sizes(r, t, v);
