@@ -16,6 +16,7 @@
 
 #include <libavutil/intreadwrite.h>
 
+#include "hlsfs/hls.h"
 #include "hlsfs/record.h"
 #include "hlsfs/title.h"
 
@@ -284,7 +285,7 @@ int record_read(const uint8_t *buf, size_t len, struct title **out)
         ret = r.err == -ENOMEM ? -ENOMEM : -EINVAL;
         goto fail;
     }
-    if ((ret = title_playlists(t)) < 0)
+    if ((ret = hls_make_playlists(t)) < 0)
         goto fail;
     *out = t;
     return 0;

@@ -19,10 +19,12 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/mathematics.h>
 
+#include "hlsfs/framerate.h"
+#include "hlsfs/h264.h"
+#include "hlsfs/hls.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
 #include "hlsfs/plan.h"
-#include "hlsfs/playlist.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 #include "hlsfs/tssize.h"
@@ -54,43 +56,6 @@ void title_make_key(struct title_key *key, const struct stat *st,
     key->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
     key->segment_ms = (uint32_t)llround(segment_time * 1000);
     key->options_hash = options_hash(o);
-}
-
-/* ---- codec strings and labels ---------------------------------------- */
-
-static void h264_codecs(const AVCodecParameters *par, char *out, size_t size)
-{
-    const uint8_t *x = par->extradata;
-    int n = par->extradata_size;
-    snprintf(out, size, "avc1.640028");     /* when nothing better is known */
-    if (n >= 4 && x[0] == 1) {
-        snprintf(out, size, "avc1.%02x%02x%02x", x[1], x[2], x[3]);
-        return;
-    }
-    for (int i = 0; i + 7 < n; i++)         /* Annex B: find the SPS */
-        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7) {
-            snprintf(out, size, "avc1.%02x%02x%02x", x[i + 4], x[i + 5], x[i + 6]);
-            return;
-        }
-}
-
-/* ISO 639-2 (as containers store it) to the RFC 5646 tag HLS wants. */
-static const char *language_tag(const char *lang)
-{
-    static const char *const map[][2] = {
-        { "eng", "en" }, { "fra", "fr" }, { "fre", "fr" }, { "deu", "de" },
-        { "ger", "de" }, { "spa", "es" }, { "ita", "it" }, { "por", "pt" },
-        { "rus", "ru" }, { "jpn", "ja" }, { "zho", "zh" }, { "chi", "zh" },
-        { "kor", "ko" }, { "nld", "nl" }, { "dut", "nl" }, { "swe", "sv" },
-        { "nor", "no" }, { "dan", "da" }, { "fin", "fi" }, { "pol", "pl" },
-        { "tur", "tr" }, { "ara", "ar" }, { "hin", "hi" }, { "ces", "cs" },
-        { "cze", "cs" }, { "ell", "el" }, { "gre", "el" }, { "heb", "he" },
-        { "hun", "hu" }, { "ukr", "uk" },
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (!strcmp(lang, map[i][0]))
-            return map[i][1];
-    return lang;
 }
 
 /* ---- sizes ------------------------------------------------------------ */
@@ -218,99 +183,6 @@ done:
 
 /* ---- building ----------------------------------------------------------- */
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sort timestamps that are sorted already, or nearly (presentation times
- * in decode order are out of order by a few frames at most): insertion
- * sort while it stays cheap, qsort otherwise. */
-static void sort_timestamps(int64_t *v, size_t n)
-{
-    size_t moves = 0;
-    for (size_t i = 1; i < n; i++) {
-        int64_t x = v[i];
-        size_t j = i;
-        while (j > 0 && v[j - 1] > x) {
-            v[j] = v[j - 1];
-            j--;
-            if (++moves > 16 * n) {
-                qsort(v, n, sizeof(*v), cmp_i64);
-                return;
-            }
-        }
-        v[j] = x;
-    }
-}
-
-/* The k-th smallest of v[0..n) (v is reordered): quickselect. */
-static int64_t select_kth(int64_t *v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int64_t pivot = v[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                int64_t t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return v[k];
-    }
-    return v[k];
-}
-
-/* FRAME-RATE: the container's average or libavformat's base rate when one
- * is within 5 % of the rate of the typical (median) step between
- * timestamps (they are exact where timestamps are rounded, and some
- * containers report a bogus average); else the mean rate of the frames.
- * 0 when unknown, -1 without memory. */
-static double frame_rate(const struct probe_stream *v, size_t from)
-{
-    size_t n = v->npkts - from, k = 0;
-    int64_t *ts = malloc((n ? n : 1) * sizeof(*ts));
-    double step_rate = 0, mean_rate = 0, tb = av_q2d(v->tb);
-    if (!ts)
-        return -1;          /* no memory: not "unknown", which is kept */
-    int all_pts = 1;        /* a sample table gives decode times only */
-    for (size_t i = from; i < v->npkts; i++)
-        all_pts &= v->pkts[i].pts != AV_NOPTS_VALUE;
-    for (size_t i = from; i < v->npkts; i++)
-        ts[i - from] = all_pts ? v->pkts[i].pts : v->pkts[i].dts;
-    sort_timestamps(ts, n);
-    if (n > 1 && ts[n - 1] > ts[0])
-        mean_rate = (double)(n - 1) / ((double)(ts[n - 1] - ts[0]) * tb);
-    for (size_t i = 1; i < n; i++)
-        if (ts[i] > ts[i - 1])
-            ts[k++] = ts[i] - ts[i - 1];
-    if (k)
-        step_rate = 1.0 / ((double)select_kth(ts, k, k / 2) * tb);
-    free(ts);
-    const AVRational cand[2] = { v->avg_rate, v->r_rate };
-    for (int i = 0; i < 2; i++)
-        if (cand[i].num > 0 && cand[i].den > 0 &&
-            (step_rate <= 0 || fabs(av_q2d(cand[i]) - step_rate) <= step_rate * 0.05))
-            return av_q2d(cand[i]);
-    return mean_rate > 0 ? mean_rate : step_rate;
-}
-
 static struct title *title_alloc(const struct title_key *key)
 {
     struct title *t = calloc(1, sizeof(*t));
@@ -329,138 +201,6 @@ static int set_error_text(struct title *t, const char *reason)
     t->error[n + 1] = '\0';
     t->error_len = n + 1;
     return 0;
-}
-
-int64_t title_jump(const struct title *t, AVRational tb)
-{
-    return av_rescale_q(llround(TITLE_JUMP_S(t->key.segment_ms / 1000.0) * 1000),
-                        (AVRational){ 1, 1000 }, tb);
-}
-
-int64_t title_segment_ms(const struct title *t, long i)
-{
-    return plan_ms(t->bounds[i], t->bounds[i + 1], t->tb.num, t->tb.den);
-}
-
-static void rendition_rates(struct title *t, struct title_rendition *r)
-{
-    uint64_t total = 0;
-    int64_t total_ms = 0;
-    r->peak_bps = 0;
-    for (long i = 0; i < t->nseg; i++) {
-        int64_t ms = title_segment_ms(t, i);
-        total += r->sizes[i];
-        total_ms += ms;
-        if (ms > 0) {
-            uint64_t bps = (r->sizes[i] * 8000 + (uint64_t)ms - 1) / (uint64_t)ms;
-            if (bps > r->peak_bps)
-                r->peak_bps = bps;
-        }
-    }
-    r->avg_bps = total_ms > 0 ? (total * 8000 + (uint64_t)total_ms - 1) / (uint64_t)total_ms : 0;
-}
-
-/* The master playlist: every video rendition a variant, every audio
- * rendition a member of one group (as many as the title has). */
-static int make_master(struct title *t)
-{
-    struct master_text {
-        char uri[VPATH_NAME_MAX + 32];
-        char codecs[80];
-    };
-    size_t n = t->nrends > 0 ? (size_t)t->nrends : 1;
-    struct playlist_audio *audios = calloc(n, sizeof(*audios));
-    struct playlist_variant *variants = calloc(n, sizeof(*variants));
-    struct master_text *text = calloc(n, sizeof(*text));
-    int naudio = 0, nvideo = 0, default_done = 0, ret = 0;
-    uint64_t audio_peak = 0, audio_avg = 0;
-
-    if (!audios || !variants || !text) {
-        ret = -ENOMEM;
-        goto done;
-    }
-    for (int i = 0; i < t->nrends; i++) {
-        struct title_rendition *r = &t->rends[i];
-        if (r->kind != REND_AUDIO)
-            continue;
-        snprintf(text[i].uri, sizeof(text[i].uri), "audio/%s/index.m3u8", r->name);
-        int is_default = r->is_default && !default_done;
-        default_done |= is_default;
-        audios[naudio] = (struct playlist_audio){
-            .group = "audio", .language = r->language, .name = r->label,
-            .is_default = is_default, .channels = r->channels, .uri = text[i].uri,
-        };
-        naudio++;
-        if (r->peak_bps > audio_peak)
-            audio_peak = r->peak_bps;
-        if (r->avg_bps > audio_avg)
-            audio_avg = r->avg_bps;
-    }
-    if (naudio && !default_done)
-        audios[0].is_default = 1;
-    const char *audio_codecs = NULL;
-    for (int i = 0; i < t->nrends; i++)
-        if (t->rends[i].kind == REND_AUDIO) {
-            audio_codecs = t->rends[i].codecs;
-            break;
-        }
-    for (int i = 0; i < t->nrends; i++) {
-        struct title_rendition *r = &t->rends[i];
-        if (r->kind != REND_VIDEO)
-            continue;
-        snprintf(text[i].uri, sizeof(text[i].uri), "video/%s/index.m3u8", r->name);
-        if (audio_codecs)
-            snprintf(text[i].codecs, sizeof(text[i].codecs), "%s,%s", r->codecs,
-                     audio_codecs);
-        else
-            snprintf(text[i].codecs, sizeof(text[i].codecs), "%s", r->codecs);
-        variants[nvideo] = (struct playlist_variant){
-            .bandwidth = r->peak_bps + audio_peak,
-            .avg_bandwidth = r->avg_bps + audio_avg,
-            .width = r->width, .height = r->height, .frame_rate = t->frame_rate,
-            .codecs = text[i].codecs, .audio_group = naudio ? "audio" : NULL,
-            .uri = text[i].uri,
-        };
-        nvideo++;
-    }
-    if (!(t->master = playlist_master(variants, nvideo, audios, naudio)))
-        ret = -ENOMEM;
-    else
-        t->master_len = strlen(t->master);
-done:
-    free(audios);
-    free(variants);
-    free(text);
-    return ret;
-}
-
-/* Playlists are derived text: made after building and after reading. */
-int title_playlists(struct title *t)
-{
-    int64_t *ms = malloc((size_t)t->nseg * sizeof(*ms));
-
-    if (!ms)
-        return -ENOMEM;
-    if (!(t->start_ms = malloc(((size_t)t->nseg + 1) * sizeof(*t->start_ms)))) {
-        free(ms);
-        return -ENOMEM;
-    }
-    t->start_ms[0] = 0;
-    for (long i = 0; i < t->nseg; i++) {
-        ms[i] = title_segment_ms(t, i);
-        t->start_ms[i + 1] = t->start_ms[i] + ms[i];
-    }
-    for (int i = 0; i < t->nrends; i++) {
-        struct title_rendition *r = &t->rends[i];
-        rendition_rates(t, r);
-        if (!(r->playlist = playlist_media(ms, t->nseg))) {
-            free(ms);
-            return -ENOMEM;
-        }
-        r->playlist_len = strlen(r->playlist);
-    }
-    free(ms);
-    return make_master(t);
 }
 
 static int init_rendition(struct title_rendition *r, long nseg)
@@ -515,7 +255,7 @@ static int build_original(struct title *t, const struct probe_stream *v,
     snprintf(r->name, sizeof(r->name), "original");
     r->width = v->par->width;
     r->height = v->par->height;
-    h264_codecs(v->par, r->codecs, sizeof(r->codecs));
+    h264_stream_codecs(v->par, r->codecs, sizeof(r->codecs));
     video_ranges(r, t, v, key_pkt, cuts);
     if ((r->ps_bound = tssize_h264_insert_bound(v->par, &r->length_size)) < 0)
         return -EIO;
@@ -617,7 +357,6 @@ static int build_rung(struct title *t, const struct probe_stream *v,
                       const long *frames)
 {
     struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_ENCODE, v->index, v->tb);
-    int ret;
 
     if (!r)
         return -ENOMEM;
@@ -627,8 +366,10 @@ static int build_rung(struct title *t, const struct probe_stream *v,
     r->bit_rate = c->bit_rate;
     r->rotation = v->rotation;
     video_ranges(r, t, v, key_pkt, cuts);
-    if ((ret = transcode_codecs(r, &o->video, r->codecs, sizeof(r->codecs))) < 0)
-        return -EIO;
+    /* the level for the rung's size, rate and frame rate: the encoder is
+     * told the level CODECS names (title_rendition_level) */
+    h264_rung_codecs(o->video.preset, r->width, r->height, t->frame_rate, r->bit_rate,
+                     r->codecs, sizeof(r->codecs));
     for (long i = 0; i < t->nseg; i++)
         /* a few frames of slack: reordered pictures near the cuts */
         r->sizes[i] = ladder_video_segment_bytes(r->bit_rate, title_segment_ms(t, i),
@@ -704,11 +445,11 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     r->is_default = first_default;
     snprintf(r->codecs, sizeof(r->codecs), "mp4a.40.2");
     if (a->language)
-        snprintf(r->language, sizeof(r->language), "%s", language_tag(a->language));
+        snprintf(r->language, sizeof(r->language), "%s", hls_language_tag(a->language));
     if (a->name && *a->name)
         snprintf(r->label, sizeof(r->label), "%s", a->name);
     else if (a->language)
-        snprintf(r->label, sizeof(r->label), "%s", language_tag(a->language));
+        snprintf(r->label, sizeof(r->label), "%s", hls_language_tag(a->language));
     else
         snprintf(r->label, sizeof(r->label), "Audio");
 
@@ -906,7 +647,7 @@ int title_build(const struct probe *p, const struct title_key *key,
     }
     int64_t frame = nframes > 1 ? (hi - lo) / (int64_t)(nframes - 1) : 0;
     end += frame > 0 ? frame : 1;
-    if ((t->frame_rate = frame_rate(v, key_pkt[0])) < 0) {
+    if ((t->frame_rate = framerate_of(v, key_pkt[0])) < 0) {
         ret = -ENOMEM;
         goto fail;
     }
@@ -968,7 +709,7 @@ int title_build(const struct probe *p, const struct title_key *key,
                 title_free(&t);
                 return title_build_error(key, why, out);
             }
-    if ((ret = title_playlists(t)) < 0)
+    if ((ret = hls_make_playlists(t)) < 0)
         goto fail;
     free(outlier);
     free(key_pkt);
