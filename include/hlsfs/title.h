@@ -1,8 +1,10 @@
 /*
  * title: one source title: its identity, the segment plan, its renditions
  * with every segment's exact size, and its playlists. A title is built
- * once from a probe (and stored in the cache), or read back from the cache;
- * after that it is immutable and shared read-only between threads.
+ * once from a probe (title.c) and stored in the cache as its record
+ * (record.h), or read back from that record; its playlists are derived
+ * (hls.h). After that it is immutable and shared read-only between
+ * threads. The inline accessors below are what the make layer uses.
  */
 #ifndef HLSFS_TITLE_H
 #define HLSFS_TITLE_H

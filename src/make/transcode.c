@@ -4,7 +4,8 @@
  * demux from the segment's cut keyframe -> decode -> keep frames whose pts
  * lies in the plan's [bounds[seg], bounds[seg + 1]) -> scale to the rung
  * (and rotate upright) -> libx264, fresh per segment, first frame IDR, no
- * other keyframe -> MPEG-TS padded to the planned size. The decoder runs
+ * other keyframe, at the level the rung's CODECS names -> MPEG-TS padded
+ * to the planned size. The decoder runs
  * on past the boundary only to release frames that belong before it
  * (reordered or open-GOP pictures); the next segment drops them.
  *

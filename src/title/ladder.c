@@ -1,5 +1,7 @@
 /*
- * ladder: rendition ladder, rung picture sizes and segment byte bounds.
+ * ladder: rendition ladder, rung picture sizes and segment byte bounds
+ * (the elementary-stream budget of a rate; its MPEG-TS framing is
+ * tssize.c's).
  */
 #include <errno.h>
 #include <stdio.h>

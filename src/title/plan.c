@@ -1,8 +1,10 @@
 /*
  * plan.c -- owns the segment plan of a title: which keyframes start a
- * segment, and segment durations in milliseconds. Pure: no I/O, no libav.
+ * segment (segment durations in milliseconds are plan.h's plan_ms; cuts
+ * forced between keyframes are title.c's). Pure: no I/O, no libav.
  *
- * The rule (SPEC section 2): with origin O = key_pts[0] and target T, cut
+ * The rule (SPEC section 2, with the multiples counted from the first
+ * keyframe): with origin O = key_pts[0] and target T, cut
  * at the first keyframe at or after each multiple O + k*T, k >= 1. When
  * several multiples fall before the same keyframe they make one cut, and
  * the next multiple considered is the smallest one strictly after the

@@ -1,13 +1,17 @@
 /*
- * title: from a probe to a servable title, and back and forth from bytes.
+ * title: from a probe to a servable title (or an ERROR-only one).
  *
- * The plan (plan.c) cuts the video at keyframes; every rendition uses the
- * same cuts. A copied rendition's segment i holds that stream's packets
- * whose dts lies in [range[i], range[i + 1]). Its exact size is found by
- * muxing, with the very muxer that will make the segment, stand-in packets
- * of each real packet's largest possible size (the muxer and the Annex B
- * filter may add an access unit delimiter and parameter sets). The real
- * segment is never larger and is padded up to that size.
+ * The video's timestamps are checked first (a packet far off its
+ * neighbours is left out; a jump the packets after it confirm makes the
+ * title an error). The plan (plan.c) cuts the video at keyframes; where no
+ * keyframe comes for too long, cuts are forced between keyframes and the
+ * copied original is not offered. Every rendition uses the same cuts. A
+ * copied rendition's segment i holds that stream's packets whose dts lies
+ * in [range[i], range[i + 1]); its size is bounded in closed form by the
+ * MPEG-TS size model (tssize.h) from each packet's size, and the real
+ * segment, never larger, is padded up to it. Encoded rungs and audio get
+ * the rate bounds of ladder.c; a rung's CODECS comes from h264.c. The
+ * record (record.c) and the playlists (hls.c) are made elsewhere.
  */
 #include <errno.h>
 #include <inttypes.h>
