@@ -42,21 +42,25 @@ SRCS = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
-UNIT_TESTS = vpath plan playlist ladder session audio cache title opts mux
+UNIT_TESTS = vpath plan playlist ladder session audio cache title opts mux record tssize h264
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
-test_ladder_MODS   = title/ladder
+test_ladder_MODS   = title/ladder format/tssize
 test_session_MODS  = sched/session store/cache store/evict base/log
 test_cache_MODS    = store/cache store/evict base/log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 test_audio_MODS    = make/audio title/probe base/log make/workbound
-test_opts_MODS     = face/opts title/ladder
+test_opts_MODS     = face/opts title/ladder format/tssize
 test_mux_MODS      = format/mux
-test_title_MODS    = title/library store/cache store/evict title/title title/probe title/plan title/ladder title/playlist title/vpath \
-                     make/transcode make/remux format/mux make/demux make/workbound base/log
+test_tssize_MODS   = format/tssize format/mux
+test_record_MODS   = title/record title/title title/h264 title/hls title/framerate title/probe title/plan \
+                     title/ladder title/playlist title/vpath format/mux format/tssize base/log
+test_h264_MODS     = title/h264
+test_title_MODS    = title/library store/cache store/evict title/record title/title title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
+                     make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench

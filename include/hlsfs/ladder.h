@@ -47,30 +47,16 @@ struct ladder_choice {
 int ladder_select(const struct ladder *l, int display_w, int display_h,
                   struct ladder_choice *out);
 
-/* Most TS bytes that one PES of 'payload' bytes takes in libavformat's
- * MPEG-TS muxer: a PES header with PTS and DTS, an adaptation field with
- * PCR and flags, and a partly filled last packet. The muxer writes each
- * video frame as one PES. */
-uint64_t ladder_ts_pes_bytes(uint64_t payload);
-
-/* TS bytes of the tables (SDT, PAT, PMT) a segment of 'duration_ms'
- * carries at most: at its start and again every 30 s of it. */
-uint64_t ladder_ts_table_bytes(int64_t duration_ms);
-
-/* TS bytes the muxer adds before a video keyframe: it repeats PAT and PMT
- * there. */
-uint64_t ladder_ts_keyframe_bytes(void);
-
 /* Largest MPEG-TS segment, in bytes (a multiple of 188), that a video
  * segment of 'duration_ms' with at most 'frames' frames can take when its
- * elementary stream stays within bit_rate * duration: table packets,
- * per-frame PES and adaptation headers, and TS packet headers. */
+ * elementary stream stays within bit_rate * duration (tssize.h's model
+ * of the muxer). */
 uint64_t ladder_video_segment_bytes(int64_t bit_rate, int64_t duration_ms,
                                     long frames);
 
 /* The same for an AAC segment of 'frames' frames of 1024 samples at
  * 'sample_rate', each with a 7-byte ADTS header, coded at bit_rate on
- * average (5 % headroom). */
+ * average (5 % headroom): tssize.h's model of such an elementary stream. */
 uint64_t ladder_audio_segment_bytes(int64_t bit_rate, int sample_rate,
                                     long frames);
 

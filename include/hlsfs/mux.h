@@ -1,11 +1,13 @@
 /*
  * mux: one MPEG-TS segment of one elementary stream, written by
- * libavformat's mpegts muxer into memory, then padded with null packets
- * (PID 0x1FFF) to its planned size.
+ * libavformat's mpegts muxer into memory; readers pad it with null
+ * packets (PID 0x1FFF) up to its planned size.
  *
  * Every segment is muxed by a fresh muxer with the same settings, so its
- * bytes depend only on its packets. A counting muxer (no buffer) gives the
- * exact size a set of packets will take, which is how sizes are planned.
+ * bytes depend only on its packets. Sizes are planned in closed form by
+ * the size model of tssize.h, which bounds what this muxer writes; a
+ * counting muxer (count_only: no buffer) gives the bytes a set of packets
+ * takes, for checking that model.
  */
 #ifndef HLSFS_MUX_H
 #define HLSFS_MUX_H
@@ -16,7 +18,9 @@
 #include <libavcodec/packet.h>
 #include <libavcodec/codec_par.h>
 
-#define MUX_TS_PACKET 188
+#include "hlsfs/tssize.h"
+
+#define MUX_TS_PACKET TSSIZE_PACKET
 
 struct mux;
 

@@ -9,6 +9,7 @@
 #ifndef HLSFS_PLAN_H
 #define HLSFS_PLAN_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,28 @@ long plan_cuts(const int64_t *key_pts, size_t nkeys, int64_t target,
 /* Milliseconds of [start, end) in time base num/den, rounded to nearest
  * (halves up), exact for any int64 times. Returns -EINVAL when end < start
  * or num/den is not positive; saturates at INT64_MAX. */
-int64_t plan_ms(int64_t start, int64_t end, int tb_num, int tb_den);
+/* Exact: with d = end - start, the result is round(d * num * 1000 / den),
+ * halves rounded up. Writing d = q*den + r and m = num*1000 = a*den + b
+ * gives d*m/den = q*m + r*a + r*b/den, where r, b < den < 2^31, so no
+ * product exceeds 2^63. Inline: the make layer's segment durations come
+ * from it without linking the planner. */
+static inline int64_t plan_ms(int64_t start, int64_t end, int tb_num, int tb_den)
+{
+    uint64_t d, m, den, q, r, a, b, tail;
+
+    if (tb_num <= 0 || tb_den <= 0 || end < start)
+        return -EINVAL;
+    d = (uint64_t)end - (uint64_t)start;
+    m = (uint64_t)tb_num * 1000;
+    den = (uint64_t)tb_den;
+    q = d / den;
+    r = d % den;
+    a = m / den;
+    b = m % den;
+    tail = r * a + (2 * r * b + den) / (2 * den);
+    if (q > ((uint64_t)INT64_MAX - tail) / m)
+        return INT64_MAX;
+    return (int64_t)(q * m + tail);
+}
 
 #endif

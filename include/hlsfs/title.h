@@ -1,19 +1,26 @@
 /*
  * title: one source title: its identity, the segment plan, its renditions
  * with every segment's exact size, and its playlists. A title is built
- * once from a probe (and stored in the cache), or read back from the cache;
- * after that it is immutable and shared read-only between threads.
+ * once from a probe (title.c) and stored in the cache as its record
+ * (record.h), or read back from that record; its playlists are derived
+ * (hls.h). After that it is immutable and shared read-only between
+ * threads. The inline accessors below are what the make layer uses.
  */
 #ifndef HLSFS_TITLE_H
 #define HLSFS_TITLE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 
+#include <math.h>
+
+#include <libavutil/mathematics.h>
 #include <libavutil/rational.h>
 
 #include "hlsfs/ladder.h"
+#include "hlsfs/plan.h"
 #include "hlsfs/transcode.h"
 #include "hlsfs/vpath.h"
 
@@ -39,6 +46,10 @@ struct title_options {
     int64_t                 audio_bit_rate;  /* AAC, bit/s                */
     int                     audio_sample_rate;
 };
+
+/* The version of the title record (record.h), the fourth byte of a
+ * key's magic: a record of another version is never read. */
+#define TITLE_RECORD_VERSION '7'
 
 /* What makes a title: the source's identity and the options that shape
  * the plan. A changed source or option is a different title. */
@@ -116,9 +127,6 @@ int title_build(const struct probe *p, const struct title_key *key,
 int title_build_error(const struct title_key *key, const char *reason,
                       struct title **out);
 
-/* Serialize to a malloc'd buffer / read back. */
-int title_serialize(const struct title *t, uint8_t **buf, size_t *len);
-int title_deserialize(const uint8_t *buf, size_t len, struct title **out);
 
 /* The rendition of a virtual path, or NULL. */
 const struct title_rendition *title_find(const struct title *t,
@@ -126,10 +134,36 @@ const struct title_rendition *title_find(const struct title *t,
                                          const char *name);
 
 /* TITLE_JUMP_S of the title's segment time, in time base tb. */
-int64_t title_jump(const struct title *t, AVRational tb);
+static inline int64_t title_jump(const struct title *t, AVRational tb)
+{
+    return av_rescale_q(llround(TITLE_JUMP_S(t->key.segment_ms / 1000.0) * 1000),
+                        (AVRational){ 1, 1000 }, tb);
+}
 
 /* Duration of segment i in ms, from the plan. */
-int64_t title_segment_ms(const struct title *t, long i);
+static inline int64_t title_segment_ms(const struct title *t, long i)
+{
+    return plan_ms(t->bounds[i], t->bounds[i + 1], t->tb.num, t->tb.den);
+}
+
+/* The H.264 level_idc a video rendition's CODECS ("avc1.PPCCLL") names,
+ * which its encoder is told; -1 when CODECS names none. */
+static inline int title_rendition_level(const struct title_rendition *r)
+{
+    const char *c = r->codecs;
+    int level = 0;
+    if (strncmp(c, "avc1.", 5) || strlen(c) != 11)
+        return -1;
+    for (int i = 9; i < 11; i++) {
+        int d = c[i] >= '0' && c[i] <= '9' ? c[i] - '0'
+              : c[i] >= 'a' && c[i] <= 'f' ? c[i] - 'a' + 10
+              : c[i] >= 'A' && c[i] <= 'F' ? c[i] - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        level = level * 16 + d;
+    }
+    return level > 0 ? level : -1;
+}
 
 void title_free(struct title **t);
 

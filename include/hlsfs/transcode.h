@@ -40,12 +40,4 @@ int transcode_segment(const char *path, const struct title *t,
 long transcode_max_packets(const struct title *t, const struct title_rendition *r,
                            long seg);
 
-/* The CODECS attribute ("avc1.64001f") the rung's segments carry, read
- * from an encoder opened with the rung's settings. Returns 0 or AVERROR. */
-int transcode_codecs(const struct title_rendition *r,
-                     const struct transcode_config *cfg, char *buf, int size);
-
-/* The x264 level_idc used for a picture size (30, 31, 40, 50, 51). */
-int transcode_level(int width, int height);
-
 #endif

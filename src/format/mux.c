@@ -1,5 +1,6 @@
 /*
  * mux: MPEG-TS into memory with libavformat, and null-packet padding.
+ * What it writes at most is modelled in tssize.c.
  *
  * Settings that make segments independent and deterministic:
  * - a fresh muxer per segment, so every segment opens with SDT, PAT, PMT;
@@ -10,12 +11,14 @@
  * - no avoid_negative_ts shift, which would move each segment differently.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavformat/avformat.h>
 
 #include "hlsfs/mux.h"
+#include "hlsfs/tssize.h"
 
 #define MUX_MAX_DELAY_US 700000
 #define MUX_IO_BUFFER    (MUX_TS_PACKET * 64)
@@ -94,9 +97,12 @@ int mux_open(struct mux **out, const AVCodecParameters *par, AVRational tb,
     st->time_base = tb;
     av_dict_set(&opts, "mpegts_flags", "+initial_discontinuity", 0);
     /* every segment opens with SDT, PAT and PMT; repeating them within a
-     * segment only costs bytes (two packets every 0.1 s by default) */
-    av_dict_set(&opts, "pat_period", "30", 0);
-    av_dict_set(&opts, "sdt_period", "30", 0);
+     * segment only costs bytes (two packets every 0.1 s by default): once
+     * per table period of the size model */
+    char period[32];
+    snprintf(period, sizeof(period), "%dms", TSSIZE_TABLE_PERIOD_MS);
+    av_dict_set(&opts, "pat_period", period, 0);
+    av_dict_set(&opts, "sdt_period", period, 0);
     ret = avformat_write_header(m->fmt, &opts);
     av_dict_free(&opts);
     if (ret < 0)

@@ -4,7 +4,8 @@
  * demux from the segment's cut keyframe -> decode -> keep frames whose pts
  * lies in the plan's [bounds[seg], bounds[seg + 1]) -> scale to the rung
  * (and rotate upright) -> libx264, fresh per segment, first frame IDR, no
- * other keyframe -> MPEG-TS padded to the planned size. The decoder runs
+ * other keyframe, at the level the rung's CODECS names -> MPEG-TS padded
+ * to the planned size. The decoder runs
  * on past the boundary only to release frames that belong before it
  * (reordered or open-GOP pictures); the next segment drops them.
  *
@@ -46,20 +47,6 @@
 
 #define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
 #define MAX_ATTEMPTS 4
-
-int transcode_level(int w, int h)
-{
-    int64_t px = (int64_t)w * h;
-    if (px <= 414720)
-        return 30;
-    if (px <= 921600)
-        return 31;
-    if (px <= 2097152)
-        return 40;
-    if (px <= 5652480)
-        return 50;
-    return 51;
-}
 
 /* Output picture before rotation (rotation swaps the sides). */
 static void prerotate_size(const struct title_rendition *r, int *w, int *h)
@@ -137,7 +124,9 @@ static int open_encoder(const struct title_rendition *r,
     enc->time_base = tb;
     enc->framerate = fps.num > 0 ? fps : (AVRational){ 25, 1 };
     enc->thread_count = cfg->threads;
-    enc->level = transcode_level(r->width, r->height);
+    /* the level the rendition's CODECS declares (h264.c chose it for the
+     * rung's size, frame rate and rate), so that the SPS says the same */
+    enc->level = title_rendition_level(r);
     enc->flags |= AV_CODEC_FLAG_CLOSED_GOP;
 
     /* average bit rate, no VBV: x264's ABR lands close to its target over
@@ -166,44 +155,6 @@ static int open_encoder(const struct title_rendition *r,
     }
     *out = enc;
     return 0;
-}
-
-int transcode_codecs(const struct title_rendition *r,
-                     const struct transcode_config *cfg, char *buf, int size)
-{
-    AVCodecContext *enc = NULL;
-    AVFrame *frame = new_picture(r->width, r->height);
-    AVPacket *pkt = av_packet_alloc();
-    int ret = AVERROR(ENOMEM);
-
-    if (!frame || !pkt)
-        goto done;
-    /* the profile and level x264 writes in its SPS, from one gray frame */
-    if ((ret = open_encoder(r, cfg, (AVRational){ 1, 25 }, (AVRational){ 25, 1 },
-                            r->bit_rate, NULL, &enc)) < 0)
-        goto done;
-    for (int p = 0; p < 3; p++)
-        memset(frame->data[p], 128, (size_t)frame->linesize[p] * (p ? (r->height + 1) / 2 : r->height));
-    frame->pts = 0;
-    if ((ret = avcodec_send_frame(enc, frame)) < 0 || (ret = avcodec_send_frame(enc, NULL)) < 0)
-        goto done;
-    ret = AVERROR_INVALIDDATA;
-    while (avcodec_receive_packet(enc, pkt) >= 0) {
-        for (int i = 0; i + 7 < pkt->size; i++)
-            if (pkt->data[i] == 0 && pkt->data[i + 1] == 0 && pkt->data[i + 2] == 1 &&
-                (pkt->data[i + 3] & 0x1f) == 7) {
-                snprintf(buf, (size_t)size, "avc1.%02x%02x%02x", pkt->data[i + 4],
-                         pkt->data[i + 5], pkt->data[i + 6]);
-                ret = 0;
-                break;
-            }
-        av_packet_unref(pkt);
-    }
-done:
-    avcodec_free_context(&enc);
-    av_frame_free(&frame);
-    av_packet_free(&pkt);
-    return ret;
 }
 
 /* Rotate a planar YUV 4:2:0 picture by 90, 180 or 270 degrees clockwise. */

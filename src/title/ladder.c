@@ -1,5 +1,7 @@
 /*
- * ladder: rendition ladder, rung picture sizes and segment byte bounds.
+ * ladder: rendition ladder, rung picture sizes and segment byte bounds
+ * (the elementary-stream budget of a rate; its MPEG-TS framing is
+ * tssize.c's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -7,16 +9,8 @@
 #include <string.h>
 
 #include "hlsfs/ladder.h"
+#include "hlsfs/tssize.h"
 
-#define TS_PACKET   188
-#define TS_PAYLOAD  184
-#define TABLE_PACKETS 3          /* SDT, PAT, PMT                          */
-#define TABLE_PERIOD_MS 30000    /* the muxer's pat_period and sdt_period  */
-#define PES_HEADER_MAX 19        /* start code, flags, PTS and DTS         */
-#define AF_MAX 8                 /* adaptation field with PCR              */
-#define AUD_BYTES 6
-#define ADTS_BYTES 7
-#define AUDIO_FRAMES_PER_PES_MIN 4
 #define AUDIO_HEADROOM_PCT 5
 
 void ladder_default(struct ladder *l)
@@ -158,39 +152,11 @@ uint64_t ladder_audio_payload_bytes(int64_t bit_rate, int sample_rate, long fram
                       ((int64_t)sample_rate * 8));
 }
 
-uint64_t ladder_ts_table_bytes(int64_t duration_ms)
-{
-    /* at the start, then each time the clock has moved on by a period (a
-     * second more for decode-order delays) */
-    uint64_t span = duration_ms > 0 ? (uint64_t)duration_ms + 1000 : 1000;
-    return (span / TABLE_PERIOD_MS + 1) * TABLE_PACKETS * TS_PACKET;
-}
-
-uint64_t ladder_ts_keyframe_bytes(void)
-{
-    return 2 * TS_PACKET;
-}
-
-uint64_t ladder_ts_pes_bytes(uint64_t payload)
-{
-    return (payload + PES_HEADER_MAX + AF_MAX + TS_PAYLOAD - 1) / TS_PAYLOAD * TS_PACKET;
-}
-
-/* TS bytes for 'bytes' of PES payload split into 'pes' PES packets. */
-static uint64_t ts_bound(uint64_t bytes, uint64_t pes, int64_t duration_ms)
-{
-    uint64_t per_pes = PES_HEADER_MAX + AF_MAX;
-    /* every PES may leave one partly filled TS packet */
-    uint64_t packets = (bytes + pes * per_pes + TS_PAYLOAD - 1) / TS_PAYLOAD + pes;
-    return packets * TS_PACKET + ladder_ts_table_bytes(duration_ms);
-}
-
 uint64_t ladder_video_segment_bytes(int64_t bit_rate, int64_t duration_ms,
                                     long frames)
 {
-    uint64_t f = frames > 0 ? (uint64_t)frames : 1;
-    uint64_t payload = ladder_video_payload_bytes(bit_rate, duration_ms) + f * AUD_BYTES;
-    return ts_bound(payload, f, duration_ms);
+    return tssize_h264_segment_bytes(ladder_video_payload_bytes(bit_rate, duration_ms),
+                                     frames, duration_ms);
 }
 
 uint64_t ladder_audio_segment_bytes(int64_t bit_rate, int sample_rate, long frames)
@@ -200,8 +166,6 @@ uint64_t ladder_audio_segment_bytes(int64_t bit_rate, int sample_rate, long fram
      * short segment where loud sound follows silence can be up to 12 %
      * over, and is then encoded again at a lower rate (produce.c) */
     uint64_t aac = ladder_audio_payload_bytes(bit_rate, sample_rate, frames);
-    uint64_t payload = aac + aac * AUDIO_HEADROOM_PCT / 100 + f * ADTS_BYTES;
-    /* the muxer gathers frames into PES packets of up to ~2.9 KB or 0.35 s */
-    uint64_t pes = f / AUDIO_FRAMES_PER_PES_MIN + 1;
-    return ts_bound(payload, pes, (int64_t)(f * 1024 * 1000 / (uint64_t)sample_rate) + 1);
+    return tssize_aac_segment_bytes(aac + aac * AUDIO_HEADROOM_PCT / 100, frames,
+                                    (int64_t)(f * 1024 * 1000 / (uint64_t)sample_rate) + 1);
 }

@@ -30,6 +30,7 @@
 #include "hlsfs/list.h"
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
+#include "hlsfs/record.h"
 #include "hlsfs/title.h"
 
 #define LIBRARY_BUCKETS    4096
@@ -166,7 +167,7 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ret = cache_get(l->cache, CACHE_TITLES, &key, sizeof(key), &val, &vlen);
     if (ret > 0) {
-        ret = title_deserialize(val, vlen, out);
+        ret = record_read(val, vlen, out);
         free(val);
         if (ret == 0) {
             log_info("%s: index loaded from cache in %.1f ms", rel, ms_since(&t0));
@@ -201,7 +202,7 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
 
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (title_serialize(*out, &buf, &len) == 0) {
+    if (record_write(*out, &buf, &len) == 0) {
         int cr = cache_put(l->cache, CACHE_TITLES, &key, sizeof(key), buf, len);
         if (cr < 0)
             log_warn("%s: index not stored in the cache: %s", rel, strerror(-cr));

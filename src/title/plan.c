@@ -1,8 +1,10 @@
 /*
  * plan.c -- owns the segment plan of a title: which keyframes start a
- * segment, and segment durations in milliseconds. Pure: no I/O, no libav.
+ * segment (segment durations in milliseconds are plan.h's plan_ms; cuts
+ * forced between keyframes are title.c's). Pure: no I/O, no libav.
  *
- * The rule (SPEC section 2): with origin O = key_pts[0] and target T, cut
+ * The rule (SPEC section 2, with the multiples counted from the first
+ * keyframe): with origin O = key_pts[0] and target T, cut
  * at the first keyframe at or after each multiple O + k*T, k >= 1. When
  * several multiples fall before the same keyframe they make one cut, and
  * the next multiple considered is the smallest one strictly after the
@@ -54,28 +56,3 @@ long plan_cuts(const int64_t *key_pts, size_t nkeys, int64_t target,
     return (long)n;
 }
 
-/*
- * Exact: with d = end - start, the result is round(d * num * 1000 / den),
- * halves rounded up. Writing d = q*den + r and m = num*1000 = a*den + b
- * gives d*m/den = q*m + r*a + r*b/den, where r, b < den < 2^31, so no
- * product exceeds 2^63. Returns -EINVAL for end < start or a time base
- * that is not positive; a result beyond INT64_MAX saturates.
- */
-int64_t plan_ms(int64_t start, int64_t end, int tb_num, int tb_den)
-{
-    uint64_t d, m, den, q, r, a, b, tail;
-
-    if (tb_num <= 0 || tb_den <= 0 || end < start)
-        return -EINVAL;
-    d = (uint64_t)end - (uint64_t)start;
-    m = (uint64_t)tb_num * 1000;
-    den = (uint64_t)tb_den;
-    q = d / den;
-    r = d % den;
-    a = m / den;
-    b = m % den;
-    tail = r * a + (2 * r * b + den) / (2 * den);
-    if (q > ((uint64_t)INT64_MAX - tail) / m)
-        return INT64_MAX;
-    return (int64_t)(q * m + tail);
-}

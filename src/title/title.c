@@ -1,13 +1,17 @@
 /*
- * title: from a probe to a servable title, and back and forth from bytes.
+ * title: from a probe to a servable title (or an ERROR-only one).
  *
- * The plan (plan.c) cuts the video at keyframes; every rendition uses the
- * same cuts. A copied rendition's segment i holds that stream's packets
- * whose dts lies in [range[i], range[i + 1]). Its exact size is found by
- * muxing, with the very muxer that will make the segment, stand-in packets
- * of each real packet's largest possible size (the muxer and the Annex B
- * filter may add an access unit delimiter and parameter sets). The real
- * segment is never larger and is padded up to that size.
+ * The video's timestamps are checked first (a packet far off its
+ * neighbours is left out; a jump the packets after it confirm makes the
+ * title an error). The plan (plan.c) cuts the video at keyframes; where no
+ * keyframe comes for too long, cuts are forced between keyframes and the
+ * copied original is not offered. Every rendition uses the same cuts. A
+ * copied rendition's segment i holds that stream's packets whose dts lies
+ * in [range[i], range[i + 1]); its size is bounded in closed form by the
+ * MPEG-TS size model (tssize.h) from each packet's size, and the real
+ * segment, never larger, is padded up to it. Encoded rungs and audio get
+ * the rate bounds of ladder.c; a rung's CODECS comes from h264.c. The
+ * record (record.c) and the playlists (hls.c) are made elsewhere.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,19 +21,18 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavcodec/bsf.h>
-#include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
 
+#include "hlsfs/framerate.h"
+#include "hlsfs/h264.h"
+#include "hlsfs/hls.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
 #include "hlsfs/plan.h"
-#include "hlsfs/playlist.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
+#include "hlsfs/tssize.h"
 
-#define TITLE_RECORD_VERSION '7'
-#define AUD_BYTES 6             /* access unit delimiter the muxer adds */
 
 static uint64_t options_hash(const struct title_options *o)
 {
@@ -59,73 +62,7 @@ void title_make_key(struct title_key *key, const struct stat *st,
     key->options_hash = options_hash(o);
 }
 
-/* ---- codec strings and labels ---------------------------------------- */
-
-static void h264_codecs(const AVCodecParameters *par, char *out, size_t size)
-{
-    const uint8_t *x = par->extradata;
-    int n = par->extradata_size;
-    snprintf(out, size, "avc1.640028");     /* when nothing better is known */
-    if (n >= 4 && x[0] == 1) {
-        snprintf(out, size, "avc1.%02x%02x%02x", x[1], x[2], x[3]);
-        return;
-    }
-    for (int i = 0; i + 7 < n; i++)         /* Annex B: find the SPS */
-        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7) {
-            snprintf(out, size, "avc1.%02x%02x%02x", x[i + 4], x[i + 5], x[i + 6]);
-            return;
-        }
-}
-
-/* ISO 639-2 (as containers store it) to the RFC 5646 tag HLS wants. */
-static const char *language_tag(const char *lang)
-{
-    static const char *const map[][2] = {
-        { "eng", "en" }, { "fra", "fr" }, { "fre", "fr" }, { "deu", "de" },
-        { "ger", "de" }, { "spa", "es" }, { "ita", "it" }, { "por", "pt" },
-        { "rus", "ru" }, { "jpn", "ja" }, { "zho", "zh" }, { "chi", "zh" },
-        { "kor", "ko" }, { "nld", "nl" }, { "dut", "nl" }, { "swe", "sv" },
-        { "nor", "no" }, { "dan", "da" }, { "fin", "fi" }, { "pol", "pl" },
-        { "tur", "tr" }, { "ara", "ar" }, { "hin", "hi" }, { "ces", "cs" },
-        { "cze", "cs" }, { "ell", "el" }, { "gre", "el" }, { "heb", "he" },
-        { "hun", "hu" }, { "ukr", "uk" },
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (!strcmp(lang, map[i][0]))
-            return map[i][1];
-    return lang;
-}
-
 /* ---- sizes ------------------------------------------------------------ */
-
-/* Bytes of Annex B parameter sets the Annex B filter or the muxer may put
- * before a keyframe, and the AVCC NAL length size (0 for Annex B). */
-static int h264_insert_bound(const AVCodecParameters *par, int *length_size)
-{
-    *length_size = 0;
-    if (par->extradata_size < 7 || par->extradata[0] != 1)
-        return par->extradata_size;          /* Annex B: extradata as is */
-    *length_size = (par->extradata[4] & 3) + 1;
-    const AVBitStreamFilter *f = av_bsf_get_by_name("h264_mp4toannexb");
-    AVBSFContext *bsf = NULL;
-    int bound = -1;
-    if (f && av_bsf_alloc(f, &bsf) >= 0 &&
-        avcodec_parameters_copy(bsf->par_in, par) >= 0 && av_bsf_init(bsf) >= 0)
-        bound = bsf->par_out->extradata_size;
-    av_bsf_free(&bsf);
-    return bound;
-}
-
-static uint64_t video_packet_bound(const struct title_rendition *r,
-                                   const struct probe_packet *pk)
-{
-    uint64_t b = (uint64_t)pk->size + AUD_BYTES;
-    if (pk->flags & PROBE_PKT_KEY)
-        b += (uint64_t)r->ps_bound;
-    if (r->length_size && r->length_size < 4)   /* start codes outgrow lengths */
-        b += (uint64_t)(4 - r->length_size) * (pk->size / (r->length_size + 1) + 1);
-    return b;
-}
 
 /* Which segment a dts falls in, or -1. */
 static long segment_of(const int64_t *range, long nseg, int64_t dts)
@@ -176,11 +113,8 @@ static void segment_pts(const struct probe_stream *s, const size_t *order,
         pts[k - from] = s->pkts[order[k]].pts;
 }
 
-/* Sizes of the copied video, in closed form: the muxer writes each frame
- * as one PES, so a segment takes at most its tables plus, for every
- * packet, the TS bytes of one PES of that packet's largest Annex B size
- * (ladder_ts_pes_bytes) and, for a keyframe, the PAT and PMT the muxer
- * repeats before it. For Matroska-style streams (keyframes by pts) it
+/* Sizes of the copied video, in closed form (tssize.h): a segment takes
+ * at most its tables plus, for every packet, the TS bytes of that frame. For Matroska-style streams (keyframes by pts) it
  * also finds the decode-time shift the remuxer applies. */
 static int plan_sizes(struct title_rendition *r, const struct title *t,
                       const struct probe_stream *s)
@@ -196,11 +130,14 @@ static int plan_sizes(struct title_rendition *r, const struct title *t,
         return -ENOMEM;
     assign_segments(r, nseg, s, seg);
     for (long i = 0; i < nseg; i++)
-        r->sizes[i] = ladder_ts_table_bytes(title_segment_ms(t, i));
+        r->sizes[i] = tssize_table_bytes(title_segment_ms(t, i));
     for (size_t i = 0; i < n; i++)
-        if (seg[i] >= 0)
-            r->sizes[seg[i]] += ladder_ts_pes_bytes(video_packet_bound(r, &s->pkts[i])) +
-                                (s->pkts[i].flags & PROBE_PKT_KEY ? ladder_ts_keyframe_bytes() : 0);
+        if (seg[i] >= 0) {
+            const struct probe_packet *pk = &s->pkts[i];
+            r->sizes[seg[i]] += tssize_h264_frame_bytes((uint64_t)pk->size,
+                                                        !!(pk->flags & PROBE_PKT_KEY),
+                                                        r->ps_bound, r->length_size);
+        }
     if (!r->key_by_pts)
         goto done;
 
@@ -250,99 +187,6 @@ done:
 
 /* ---- building ----------------------------------------------------------- */
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sort timestamps that are sorted already, or nearly (presentation times
- * in decode order are out of order by a few frames at most): insertion
- * sort while it stays cheap, qsort otherwise. */
-static void sort_timestamps(int64_t *v, size_t n)
-{
-    size_t moves = 0;
-    for (size_t i = 1; i < n; i++) {
-        int64_t x = v[i];
-        size_t j = i;
-        while (j > 0 && v[j - 1] > x) {
-            v[j] = v[j - 1];
-            j--;
-            if (++moves > 16 * n) {
-                qsort(v, n, sizeof(*v), cmp_i64);
-                return;
-            }
-        }
-        v[j] = x;
-    }
-}
-
-/* The k-th smallest of v[0..n) (v is reordered): quickselect. */
-static int64_t select_kth(int64_t *v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int64_t pivot = v[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                int64_t t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return v[k];
-    }
-    return v[k];
-}
-
-/* FRAME-RATE: the container's average or libavformat's base rate when one
- * is within 5 % of the rate of the typical (median) step between
- * timestamps (they are exact where timestamps are rounded, and some
- * containers report a bogus average); else the mean rate of the frames.
- * 0 when unknown, -1 without memory. */
-static double frame_rate(const struct probe_stream *v, size_t from)
-{
-    size_t n = v->npkts - from, k = 0;
-    int64_t *ts = malloc((n ? n : 1) * sizeof(*ts));
-    double step_rate = 0, mean_rate = 0, tb = av_q2d(v->tb);
-    if (!ts)
-        return -1;          /* no memory: not "unknown", which is kept */
-    int all_pts = 1;        /* a sample table gives decode times only */
-    for (size_t i = from; i < v->npkts; i++)
-        all_pts &= v->pkts[i].pts != AV_NOPTS_VALUE;
-    for (size_t i = from; i < v->npkts; i++)
-        ts[i - from] = all_pts ? v->pkts[i].pts : v->pkts[i].dts;
-    sort_timestamps(ts, n);
-    if (n > 1 && ts[n - 1] > ts[0])
-        mean_rate = (double)(n - 1) / ((double)(ts[n - 1] - ts[0]) * tb);
-    for (size_t i = 1; i < n; i++)
-        if (ts[i] > ts[i - 1])
-            ts[k++] = ts[i] - ts[i - 1];
-    if (k)
-        step_rate = 1.0 / ((double)select_kth(ts, k, k / 2) * tb);
-    free(ts);
-    const AVRational cand[2] = { v->avg_rate, v->r_rate };
-    for (int i = 0; i < 2; i++)
-        if (cand[i].num > 0 && cand[i].den > 0 &&
-            (step_rate <= 0 || fabs(av_q2d(cand[i]) - step_rate) <= step_rate * 0.05))
-            return av_q2d(cand[i]);
-    return mean_rate > 0 ? mean_rate : step_rate;
-}
-
 static struct title *title_alloc(const struct title_key *key)
 {
     struct title *t = calloc(1, sizeof(*t));
@@ -361,138 +205,6 @@ static int set_error_text(struct title *t, const char *reason)
     t->error[n + 1] = '\0';
     t->error_len = n + 1;
     return 0;
-}
-
-int64_t title_jump(const struct title *t, AVRational tb)
-{
-    return av_rescale_q(llround(TITLE_JUMP_S(t->key.segment_ms / 1000.0) * 1000),
-                        (AVRational){ 1, 1000 }, tb);
-}
-
-int64_t title_segment_ms(const struct title *t, long i)
-{
-    return plan_ms(t->bounds[i], t->bounds[i + 1], t->tb.num, t->tb.den);
-}
-
-static void rendition_rates(struct title *t, struct title_rendition *r)
-{
-    uint64_t total = 0;
-    int64_t total_ms = 0;
-    r->peak_bps = 0;
-    for (long i = 0; i < t->nseg; i++) {
-        int64_t ms = title_segment_ms(t, i);
-        total += r->sizes[i];
-        total_ms += ms;
-        if (ms > 0) {
-            uint64_t bps = (r->sizes[i] * 8000 + (uint64_t)ms - 1) / (uint64_t)ms;
-            if (bps > r->peak_bps)
-                r->peak_bps = bps;
-        }
-    }
-    r->avg_bps = total_ms > 0 ? (total * 8000 + (uint64_t)total_ms - 1) / (uint64_t)total_ms : 0;
-}
-
-/* The master playlist: every video rendition a variant, every audio
- * rendition a member of one group (as many as the title has). */
-static int make_master(struct title *t)
-{
-    struct master_text {
-        char uri[VPATH_NAME_MAX + 32];
-        char codecs[80];
-    };
-    size_t n = t->nrends > 0 ? (size_t)t->nrends : 1;
-    struct playlist_audio *audios = calloc(n, sizeof(*audios));
-    struct playlist_variant *variants = calloc(n, sizeof(*variants));
-    struct master_text *text = calloc(n, sizeof(*text));
-    int naudio = 0, nvideo = 0, default_done = 0, ret = 0;
-    uint64_t audio_peak = 0, audio_avg = 0;
-
-    if (!audios || !variants || !text) {
-        ret = -ENOMEM;
-        goto done;
-    }
-    for (int i = 0; i < t->nrends; i++) {
-        struct title_rendition *r = &t->rends[i];
-        if (r->kind != REND_AUDIO)
-            continue;
-        snprintf(text[i].uri, sizeof(text[i].uri), "audio/%s/index.m3u8", r->name);
-        int is_default = r->is_default && !default_done;
-        default_done |= is_default;
-        audios[naudio] = (struct playlist_audio){
-            .group = "audio", .language = r->language, .name = r->label,
-            .is_default = is_default, .channels = r->channels, .uri = text[i].uri,
-        };
-        naudio++;
-        if (r->peak_bps > audio_peak)
-            audio_peak = r->peak_bps;
-        if (r->avg_bps > audio_avg)
-            audio_avg = r->avg_bps;
-    }
-    if (naudio && !default_done)
-        audios[0].is_default = 1;
-    const char *audio_codecs = NULL;
-    for (int i = 0; i < t->nrends; i++)
-        if (t->rends[i].kind == REND_AUDIO) {
-            audio_codecs = t->rends[i].codecs;
-            break;
-        }
-    for (int i = 0; i < t->nrends; i++) {
-        struct title_rendition *r = &t->rends[i];
-        if (r->kind != REND_VIDEO)
-            continue;
-        snprintf(text[i].uri, sizeof(text[i].uri), "video/%s/index.m3u8", r->name);
-        if (audio_codecs)
-            snprintf(text[i].codecs, sizeof(text[i].codecs), "%s,%s", r->codecs,
-                     audio_codecs);
-        else
-            snprintf(text[i].codecs, sizeof(text[i].codecs), "%s", r->codecs);
-        variants[nvideo] = (struct playlist_variant){
-            .bandwidth = r->peak_bps + audio_peak,
-            .avg_bandwidth = r->avg_bps + audio_avg,
-            .width = r->width, .height = r->height, .frame_rate = t->frame_rate,
-            .codecs = text[i].codecs, .audio_group = naudio ? "audio" : NULL,
-            .uri = text[i].uri,
-        };
-        nvideo++;
-    }
-    if (!(t->master = playlist_master(variants, nvideo, audios, naudio)))
-        ret = -ENOMEM;
-    else
-        t->master_len = strlen(t->master);
-done:
-    free(audios);
-    free(variants);
-    free(text);
-    return ret;
-}
-
-/* Playlists are derived text: made after building and after reading. */
-static int make_playlists(struct title *t)
-{
-    int64_t *ms = malloc((size_t)t->nseg * sizeof(*ms));
-
-    if (!ms)
-        return -ENOMEM;
-    if (!(t->start_ms = malloc(((size_t)t->nseg + 1) * sizeof(*t->start_ms)))) {
-        free(ms);
-        return -ENOMEM;
-    }
-    t->start_ms[0] = 0;
-    for (long i = 0; i < t->nseg; i++) {
-        ms[i] = title_segment_ms(t, i);
-        t->start_ms[i + 1] = t->start_ms[i] + ms[i];
-    }
-    for (int i = 0; i < t->nrends; i++) {
-        struct title_rendition *r = &t->rends[i];
-        rendition_rates(t, r);
-        if (!(r->playlist = playlist_media(ms, t->nseg))) {
-            free(ms);
-            return -ENOMEM;
-        }
-        r->playlist_len = strlen(r->playlist);
-    }
-    free(ms);
-    return make_master(t);
 }
 
 static int init_rendition(struct title_rendition *r, long nseg)
@@ -547,9 +259,9 @@ static int build_original(struct title *t, const struct probe_stream *v,
     snprintf(r->name, sizeof(r->name), "original");
     r->width = v->par->width;
     r->height = v->par->height;
-    h264_codecs(v->par, r->codecs, sizeof(r->codecs));
+    h264_stream_codecs(v->par, r->codecs, sizeof(r->codecs));
     video_ranges(r, t, v, key_pkt, cuts);
-    if ((r->ps_bound = h264_insert_bound(v->par, &r->length_size)) < 0)
+    if ((r->ps_bound = tssize_h264_insert_bound(v->par, &r->length_size)) < 0)
         return -EIO;
 
     return plan_sizes(r, t, v);
@@ -649,7 +361,6 @@ static int build_rung(struct title *t, const struct probe_stream *v,
                       const long *frames)
 {
     struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_ENCODE, v->index, v->tb);
-    int ret;
 
     if (!r)
         return -ENOMEM;
@@ -659,8 +370,10 @@ static int build_rung(struct title *t, const struct probe_stream *v,
     r->bit_rate = c->bit_rate;
     r->rotation = v->rotation;
     video_ranges(r, t, v, key_pkt, cuts);
-    if ((ret = transcode_codecs(r, &o->video, r->codecs, sizeof(r->codecs))) < 0)
-        return -EIO;
+    /* the level for the rung's size, rate and frame rate: the encoder is
+     * told the level CODECS names (title_rendition_level) */
+    h264_rung_codecs(o->video.preset, r->width, r->height, t->frame_rate, r->bit_rate,
+                     r->codecs, sizeof(r->codecs));
     for (long i = 0; i < t->nseg; i++)
         /* a few frames of slack: reordered pictures near the cuts */
         r->sizes[i] = ladder_video_segment_bytes(r->bit_rate, title_segment_ms(t, i),
@@ -736,11 +449,11 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     r->is_default = first_default;
     snprintf(r->codecs, sizeof(r->codecs), "mp4a.40.2");
     if (a->language)
-        snprintf(r->language, sizeof(r->language), "%s", language_tag(a->language));
+        snprintf(r->language, sizeof(r->language), "%s", hls_language_tag(a->language));
     if (a->name && *a->name)
         snprintf(r->label, sizeof(r->label), "%s", a->name);
     else if (a->language)
-        snprintf(r->label, sizeof(r->label), "%s", language_tag(a->language));
+        snprintf(r->label, sizeof(r->label), "%s", hls_language_tag(a->language));
     else
         snprintf(r->label, sizeof(r->label), "Audio");
 
@@ -938,7 +651,7 @@ int title_build(const struct probe *p, const struct title_key *key,
     }
     int64_t frame = nframes > 1 ? (hi - lo) / (int64_t)(nframes - 1) : 0;
     end += frame > 0 ? frame : 1;
-    if ((t->frame_rate = frame_rate(v, key_pkt[0])) < 0) {
+    if ((t->frame_rate = framerate_of(v, key_pkt[0])) < 0) {
         ret = -ENOMEM;
         goto fail;
     }
@@ -1000,7 +713,7 @@ int title_build(const struct probe *p, const struct title_key *key,
                 title_free(&t);
                 return title_build_error(key, why, out);
             }
-    if ((ret = make_playlists(t)) < 0)
+    if ((ret = hls_make_playlists(t)) < 0)
         goto fail;
     free(outlier);
     free(key_pkt);
@@ -1013,199 +726,6 @@ fail:
     free(key_pkt);
     free(key_pts);
     free(cuts);
-    title_free(&t);
-    return ret;
-}
-
-/* ---- serialization ---------------------------------------------------- */
-
-struct wbuf { uint8_t *p; size_t len, cap; int err; };
-
-static void put(struct wbuf *w, const void *data, size_t n)
-{
-    if (w->err)
-        return;
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 4096;
-        while (cap < w->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(w->p, cap);
-        if (!np) {
-            w->err = -ENOMEM;
-            return;
-        }
-        w->p = np;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, data, n);
-    w->len += n;
-}
-static void put_i64(struct wbuf *w, int64_t v) { uint8_t b[8]; AV_WL64(b, (uint64_t)v); put(w, b, 8); }
-static void put_str(struct wbuf *w, const char *s)
-{
-    uint32_t n = s ? (uint32_t)strlen(s) : 0;
-    uint8_t b[4];
-    AV_WL32(b, n);
-    put(w, b, 4);
-    put(w, s ? s : "", n);
-}
-
-struct rbuf { const uint8_t *p; size_t len, pos; int err; };
-
-static int64_t get_i64(struct rbuf *r)
-{
-    if (r->err || r->len - r->pos < 8) {
-        r->err = -EINVAL;
-        return 0;
-    }
-    int64_t v = (int64_t)AV_RL64(r->p + r->pos);
-    r->pos += 8;
-    return v;
-}
-static void get_str(struct rbuf *r, char *out, size_t size)
-{
-    uint32_t n;
-    if (r->err || r->len - r->pos < 4) {
-        r->err = -EINVAL;
-        return;
-    }
-    n = AV_RL32(r->p + r->pos);
-    r->pos += 4;
-    if (r->len - r->pos < n || n >= size) {
-        r->err = -EINVAL;
-        return;
-    }
-    memcpy(out, r->p + r->pos, n);
-    out[n] = '\0';
-    r->pos += n;
-}
-
-int title_serialize(const struct title *t, uint8_t **buf, size_t *len)
-{
-    struct wbuf w = { 0 };
-    put(&w, &t->key, sizeof(t->key));
-    put_str(&w, t->error);
-    put_i64(&w, t->tb.num);
-    put_i64(&w, t->tb.den);
-    put_i64(&w, t->nseg);
-    put_i64(&w, llround(t->frame_rate * 1e6));
-    put_i64(&w, t->nrends);
-    for (long i = 0; t->bounds && i <= t->nseg; i++)
-        put_i64(&w, t->bounds[i]);
-    for (int k = 0; k < t->nrends; k++) {
-        const struct title_rendition *r = &t->rends[k];
-        put_i64(&w, r->kind);
-        put_i64(&w, r->mode);
-        put_i64(&w, r->bit_rate);
-        put_i64(&w, r->rotation);
-        put_str(&w, r->name);
-        put_i64(&w, r->src_index);
-        put_i64(&w, r->tb.num);
-        put_i64(&w, r->tb.den);
-        put_i64(&w, r->ps_bound);
-        put_i64(&w, r->length_size);
-        put_i64(&w, r->key_by_pts);
-        put_i64(&w, r->dts_shift);
-        put_i64(&w, r->width);
-        put_i64(&w, r->height);
-        put_i64(&w, r->channels);
-        put_i64(&w, r->is_default);
-        put_str(&w, r->codecs);
-        put_str(&w, r->language);
-        put_str(&w, r->label);
-        for (long i = 0; i <= t->nseg; i++)
-            put_i64(&w, r->range[i]);
-        for (long i = 0; i < t->nseg; i++)
-            put_i64(&w, (int64_t)r->sizes[i]);
-    }
-    if (w.err) {
-        free(w.p);
-        return w.err;
-    }
-    *buf = w.p;
-    *len = w.len;
-    return 0;
-}
-
-int title_deserialize(const uint8_t *buf, size_t len, struct title **out)
-{
-    struct rbuf r = { buf, len, 0, 0 };
-    struct title_key key;
-    char error[512];
-    struct title *t;
-    int ret;
-
-    *out = NULL;
-    if (len < sizeof(key))
-        return -EINVAL;
-    memcpy(&key, buf, sizeof(key));
-    r.pos = sizeof(key);
-    get_str(&r, error, sizeof(error));
-    if (r.err)
-        return r.err;
-    if (*error) {
-        error[strcspn(error, "\n")] = '\0';
-        return title_build_error(&key, error, out);
-    }
-    if (!(t = title_alloc(&key)))
-        return -ENOMEM;
-    t->tb.num = (int)get_i64(&r);
-    t->tb.den = (int)get_i64(&r);
-    t->nseg = (long)get_i64(&r);
-    t->frame_rate = (double)get_i64(&r) / 1e6;
-    int64_t nrends = get_i64(&r);
-    if (r.err || t->nseg < 1 || t->nseg > 10000000 || nrends < 1 || nrends > 256 ||
-        t->tb.num <= 0 || t->tb.den <= 0) {
-        ret = -EINVAL;
-        goto fail;
-    }
-    if (!(t->bounds = malloc(((size_t)t->nseg + 1) * sizeof(*t->bounds))) ||
-        !(t->rends = calloc((size_t)nrends, sizeof(*t->rends)))) {
-        ret = -ENOMEM;
-        goto fail;
-    }
-    for (long i = 0; i <= t->nseg; i++)
-        t->bounds[i] = get_i64(&r);
-    for (int k = 0; k < nrends && !r.err; k++) {
-        struct title_rendition *rd = &t->rends[k];
-        rd->kind = get_i64(&r) == REND_AUDIO ? REND_AUDIO : REND_VIDEO;
-        rd->mode = get_i64(&r) == REND_ENCODE ? REND_ENCODE : REND_COPY;
-        rd->bit_rate = get_i64(&r);
-        rd->rotation = (int)get_i64(&r);
-        get_str(&r, rd->name, sizeof(rd->name));
-        rd->src_index = (int)get_i64(&r);
-        rd->tb.num = (int)get_i64(&r);
-        rd->tb.den = (int)get_i64(&r);
-        rd->ps_bound = (int)get_i64(&r);
-        rd->length_size = (int)get_i64(&r);
-        rd->key_by_pts = (int)get_i64(&r);
-        rd->dts_shift = get_i64(&r);
-        rd->width = (int)get_i64(&r);
-        rd->height = (int)get_i64(&r);
-        rd->channels = (int)get_i64(&r);
-        rd->is_default = (int)get_i64(&r);
-        get_str(&r, rd->codecs, sizeof(rd->codecs));
-        get_str(&r, rd->language, sizeof(rd->language));
-        get_str(&r, rd->label, sizeof(rd->label));
-        if ((ret = init_rendition(rd, t->nseg)) < 0)
-            goto fail;
-        t->nrends++;
-        for (long i = 0; i <= t->nseg; i++)
-            rd->range[i] = get_i64(&r);
-        for (long i = 0; i < t->nseg; i++)
-            rd->sizes[i] = (uint64_t)get_i64(&r);
-        if (rd->tb.num <= 0 || rd->tb.den <= 0)
-            r.err = -EINVAL;
-    }
-    if (r.err || r.pos != len) {
-        ret = -EINVAL;
-        goto fail;
-    }
-    if ((ret = make_playlists(t)) < 0)
-        goto fail;
-    *out = t;
-    return 0;
-fail:
     title_free(&t);
     return ret;
 }

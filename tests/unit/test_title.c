@@ -18,6 +18,7 @@
 #include "hlsfs/library.h"
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
+#include "hlsfs/record.h"
 #include "hlsfs/remux.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
@@ -218,7 +219,7 @@ struct deser {
 static int do_deserialize(void *arg)
 {
     struct deser *d = arg;
-    return title_deserialize(d->buf, d->len, &d->t);
+    return record_read(d->buf, d->len, &d->t);
 }
 
 static void undo_deserialize(void *arg)
@@ -261,12 +262,12 @@ static void test_allocation_failures(const struct env *e)
     title_make_key(&key, &st, &o);
     CHECK_INT(probe_source(e->va, &p), 0);
     if (p && title_build(p, &key, &o, &t) == 0 && !t->error &&
-        title_serialize(t, &buf, &len) == 0) {
+        record_write(t, &buf, &len) == 0) {
         struct build b = { .p = p, .key = &key, .o = &o };
         struct deser d = { .buf = buf, .len = len };
         log_setup(0, LOG_LVL_ERROR);
         every_allocation_fails("title_build", do_build, &b, undo_build);
-        every_allocation_fails("title_deserialize", do_deserialize, &d, undo_deserialize);
+        every_allocation_fails("record_read", do_deserialize, &d, undo_deserialize);
     } else {
         CHECK(0, "no title built and serialized");
     }

@@ -1,0 +1,295 @@
+/*
+ * record: a title to bytes and back (the title record of record.h).
+ *
+ * Each stored field is one row of a table (title_fields, rend_fields):
+ * its type and where it lives in the struct. record_write and record_read
+ * walk the same rows, so the two directions cannot drift apart. Every
+ * number is stored as 8 bytes; text as a u32 length and its bytes; the
+ * per-segment arrays as nseg + 1 or nseg numbers.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/intreadwrite.h>
+
+#include "hlsfs/hls.h"
+#include "hlsfs/record.h"
+#include "hlsfs/title.h"
+
+/* limits a record must keep to be read */
+#define RECORD_NSEG_MAX  10000000
+#define RECORD_RENDS_MAX 256
+#define RECORD_ERROR_MAX 512
+
+enum field_type {
+    F_I64,          /* int64_t                                        */
+    F_INT,          /* int                                            */
+    F_LONG,         /* long                                           */
+    F_MICRO,        /* double, stored in millionths                   */
+    F_KIND,         /* enum rend_kind: REND_AUDIO, anything else video */
+    F_MODE,         /* the mode: REND_ENCODE, anything else copy      */
+    F_TEXT,         /* char[size], NUL-terminated                     */
+    F_EDGES,        /* int64_t *, nseg + 1 (allocated on reading)     */
+    F_SIZES,        /* uint64_t *, nseg (allocated on reading)        */
+};
+
+struct field {
+    enum field_type type;
+    size_t          off, size;
+};
+
+#define FIELD(type, s, m) { type, offsetof(s, m), sizeof(((s *)0)->m) }
+#define T(type, m) FIELD(type, struct title, m)
+#define R(type, m) FIELD(type, struct title_rendition, m)
+
+/* after the key and the error text; nrends is how many renditions follow */
+static const struct field title_fields[] = {
+    T(F_INT, tb.num), T(F_INT, tb.den), T(F_LONG, nseg), T(F_MICRO, frame_rate),
+    T(F_INT, nrends), T(F_EDGES, bounds),
+};
+
+static const struct field rend_fields[] = {
+    R(F_KIND, kind),         R(F_MODE, mode),        R(F_I64, bit_rate),
+    R(F_INT, rotation),      R(F_TEXT, name),        R(F_INT, src_index),
+    R(F_INT, tb.num),        R(F_INT, tb.den),       R(F_INT, ps_bound),
+    R(F_INT, length_size),   R(F_INT, key_by_pts),   R(F_I64, dts_shift),
+    R(F_INT, width),         R(F_INT, height),       R(F_INT, channels),
+    R(F_INT, is_default),    R(F_TEXT, codecs),      R(F_TEXT, language),
+    R(F_TEXT, label),        R(F_EDGES, range),      R(F_SIZES, sizes),
+};
+
+/* the mode's enum is read and written as an int */
+_Static_assert(sizeof(((struct title_rendition *)0)->mode) == sizeof(int),
+               "a rendition's mode is an int");
+
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct wbuf { uint8_t *p; size_t len, cap; int err; };
+
+static void put(struct wbuf *w, const void *data, size_t n)
+{
+    if (w->err)
+        return;
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4096;
+        while (cap < w->len + n)
+            cap *= 2;
+        uint8_t *np = realloc(w->p, cap);
+        if (!np) {
+            w->err = -ENOMEM;
+            return;
+        }
+        w->p = np;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, data, n);
+    w->len += n;
+}
+
+static void put_i64(struct wbuf *w, int64_t v)
+{
+    uint8_t b[8];
+    AV_WL64(b, (uint64_t)v);
+    put(w, b, 8);
+}
+
+static void put_text(struct wbuf *w, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strlen(s) : 0;
+    uint8_t b[4];
+    AV_WL32(b, n);
+    put(w, b, 4);
+    put(w, s ? s : "", n);
+}
+
+static void put_fields(struct wbuf *w, const struct field *f, size_t n,
+                       const void *base, long nseg)
+{
+    const char *b = base;
+    for (size_t i = 0; i < n; i++) {
+        const void *at = b + f[i].off;
+        switch (f[i].type) {
+        case F_I64:   put_i64(w, *(const int64_t *)at); break;
+        case F_INT:   put_i64(w, *(const int *)at); break;
+        case F_LONG:  put_i64(w, *(const long *)at); break;
+        case F_MICRO: put_i64(w, llround(*(const double *)at * 1e6)); break;
+        case F_KIND:  put_i64(w, *(const enum rend_kind *)at); break;
+        case F_MODE:  put_i64(w, *(const int *)at); break;
+        case F_TEXT:  put_text(w, at); break;
+        case F_EDGES: {
+            const int64_t *v = *(int64_t *const *)at;
+            for (long k = 0; v && k <= nseg; k++)
+                put_i64(w, v[k]);
+            break;
+        }
+        case F_SIZES: {
+            const uint64_t *v = *(uint64_t *const *)at;
+            for (long k = 0; v && k < nseg; k++)
+                put_i64(w, (int64_t)v[k]);
+            break;
+        }
+        }
+    }
+}
+
+int record_write(const struct title *t, uint8_t **buf, size_t *len)
+{
+    struct wbuf w = { 0 };
+    put(&w, &t->key, sizeof(t->key));
+    put_text(&w, t->error);
+    put_fields(&w, title_fields, NFIELDS(title_fields), t, t->nseg);
+    for (int k = 0; k < t->nrends; k++)
+        put_fields(&w, rend_fields, NFIELDS(rend_fields), &t->rends[k], t->nseg);
+    if (w.err) {
+        free(w.p);
+        return w.err;
+    }
+    *buf = w.p;
+    *len = w.len;
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+struct rbuf { const uint8_t *p; size_t len, pos; int err; };
+
+static int64_t get_i64(struct rbuf *r)
+{
+    if (r->err || r->len - r->pos < 8) {
+        r->err = r->err ? r->err : -EINVAL;
+        return 0;
+    }
+    int64_t v = (int64_t)AV_RL64(r->p + r->pos);
+    r->pos += 8;
+    return v;
+}
+
+static void get_text(struct rbuf *r, char *out, size_t size)
+{
+    uint32_t n;
+    if (r->err || r->len - r->pos < 4) {
+        r->err = r->err ? r->err : -EINVAL;
+        return;
+    }
+    n = AV_RL32(r->p + r->pos);
+    r->pos += 4;
+    if (r->len - r->pos < n || n >= size) {
+        r->err = -EINVAL;
+        return;
+    }
+    memcpy(out, r->p + r->pos, n);
+    out[n] = '\0';
+    r->pos += n;
+}
+
+/* An array of n numbers, allocated here (its owner is the struct read). */
+static void *get_array(struct rbuf *r, long nseg, size_t n)
+{
+    if (r->err)
+        return NULL;
+    if (nseg < 1 || nseg > RECORD_NSEG_MAX) {
+        r->err = -EINVAL;
+        return NULL;
+    }
+    int64_t *v = malloc(n * sizeof(*v));
+    if (!v) {
+        r->err = -ENOMEM;
+        return NULL;
+    }
+    for (size_t k = 0; k < n; k++)
+        v[k] = get_i64(r);
+    return v;
+}
+
+static void get_fields(struct rbuf *r, const struct field *f, size_t n,
+                       void *base, const long *nseg)
+{
+    char *b = base;
+    for (size_t i = 0; i < n && !r->err; i++) {
+        void *at = b + f[i].off;
+        switch (f[i].type) {
+        case F_I64:   *(int64_t *)at = get_i64(r); break;
+        case F_INT: {
+            int64_t v = get_i64(r);
+            if (v < INT_MIN || v > INT_MAX)
+                r->err = -EINVAL;
+            *(int *)at = (int)v;
+            break;
+        }
+        case F_LONG:  *(long *)at = (long)get_i64(r); break;
+        case F_MICRO: *(double *)at = (double)get_i64(r) / 1e6; break;
+        case F_KIND:
+            *(enum rend_kind *)at = get_i64(r) == REND_AUDIO ? REND_AUDIO : REND_VIDEO;
+            break;
+        case F_MODE:
+            *(int *)at = get_i64(r) == REND_ENCODE ? REND_ENCODE : REND_COPY;
+            break;
+        case F_TEXT:  get_text(r, at, f[i].size); break;
+        case F_EDGES: *(int64_t **)at = get_array(r, *nseg, (size_t)*nseg + 1); break;
+        case F_SIZES: *(uint64_t **)at = get_array(r, *nseg, (size_t)*nseg); break;
+        }
+    }
+}
+
+int record_read(const uint8_t *buf, size_t len, struct title **out)
+{
+    struct rbuf r = { buf, len, 0, 0 };
+    struct title_key key;
+    char error[RECORD_ERROR_MAX];
+    struct title *t;
+    int ret;
+
+    *out = NULL;
+    if (len < sizeof(key))
+        return -EINVAL;
+    memcpy(&key, buf, sizeof(key));
+    if (memcmp(key.magic, "HTI", 3) || key.magic[3] != TITLE_RECORD_VERSION)
+        return -EINVAL;             /* another version's layout */
+    r.pos = sizeof(key);
+    get_text(&r, error, sizeof(error));
+    if (r.err)
+        return r.err;
+    if (*error) {
+        error[strcspn(error, "\n")] = '\0';
+        return title_build_error(&key, error, out);
+    }
+    if (!(t = calloc(1, sizeof(*t))))
+        return -ENOMEM;
+    t->key = key;
+    get_fields(&r, title_fields, NFIELDS(title_fields), t, &t->nseg);
+    /* the renditions are counted as they are read: title_free sees those */
+    int nrends = t->nrends;
+    t->nrends = 0;
+    if (r.err || nrends < 1 || nrends > RECORD_RENDS_MAX ||
+        t->tb.num <= 0 || t->tb.den <= 0) {
+        ret = r.err == -ENOMEM ? -ENOMEM : -EINVAL;
+        goto fail;
+    }
+    if (!(t->rends = calloc((size_t)nrends, sizeof(*t->rends)))) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    for (int k = 0; k < nrends && !r.err; k++) {
+        struct title_rendition *rd = &t->rends[t->nrends++];
+        get_fields(&r, rend_fields, NFIELDS(rend_fields), rd, &t->nseg);
+        if (!r.err && (rd->tb.num <= 0 || rd->tb.den <= 0))
+            r.err = -EINVAL;
+    }
+    if (r.err || r.pos != len) {
+        ret = r.err == -ENOMEM ? -ENOMEM : -EINVAL;
+        goto fail;
+    }
+    if ((ret = hls_make_playlists(t)) < 0)
+        goto fail;
+    *out = t;
+    return 0;
+fail:
+    title_free(&t);
+    return ret;
+}
