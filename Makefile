@@ -43,7 +43,8 @@ test_cache_MODS    = cache evict log
 test_audio_MODS    = audio probe log workbound
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
-.PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench
+.PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench \
+        fuzz fuzz-mount fuzz-replay-san
 all: hlsfs
 
 hlsfs: $(BUILD)/hlsfs
@@ -64,6 +65,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 unit: $(UNIT_BINS)
+
+include tests/fuzz/fuzz.mk
 
 # the cache churn benchmark of make bench, linked with the cache modules
 CHURN_MODS = cache evict log

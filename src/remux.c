@@ -186,7 +186,7 @@ static int emit(struct mux *m, AVBSFContext *bsf, AVPacket *pkt)
     return ret == AVERROR(EAGAIN) ? 0 : ret;
 }
 
-int remux_segment(const char *path, const struct title *t,
+int remux_segment(const char *path, const struct probe_io *io, const struct title *t,
                   const struct title_rendition *r, long seg,
                   const struct work_bound *bound, uint8_t **out)
 {
@@ -203,7 +203,7 @@ int remux_segment(const char *path, const struct title *t,
     *out = NULL;
     if (!pkt)
         return -ENOMEM;
-    if ((ret = probe_open_input(path, &fmt)) < 0)
+    if ((ret = probe_open_input(path, io, &fmt)) < 0)
         goto fail;
     work_bound_attach(bound, fmt);
     what = "streams";
@@ -275,6 +275,6 @@ done:
     av_bsf_free(&bsf);
     avcodec_parameters_free(&par);
     av_packet_free(&pkt);
-    avformat_close_input(&fmt);
+    probe_close_input(io, &fmt);
     return ret;
 }
