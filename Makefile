@@ -4,6 +4,11 @@
 #   make check SANITIZE=1  the same under ASan + UBSan
 #   make e2e             only the end-to-end client tests (nginx, Chromium,
 #                        GStreamer, ffmpeg, rsync)
+#   make fuzz            the libFuzzer target (clang) for FUZZ_SECONDS (default
+#                        300); new crashers go to tests/fuzz/regress, which
+#                        make check replays (tests/fuzz/fuzz.mk)
+#   make fuzz-mount      zzuf-mutated media mounted with the sanitizer build,
+#                        every playlist and segment read
 #   make install         PREFIX=/usr/local, DESTDIR honoured
 #   make deps            install Debian build and test packages
 #   make demo            mount a demo media directory (SOURCE=, MOUNT=)
