@@ -5,7 +5,8 @@ source directory and mounted with hlsfs (the sanitizer build, for make
 fuzz-mount); every playlist and segment of every title is read.
 
     python3 tests/fuzz/mount.py --hlsfs build/san/hlsfs --media ../shared/media
-        [--short] [--seeds 1-4] [--ratio 0.001] [--read-timeout 90] [--keep]
+        [--short] [--seeds 1-4] [--ratio 0.001] [--read-timeout 90]
+        [-o NAME=VALUE ...] [--keep]
 
 What must hold: every read returns (data, or EIO) within --read-timeout
 seconds; the daemon is alive after every title and exits cleanly at the
@@ -181,7 +182,8 @@ class Campaign:
         m = Mount(self.args.hlsfs, self.source, self.mountpoint,
                   os.path.join(self.base, "cache%d" % self.nmount),
                   os.path.join(self.base, "hlsfs%d.log" % self.nmount),
-                  segment_time=SEGMENT_TIME, label="fuzz-mount", options=OPTIONS)
+                  segment_time=SEGMENT_TIME, label="fuzz-mount",
+                  options=dict(OPTIONS, **self.args.option))
         m.start()
         self.mounts.append(m)
         self.mount = m
@@ -233,7 +235,8 @@ class Campaign:
 
     def run(self):
         a = self.args
-        titles = SHORT_TITLES if a.short else FULL_TITLES
+        titles = a.titles.split(",") if a.titles else (SHORT_TITLES if a.short
+                                                       else FULL_TITLES)
         seeds = parse_seeds(a.seeds) if a.seeds else (SHORT_SEEDS if a.short else FULL_SEEDS)
         ok, names = self.results.run("fuzz-mount mutate", self.make_sources, titles, seeds,
                                      timeout=300)
@@ -281,6 +284,8 @@ def main(argv=None):
     ap.add_argument("--short", action="store_true",
                     help="%d titles, seeds %s (the make check run)"
                     % (len(SHORT_TITLES), ",".join(map(str, SHORT_SEEDS))))
+    ap.add_argument("--titles", help="files of --media to mutate, comma-separated "
+                    "(default: %d short ones)" % len(FULL_TITLES))
     ap.add_argument("--seeds", help="zzuf seeds, e.g. 1-8 or 1,5,9 (default %s)"
                     % ",".join(map(str, FULL_SEEDS)))
     ap.add_argument("--ratio", type=float, default=0.001,
@@ -288,10 +293,13 @@ def main(argv=None):
                     "8 bytes in 1000 changed)")
     ap.add_argument("--read-timeout", type=int, default=90,
                     help="seconds a read may take (default 90)")
+    ap.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
+                    help="another hlsfs -o option, e.g. ladder=360:800k,720:2800k")
     ap.add_argument("--zzuf", default="zzuf", help="the zzuf binary")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")
     args = ap.parse_args(argv)
+    args.option = dict(o.partition("=")[::2] for o in args.option)
     return run_suite("fuzz-mount", "hlsfs-fuzz-",
                      lambda results, base: Campaign(args, results, base).run(),
                      keep=args.keep, verbose=args.verbose)
