@@ -11,6 +11,7 @@
  * Built with clang's -fsanitize=fuzzer for `make fuzz`, and with a main()
  * of its own (replay.c) for `make check`, which replays tests/fuzz/regress.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,12 +167,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct title *t = NULL, *back = NULL;
     uint8_t *rec = NULL;
     size_t rec_len = 0;
+    int ret;
 
     ladder_default(&o.ladder);
     title_make_key(&key, &st, &o);
-    if (probe_source("fuzz", &io, &p) < 0 || p->error)
+    /* a source that cannot be served is an answer (p->error, t->error);
+     * a failure is only for want of memory */
+    if ((ret = probe_source("fuzz", &io, &p)) < 0 && ret != -ENOMEM)
+        abort();
+    if (ret < 0 || p->error)
         goto done;
-    if (title_build(p, &key, &o, &t) < 0 || t->error)
+    if ((ret = title_build(p, &key, &o, &t)) < 0 && ret != -ENOMEM)
+        abort();
+    if (ret < 0 || t->error)
         goto done;
     if (!t->master || t->nseg < 1)
         abort();
