@@ -507,10 +507,16 @@ static void video_ranges(struct title_rendition *r, const struct title *t,
     r->range[t->nseg] = INT64_MAX;
 }
 
-/* The source's H.264 stream, copied. */
+/* The source's H.264 stream, copied; not offered when its parameter
+ * sets cannot be put in front of its keyframes (damaged avcC). */
 static int build_original(struct title *t, const struct probe_stream *v,
                           const size_t *key_pkt, const size_t *cuts)
 {
+    int length_size, ps_bound = h264_insert_bound(v->par, &length_size);
+    if (ps_bound < 0) {
+        log_warn("title: the H.264 stream's avcC is damaged: no original rendition");
+        return 0;
+    }
     struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_COPY, v->index, v->tb);
 
     if (!r)
@@ -518,10 +524,10 @@ static int build_original(struct title *t, const struct probe_stream *v,
     snprintf(r->name, sizeof(r->name), "original");
     r->width = v->par->width;
     r->height = v->par->height;
+    r->ps_bound = ps_bound;
+    r->length_size = length_size;
     h264_codecs(v->par, r->codecs, sizeof(r->codecs));
     video_ranges(r, t, v, key_pkt, cuts);
-    if ((r->ps_bound = h264_insert_bound(v->par, &r->length_size)) < 0)
-        return -EIO;
 
     return plan_sizes(r, t, v);
 }
