@@ -819,6 +819,15 @@ int title_build(const struct probe *p, const struct title_key *key,
             key_pts[nkeys++] = pk->pts != AV_NOPTS_VALUE ? pk->pts
                                                          : pk->dts + v->pts_offset;
         }
+    if (!nkeys) {
+        free(outlier);
+        free(key_pkt);
+        free(key_pts);
+        free(cuts);
+        title_free(&t);
+        return title_build_error(key, "no video keyframe has a timestamp in line with "
+                                 "the packets around it", out);
+    }
     int64_t target = av_rescale_q(llround(segment_time * 1000), (AVRational){ 1, 1000 }, v->tb);
     long nseg = plan_cuts(key_pts, nkeys, target > 0 ? target : 1, cuts);
     if (nseg < 1) {
