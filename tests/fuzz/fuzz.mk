@@ -4,8 +4,8 @@
 #                    clang (ASan + UBSan) in build/fuzz and run it for
 #                    FUZZ_SECONDS (default 300) in FUZZ_JOBS processes, from
 #                    the corpus build/fuzz/corpus seeded with the files of
-#                    MEDIA up to FUZZ_MAX_LEN bytes; every new crash, timeout
-#                    or out-of-memory input is kept in tests/fuzz/regress
+#                    MEDIA up to FUZZ_MAX_LEN bytes; every new crash, leak,
+#                    timeout or out-of-memory input is kept in tests/fuzz/regress
 #   make fuzz-mount  mount copies of MEDIA's files mutated by zzuf (fixed
 #                    seeds) with the sanitizer build and read every playlist
 #                    and segment (tests/fuzz/mount.py; FUZZ_MOUNT_ARGS= more
