@@ -44,7 +44,7 @@ int probe_open_input(const char *path, const struct probe_io *io,
     }
     if ((ret = avformat_open_input(fmt, path, NULL, NULL)) < 0) {
         if (io)
-            io->close(io->opaque, &pb);     /* a caller's pb stays open */
+            io->close(io->opaque, &pb);  /* libavformat leaves a custom pb */
         return ret;
     }
     /* MP4 and Matroska headers usually describe their streams fully;
