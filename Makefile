@@ -4,6 +4,11 @@
 #   make check SANITIZE=1  the same under ASan + UBSan
 #   make e2e             only the end-to-end client tests (nginx, Chromium,
 #                        GStreamer, ffmpeg, rsync)
+#   make fuzz            the libFuzzer target (clang) for FUZZ_SECONDS (default
+#                        300); new crashers go to tests/fuzz/regress, which
+#                        make check replays (tests/fuzz/fuzz.mk)
+#   make fuzz-mount      zzuf-mutated media mounted with the sanitizer build,
+#                        every playlist and segment read
 #   make install         PREFIX=/usr/local, DESTDIR honoured
 #   make deps            install Debian build and test packages
 #   make demo            mount a demo media directory (SOURCE=, MOUNT=)
@@ -63,7 +68,8 @@ test_title_MODS    = title/library store/cache store/evict title/record title/ti
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
-.PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench
+.PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench \
+        fuzz fuzz-mount fuzz-replay-san
 all: hlsfs
 
 hlsfs: $(BUILD)/hlsfs
@@ -85,6 +91,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 unit: $(UNIT_BINS)
+
+include tests/fuzz/fuzz.mk
 
 # the cache churn benchmark of make bench, linked with the cache modules
 CHURN_MODS = store/cache store/evict base/log

@@ -1,14 +1,16 @@
 #!/bin/sh
-# Runs every unit test program, then the integration suite, then the
+# Runs every unit test program, the fuzz target on every regression input
+# (tests/fuzz/regress, with UNIT_BIN_DIR/fuzz_replay), the integration
+# suite, a short fuzz-mount run (tests/fuzz/mount.py --short), then the
 # end-to-end client suite (tests/e2e), and ends with one line
 # "N passed, N failed". Exit status 1 when anything failed.
 # usage: tests/run.sh UNIT_BIN_DIR HLSFS_BINARY [MOUNT_SUITES]
-# MOUNT_SUITES: the suites under tests/ to mount, "integration e2e" unless
-# given ("" for none: the unit programs only)
+# MOUNT_SUITES: the suites to mount, "integration fuzz-mount e2e" unless
+# given ("" for none: the unit programs only, no fuzz regressions)
 set -u
 unit_dir=$1
 hlsfs=$2
-suites=${3-integration e2e}
+suites=${3-integration fuzz-mount e2e}
 top=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
 trap 'rm -f "$log" "${one:-}"' EXIT
@@ -42,25 +44,61 @@ media=${HLSFS_MEDIA:-$top/../shared/media}
 passed=$unit_pass
 failed=$unit_fail
 
-# mount_suite NAME: run tests/NAME/run.py on the binary and add its PASS
-# and FAIL lines to the totals; a run without its summary line
+# fuzz_regress: the fuzz target on each regression input, one process
+# each (a sanitizer report ends it), 120 s at most; one PASS or FAIL line
+# per input, then "fuzz-regress: N passed, N failed".
+fuzz_regress() {
+    : >"$log"
+    replay=$unit_dir/fuzz_replay
+    for f in "$top"/tests/fuzz/regress/*; do
+        [ -f "$f" ] || continue
+        name="fuzz-regress ${f##*/}"
+        if [ ! -x "$replay" ]; then
+            echo "FAIL $name: $replay is not built"
+        elif timeout 120 "$replay" "$f" >"$log.out" 2>&1; then
+            echo "PASS $name"
+        else
+            echo "FAIL $name: status $?: $(grep -m1 -E 'ERROR|runtime error' "$log.out")"
+            tail -n 40 "$log.out"
+        fi
+    done | tee "$log"
+    rm -f "$log.out"
+    np=$(grep -c '^PASS' "$log")
+    nf=$(grep -c '^FAIL' "$log")
+    echo "fuzz-regress: $np passed, $nf failed"
+    passed=$((passed + np))
+    failed=$((failed + nf))
+}
+
+# mount_suite NAME SCRIPT [ARGS]: run tests/SCRIPT on the binary and add
+# its PASS and FAIL lines to the totals; a run without its summary line
 # "NAME: N passed, N failed" counts as a FAIL.
 mount_suite() {
+    name=$1 script=$2
+    shift 2
     : >"$log"
     if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
-        echo "FAIL $1: needs root and /dev/fuse" | tee -a "$log"
+        echo "FAIL $name: needs root and /dev/fuse" | tee -a "$log"
     else
-        python3 "$top/tests/$1/run.py" --hlsfs "$hlsfs" --media "$media" \
+        python3 "$top/tests/$script" --hlsfs "$hlsfs" --media "$media" "$@" \
             2>&1 | tee "$log"
-        grep -q "^$1: [0-9]* passed" "$log" ||
-            echo "FAIL $1: the suite ended without its summary line" | tee -a "$log"
+        grep -q "^$name: [0-9]* passed" "$log" ||
+            echo "FAIL $name: the suite ended without its summary line" | tee -a "$log"
     fi
     passed=$((passed + $(grep -c '^PASS' "$log")))
     failed=$((failed + $(grep -c '^FAIL' "$log")))
 }
 
+# the fuzz regressions go with the mount suites (not with the unit
+# programs alone)
+[ -n "$suites" ] && fuzz_regress
 for suite in $suites; do
-    mount_suite "$suite"
+    case $suite in
+    integration) mount_suite integration integration/run.py ;;
+    fuzz-mount)  mount_suite fuzz-mount fuzz/mount.py --short ;;
+    e2e)         mount_suite e2e e2e/run.py ;;
+    *)           echo "FAIL $suite: no such suite"; failed=$((failed + 1)) ;;
+    esac
 done
 
 [ "$failed" -gt 0 ] && status=1

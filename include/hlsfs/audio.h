@@ -28,6 +28,7 @@
 /* Pre-roll used when audio_params.preroll is 0, in samples. */
 #define AUDIO_PREROLL_DEFAULT 4096
 
+struct probe_io;
 struct work_bound;
 
 struct audio_params {
@@ -88,6 +89,8 @@ typedef int (*audio_packet_fn)(void *opaque, const AVPacket *pkt);
  * each time, so the bytes depend only on the source, the range and p.
  *
  * @param[in] path          source file
+ * @param[in] io            NULL, or how to read the source instead of
+ *                          from path (probe_open_input)
  * @param[in] stream_index  an audio stream of it (libavformat numbering)
  * @param[in] first_sample  any integer; may lie before the source audio
  * @param[in] end_sample    first_sample + a multiple of 1024; may lie
@@ -101,7 +104,8 @@ typedef int (*audio_packet_fn)(void *opaque, const AVPacket *pkt);
  *         Packets that fail to decode are not an error: silence takes
  *         their place and one warning names the file and range.
  */
-int audio_encode_segment(const char *path, int stream_index,
+int audio_encode_segment(const char *path, const struct probe_io *io,
+                         int stream_index,
                          int64_t first_sample, int64_t end_sample,
                          const struct audio_params *p,
                          audio_packet_fn fn, void *opaque);

@@ -5,9 +5,12 @@
 #ifndef HLSFS_FS_H
 #define HLSFS_FS_H
 
+#include <pthread.h>
+
 #include "hlsfs/metrics.h"
 
 struct evict;
+struct handle;
 struct library;
 struct sched;
 
@@ -28,9 +31,17 @@ struct fs_context {
     struct sched   *sched;         /* set before the loop starts         */
     struct evict   *evict;         /* pins of open segments; may be NULL */
     struct metrics_sources metrics;  /* what .hlsfs/metrics shows        */
+    pthread_mutex_t open_lock;     /* initialised by the owner           */
+    struct handle  *open;          /* fs.c's open handles, by open_lock  */
 };
 
 /* The operations table; private_data must be a struct fs_context. */
 const struct fuse_operations *fs_operations(void);
+
+/* Release the handles the kernel never released: a mount ended by a
+ * signal, or unmounted with a release still in flight, leaves files open.
+ * Call once the FUSE loop has ended, before the library, scheduler and
+ * evictor go. */
+void fs_release_open(struct fs_context *c);
 
 #endif

@@ -13,6 +13,10 @@
 
 #define LADDER_MAX 16
 
+/* The longest picture side a rung may have: libx264 (and H.264's levels)
+ * take no more. */
+#define LADDER_MAX_SIDE 16384
+
 struct ladder_rung {
     int     height;      /* short side in pixels                      */
     int64_t bit_rate;    /* bit/s: the rate bound of its segments     */
@@ -42,7 +46,8 @@ struct ladder_choice {
 
 /* Rungs for a source of display size w x h (after sample aspect ratio
  * and rotation). When the source is smaller than every rung, one rung at
- * the source's own short side with the lowest rung's bits per pixel.
+ * the source's own short side with the lowest rung's bits per pixel. A
+ * rung whose picture would be longer than LADDER_MAX_SIDE is left out.
  * Returns the number written to out (at most LADDER_MAX). */
 int ladder_select(const struct ladder *l, int display_w, int display_h,
                   struct ladder_choice *out);

@@ -15,6 +15,7 @@
 #include <libavutil/rational.h>
 
 struct AVFormatContext;
+struct AVIOContext;
 
 #define PROBE_PKT_KEY     1   /* a keyframe (random access point)          */
 #define PROBE_PKT_DISCARD 2   /* before the start of an edit list          */
@@ -53,14 +54,31 @@ struct probe {
     char                *error;      /* why the title cannot be served     */
 };
 
-/* Open 'path' (demuxer only, no decoder). Returns 0 or a negative AVERROR. */
-int probe_open_input(const char *path, struct AVFormatContext **fmt);
+/* A source read through AVIOContexts its owner makes (a file held in
+ * memory, as the fuzzer has) instead of from its path. Each open gives a
+ * context of its own, positioned at the start, so that opens may overlap;
+ * the demuxer on it opens nothing else (no other file or URL). */
+struct probe_io {
+    /* 0 and *pb, or a negative AVERROR */
+    int  (*open)(void *opaque, struct AVIOContext **pb);
+    /* release one that open made; *pb becomes NULL */
+    void (*close)(void *opaque, struct AVIOContext **pb);
+    void  *opaque;
+};
 
-/* Analyse a source. On a source that cannot be served, returns 0 with
+/* Open a source, demuxer only, no decoder: the file at 'path', or with io
+ * the bytes io gives ('path' then only names it). Returns 0 or a negative
+ * AVERROR. Close with probe_close_input and the same io. */
+int probe_open_input(const char *path, const struct probe_io *io,
+                     struct AVFormatContext **fmt);
+void probe_close_input(const struct probe_io *io, struct AVFormatContext **fmt);
+
+/* Analyse a source (the file at 'path', or io's bytes: see
+ * probe_open_input). On a source that cannot be served, returns 0 with
  * p->error set; a negative errno for resource failures and for transient
  * errors opening or reading it (probe_error_is_transient: EACCES, EIO,
  * ENOENT ...), which must not be kept as the title's ERROR. */
-int probe_source(const char *path, struct probe **out);
+int probe_source(const char *path, const struct probe_io *io, struct probe **out);
 
 void probe_free(struct probe **p);
 

@@ -13,18 +13,30 @@
 #include "hlsfs/session.h"
 
 struct library;
+struct probe_io;
 struct title;
 struct title_rendition;
 struct title_options;
+struct work_bound;
 
-/* *out: the segment's first *len bytes (malloc'd, *len <= r->sizes[seg]);
- * the rest up to r->sizes[seg] is null-packet padding, which readers make
- * with mux_padding(). Returns 0, -EIO, or -ECANCELED when *stop (may be
- * NULL) became non-zero meanwhile. */
-int produce_segment(const char *path, const struct title *t,
-                    const struct title_rendition *r, long seg,
-                    const struct title_options *o, const atomic_int *stop,
-                    uint8_t **out, size_t *len);
+/* Segment seg of rendition r, from the source at 'path' (or read through
+ * io when not NULL: probe_open_input), within the segment's work bound
+ * (workbound.h). *out: the segment's first *len bytes (malloc'd, *len <=
+ * r->sizes[seg]); the rest up to r->sizes[seg] is null-packet padding,
+ * which readers make with mux_padding(). Returns 0, -EIO, or -ECANCELED
+ * when *stop (may be NULL) became non-zero meanwhile. */
+int produce_segment(const char *path, const struct probe_io *io,
+                    const struct title *t, const struct title_rendition *r,
+                    long seg, const struct title_options *o,
+                    const atomic_int *stop, uint8_t **out, size_t *len);
+
+/* The same within a bound the caller sets instead (may be NULL: none). */
+int produce_segment_within(const char *path, const struct probe_io *io,
+                           const struct title *t,
+                           const struct title_rendition *r, long seg,
+                           const struct title_options *o,
+                           const struct work_bound *bound, uint8_t **out,
+                           size_t *len);
 
 /* The scheduler's view of rendition r of t. 'key' receives the key bytes
  * (at least PRODUCE_KEY_MAX); out points into it and into t. */

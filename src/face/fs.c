@@ -68,6 +68,7 @@ struct handle {
                                       segment without its padding      */
     size_t           data_len;
     int              error;        /* H_SEGMENT, protected by lock     */
+    struct handle   *prev, *next;  /* fs_context.open, by its open_lock */
 };
 
 static struct fs_context *ctx(void)
@@ -405,29 +406,54 @@ static int hlsfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 
 static struct handle *handle_new(enum handle_kind kind)
 {
+    struct fs_context *c = ctx();
     struct handle *h = calloc(1, sizeof(*h));
     if (!h)
         return NULL;
     h->kind = kind;
     h->fd = -1;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_lock(&c->open_lock);
+    if ((h->next = c->open))
+        h->next->prev = h;
+    c->open = h;
+    pthread_mutex_unlock(&c->open_lock);
     return h;
+}
+
+static void handle_free_in(struct fs_context *c, struct handle *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&c->open_lock);
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        c->open = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    pthread_mutex_unlock(&c->open_lock);
+    if (h->fd >= 0)
+        close(h->fd);
+    if (h->key_len && c->evict)
+        evict_unpin(c->evict, h->key, h->key_len);
+    free(h->owned_text);
+    if (h->title)
+        library_put(c->library, h->title);
+    pthread_mutex_destroy(&h->lock);
+    free(h->data);
+    free(h);
 }
 
 static void handle_free(struct handle *h)
 {
-    if (!h)
-        return;
-    if (h->fd >= 0)
-        close(h->fd);
-    if (h->key_len && ctx()->evict)
-        evict_unpin(ctx()->evict, h->key, h->key_len);
-    free(h->owned_text);
-    if (h->title)
-        library_put(ctx()->library, h->title);
-    pthread_mutex_destroy(&h->lock);
-    free(h->data);
-    free(h);
+    handle_free_in(ctx(), h);
+}
+
+void fs_release_open(struct fs_context *c)
+{
+    while (c->open)
+        handle_free_in(c, c->open);
 }
 
 static int hlsfs_open(const char *path, struct fuse_file_info *fi)

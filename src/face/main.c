@@ -117,6 +117,7 @@ int main(int argc, char *argv[])
     memset(&opts, 0, sizeof(opts));
     memset(&cmd, 0, sizeof(cmd));
     memset(&fsctx, 0, sizeof(fsctx));
+    pthread_mutex_init(&fsctx.open_lock, NULL);
 
     if (opts_parse(&args, &opts) < 0)
         goto out_args;
@@ -215,6 +216,7 @@ int main(int argc, char *argv[])
     }
     log_info("unmounting %s", cmd.mountpoint);
     atomic_store(&produce.stop, 1);     /* encodes in progress give up */
+    fs_release_open(&fsctx);
 
 out_signals:
     remove_exit_handlers();
@@ -236,5 +238,6 @@ out_cmd:
 out_args:
     fuse_opt_free_args(&args);
     opts_free(&opts);
+    pthread_mutex_destroy(&fsctx.open_lock);
     return status;
 }

@@ -124,6 +124,7 @@ struct held {
 struct job {
     /* the request */
     const char                *path;
+    const struct probe_io     *io;      /* NULL: the file at path         */
     int                        idx;
     int64_t                    first, end;
     int                        out_rate;
@@ -745,9 +746,9 @@ static int open_source(struct job *j)
 {
     int ret;
 
-    avformat_close_input(&j->fmt);
+    probe_close_input(j->io, &j->fmt);
     j->st = NULL;
-    if ((ret = probe_open_input(j->path, &j->fmt)) < 0)
+    if ((ret = probe_open_input(j->path, j->io, &j->fmt)) < 0)
         return ret;
     work_bound_attach(j->bound, j->fmt);
     if (j->idx < 0 || (unsigned)j->idx >= j->fmt->nb_streams ||
@@ -898,10 +899,11 @@ static void job_free(struct job *j)
     av_packet_free(&j->pkt);
     avcodec_free_context(&j->enc);
     avcodec_free_context(&j->dec);
-    avformat_close_input(&j->fmt);
+    probe_close_input(j->io, &j->fmt);
 }
 
-int audio_encode_segment(const char *path, int stream_index,
+int audio_encode_segment(const char *path, const struct probe_io *io,
+                         int stream_index,
                          int64_t first_sample, int64_t end_sample,
                          const struct audio_params *p,
                          audio_packet_fn fn, void *opaque)
@@ -923,6 +925,7 @@ int audio_encode_segment(const char *path, int stream_index,
                   AUDIO_FRAME_SAMPLES * AUDIO_FRAME_SAMPLES;
 
     j.path = path;
+    j.io = io;
     j.idx = stream_index;
     j.first = first_sample;
     j.end = end_sample;

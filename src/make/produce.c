@@ -43,7 +43,8 @@ static int audio_to_mux(void *opaque, const AVPacket *pkt)
     return mux_write(s->mux, s->framed);
 }
 
-static int audio_segment(const char *path, const struct title_rendition *r,
+static int audio_segment(const char *path, const struct probe_io *io,
+                         const struct title_rendition *r,
                          long seg, const struct title_options *o,
                          const struct work_bound *bound, uint8_t **out, size_t *len)
 {
@@ -64,7 +65,7 @@ static int audio_segment(const char *path, const struct title_rendition *r,
             (ret = mux_open(&sink.mux, par, r->tb, 0)) < 0)
             goto done;
         sink.par = par;
-        ret = audio_encode_segment(path, r->src_index, r->range[seg], r->range[seg + 1],
+        ret = audio_encode_segment(path, io, r->src_index, r->range[seg], r->range[seg + 1],
                                    &ap, audio_to_mux, &sink);
         if (ret < 0 || (ret = mux_finish(sink.mux, &bytes)) < 0)
             goto done;
@@ -97,14 +98,12 @@ done:
     return ret;
 }
 
-int produce_segment(const char *path, const struct title *t,
-                    const struct title_rendition *r, long seg,
-                    const struct title_options *o, const atomic_int *stop,
-                    uint8_t **out, size_t *len)
+int produce_segment(const char *path, const struct probe_io *io,
+                    const struct title *t, const struct title_rendition *r,
+                    long seg, const struct title_options *o,
+                    const atomic_int *stop, uint8_t **out, size_t *len)
 {
-    struct timespec t0, t1;
     struct work_bound bound;
-    int ret;
 
     /* the media time the work covers: the segment, and for video the
      * lead-in from the keyframe it is decoded from */
@@ -115,13 +114,26 @@ int produce_segment(const char *path, const struct title *t,
             media_s += (double)(t->bounds[seg] - from) * av_q2d(t->tb);
     }
     work_bound_init(&bound, stop, media_s);
+    return produce_segment_within(path, io, t, r, seg, o, &bound, out, len);
+}
+
+int produce_segment_within(const char *path, const struct probe_io *io,
+                           const struct title *t,
+                           const struct title_rendition *r, long seg,
+                           const struct title_options *o,
+                           const struct work_bound *bound, uint8_t **out,
+                           size_t *len)
+{
+    struct timespec t0, t1;
+    int ret;
+
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (r->mode == REND_COPY)
-        ret = remux_segment(path, t, r, seg, &bound, out, len);
+        ret = remux_segment(path, io, t, r, seg, bound, out, len);
     else if (r->kind == REND_VIDEO)
-        ret = transcode_segment(path, t, r, seg, &o->video, &bound, out, len);
+        ret = transcode_segment(path, io, t, r, seg, &o->video, bound, out, len);
     else
-        ret = audio_segment(path, r, seg, o, &bound, out, len);
+        ret = audio_segment(path, io, r, seg, o, bound, out, len);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ret == 0) {
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
@@ -175,7 +187,7 @@ int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
     n = &c->count[r->mode == REND_COPY ? PRODUCE_COPY
                   : r->kind == REND_VIDEO ? PRODUCE_VIDEO : PRODUCE_AUDIO];
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ret = produce_segment(t->source_path, t, r, seg, c->opts, &c->stop, out, len);
+    ret = produce_segment(t->source_path, NULL, t, r, seg, c->opts, &c->stop, out, len);
     /* the decoder's and encoder's frames were freed: give the pages back
      * rather than keep them in this thread's heap until the next encode */
     malloc_trim(0);

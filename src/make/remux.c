@@ -186,7 +186,7 @@ static int emit(struct mux *m, AVBSFContext *bsf, AVPacket *pkt)
     return ret == AVERROR(EAGAIN) ? 0 : ret;
 }
 
-int remux_segment(const char *path, const struct title *t,
+int remux_segment(const char *path, const struct probe_io *io, const struct title *t,
                   const struct title_rendition *r, long seg,
                   const struct work_bound *bound, uint8_t **out, size_t *len)
 {
@@ -204,7 +204,7 @@ int remux_segment(const char *path, const struct title *t,
     *len = 0;
     if (!pkt)
         return -ENOMEM;
-    if ((ret = probe_open_input(path, &fmt)) < 0)
+    if ((ret = probe_open_input(path, io, &fmt)) < 0)
         goto fail;
     work_bound_attach(bound, fmt);
     what = "streams";
@@ -276,6 +276,6 @@ done:
     av_bsf_free(&bsf);
     avcodec_parameters_free(&par);
     av_packet_free(&pkt);
-    avformat_close_input(&fmt);
+    probe_close_input(io, &fmt);
     return ret;
 }

@@ -291,6 +291,7 @@ static void queue_abandon(struct frame_queue *q)
  * rotate them, queue them. */
 struct decode_side {
     const char      *path;
+    const struct probe_io *io;     /* NULL: the file at path              */
     const struct title_rendition *r;
     long             seg;
     int64_t          start, end;   /* the segment's pts range             */
@@ -313,7 +314,7 @@ struct decode_side {
 
 static void decode_side_clear(struct decode_side *d)
 {
-    avformat_close_input(&d->fmt);
+    probe_close_input(d->io, &d->fmt);
     avcodec_free_context(&d->dec);
     sws_freeContext(d->sws);
     d->sws = NULL;
@@ -329,7 +330,7 @@ static int decode_side_open(struct decode_side *d)
     int ret;
 
     d->what = "open";
-    if ((ret = probe_open_input(d->path, &d->fmt)) < 0)
+    if ((ret = probe_open_input(d->path, d->io, &d->fmt)) < 0)
         return ret;
     work_bound_attach(d->bound, d->fmt);
     if (d->r->src_index < 0 || (unsigned)d->r->src_index >= d->fmt->nb_streams)
@@ -589,7 +590,7 @@ long transcode_max_packets(const struct title *t, const struct title_rendition *
 /* One attempt at 'rate': the decoding side on a thread of its own feeds
  * this one, which encodes and muxes, so both run at once. On success
  * *out holds the segment's *len bytes (padding not included). */
-static int transcode_attempt(const char *path, const struct title *t,
+static int transcode_attempt(const char *path, const struct probe_io *io, const struct title *t,
                              const struct title_rendition *r, long seg,
                              const struct transcode_config *cfg,
                              const struct work_bound *bound, int64_t rate,
@@ -598,7 +599,7 @@ static int transcode_attempt(const char *path, const struct title *t,
 {
     struct frame_queue queue;
     struct decode_side d = {
-        .path = path, .r = r, .seg = seg, .start = t->bounds[seg],
+        .path = path, .io = io, .r = r, .seg = seg, .start = t->bounds[seg],
         .end = t->bounds[seg + 1], .far = title_jump(t, t->tb), .threads = cfg->threads, .last_pts = INT64_MIN,
         .queue = &queue, .bound = bound,
         .max_packets = transcode_max_packets(t, r, seg),
@@ -666,7 +667,7 @@ done:
     return ret;
 }
 
-int transcode_segment(const char *path, const struct title *t,
+int transcode_segment(const char *path, const struct probe_io *io, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg,
                       const struct work_bound *bound, uint8_t **out, size_t *len)
@@ -679,7 +680,7 @@ int transcode_segment(const char *path, const struct title *t,
     *out = NULL;
     *len = 0;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        ret = transcode_attempt(path, t, r, seg, cfg, bound, rate, out, len, &bytes, &what);
+        ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, out, len, &bytes, &what);
         if (ret != AVERROR(EOVERFLOW))
             break;
         log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"

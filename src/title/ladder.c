@@ -126,16 +126,19 @@ int ladder_select(const struct ladder *l, int dw, int dh,
         return 0;
     int src_short = dw < dh ? dw : dh;
     for (int i = 0; i < l->n && n < LADDER_MAX; i++)
-        if (l->rungs[i].height <= src_short)
-            choose(l->rungs[i].height, l->rungs[i].bit_rate, dw, dh, &out[n++]);
-    if (!n) {
+        if (l->rungs[i].height <= src_short) {
+            choose(l->rungs[i].height, l->rungs[i].bit_rate, dw, dh, &out[n]);
+            n += out[n].width_px <= LADDER_MAX_SIDE && out[n].height_px <= LADDER_MAX_SIDE;
+        }
+    if (src_short < l->rungs[0].height) {
         /* smaller than every rung: its own size, the lowest rung's bits
          * per pixel, never less than 64 kbit/s */
         const struct ladder_rung *low = &l->rungs[0];
         double scale = (double)src_short * src_short / ((double)low->height * low->height);
         int64_t rate = (int64_t)(low->bit_rate * scale);
         choose(src_short & ~1 ? src_short & ~1 : 2, rate < 64000 ? 64000 : rate,
-               dw, dh, &out[n++]);
+               dw, dh, &out[n]);
+        n += out[n].width_px <= LADDER_MAX_SIDE && out[n].height_px <= LADDER_MAX_SIDE;
     }
     return n;
 }

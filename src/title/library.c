@@ -181,7 +181,7 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
     if (snprintf(path, sizeof(path), "%s%s", l->root, rel) >= (int)sizeof(path))
         return -ENAMETOOLONG;
     struct probe *p = NULL;
-    if ((ret = probe_source(path, &p)) < 0)
+    if ((ret = probe_source(path, NULL, &p)) < 0)
         return ret;
     double probe_ms = ms_since(&t0);
     ret = title_build(p, &key, l->opts, out);

@@ -22,12 +22,31 @@
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
 
-int probe_open_input(const char *path, AVFormatContext **fmt)
+int probe_open_input(const char *path, const struct probe_io *io,
+                     AVFormatContext **fmt)
 {
+    AVIOContext *pb = NULL;
     int ret;
     *fmt = NULL;
-    if ((ret = avformat_open_input(fmt, path, NULL, NULL)) < 0)
+    if (io) {
+        if ((ret = io->open(io->opaque, &pb)) < 0)
+            return ret;
+        /* bytes have no neighbours: no protocol may open another file or
+         * URL for the demuxer (playlists, references, image sequences) */
+        if (!(*fmt = avformat_alloc_context()) ||
+            !((*fmt)->protocol_whitelist = av_strdup("none"))) {
+            avformat_free_context(*fmt);
+            *fmt = NULL;
+            io->close(io->opaque, &pb);
+            return AVERROR(ENOMEM);
+        }
+        (*fmt)->pb = pb;
+    }
+    if ((ret = avformat_open_input(fmt, path, NULL, NULL)) < 0) {
+        if (io)
+            io->close(io->opaque, &pb);  /* libavformat leaves a custom pb */
         return ret;
+    }
     /* MP4 and Matroska headers usually describe their streams fully;
      * other containers (and codecs such as H.263 in MP4) need a look at
      * their first packets */
@@ -43,11 +62,19 @@ int probe_open_input(const char *path, AVFormatContext **fmt)
     if (incomplete || (!strstr(name, "mp4") && !strstr(name, "matroska"))) {
         (*fmt)->probesize = 5 << 20;
         if ((ret = avformat_find_stream_info(*fmt, NULL)) < 0) {
-            avformat_close_input(fmt);
+            probe_close_input(io, fmt);
             return ret;
         }
     }
     return 0;
+}
+
+void probe_close_input(const struct probe_io *io, AVFormatContext **fmt)
+{
+    AVIOContext *pb = io && *fmt ? (*fmt)->pb : NULL;
+    avformat_close_input(fmt);
+    if (pb)
+        io->close(io->opaque, &pb);
 }
 
 static int set_error(struct probe *p, const char *fmt, ...)
@@ -362,26 +389,30 @@ int probe_error_is_transient(int err)
     return 0;
 }
 
-int probe_source(const char *path, struct probe **out)
+int probe_source(const char *path, const struct probe_io *io, struct probe **out)
 {
     AVFormatContext *fmt = NULL;
     struct probe *p = calloc(1, sizeof(*p));
-    struct stat sb;
+    int64_t file_size = -1;
     int ret;
 
     *out = NULL;
     if (!p)
         return -ENOMEM;
-    if (stat(path, &sb) != 0) {
-        /* the caller found the file: it went, or cannot be reached now */
-        ret = -errno;
-        goto done;
+    if (!io) {
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            /* the caller found the file: it went, or cannot be reached now */
+            ret = -errno;
+            goto done;
+        }
+        file_size = sb.st_size;
     }
-    if (sb.st_size == 0) {
+    if (file_size == 0) {
         ret = set_error(p, "empty file");
         goto done;
     }
-    if ((ret = probe_open_input(path, &fmt)) < 0) {
+    if ((ret = probe_open_input(path, io, &fmt)) < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];
         if (probe_error_is_transient(ret))
             goto done;
@@ -389,6 +420,8 @@ int probe_source(const char *path, struct probe **out)
         ret = set_error(p, "not a readable media file: %s", err);
         goto done;
     }
+    if (io)
+        file_size = avio_size(fmt->pb);
     if (!(p->format = strdup(fmt->iformat->name))) {
         ret = -ENOMEM;
         goto done;
@@ -423,7 +456,7 @@ int probe_source(const char *path, struct probe **out)
         goto done;
     }
 
-    ret = index_from_container(p, fmt, sb.st_size);
+    ret = index_from_container(p, fmt, file_size);
     if (ret == 0)
         ret = index_from_scan(p, fmt);
     if (ret < 0 || p->error)
@@ -440,7 +473,7 @@ int probe_source(const char *path, struct probe **out)
         ret = set_error(p, "no keyframe in the video stream");
 
 done:
-    avformat_close_input(&fmt);
+    probe_close_input(io, &fmt);
     if (ret < 0) {
         probe_free(&p);
         return ret;

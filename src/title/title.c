@@ -248,10 +248,16 @@ static void video_ranges(struct title_rendition *r, const struct title *t,
     r->range[t->nseg] = INT64_MAX;
 }
 
-/* The source's H.264 stream, copied. */
+/* The source's H.264 stream, copied; not offered when its parameter
+ * sets cannot be put in front of its keyframes (damaged avcC). */
 static int build_original(struct title *t, const struct probe_stream *v,
                           const size_t *key_pkt, const size_t *cuts)
 {
+    int length_size, ps_bound = tssize_h264_insert_bound(v->par, &length_size);
+    if (ps_bound < 0) {
+        log_warn("title: the H.264 stream's avcC is damaged: no original rendition");
+        return 0;
+    }
     struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_COPY, v->index, v->tb);
 
     if (!r)
@@ -259,10 +265,10 @@ static int build_original(struct title *t, const struct probe_stream *v,
     snprintf(r->name, sizeof(r->name), "original");
     r->width = v->par->width;
     r->height = v->par->height;
+    r->ps_bound = ps_bound;
+    r->length_size = length_size;
     h264_stream_codecs(v->par, r->codecs, sizeof(r->codecs));
     video_ranges(r, t, v, key_pkt, cuts);
-    if ((r->ps_bound = tssize_h264_insert_bound(v->par, &r->length_size)) < 0)
-        return -EIO;
 
     return plan_sizes(r, t, v);
 }
@@ -627,6 +633,15 @@ int title_build(const struct probe *p, const struct title_key *key,
             key_pts[nkeys++] = pk->pts != AV_NOPTS_VALUE ? pk->pts
                                                          : pk->dts + v->pts_offset;
         }
+    if (!nkeys) {
+        free(outlier);
+        free(key_pkt);
+        free(key_pts);
+        free(cuts);
+        title_free(&t);
+        return title_build_error(key, "no video keyframe has a timestamp in line with "
+                                 "the packets around it", out);
+    }
     int64_t target = av_rescale_q(llround(segment_time * 1000), (AVRational){ 1, 1000 }, v->tb);
     long nseg = plan_cuts(key_pts, nkeys, target > 0 ? target : 1, cuts);
     if (nseg < 1) {

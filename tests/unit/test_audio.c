@@ -76,7 +76,7 @@ static int encode(const char *path, int idx, int64_t first, int64_t end,
                   const struct audio_params *p, struct pkts *out)
 {
     memset(out, 0, sizeof(*out));
-    return audio_encode_segment(path, idx, first, end, p, collect, out);
+    return audio_encode_segment(path, NULL, idx, first, end, p, collect, out);
 }
 
 /* ---- decoding packets back to PCM ------------------------------------ */

@@ -67,6 +67,12 @@ static void test_select(void)
         { "4:3-640x480", 640, 480, 2, 640, 480 },
         { "2160p", 3840, 2160, 6, 3840, 2160 },
         { "cinemascope-1920x800", 1920, 800, 3, 1728, 720 },
+        /* no rung wider than the encoder takes (16384): a damaged header's
+         * 65280x720 gets none, a 16000x400 panorama its 360p */
+        { "damaged-65280x720", 65280, 720, 0, 0, 0 },
+        { "panorama-16000x400", 16000, 400, 1, 14400, 360 },
+        { "panorama-20000x400", 20000, 400, 0, 0, 0 },
+        { "tall-100x40000", 100, 40000, 0, 0, 0 },
     };
     struct ladder l;
     ladder_default(&l);

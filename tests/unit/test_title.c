@@ -260,7 +260,7 @@ static void test_allocation_failures(const struct env *e)
     options(&o);
     CHECK_INT(stat(e->va, &st), 0);
     title_make_key(&key, &st, &o);
-    CHECK_INT(probe_source(e->va, &p), 0);
+    CHECK_INT(probe_source(e->va, NULL, &p), 0);
     if (p && title_build(p, &key, &o, &t) == 0 && !t->error &&
         record_write(t, &buf, &len) == 0) {
         struct build b = { .p = p, .key = &key, .o = &o };
@@ -319,9 +319,9 @@ static void test_partial_index(const struct env *e)
         }
     }
     free(buf);
-    CHECK_INT(probe_source(e->va, &whole), 0);
+    CHECK_INT(probe_source(e->va, NULL, &whole), 0);
     av_log_set_level(AV_LOG_QUIET);   /* "missing mandatory atoms" */
-    CHECK_INT(probe_source(path, &part), 0);
+    CHECK_INT(probe_source(path, NULL, &part), 0);
     av_log_set_level(AV_LOG_ERROR);
     if (whole && part && whole->video && part->video) {
         CHECK_STR(whole->method, "container index");
@@ -369,7 +369,7 @@ static void test_master_all_rungs(const struct env *e)
     CHECK_INT(o.ladder.n, LADDER_MAX);
     CHECK_INT(stat(e->va, &st), 0);
     title_make_key(&key, &st, &o);
-    CHECK_INT(probe_source(e->va, &p), 0);
+    CHECK_INT(probe_source(e->va, NULL, &p), 0);
     if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
         for (int i = 0; i < t->nrends; i++)
             nvideo += t->rends[i].kind == REND_VIDEO;
@@ -412,7 +412,7 @@ static void test_read_error(const struct env *e)
     snprintf(broken, sizeof(broken), "concat:%s|/proc/self/mem", e->ts);
     CHECK_INT(stat(e->ts, &st), 0);
     title_make_key(&key, &st, &o);
-    CHECK_INT(probe_source(e->ts, &p), 0);
+    CHECK_INT(probe_source(e->ts, NULL, &p), 0);
     if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
         const struct title_rendition *enc = NULL, *copy = NULL;
         for (int i = 0; i < t->nrends; i++) {
@@ -427,19 +427,19 @@ static void test_read_error(const struct env *e)
             uint8_t *out = NULL;
             size_t len = 0;
             av_log_set_level(AV_LOG_QUIET);
-            CHECK_INT(transcode_segment(broken, t, enc, 0, &o.video, NULL, &out, &len), -EIO);
+            CHECK_INT(transcode_segment(broken, NULL, t, enc, 0, &o.video, NULL, &out, &len), -EIO);
             CHECK(!out, "a segment was made");
             free(out);
             out = NULL;
-            CHECK_INT(remux_segment(broken, t, copy, 0, NULL, &out, &len), -EIO);
+            CHECK_INT(remux_segment(broken, NULL, t, copy, 0, NULL, &out, &len), -EIO);
             free(out);
             out = NULL;
             av_log_set_level(AV_LOG_ERROR);
             /* the file itself gives both */
-            CHECK_INT(transcode_segment(e->ts, t, enc, 0, &o.video, NULL, &out, &len), 0);
+            CHECK_INT(transcode_segment(e->ts, NULL, t, enc, 0, &o.video, NULL, &out, &len), 0);
             free(out);
             out = NULL;
-            CHECK_INT(remux_segment(e->ts, t, copy, 0, NULL, &out, &len), 0);
+            CHECK_INT(remux_segment(e->ts, NULL, t, copy, 0, NULL, &out, &len), 0);
             free(out);
         }
     } else {
