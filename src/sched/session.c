@@ -1,14 +1,16 @@
 /*
  * session: the segment scheduler. It decides who makes which segment and
- * when, keeps finished segments in the cache and makes readers wait for
- * the ones being made. What a segment is made of is none of its business:
- * the produce() callback makes it.
+ * when, keeps finished segments in the store it is given (struct
+ * segstore_ops: get, has, put, touch, evict, drop) and makes readers wait
+ * for the ones being made. What a segment is made of is none of its
+ * business: the produce() callback makes it; where and how it is stored
+ * neither: it names a segment by its rendition key and index.
  *
  * DESIGN
  * ------
  *
  * There are three kinds of object, and one mutex, sched.lock, protects
- * them all. Nothing slow happens under it: no produce(), no cache access,
+ * them all. Nothing slow happens under it: no produce(), no store call,
  * no callback, no large copy.
  *
  * A rendition record (struct rend) is our copy of what a reader told us
@@ -48,22 +50,23 @@
  * started before it (then it still comes first). A worker loops: stop
  * idle sessions (they wait with a
  * timeout set to the next session's expiry), pop a job, and run it without
- * the lock: look in the cache, call produce() if it is not there, write
- * the segment to the cache (one LMDB transaction), and only then, under
- * the lock, unlink the job, record the result and wake its waiters. So a
- * reader that misses the cache finds either the job, still linked, or the
- * segment in the cache; and if it slips between the two and queues a new
- * job, the worker finds the segment in the cache and produce() is not
- * called again. A cache write that fails (map full) is logged and the
- * segment is still handed to its waiters.
+ * the lock: look in the store, call produce() if it is not there, put
+ * the segment in the store (one transaction), and only then, under the
+ * lock, unlink the job, record the result and wake its waiters. So a
+ * reader that misses the store finds either the job, still linked, or the
+ * segment in the store; and if it slips between the two and queues a new
+ * job, the worker finds the segment in the store and produce() is not
+ * called again. A put that fails (no room) is logged and the segment is
+ * still handed to its waiters.
  *
- * Eviction (evict.c) is told of every hit (evict_touch) and runs after
- * every segment stored, on the worker, without sched.lock; it asks
- * readers_snapshot() for the sessions' positions and windows only when the
- * cache is past its high mark. When the map is full, the worker evicts and
- * stores once more. With clean=eager, a read that moves every session of
+ * Eviction is the store's: it is told of every hit (touch) and asked to
+ * evict after every segment stored, on the worker, without sched.lock,
+ * with a snapshot of the sessions' positions and windows that
+ * readers_snapshot() took under sched.lock beforehand; the store never
+ * calls back. When a put finds no room, the worker has the store evict
+ * and puts once more. With clean=eager, a read that moves every session of
  * a rendition on queues the segments now segment_keep behind them all; a
- * readahead worker drops them (eager_queue, cleanup_run).
+ * readahead worker has the store drop them (eager_queue, cleanup_run).
  *
  * Waiting. Each job has a condition variable, broadcast when it is done.
  * The waiters share the job's buffer: the last one to look takes it, the
@@ -75,11 +78,12 @@
  *
  * Shutdown. sched_free() sets sched.shutdown, wakes every waiter (they
  * return -ESHUTDOWN), waits for the readers still inside sched_read() to
- * leave, joins the workers (a running job finishes and is cached), then
+ * leave, joins the workers (a running job finishes and is stored), then
  * frees what is left and releases every owner.
  *
- * Locks: sched.lock is the only lock of this file. LMDB's writer lock is
- * taken only by cache_put(), never under sched.lock, so the two never nest.
+ * Locks: sched.lock is the only lock of this file. The store is called
+ * only without it and never calls back, so its locks (LMDB's writer lock,
+ * the evictor's) never nest with sched.lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -93,12 +97,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hlsfs/cache.h"
-#include "hlsfs/evict.h"
 #include "hlsfs/log.h"
 #include "hlsfs/session.h"
 
-_Static_assert(SCHED_KEY_MAX + 4 <= CACHE_KEY_MAX, "segment keys fit the cache");
+_Static_assert(SCHED_KEY_MAX <= SEGSTORE_RKEY_MAX, "rendition keys fit the store");
 
 /* How much nicer the readahead crew is than the urgent one: at +10 the
  * kernel gives a waited-for encode about nine times the CPU share. */
@@ -177,10 +179,9 @@ struct jobq {
 
 struct sched {
     /* immutable after sched_new: */
-    struct sched_config cfg;
-    struct cache       *cache;
+    struct sched_config cfg;      /* cfg.store: where segments are kept  */
     int64_t             ahead_ms;
-    int64_t             keep_ms;  /* segment_keep of the evictor         */
+    int64_t             keep_ms;  /* segment_keep of the store           */
     int64_t             idle_ns;
     pthread_t          *threads;
     int                 nthreads;
@@ -452,21 +453,38 @@ static void job_free(struct sched *s, struct job *j)
     free(j);
 }
 
-static int readers_snapshot(void *ctx, struct evict_reader **out);
+static int readers_snapshot(struct sched *s, struct segstore_reader **out);
 
-/* Store a segment made by produce(). When the map is full, evict and try
+/* Let the store evict, sparing the readers as they are now (a snapshot
+ * taken under sched.lock, handed over without it). Called without
+ * sched.lock. */
+static int64_t store_evict(struct sched *s, int force)
+{
+    const struct segstore_ops *st = &s->cfg.store;
+    struct segstore_reader *rd = NULL;
+    int64_t ret;
+    int n;
+
+    if (!st->evict)
+        return -ENOSPC;
+    n = readers_snapshot(s, &rd);
+    ret = st->evict(st->ctx, force, rd, n > 0 ? n : 0);
+    free(rd);
+    return ret;
+}
+
+/* Store a segment made by produce(). When there is no room, evict and try
  * once more; a segment that still does not fit is served from memory. */
 static void job_store(struct sched *s, const struct rend *r, long seg,
-                      const uint8_t *ckey, size_t klen, const uint8_t *data,
-                      size_t size)
+                      const uint8_t *data, size_t size)
 {
+    const struct segstore_ops *st = &s->cfg.store;
     char kt[128];
     int rc;
 
-    rc = cache_segment_put(s->cache, ckey, klen, data, size);
-    if (rc == -ENOSPC && s->cfg.evict &&
-        evict_run(s->cfg.evict, 1, readers_snapshot, s) >= 0)
-        rc = cache_segment_put(s->cache, ckey, klen, data, size);
+    rc = st->put(st->ctx, r->key, r->view.key_len, seg, data, size);
+    if (rc == -ENOSPC && st->evict && store_evict(s, 1) >= 0)
+        rc = st->put(st->ctx, r->key, r->view.key_len, seg, data, size);
     if (rc < 0) {
         log_warn("session: segment %ld of %s not cached, served from memory: %s",
                  seg, key_text(kt, sizeof(kt), r->key, r->view.key_len),
@@ -474,8 +492,8 @@ static void job_store(struct sched *s, const struct rend *r, long seg,
         pthread_mutex_lock(&s->lock);
         s->st.not_cached++;
         pthread_mutex_unlock(&s->lock);
-    } else if (s->cfg.evict) {
-        evict_run(s->cfg.evict, 0, readers_snapshot, s);
+    } else if (st->evict) {
+        store_evict(s, 0);
     }
 }
 
@@ -485,17 +503,17 @@ static void job_store(struct sched *s, const struct rend *r, long seg,
  * segment on success. */
 static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len)
 {
+    const struct segstore_ops *st = &s->cfg.store;
     const struct rend *r = j->r;
     uint64_t size = r->sizes[j->seg];
-    uint8_t ckey[CACHE_KEY_MAX], *data = NULL;
-    size_t klen = cache_segment_key(ckey, r->key, r->view.key_len, j->seg), vlen;
-    size_t dlen = 0;
-    void *val;
+    uint8_t *data = NULL;
+    size_t dlen = 0, vlen = 0;
+    void *val = NULL;
     int rc;
 
     *out = NULL;
     *len = 0;
-    rc = cache_segment_get(s->cache, ckey, klen, &val, &vlen);
+    rc = st->get(st->ctx, r->key, r->view.key_len, j->seg, &val, &vlen);
     if (rc == 1 && vlen <= size) {
         *out = val;
         *len = vlen;
@@ -512,7 +530,7 @@ static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len)
         free(data);
         return rc >= -4095 ? rc : -EIO;
     }
-    job_store(s, r, j->seg, ckey, klen, data, dlen);
+    job_store(s, r, j->seg, data, dlen);
     *out = data;
     *len = dlen;
     return 0;
@@ -727,15 +745,12 @@ static int readahead_plan(struct sched *s, struct session *sess, long **segs)
 static void readahead_queue(struct sched *s, struct session *sess,
                             long *segs, int n)
 {
+    const struct segstore_ops *st = &s->cfg.store;
     struct rend *r = sess->r;
-    uint8_t ckey[CACHE_KEY_MAX];
-    size_t klen;
 
-    for (int i = 0; i < n; i++) {
-        klen = cache_segment_key(ckey, r->key, r->view.key_len, segs[i]);
-        if (cache_segment_has(s->cache, ckey, klen) == 1)
+    for (int i = 0; i < n; i++)
+        if (st->has(st->ctx, r->key, r->view.key_len, segs[i]) == 1)
             segs[i] = -1;
-    }
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < n && !s->shutdown; i++) {
         if (segs[i] < 0 || job_find(r, segs[i]))
@@ -773,12 +788,12 @@ static int64_t rend_duration_ms(const struct rend *r)
     return r->start_ms[r->view.nseg] - r->start_ms[0];
 }
 
-/* evict_readers_fn: every session is an active reader (an idle one
- * stops). */
-static int readers_snapshot(void *ctx, struct evict_reader **out)
+/* Every session is an active reader (an idle one stops): their positions
+ * and windows, into a malloc'd *out. Returns how many, or -ENOMEM. Takes
+ * sched.lock. */
+static int readers_snapshot(struct sched *s, struct segstore_reader **out)
 {
-    struct sched *s = ctx;
-    struct evict_reader *v;
+    struct segstore_reader *v;
     int n = 0;
 
     pthread_mutex_lock(&s->lock);
@@ -789,7 +804,7 @@ static int readers_snapshot(void *ctx, struct evict_reader **out)
     }
     for (struct session *sess = s->sessions; sess; sess = sess->next) {
         const struct rend *r = sess->r;
-        struct evict_reader *x = &v[n++];
+        struct segstore_reader *x = &v[n++];
         memcpy(x->key, r->key, r->view.key_len);
         x->key_len = r->view.key_len;
         x->duration_ms = rend_duration_ms(r);
@@ -811,8 +826,8 @@ static void eager_queue(struct sched *s, struct rend *r)
     struct cleanup *k;
     long behind = -1, b;
 
-    if (!s->cfg.evict || !evict_is_eager(s->cfg.evict) ||
-        rend_duration_ms(r) < EVICT_LONG_MS)
+    if (!s->cfg.store.drop || !s->cfg.store.eager ||
+        rend_duration_ms(r) < SEGSTORE_LONG_MS)
         return;
     for (struct session *sess = s->sessions; sess; sess = sess->next) {
         if (sess->r != r)
@@ -838,7 +853,8 @@ static void eager_queue(struct sched *s, struct rend *r)
 static void cleanup_run(struct sched *s, struct cleanup *k)
 {
     unlock_and_release(s);
-    evict_behind(s->cfg.evict, k->r->key, k->r->view.key_len, k->from, k->to);
+    s->cfg.store.drop(s->cfg.store.ctx, k->r->key, k->r->view.key_len, k->from,
+                      k->to);
     pthread_mutex_lock(&s->lock);
     rend_unref(s, k->r);
     free(k);
@@ -915,8 +931,7 @@ static void *worker_main(void *arg)
 
 /* ---- public ---------------------------------------------------------- */
 
-int sched_new(struct sched **out, const struct sched_config *cfg,
-              struct cache *cache)
+int sched_new(struct sched **out, const struct sched_config *cfg)
 {
     struct sched *s;
     pthread_condattr_t ca;
@@ -927,12 +942,12 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
 
     if (out)
         *out = NULL;
-    if (!out || !cfg || !cfg->produce || !cache)
+    if (!out || !cfg || !cfg->produce || !cfg->store.get || !cfg->store.has ||
+        !cfg->store.put)
         return -EINVAL;
     if (!(s = calloc(1, sizeof(*s))))
         return -ENOMEM;
     s->cfg = *cfg;
-    s->cache = cache;
     ahead = cfg->max_ahead;
     if (!(ahead >= 0))              /* negative or NaN: the default */
         ahead = 60;
@@ -941,8 +956,9 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
         idle = 60;
     s->ahead_ms = (int64_t)((ahead < 1e12 ? ahead : 1e12) * 1000 + 0.5);
     s->idle_ns = (int64_t)((idle < 1e9 ? idle : 1e9) * 1e9 + 0.5);
-    if (cfg->evict)
-        s->keep_ms = (int64_t)(evict_segment_keep(cfg->evict) * 1000 + 0.5);
+    if (cfg->store.segment_keep > 0)
+        s->keep_ms = (int64_t)((cfg->store.segment_keep < 1e12 ? cfg->store.segment_keep
+                                                              : 1e12) * 1000 + 0.5);
     cores = sysconf(_SC_NPROCESSORS_ONLN);
     workers = cfg->workers > 0 ? cfg->workers : cores > 0 ? (int)cores : 1;
 
@@ -1102,8 +1118,9 @@ static int job_wait(struct sched *s, struct job *j, uint8_t **data,
 int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
                uint8_t **data, size_t *len)
 {
-    uint8_t ckey[CACHE_KEY_MAX], *buf = NULL;
-    size_t klen, vlen = 0, blen = 0;
+    const struct segstore_ops *st;
+    uint8_t *buf = NULL;
+    size_t vlen = 0, blen = 0;
     uint64_t size;
     void *val = NULL;
     struct rend *r = NULL;
@@ -1123,7 +1140,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
         seg < 0 || seg >= in->nseg)
         return -EINVAL;
     size = in->sizes[seg];
-    klen = cache_segment_key(ckey, in->key, in->key_len, seg);
+    st = &s->cfg.store;
 
     pthread_mutex_lock(&s->lock);
     if (s->shutdown) {
@@ -1133,7 +1150,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     s->inside++;
     pthread_mutex_unlock(&s->lock);
 
-    rc = cache_segment_get(s->cache, ckey, klen, &val, &vlen);
+    rc = st->get(st->ctx, in->key, in->key_len, seg, &val, &vlen);
     hit = rc == 1 && vlen <= size;
     if (rc == 1 && !hit) {
         log_warn("session: segment %ld of %s: cached size %zu, more than the "
@@ -1186,8 +1203,8 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     eager_queue(s, r);
     unlock_and_release(s);
 
-    if (hit && s->cfg.evict)
-        evict_touch(s->cfg.evict, ckey, klen);
+    if (hit && st->touch)
+        st->touch(st->ctx, in->key, in->key_len, seg);
     if (nsegs > 0)
         readahead_queue(s, sess, segs, nsegs);
     free(segs);
