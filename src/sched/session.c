@@ -60,11 +60,13 @@
  * still handed to its waiters.
  *
  * Eviction is the store's: it is told of every hit (touch) and asked to
- * evict after every segment stored, on the worker, without sched.lock,
- * with a snapshot of the sessions' positions and windows that
+ * evict after every segment stored, on the worker, once the segment's
+ * waiters have been woken (they never wait for an eviction), without
+ * sched.lock, with a snapshot of the sessions' positions and windows that
  * readers_snapshot() took under sched.lock beforehand; the store never
  * calls back. When a put finds no room, the worker has the store evict
- * and puts once more. With clean=eager, a read that moves every session of
+ * and puts once more before it wakes the waiters: their segment is in the
+ * store when they wake, or it has no room for it. With clean=eager, a read that moves every session of
  * a rendition on queues the segments now segment_keep behind them all; a
  * readahead worker has the store drop them (eager_queue, cleanup_run).
  *
@@ -474,9 +476,10 @@ static int64_t store_evict(struct sched *s, int force)
 }
 
 /* Store a segment made by produce(). When there is no room, evict and try
- * once more; a segment that still does not fit is served from memory. */
-static void job_store(struct sched *s, const struct rend *r, long seg,
-                      const uint8_t *data, size_t size)
+ * once more; a segment that still does not fit is served from memory.
+ * Returns whether it was stored. */
+static int job_store(struct sched *s, const struct rend *r, long seg,
+                     const uint8_t *data, size_t size)
 {
     const struct segstore_ops *st = &s->cfg.store;
     char kt[128];
@@ -492,16 +495,17 @@ static void job_store(struct sched *s, const struct rend *r, long seg,
         pthread_mutex_lock(&s->lock);
         s->st.not_cached++;
         pthread_mutex_unlock(&s->lock);
-    } else if (st->evict) {
-        store_evict(s, 0);
+        return 0;
     }
+    return 1;
 }
 
-/* Make the segment of j: from the cache if an earlier job left it there,
- * else by produce(), then cached. Called without sched.lock. Returns 1
- * (found in the cache), 0 (produced) or a negative errno; *out holds the
- * segment on success. */
-static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len)
+/* Make the segment of j: from the store if an earlier job left it there,
+ * else by produce(), then stored (*stored: whether it was). Called without
+ * sched.lock. Returns 1 (found in the store), 0 (produced) or a negative
+ * errno; *out holds the segment on success. */
+static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len,
+                   int *stored)
 {
     const struct segstore_ops *st = &s->cfg.store;
     const struct rend *r = j->r;
@@ -513,6 +517,7 @@ static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len)
 
     *out = NULL;
     *len = 0;
+    *stored = 0;
     rc = st->get(st->ctx, r->key, r->view.key_len, j->seg, &val, &vlen);
     if (rc == 1 && vlen <= size) {
         *out = val;
@@ -530,7 +535,7 @@ static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len)
         free(data);
         return rc >= -4095 ? rc : -EIO;
     }
-    job_store(s, r, j->seg, data, dlen);
+    *stored = job_store(s, r, j->seg, data, dlen);
     *out = data;
     *len = dlen;
     return 0;
@@ -884,7 +889,7 @@ static void *worker_main(void *arg)
     uint8_t *data;
     size_t len;
     int64_t next_exp;
-    int rc;
+    int rc, stored;
 
     if (!c->urgent)
         worker_be_nice();
@@ -918,12 +923,18 @@ static void *worker_main(void *arg)
             s->running_urgent++;
         unlock_and_release(s);
 
-        rc = job_run(s, j, &data, &len);
+        rc = job_run(s, j, &data, &len, &stored);
 
         pthread_mutex_lock(&s->lock);
         job_finish(s, j, rc, data, len);
         if (q == &s->urgent && --s->running_urgent == 0)
             pthread_cond_broadcast(&s->work);   /* readahead may start */
+        if (stored && s->cfg.store.evict) {
+            /* the waiters are awake: eviction is off their path */
+            unlock_and_release(s);
+            store_evict(s, 0);
+            pthread_mutex_lock(&s->lock);
+        }
     }
     unlock_and_release(s);
     return NULL;

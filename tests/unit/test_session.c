@@ -1,7 +1,7 @@
 /*
  * test_session.c -- unit tests for src/sched/session.c: one job per
  * segment, store hits, readahead, idle sessions, priority, failures,
- * persistence, a full store, and shutdown.
+ * persistence, a full store, eviction after the wake, and shutdown.
  * Segments come from a fake producer that makes bytes from (key, segment),
  * counts its calls and can sleep, block or fail on cue, and are kept in a
  * fake store in memory (struct segstore_ops): no LMDB, no evictor.
@@ -398,8 +398,10 @@ static struct segstore_ops fstore_ops(struct fstore *f)
         .ctx = f, .get = fs_get, .has = fs_has, .put = fs_put,
         .touch = fs_touch,
     };
-    if (f->evicts)
+    if (f->evicts) {
         ops.evict = fs_evict;
+        ops.segment_keep = 4;           /* seconds */
+    }
     return ops;
 }
 
@@ -1076,6 +1078,56 @@ static void test_cache_full_evicts(void)
     check_end();
 }
 
+/* A reader is woken once its segment is stored: the eviction that follows
+ * runs after, on the worker, off the reader's path, and is handed the
+ * readers' positions as the scheduler saw them. */
+static void test_evict_after_wake(void)
+{
+    struct sched_config cfg = config(1, 0, 60);
+    atomic_int finished = 0;
+    struct reader rd;
+    struct trend t;
+    struct env e;
+
+    check_begin("reader-woken-before-eviction");
+    fake_reset();
+    trend_init(&t, "title/wake/0", 10, 2000);
+    if (env_start_with(&e, &cfg, 0, 1) == 0) {
+        atomic_store(&e.store.evict_gate, 1);
+        rd = (struct reader){ .s = e.s, .t = &t, .seg = 5,
+                              .finished = &finished };
+        pthread_create(&rd.th, NULL, reader_main, &rd);
+        CHECK(wait_atomic(&e.store.evict_inside, 1, 5000),
+              "no eviction after the segment was stored");
+        CHECK(wait_atomic(&finished, 1, 3000),
+              "the reader waited for the eviction");
+        CHECK_INT(atomic_load(&e.store.evict_inside), 1);   /* still in it */
+        atomic_store(&e.store.evict_open, 1);
+        pthread_join(rd.th, NULL);
+        CHECK_INT(rd.rc, 0);
+        CHECK(bytes_ok(&t, 5, rd.data), "wrong bytes");
+        free(rd.data);
+        for (int i = 0; i < 2500 && atomic_load(&e.store.evict_inside); i++)
+            sleep_ms(2);
+        CHECK_INT(atomic_load(&e.store.evict_calls[0]), 1);
+        CHECK_INT(atomic_load(&e.store.evict_calls[1]), 0);
+        pthread_mutex_lock(&e.store.lock);
+        CHECK_INT(e.store.nreaders, 1);
+        if (e.store.nreaders == 1) {
+            const struct segstore_reader *x = &e.store.readers[0];
+            CHECK(x->key_len == t.r.key_len && !memcmp(x->key, t.key, x->key_len),
+                  "the reader's rendition key");
+            CHECK_INT(x->keep_from, 5);
+            CHECK_INT(x->keep_to, 5);
+            CHECK_INT(x->duration_ms, 20000);
+            CHECK_INT(x->behind, 3);    /* 0-2 end 4 s or more before 5 */
+        }
+        pthread_mutex_unlock(&e.store.lock);
+        env_end(&e);
+    }
+    check_end();
+}
+
 /* The scheduler's condition variables are set to CLOCK_MONOTONIC through
  * here (the test is linked with --wrap=pthread_condattr_setclock); with
  * 'setclock_fails' the call fails as it may on a system without it. */
@@ -1227,6 +1279,7 @@ int main(void)
     test_free_while_waiting();
     test_cache_full();
     test_cache_full_evicts();
+    test_evict_after_wake();
     test_bad_arguments();
     test_setclock_fails();
     test_stress();
