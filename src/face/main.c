@@ -176,7 +176,6 @@ int main(int argc, char *argv[])
     if (library_new(&library, opts.source, cache, &opts.title) < 0)
         goto out_store;
     fsctx.library = library;
-    fsctx.evict = evict;
     produce.library = library;
     produce.opts = &opts.title;
     struct sched_config sc = {
@@ -185,6 +184,7 @@ int main(int argc, char *argv[])
         .hold = produce_hold, .release = produce_release, .ctx = &produce,
     };
     segstore_bind(store, &sc.store);
+    fsctx.store = store;
     if (sched_new(&sched, &sc) < 0)
         goto out_library;
     fsctx.sched = sched;
