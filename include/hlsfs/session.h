@@ -45,6 +45,9 @@ struct sched_rendition {
     const uint64_t *sizes;      /* exact byte size of each segment         */
     void           *owner;      /* opaque (the title), passed to hold,
                                    release and produce                     */
+    const void     *rend;       /* opaque (the title's rendition, which
+                                   owner keeps alive), passed to produce
+                                   with owner: never read from the key     */
 };
 
 struct sched_config {

@@ -305,6 +305,7 @@ static struct rend *rend_new(const struct sched_rendition *in)
     r->view.start_ms = r->start_ms;
     r->view.sizes = r->sizes;
     r->view.owner = in->owner;
+    r->view.rend = in->rend;
     return r;
 }
 

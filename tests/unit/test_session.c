@@ -93,6 +93,16 @@ static void fill(uint8_t *buf, uint64_t size, const uint8_t *key,
     }
 }
 
+/* A rendition: its owner is the struct trend itself. */
+struct trend {
+    uint8_t  key[64];
+    long     nseg;
+    int64_t  start_ms[MAXSEG + 1];
+    uint64_t sizes[MAXSEG];
+    const void *handle;         /* what produce() must get as r->rend   */
+    struct sched_rendition r;
+};
+
 static int fake_produce(void *ctx, const struct sched_rendition *r, long seg,
                         uint8_t **out, size_t *len)
 {
@@ -102,6 +112,9 @@ static int fake_produce(void *ctx, const struct sched_rendition *r, long seg,
     uint8_t *buf;
 
     (void)ctx;
+    /* the rendition handle travels beside its owner, as the reader gave it */
+    if (!r->owner || r->rend != ((const struct trend *)r->owner)->handle)
+        return -EINVAL;
     if (seg >= 0 && seg < MAXSEG)
         atomic_fetch_add(&fk.calls[seg], 1);
     if ((n = atomic_fetch_add(&fk.norder, 1)) < MAXORDER)
@@ -143,13 +156,6 @@ static void fake_release(void *ctx, void *owner)
 
 /* ---- a rendition ----------------------------------------------------- */
 
-struct trend {
-    uint8_t  key[64];
-    long     nseg;
-    int64_t  start_ms[MAXSEG + 1];
-    uint64_t sizes[MAXSEG];
-    struct sched_rendition r;
-};
 
 static void trend_init(struct trend *t, const char *key, long nseg,
                        int64_t seg_ms)
@@ -167,6 +173,8 @@ static void trend_init(struct trend *t, const char *key, long nseg,
     t->r.start_ms = t->start_ms;
     t->r.sizes = t->sizes;
     t->r.owner = t;
+    t->handle = &t->nseg;
+    t->r.rend = t->handle;
 }
 
 /* Whether data holds exactly the bytes made of segment seg of t. */
