@@ -10,7 +10,8 @@
  * ------
  *
  * There are three kinds of object, and one mutex, sched.lock, protects
- * them all. Nothing slow happens under it: no produce(), no store call,
+ * them all, and the lists that hold them (list.h: the two job queues, each
+ * rendition's jobs, the records in use and dead, the sessions). Nothing slow happens under it: no produce(), no store call,
  * no callback, no large copy.
  *
  * A rendition record (struct rend) is our copy of what a reader told us
@@ -99,6 +100,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hlsfs/list.h"
 #include "hlsfs/log.h"
 #include "hlsfs/session.h"
 
@@ -118,12 +120,12 @@ struct crew {
 };
 
 struct rend {
-    struct rend *prev, *next;   /* in sched.rends or sched.dead:
+    struct list_node link;      /* in sched.rends or sched.dead:
                                    protected by sched.lock               */
     int          refs;          /* jobs + sessions + sched_read calls
                                    using it: protected by sched.lock     */
-    struct job  *jobs;          /* queued and running jobs of it:
-                                   protected by sched.lock               */
+    struct list  jobs;          /* queued and running jobs of it (by
+                                   job.rlink): protected by sched.lock   */
     long         cleaned;       /* clean=eager: the segments below it are
                                    dropped or queued to be: protected by
                                    sched.lock                            */
@@ -145,8 +147,8 @@ struct job {
     int             urgent;     /* in sched.urgent, not sched.ahead      */
     int             waiters;    /* sched_read calls holding it           */
     struct session *session;    /* whose readahead it is, or NULL        */
-    struct job     *qprev, *qnext;  /* in a queue while JOB_QUEUED       */
-    struct job     *rprev, *rnext;  /* in r->jobs until JOB_DONE         */
+    struct list_node qlink;     /* in a queue while JOB_QUEUED           */
+    struct list_node rlink;     /* in r->jobs until JOB_DONE             */
     int             rc;         /* once JOB_DONE: 0 or a negative errno  */
     uint8_t        *data;       /* once JOB_DONE with rc 0: the segment's
                                    bytes without their padding, until the
@@ -164,7 +166,7 @@ struct cleanup {
 
 /* All fields are protected by sched.lock. */
 struct session {
-    struct session *prev, *next;  /* in sched.sessions                   */
+    struct list_node link;        /* in sched.sessions                   */
     struct rend    *r;
     long            furthest;     /* furthest segment read               */
     long            ahead_next;   /* first segment readahead has not
@@ -172,11 +174,6 @@ struct session {
     int             readers;      /* sched_read calls inside it: a
                                      session is never idle while > 0     */
     int64_t         last_read;    /* monotonic ns, end of the last read  */
-};
-
-struct jobq {
-    struct job *head, *tail;
-    int         n;
 };
 
 struct sched {
@@ -198,11 +195,10 @@ struct sched {
     /* protected by sched.lock: */
     int                 shutdown;
     int                 inside;   /* sched_read calls in progress        */
-    struct jobq         urgent, ahead;
-    struct rend        *rends;    /* records in use                      */
-    struct rend        *dead;     /* records to release after unlocking  */
-    struct session     *sessions;
-    int                 nsessions;
+    struct list         urgent, ahead;  /* FIFO queues of jobs (qlink)  */
+    struct list         rends;    /* records in use (rend.link)          */
+    struct list         dead;     /* records to release after unlocking  */
+    struct list         sessions; /* (session.link)                      */
     int                 running;
     int                 running_urgent;  /* of them, by the urgent crew  */
     int                 waiting;  /* readers waiting for a job           */
@@ -237,39 +233,30 @@ static const char *key_text(char *buf, size_t size, const uint8_t *key,
 
 /* ---- queues ---------------------------------------------------------- */
 
-static void q_push(struct jobq *q, struct job *j)
+static void q_push(struct list *q, struct job *j)
 {
-    j->qnext = NULL;
-    j->qprev = q->tail;
-    if (q->tail)
-        q->tail->qnext = j;
-    else
-        q->head = j;
-    q->tail = j;
-    q->n++;
+    list_push_back(q, &j->qlink);
 }
 
-static void q_remove(struct jobq *q, struct job *j)
+static void q_remove(struct list *q, struct job *j)
 {
-    if (j->qprev)
-        j->qprev->qnext = j->qnext;
-    else
-        q->head = j->qnext;
-    if (j->qnext)
-        j->qnext->qprev = j->qprev;
-    else
-        q->tail = j->qprev;
-    j->qprev = j->qnext = NULL;
-    q->n--;
+    list_remove(q, &j->qlink);
 }
 
-static struct job *q_pop(struct jobq *q)
+static struct job *q_pop(struct list *q)
 {
-    struct job *j = q->head;
-    if (j)
-        q_remove(q, j);
+    struct job *j;
+
+    if (list_first(q) == list_end(q))
+        return NULL;
+    j = LIST_ENTRY(list_first(q), struct job, qlink);
+    q_remove(q, j);
     return j;
 }
+
+#define JOB_OF(n)  LIST_ENTRY(n, struct job, rlink)
+#define REND_OF(n) LIST_ENTRY(n, struct rend, link)
+#define SESS_OF(n) LIST_ENTRY(n, struct session, link)
 
 /* ---- rendition records ----------------------------------------------- */
 
@@ -290,6 +277,7 @@ static struct rend *rend_new(const struct sched_rendition *in)
 
     if (!r)
         return NULL;
+    list_init(&r->jobs);
     r->start_ms = malloc((n + 1) * sizeof(*r->start_ms));
     r->sizes = malloc(n * sizeof(*r->sizes));
     if (!r->start_ms || !r->sizes) {
@@ -309,32 +297,15 @@ static struct rend *rend_new(const struct sched_rendition *in)
     return r;
 }
 
-static void rend_link(struct rend **list, struct rend *r)
-{
-    r->prev = NULL;
-    r->next = *list;
-    if (*list)
-        (*list)->prev = r;
-    *list = r;
-}
-
-static void rend_unlink(struct rend **list, struct rend *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        *list = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
-}
-
 static struct rend *rend_find(struct sched *s, const uint8_t *key,
                               size_t len)
 {
-    for (struct rend *r = s->rends; r; r = r->next)
+    for (struct list_node *n = list_first(&s->rends); n != list_end(&s->rends);
+         n = n->next) {
+        struct rend *r = REND_OF(n);
         if (r->view.key_len == len && !memcmp(r->key, key, len))
             return r;
+    }
     return NULL;
 }
 
@@ -344,23 +315,29 @@ static void rend_unref(struct sched *s, struct rend *r)
 {
     if (--r->refs > 0)
         return;
-    rend_unlink(&s->rends, r);
-    rend_link(&s->dead, r);
+    list_remove(&s->rends, &r->link);
+    list_push_front(&s->dead, &r->link);
 }
 
 /* Unlock sched.lock, then release the owners of the records that lost
  * their last user while it was held. */
 static void unlock_and_release(struct sched *s)
 {
-    struct rend *dead = s->dead, *next;
+    struct list dead;
 
-    s->dead = NULL;
+    list_init(&dead);
+    while (list_first(&s->dead) != list_end(&s->dead)) {
+        struct list_node *n = list_first(&s->dead);
+        list_remove(&s->dead, n);
+        list_push_back(&dead, n);
+    }
     pthread_mutex_unlock(&s->lock);
-    for (; dead; dead = next) {
-        next = dead->next;
+    while (list_first(&dead) != list_end(&dead)) {
+        struct rend *r = REND_OF(list_first(&dead));
+        list_remove(&dead, &r->link);
         if (s->cfg.release)
-            s->cfg.release(s->cfg.ctx, dead->view.owner);
-        rend_free(dead);
+            s->cfg.release(s->cfg.ctx, r->view.owner);
+        rend_free(r);
     }
 }
 
@@ -386,13 +363,13 @@ static int rend_get(struct sched *s, const struct sched_rendition *in,
         return -ENOMEM;
     if ((r = rend_find(s, in->key, in->key_len))) {
         /* made meanwhile by another reader: ours goes, released later */
-        rend_link(&s->dead, nr);
+        list_push_front(&s->dead, &nr->link);
         r->refs++;
         *out = r;
         return 0;
     }
     nr->refs = 1;
-    rend_link(&s->rends, nr);
+    list_push_front(&s->rends, &nr->link);
     *out = nr;
     return 0;
 }
@@ -401,9 +378,10 @@ static int rend_get(struct sched *s, const struct sched_rendition *in,
 
 static struct job *job_find(struct rend *r, long seg)
 {
-    for (struct job *j = r->jobs; j; j = j->rnext)
-        if (j->seg == seg)
-            return j;
+    for (struct list_node *n = list_first(&r->jobs); n != list_end(&r->jobs);
+         n = n->next)
+        if (JOB_OF(n)->seg == seg)
+            return JOB_OF(n);
     return NULL;
 }
 
@@ -425,10 +403,7 @@ static struct job *job_new(struct sched *s, struct rend *r, long seg,
     j->urgent = urgent;
     j->session = sess;
     r->refs++;
-    j->rnext = r->jobs;
-    if (r->jobs)
-        r->jobs->rprev = j;
-    r->jobs = j;
+    list_push_front(&r->jobs, &j->rlink);
     q_push(urgent ? &s->urgent : &s->ahead, j);
     pthread_cond_broadcast(&s->work);
     return j;
@@ -438,13 +413,7 @@ static struct job *job_new(struct sched *s, struct rend *r, long seg,
  * segment makes a new job. Called with sched.lock held. */
 static void job_unlink(struct job *j)
 {
-    if (j->rprev)
-        j->rprev->rnext = j->rnext;
-    else
-        j->r->jobs = j->rnext;
-    if (j->rnext)
-        j->rnext->rprev = j->rprev;
-    j->rprev = j->rnext = NULL;
+    list_remove(&j->r->jobs, &j->rlink);
 }
 
 /* Free an unlinked job. Called with sched.lock held. */
@@ -596,9 +565,10 @@ static long session_lowest(const struct session *sess)
 {
     long lo = sess->furthest;
 
-    for (const struct job *j = sess->r->jobs; j; j = j->rnext)
-        if (j->session == sess && j->seg < lo)
-            lo = j->seg;
+    for (const struct list_node *n = list_first(&sess->r->jobs);
+         n != list_end(&sess->r->jobs); n = n->next)
+        if (JOB_OF(n)->session == sess && JOB_OF(n)->seg < lo)
+            lo = JOB_OF(n)->seg;
     return lo;
 }
 
@@ -622,7 +592,9 @@ static struct session *session_find(struct sched *s, const struct rend *r,
     struct session *best = NULL;
     long best_d = 0, d;
 
-    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+    for (struct list_node *n = list_first(&s->sessions);
+         n != list_end(&s->sessions); n = n->next) {
+        struct session *sess = SESS_OF(n);
         if (sess->r != r || sess == except || !session_covers(s, sess, seg))
             continue;
         d = seg > sess->furthest ? seg - sess->furthest : sess->furthest - seg;
@@ -649,11 +621,7 @@ static struct session *session_enter(struct sched *s, struct rend *r,
         r->refs++;
         sess->furthest = seg;
         sess->ahead_next = seg + 1;
-        sess->next = s->sessions;
-        if (s->sessions)
-            s->sessions->prev = sess;
-        s->sessions = sess;
-        s->nsessions++;
+        list_push_front(&s->sessions, &sess->link);
     }
     if (seg > sess->furthest)
         sess->furthest = seg;
@@ -676,18 +644,13 @@ static void session_leave(struct sched *s, struct session *sess)
 static void session_stop(struct sched *s, struct session *sess)
 {
     struct rend *r = sess->r;
-    struct job *j, *next;
+    struct list_node *n, *next;
 
-    if (sess->prev)
-        sess->prev->next = sess->next;
-    else
-        s->sessions = sess->next;
-    if (sess->next)
-        sess->next->prev = sess->prev;
-    s->nsessions--;
+    list_remove(&s->sessions, &sess->link);
 
-    for (j = r->jobs; j; j = next) {
-        next = j->rnext;
+    for (n = list_first(&r->jobs); n != list_end(&r->jobs); n = next) {
+        struct job *j = JOB_OF(n);
+        next = n->next;
         if (j->session != sess)
             continue;
         j->session = session_find(s, r, j->seg, sess);
@@ -707,11 +670,12 @@ static void session_stop(struct sched *s, struct session *sess)
  * sched.lock held. */
 static int64_t sessions_reap(struct sched *s, int64_t now)
 {
-    struct session *sess, *next;
+    struct list_node *n, *next;
     int64_t next_exp = INT64_MAX, exp;
 
-    for (sess = s->sessions; sess; sess = next) {
-        next = sess->next;
+    for (n = list_first(&s->sessions); n != list_end(&s->sessions); n = next) {
+        struct session *sess = SESS_OF(n);
+        next = n->next;
         if (sess->readers)
             continue;
         exp = sess->last_read + s->idle_ns;
@@ -803,12 +767,14 @@ static int readers_snapshot(struct sched *s, struct segstore_reader **out)
     int n = 0;
 
     pthread_mutex_lock(&s->lock);
-    if (!(v = calloc((size_t)s->nsessions + 1, sizeof(*v)))) {
+    if (!(v = calloc(s->sessions.n + 1, sizeof(*v)))) {
         pthread_mutex_unlock(&s->lock);
         *out = NULL;
         return -ENOMEM;
     }
-    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+    for (struct list_node *ln = list_first(&s->sessions);
+         ln != list_end(&s->sessions); ln = ln->next) {
+        const struct session *sess = SESS_OF(ln);
         const struct rend *r = sess->r;
         struct segstore_reader *x = &v[n++];
         memcpy(x->key, r->key, r->view.key_len);
@@ -835,7 +801,9 @@ static void eager_queue(struct sched *s, struct rend *r)
     if (!s->cfg.store.drop || !s->cfg.store.eager ||
         rend_duration_ms(r) < SEGSTORE_LONG_MS)
         return;
-    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+    for (struct list_node *n = list_first(&s->sessions);
+         n != list_end(&s->sessions); n = n->next) {
+        const struct session *sess = SESS_OF(n);
         if (sess->r != r)
             continue;
         b = behind_count(s, r, sess->furthest);
@@ -885,7 +853,7 @@ static void *worker_main(void *arg)
 {
     const struct crew *c = arg;
     struct sched *s = c->s;
-    struct jobq *q = c->urgent ? &s->urgent : &s->ahead;
+    struct list *q = c->urgent ? &s->urgent : &s->ahead;
     struct job *j;
     uint8_t *data;
     size_t len;
@@ -906,7 +874,7 @@ static void *worker_main(void *arg)
         /* readahead starts only while nobody waits for a segment */
         j = q == &s->urgent || (!s->running_urgent && !s->urgent.n) ? q_pop(q) : NULL;
         if (!j) {
-            if (s->dead) {          /* release before sleeping */
+            if (s->dead.n) {        /* release before sleeping */
                 unlock_and_release(s);
                 pthread_mutex_lock(&s->lock);
             } else if (next_exp == INT64_MAX) {
@@ -959,6 +927,11 @@ int sched_new(struct sched **out, const struct sched_config *cfg)
         return -EINVAL;
     if (!(s = calloc(1, sizeof(*s))))
         return -ENOMEM;
+    list_init(&s->urgent);
+    list_init(&s->ahead);
+    list_init(&s->rends);
+    list_init(&s->dead);
+    list_init(&s->sessions);
     s->cfg = *cfg;
     ahead = cfg->max_ahead;
     if (!(ahead >= 0))              /* negative or NaN: the default */
@@ -1042,7 +1015,6 @@ fail:
 void sched_free(struct sched **ps)
 {
     struct sched *s = ps ? *ps : NULL;
-    struct session *sess;
     struct job *j;
 
     if (!s)
@@ -1056,9 +1028,11 @@ void sched_free(struct sched **ps)
     pthread_mutex_lock(&s->lock);
     s->shutdown = 1;
     pthread_cond_broadcast(&s->work);
-    for (struct rend *r = s->rends; r; r = r->next)
-        for (j = r->jobs; j; j = j->rnext)
-            pthread_cond_broadcast(&j->done);
+    for (struct list_node *rn = list_first(&s->rends); rn != list_end(&s->rends);
+         rn = rn->next)
+        for (struct list_node *jn = list_first(&REND_OF(rn)->jobs);
+             jn != list_end(&REND_OF(rn)->jobs); jn = jn->next)
+            pthread_cond_broadcast(&JOB_OF(jn)->done);
     while (s->inside > 0)
         pthread_cond_wait(&s->left, &s->lock);
     unlock_and_release(s);
@@ -1072,15 +1046,15 @@ void sched_free(struct sched **ps)
         job_unlink(j);
         job_free(s, j);
     }
-    while ((sess = s->sessions))
-        session_stop(s, sess);
+    while (list_first(&s->sessions) != list_end(&s->sessions))
+        session_stop(s, SESS_OF(list_first(&s->sessions)));
     while (s->cleanups) {
         struct cleanup *k = s->cleanups;
         s->cleanups = k->next;
         rend_unref(s, k->r);
         free(k);
     }
-    if (s->rends)
+    if (s->rends.n)
         log_error("session: rendition records left at shutdown");
     unlock_and_release(s);
 
@@ -1259,9 +1233,9 @@ void sched_get_stats(struct sched *s, struct sched_stats *st)
     }
     pthread_mutex_lock(&s->lock);
     *st = s->st;
-    st->active_sessions = s->nsessions;
+    st->active_sessions = (int)s->sessions.n;
     st->running_jobs = s->running;
-    st->queued_jobs = s->urgent.n + s->ahead.n;
+    st->queued_jobs = (int)(s->urgent.n + s->ahead.n);
     st->waiting_readers = s->waiting;
     pthread_mutex_unlock(&s->lock);
 }

@@ -156,7 +156,6 @@ static void fake_release(void *ctx, void *owner)
 
 /* ---- a rendition ----------------------------------------------------- */
 
-
 static void trend_init(struct trend *t, const char *key, long nseg,
                        int64_t seg_ms)
 {
