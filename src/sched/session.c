@@ -10,9 +10,10 @@
  * ------
  *
  * There are three kinds of object, and one mutex, sched.lock, protects
- * them all, and the lists that hold them (list.h: the two job queues, each
- * rendition's jobs, the records in use and dead, the sessions). Nothing slow happens under it: no produce(), no store call,
- * no callback, no large copy.
+ * them all and the lists that hold them (list.h: the two job queues, each
+ * rendition's jobs, the records in use and dead, the sessions). Nothing
+ * slow happens under it: no produce(), no store call, no callback, no
+ * large copy.
  *
  * A rendition record (struct rend) is our copy of what a reader told us
  * about a rendition: its key, segment times and sizes, and its owner.
@@ -67,9 +68,10 @@
  * readers_snapshot() took under sched.lock beforehand; the store never
  * calls back. When a put finds no room, the worker has the store evict
  * and puts once more before it wakes the waiters: their segment is in the
- * store when they wake, or it has no room for it. With clean=eager, a read that moves every session of
- * a rendition on queues the segments now segment_keep behind them all; a
- * readahead worker has the store drop them (eager_queue, cleanup_run).
+ * store when they wake, or it has no room for it. With clean=eager, a
+ * read that moves every session of a rendition on queues the segments now
+ * segment_keep behind them all; a readahead worker has the store drop them
+ * (eager_queue, cleanup_run).
  *
  * Waiting. Each job has a condition variable, broadcast when it is done.
  * The waiters share the job's buffer: the last one to look takes it, the
@@ -104,7 +106,8 @@
 #include "hlsfs/log.h"
 #include "hlsfs/session.h"
 
-_Static_assert(SCHED_KEY_MAX <= SEGSTORE_RKEY_MAX, "rendition keys fit the store");
+_Static_assert(SCHED_KEY_MAX <= SEGSTORE_RKEY_MAX,
+               "rendition keys fit the store");
 
 /* How much nicer the readahead crew is than the urgent one: at +10 the
  * kernel gives a waited-for encode about nine times the CPU share. */
@@ -916,7 +919,7 @@ int sched_new(struct sched **out, const struct sched_config *cfg)
     struct sched *s;
     pthread_condattr_t ca;
     sigset_t all, old;
-    double ahead, idle;
+    double ahead, idle, keep;
     long cores;
     int workers, rc, ret = 0;
 
@@ -941,9 +944,9 @@ int sched_new(struct sched **out, const struct sched_config *cfg)
         idle = 60;
     s->ahead_ms = (int64_t)((ahead < 1e12 ? ahead : 1e12) * 1000 + 0.5);
     s->idle_ns = (int64_t)((idle < 1e9 ? idle : 1e9) * 1e9 + 0.5);
-    if (cfg->store.segment_keep > 0)
-        s->keep_ms = (int64_t)((cfg->store.segment_keep < 1e12 ? cfg->store.segment_keep
-                                                              : 1e12) * 1000 + 0.5);
+    keep = cfg->store.segment_keep;
+    if (keep > 0)
+        s->keep_ms = (int64_t)((keep < 1e12 ? keep : 1e12) * 1000 + 0.5);
     cores = sysconf(_SC_NPROCESSORS_ONLN);
     workers = cfg->workers > 0 ? cfg->workers : cores > 0 ? (int)cores : 1;
 

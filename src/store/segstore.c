@@ -28,7 +28,8 @@ struct segstore {
 static size_t seg_key(uint8_t key[CACHE_KEY_MAX], const uint8_t *rkey,
                       size_t rlen, long seg)
 {
-    if (!rlen || rlen > SEGSTORE_RKEY_MAX || seg < 0 || (unsigned long)seg > UINT32_MAX)
+    if (!rlen || rlen > SEGSTORE_RKEY_MAX || seg < 0 ||
+        (unsigned long)seg > UINT32_MAX)
         return 0;
     return cache_segment_key(key, rkey, rlen, seg);
 }
