@@ -46,14 +46,18 @@ LAYERS = face title sched make format store base
 SRCS = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
-# each unit test links only the modules it tests
+# each unit test links only the modules it tests (and $(LIBS), or
+# test_X_LIBS when it has its own)
 UNIT_TESTS = vpath plan playlist ladder session audio cache title opts mux record tssize h264
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
 test_ladder_MODS   = title/ladder format/tssize
-test_session_MODS  = sched/session store/cache store/evict base/log
-test_cache_MODS    = store/cache store/evict base/log
+test_session_MODS  = sched/session base/log
+# the scheduler stores through an interface: its test uses a fake in
+# memory, and links neither the store nor LMDB (libavutil: log.c's)
+test_session_LIBS  = $(shell pkg-config --libs libavutil) -lpthread -lm
+test_cache_MODS    = store/cache store/evict store/segstore base/log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
@@ -88,7 +92,7 @@ $(BUILD):
 objs_of = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$(test_$$*_MODS)) | $(BUILD)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(or $(test_$*_LIBS),$(LIBS))
 
 unit: $(UNIT_BINS)
 

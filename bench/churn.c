@@ -5,9 +5,10 @@
  *
  * Opens a fresh cache in DIR capped at CAP_BYTES and stores segments of
  * 0.3-3 MB (uniform, deterministic from SEED) of several renditions the
- * way the scheduler does (src/session.c, job_store): cache_segment_put;
- * on -ENOSPC evict_run(force = 1) and one more put; evict_run(force = 0)
- * after every stored segment. It goes on until four caps' worth have been
+ * way the scheduler has the store do it (src/sched/session.c, job_store,
+ * through src/store/segstore.c): cache_segment_put; on -ENOSPC
+ * evict_run(force = 1) and one more put; evict_run(force = 0) after every
+ * stored segment. It goes on until four caps' worth have been
  * written: one to fill the cache, three more of churn, where every store
  * needs evictions and reuses the pages freed by them (CAPS, default 4,
  * changes how many caps are written).
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
         rc = cache_segment_put(c, key, klen, data, size);
         if (rc == -ENOSPC) {
             retries++;
-            if (evict_run(e, 1, NULL, NULL) >= 0)
+            if (evict_run(e, 1, NULL, 0) >= 0)
                 rc = cache_segment_put(c, key, klen, data, size);
         }
         t1 = now_s();
@@ -187,7 +188,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "churn: segment %" PRIu64 " (%zu bytes) "
                         "not stored: %s\n", segments, size, strerror(-rc));
         } else {
-            evict_run(e, 0, NULL, NULL);    /* errors: st.errors */
+            evict_run(e, 0, NULL, 0);    /* errors: st.errors */
         }
         q_time[q] += now_s() - t0;
         q_cpu[q] += cpu_s() - c0;

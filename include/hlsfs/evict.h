@@ -9,7 +9,7 @@
  *  2. other segments, least recently read first;
  *  3. title records (keyframe indexes) last.
  * Never evicted: a segment some handle has open (evict_pin), or one in
- * the window an active reader still needs (struct evict_reader).
+ * the window an active reader still needs (struct segstore_reader).
  *
  * An eviction starts when the live pages of the LMDB file pass the high
  * mark and stops below the low mark. With clean=eager, evict_behind()
@@ -22,11 +22,12 @@
 #include <stdint.h>
 
 #include "hlsfs/cache.h"
+#include "hlsfs/segstore.h"
 
 struct evict;
 
 /* Titles shorter than this are never "behind a reader" (SPEC §5). */
-#define EVICT_LONG_MS (5 * 60 * 1000)
+#define EVICT_LONG_MS SEGSTORE_LONG_MS
 
 /* The high and low marks, in percent of the cap. */
 #define EVICT_HIGH_PERCENT 90
@@ -36,21 +37,6 @@ struct evict_config {
     double segment_keep;    /* seconds; <= 0: the default, 720          */
     int    eager;           /* clean=eager                              */
 };
-
-/* One active reader of a rendition, as the scheduler sees it. */
-struct evict_reader {
-    uint8_t  key[CACHE_KEY_MAX];  /* the rendition key                  */
-    size_t   key_len;
-    int64_t  duration_ms;         /* of the rendition                   */
-    long     behind;              /* segments [0, behind) are more than
-                                     segment_keep behind this reader    */
-    long     keep_from, keep_to;  /* [keep_from, keep_to] is its window:
-                                     never evicted                      */
-};
-
-/* Fills *out (malloc'd, the caller frees) with the active readers and
- * returns how many, or a negative errno. */
-typedef int (*evict_readers_fn)(void *ctx, struct evict_reader **out);
 
 enum evict_reason { EVICT_BEHIND, EVICT_LRU, EVICT_EAGER, EVICT_TITLE,
                     EVICT_NREASONS };
@@ -87,11 +73,12 @@ void evict_touch(struct evict *e, const uint8_t *key, size_t klen);
 
 /* After a segment was stored (force = 0), or when storing one failed
  * for lack of room (force = 1): when the live pages pass the high mark,
- * or with force, evict down to the low mark. readers(ctx) is asked for
- * the active readers only when something is to be evicted. One run at a
- * time; thread-safe. Returns the bytes evicted or a negative errno. */
-int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
-                  void *ctx);
+ * or with force, evict down to the low mark, sparing the windows of the
+ * active readers rd[0..nrd) (rd may be NULL when nrd is 0; the caller took the
+ * snapshot, nothing here calls back). One run at a time; thread-safe.
+ * Returns the bytes evicted or a negative errno. */
+int64_t evict_run(struct evict *e, int force, const struct segstore_reader *rd,
+                  int nrd);
 
 /* clean=eager: drop the stored segments [from, to) of rendition rkey
  * that no handle holds. Returns how many were dropped, or a negative

@@ -9,10 +9,10 @@
 
 #include "hlsfs/metrics.h"
 
-struct evict;
 struct handle;
 struct library;
 struct sched;
+struct segstore;
 
 /* The control directory: MOUNT/.hlsfs, reachable by path but not listed
  * in the root (so that copies of the mount leave it out). */
@@ -29,7 +29,7 @@ struct fs_context {
     const char     *source_root;   /* absolute, no trailing slash       */
     struct library *library;       /* set before the loop starts         */
     struct sched   *sched;         /* set before the loop starts         */
-    struct evict   *evict;         /* pins of open segments; may be NULL */
+    struct segstore *store;        /* pins of open segments; may be NULL */
     struct metrics_sources metrics;  /* what .hlsfs/metrics shows        */
     pthread_mutex_t open_lock;     /* initialised by the owner           */
     struct handle  *open;          /* fs.c's open handles, by open_lock  */

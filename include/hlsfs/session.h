@@ -1,8 +1,9 @@
 /*
  * session: the segment scheduler. Decides who makes which segment and
- * when, keeps finished segments in the cache and makes readers wait for
- * the ones being made. It knows nothing of libav or FUSE: a segment is
- * made by the produce() callback of struct sched_config.
+ * when, keeps finished segments in a segment store and makes readers wait
+ * for the ones being made. It knows nothing of libav, FUSE or LMDB: a
+ * segment is made by the produce() callback of struct sched_config and
+ * stored through the struct segstore_ops it is given (segstore.h).
  *
  * Caveats:
  *  - A segment is identified by the rendition's key and its index only.
@@ -12,9 +13,10 @@
  *    eviction, or in a rare race) must come out byte-identical.
  *  - sched_free() waits for the jobs that are running to finish; it cannot
  *    interrupt produce().
- *  - The hold() and release() callbacks are never called with the
- *    scheduler's lock held, so they may take locks of their own and may
- *    free the owner; they must not call back into the scheduler.
+ *  - The hold() and release() callbacks, and every store call, are never
+ *    made with the scheduler's lock held, so they may take locks of their
+ *    own and release() may free the owner; none may call back into the
+ *    scheduler.
  */
 #ifndef HLSFS_SESSION_H
 #define HLSFS_SESSION_H
@@ -22,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cache;
-struct evict;
+#include "hlsfs/segstore.h"
+
 struct sched;
 
 /* Longest rendition key, in bytes. */
@@ -32,9 +34,8 @@ struct sched;
 /* What the scheduler knows of one rendition. */
 struct sched_rendition {
     /* Unique id of the rendition (1 to SCHED_KEY_MAX bytes): the title
-     * identity + rendition name + encode options. The cache key of a
-     * segment is this key followed by the 4-byte big-endian segment
-     * index, in the CACHE_SEGMENTS table. */
+     * identity + rendition name + encode options. The store names the
+     * rendition's segments by it. */
     const uint8_t  *key;
     size_t          key_len;
     long            nseg;       /* number of segments (>= 1)              */
@@ -44,6 +45,9 @@ struct sched_rendition {
     const uint64_t *sizes;      /* exact byte size of each segment         */
     void           *owner;      /* opaque (the title), passed to hold,
                                    release and produce                     */
+    const void     *rend;       /* opaque (the title's rendition, which
+                                   owner keeps alive), passed to produce
+                                   with owner: never read from the key     */
 };
 
 struct sched_config {
@@ -72,9 +76,11 @@ struct sched_config {
      * rendition any more. Optional. */
     void (*release)(void *ctx, void *owner);
     void  *ctx;
-    /* The eviction policy, or NULL for none: told of every read and
-     * every stored segment, and asked to evict under pressure (evict.h). */
-    struct evict *evict;
+    /* Where finished segments are kept (copied; get, has and put are
+     * required). Its evict() runs after every segment stored, once the
+     * segment's readers have been woken, and when a put finds no room
+     * (then once more put); touch() after every hit. */
+    struct segstore_ops store;
 };
 
 /* Counters since sched_new, and the present state. */
@@ -95,23 +101,22 @@ struct sched_stats {
 /** @brief Create a scheduler and start its workers.
  *
  * @param[out] out   the new scheduler; NULL on failure.
- * @param[in]  cfg   copied; produce is required.
- * @param[in]  cache an open cache, used for the CACHE_SEGMENTS table. It
- *                   must stay open until sched_free() returns.
+ * @param[in]  cfg   copied; produce and the store's get, has and put are
+ *                   required. The store must stay usable until
+ *                   sched_free() returns.
  * @return 0, or a negative errno:
  *  <ul>
- *   <li>-EINVAL - cfg or produce is missing.
+ *   <li>-EINVAL - cfg, produce or a required store function is missing.
  *   <li>-ENOMEM - out of memory.
  *   <li>-EAGAIN - a worker thread could not be started.
  *  </ul>
  */
-int sched_new(struct sched **out, const struct sched_config *cfg,
-              struct cache *cache);
+int sched_new(struct sched **out, const struct sched_config *cfg);
 
 /** @brief Stop the scheduler and free it.
  *
  * Readers waiting in sched_read() return -ESHUTDOWN at once; queued jobs
- * are dropped; a job that is running finishes (and is cached) first. Every
+ * are dropped; a job that is running finishes (and is stored) first. Every
  * hold() is balanced by a release() before this returns.
  *
  * @param[in,out] s  accepts NULL and *s == NULL; set to NULL.
@@ -122,7 +127,7 @@ void sched_free(struct sched **s);
 
 /** @brief Get segment 'seg' of r.
  *
- * Looks in the cache first; a hit is returned without touching any job.
+ * Looks in the store first; a hit is returned without touching any job.
  * Otherwise joins the job making the segment (or queues one, ahead of all
  * readahead) and waits for it. Either way the read moves the reader's
  * session, which then queues readahead up to max_ahead.

@@ -5,9 +5,11 @@
  * file, which is shown as a directory (vpath.c has the grammar). Virtual
  * files: playlists and ERROR are text held by the title; source.EXT reads
  * the source; a segment is fetched from the scheduler (session.c: the
- * cache, or a wait for its encode) on its handle's first read, not at
+ * store, or a wait for its encode) on its handle's first read, not at
  * open, so servers that open on their event loop never wait, and kept by
  * that handle, which therefore sees one version from first byte to last.
+ * An open segment is pinned in the segment store (segstore.c) by its
+ * rendition key and index, so that it is not evicted meanwhile.
  */
 
 #include <dirent.h>
@@ -26,13 +28,12 @@
 
 #include <fuse.h>
 
-#include "hlsfs/cache.h"
-#include "hlsfs/evict.h"
 #include "hlsfs/fs.h"
 #include "hlsfs/library.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
 #include "hlsfs/produce.h"
+#include "hlsfs/segstore.h"
 #include "hlsfs/session.h"
 #include "hlsfs/title.h"
 #include "hlsfs/vpath.h"
@@ -58,9 +59,8 @@ struct handle {
                                       by the handle if owned_text       */
     size_t           text_len;
     char            *owned_text;
-    uint8_t          key[CACHE_KEY_MAX];  /* H_SEGMENT: its cache key,
-                                      pinned while the handle is open   */
-    size_t           key_len;
+    int              pinned;       /* H_SEGMENT: pinned in the store
+                                      while the handle is open         */
     const struct title_rendition *rend;
     long             segment;
     pthread_mutex_t  lock;
@@ -435,8 +435,12 @@ static void handle_free_in(struct fs_context *c, struct handle *h)
     pthread_mutex_unlock(&c->open_lock);
     if (h->fd >= 0)
         close(h->fd);
-    if (h->key_len && c->evict)
-        evict_unpin(c->evict, h->key, h->key_len);
+    if (h->pinned) {
+        uint8_t rkey[PRODUCE_KEY_MAX];
+        struct sched_rendition sr;
+        produce_rendition(h->title, h->rend, rkey, &sr);
+        segstore_unpin(c->store, sr.key, sr.key_len, h->segment);
+    }
     free(h->owned_text);
     if (h->title)
         library_put(c->library, h->title);
@@ -522,10 +526,7 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
         h->segment = n.v.segment;
         /* an open segment is never evicted */
         produce_rendition(t, rend, rkey, &sr);
-        if (ctx()->evict && sr.key_len + 4 <= CACHE_KEY_MAX) {
-            h->key_len = cache_segment_key(h->key, sr.key, sr.key_len, h->segment);
-            evict_pin(ctx()->evict, h->key, h->key_len);
-        }
+        h->pinned = segstore_pin(ctx()->store, sr.key, sr.key_len, h->segment) == 0;
         break;
     }
     default:

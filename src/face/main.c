@@ -22,6 +22,7 @@
 #include "hlsfs/log.h"
 #include "hlsfs/opts.h"
 #include "hlsfs/produce.h"
+#include "hlsfs/segstore.h"
 #include "hlsfs/session.h"
 
 #ifndef HLSFS_VERSION
@@ -110,6 +111,7 @@ int main(int argc, char *argv[])
     struct library *library = NULL;
     struct sched *sched = NULL;
     struct evict *evict = NULL;
+    struct segstore *store = NULL;
     struct produce_ctx produce = { 0 };
     struct fuse *fuse = NULL;
     int status = 1;
@@ -170,19 +172,21 @@ int main(int argc, char *argv[])
                                .eager = opts.clean_eager };
     if (evict_new(&evict, cache, &ec) < 0)
         goto out_cache;
-    if (library_new(&library, opts.source, cache, &opts.title) < 0)
+    if (segstore_new(&store, cache, evict) < 0)
         goto out_evict;
+    if (library_new(&library, opts.source, cache, &opts.title) < 0)
+        goto out_store;
     fsctx.library = library;
-    fsctx.evict = evict;
     produce.library = library;
     produce.opts = &opts.title;
     struct sched_config sc = {
         .workers = opts.max_sessions, .max_ahead = opts.max_ahead,
         .idle_timeout = opts.idle_timeout, .produce = produce_scheduled,
         .hold = produce_hold, .release = produce_release, .ctx = &produce,
-        .evict = evict,
     };
-    if (sched_new(&sched, &sc, cache) < 0)
+    segstore_bind(store, &sc.store);
+    fsctx.store = store;
+    if (sched_new(&sched, &sc) < 0)
         goto out_library;
     fsctx.sched = sched;
     fsctx.metrics = (struct metrics_sources){
@@ -225,6 +229,8 @@ out_sched:
     sched_free(&sched);
 out_library:
     library_free(&library);
+out_store:
+    segstore_free(&store);
 out_evict:
     evict_free(&evict);
 out_cache:

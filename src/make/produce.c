@@ -149,7 +149,10 @@ int produce_segment_within(const char *path, const struct probe_io *io,
     return ret;
 }
 
-/* key = title key, rendition index, rendition name */
+/* key = title key, rendition index (its low byte: the key bytes of every
+ * cache written so far), rendition name. The key is the rendition's
+ * identity in the scheduler and the store only: produce_scheduled gets the
+ * rendition itself from .rend. */
 void produce_rendition(const struct title *t, const struct title_rendition *r,
                        uint8_t *key, struct sched_rendition *out)
 {
@@ -160,7 +163,7 @@ void produce_rendition(const struct title *t, const struct title_rendition *r,
     n += name;
     *out = (struct sched_rendition){
         .key = key, .key_len = n, .nseg = t->nseg, .start_ms = t->start_ms,
-        .sizes = r->sizes, .owner = (void *)t,
+        .sizes = r->sizes, .owner = (void *)t, .rend = r,
     };
 }
 
@@ -175,15 +178,13 @@ int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
 {
     struct produce_ctx *c = ctx;
     const struct title *t = sr->owner;
-    const struct title_rendition *r;
+    const struct title_rendition *r = sr->rend;
     struct produce_counter *n;
     struct timespec t0, t1;
-    size_t at = sizeof(t->key);
     int ret;
 
-    if (sr->key_len <= at || sr->key[at] >= t->nrends)
+    if (!t || !r)
         return -EINVAL;
-    r = &t->rends[sr->key[at]];
     n = &c->count[r->mode == REND_COPY ? PRODUCE_COPY
                   : r->kind == REND_VIDEO ? PRODUCE_VIDEO : PRODUCE_AUDIO];
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -1,15 +1,19 @@
 /*
  * session: the segment scheduler. It decides who makes which segment and
- * when, keeps finished segments in the cache and makes readers wait for
- * the ones being made. What a segment is made of is none of its business:
- * the produce() callback makes it.
+ * when, keeps finished segments in the store it is given (struct
+ * segstore_ops: get, has, put, touch, evict, drop) and makes readers wait
+ * for the ones being made. What a segment is made of is none of its
+ * business: the produce() callback makes it; where and how it is stored
+ * neither: it names a segment by its rendition key and index.
  *
  * DESIGN
  * ------
  *
  * There are three kinds of object, and one mutex, sched.lock, protects
- * them all. Nothing slow happens under it: no produce(), no cache access,
- * no callback, no large copy.
+ * them all and the lists that hold them (list.h: the two job queues, each
+ * rendition's jobs, the records in use and dead, the sessions). Nothing
+ * slow happens under it: no produce(), no store call, no callback, no
+ * large copy.
  *
  * A rendition record (struct rend) is our copy of what a reader told us
  * about a rendition: its key, segment times and sizes, and its owner.
@@ -48,22 +52,26 @@
  * started before it (then it still comes first). A worker loops: stop
  * idle sessions (they wait with a
  * timeout set to the next session's expiry), pop a job, and run it without
- * the lock: look in the cache, call produce() if it is not there, write
- * the segment to the cache (one LMDB transaction), and only then, under
- * the lock, unlink the job, record the result and wake its waiters. So a
- * reader that misses the cache finds either the job, still linked, or the
- * segment in the cache; and if it slips between the two and queues a new
- * job, the worker finds the segment in the cache and produce() is not
- * called again. A cache write that fails (map full) is logged and the
- * segment is still handed to its waiters.
+ * the lock: look in the store, call produce() if it is not there, put
+ * the segment in the store (one transaction), and only then, under the
+ * lock, unlink the job, record the result and wake its waiters. So a
+ * reader that misses the store finds either the job, still linked, or the
+ * segment in the store; and if it slips between the two and queues a new
+ * job, the worker finds the segment in the store and produce() is not
+ * called again. A put that fails (no room) is logged and the segment is
+ * still handed to its waiters.
  *
- * Eviction (evict.c) is told of every hit (evict_touch) and runs after
- * every segment stored, on the worker, without sched.lock; it asks
- * readers_snapshot() for the sessions' positions and windows only when the
- * cache is past its high mark. When the map is full, the worker evicts and
- * stores once more. With clean=eager, a read that moves every session of
- * a rendition on queues the segments now segment_keep behind them all; a
- * readahead worker drops them (eager_queue, cleanup_run).
+ * Eviction is the store's: it is told of every hit (touch) and asked to
+ * evict after every segment stored, on the worker, once the segment's
+ * waiters have been woken (they never wait for an eviction), without
+ * sched.lock, with a snapshot of the sessions' positions and windows that
+ * readers_snapshot() took under sched.lock beforehand; the store never
+ * calls back. When a put finds no room, the worker has the store evict
+ * and puts once more before it wakes the waiters: their segment is in the
+ * store when they wake, or it has no room for it. With clean=eager, a
+ * read that moves every session of a rendition on queues the segments now
+ * segment_keep behind them all; a readahead worker has the store drop them
+ * (eager_queue, cleanup_run).
  *
  * Waiting. Each job has a condition variable, broadcast when it is done.
  * The waiters share the job's buffer: the last one to look takes it, the
@@ -75,11 +83,12 @@
  *
  * Shutdown. sched_free() sets sched.shutdown, wakes every waiter (they
  * return -ESHUTDOWN), waits for the readers still inside sched_read() to
- * leave, joins the workers (a running job finishes and is cached), then
+ * leave, joins the workers (a running job finishes and is stored), then
  * frees what is left and releases every owner.
  *
- * Locks: sched.lock is the only lock of this file. LMDB's writer lock is
- * taken only by cache_put(), never under sched.lock, so the two never nest.
+ * Locks: sched.lock is the only lock of this file. The store is called
+ * only without it and never calls back, so its locks (LMDB's writer lock,
+ * the evictor's) never nest with sched.lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -93,12 +102,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hlsfs/cache.h"
-#include "hlsfs/evict.h"
+#include "hlsfs/list.h"
 #include "hlsfs/log.h"
 #include "hlsfs/session.h"
 
-_Static_assert(SCHED_KEY_MAX + 4 <= CACHE_KEY_MAX, "segment keys fit the cache");
+_Static_assert(SCHED_KEY_MAX <= SEGSTORE_RKEY_MAX,
+               "rendition keys fit the store");
 
 /* How much nicer the readahead crew is than the urgent one: at +10 the
  * kernel gives a waited-for encode about nine times the CPU share. */
@@ -114,12 +123,12 @@ struct crew {
 };
 
 struct rend {
-    struct rend *prev, *next;   /* in sched.rends or sched.dead:
+    struct list_node link;      /* in sched.rends or sched.dead:
                                    protected by sched.lock               */
     int          refs;          /* jobs + sessions + sched_read calls
                                    using it: protected by sched.lock     */
-    struct job  *jobs;          /* queued and running jobs of it:
-                                   protected by sched.lock               */
+    struct list  jobs;          /* queued and running jobs of it (by
+                                   job.rlink): protected by sched.lock   */
     long         cleaned;       /* clean=eager: the segments below it are
                                    dropped or queued to be: protected by
                                    sched.lock                            */
@@ -141,8 +150,8 @@ struct job {
     int             urgent;     /* in sched.urgent, not sched.ahead      */
     int             waiters;    /* sched_read calls holding it           */
     struct session *session;    /* whose readahead it is, or NULL        */
-    struct job     *qprev, *qnext;  /* in a queue while JOB_QUEUED       */
-    struct job     *rprev, *rnext;  /* in r->jobs until JOB_DONE         */
+    struct list_node qlink;     /* in a queue while JOB_QUEUED           */
+    struct list_node rlink;     /* in r->jobs until JOB_DONE             */
     int             rc;         /* once JOB_DONE: 0 or a negative errno  */
     uint8_t        *data;       /* once JOB_DONE with rc 0: the segment's
                                    bytes without their padding, until the
@@ -160,7 +169,7 @@ struct cleanup {
 
 /* All fields are protected by sched.lock. */
 struct session {
-    struct session *prev, *next;  /* in sched.sessions                   */
+    struct list_node link;        /* in sched.sessions                   */
     struct rend    *r;
     long            furthest;     /* furthest segment read               */
     long            ahead_next;   /* first segment readahead has not
@@ -170,17 +179,11 @@ struct session {
     int64_t         last_read;    /* monotonic ns, end of the last read  */
 };
 
-struct jobq {
-    struct job *head, *tail;
-    int         n;
-};
-
 struct sched {
     /* immutable after sched_new: */
-    struct sched_config cfg;
-    struct cache       *cache;
+    struct sched_config cfg;      /* cfg.store: where segments are kept  */
     int64_t             ahead_ms;
-    int64_t             keep_ms;  /* segment_keep of the evictor         */
+    int64_t             keep_ms;  /* segment_keep of the store           */
     int64_t             idle_ns;
     pthread_t          *threads;
     int                 nthreads;
@@ -195,11 +198,10 @@ struct sched {
     /* protected by sched.lock: */
     int                 shutdown;
     int                 inside;   /* sched_read calls in progress        */
-    struct jobq         urgent, ahead;
-    struct rend        *rends;    /* records in use                      */
-    struct rend        *dead;     /* records to release after unlocking  */
-    struct session     *sessions;
-    int                 nsessions;
+    struct list         urgent, ahead;  /* FIFO queues of jobs (qlink)  */
+    struct list         rends;    /* records in use (rend.link)          */
+    struct list         dead;     /* records to release after unlocking  */
+    struct list         sessions; /* (session.link)                      */
     int                 running;
     int                 running_urgent;  /* of them, by the urgent crew  */
     int                 waiting;  /* readers waiting for a job           */
@@ -234,39 +236,30 @@ static const char *key_text(char *buf, size_t size, const uint8_t *key,
 
 /* ---- queues ---------------------------------------------------------- */
 
-static void q_push(struct jobq *q, struct job *j)
+static void q_push(struct list *q, struct job *j)
 {
-    j->qnext = NULL;
-    j->qprev = q->tail;
-    if (q->tail)
-        q->tail->qnext = j;
-    else
-        q->head = j;
-    q->tail = j;
-    q->n++;
+    list_push_back(q, &j->qlink);
 }
 
-static void q_remove(struct jobq *q, struct job *j)
+static void q_remove(struct list *q, struct job *j)
 {
-    if (j->qprev)
-        j->qprev->qnext = j->qnext;
-    else
-        q->head = j->qnext;
-    if (j->qnext)
-        j->qnext->qprev = j->qprev;
-    else
-        q->tail = j->qprev;
-    j->qprev = j->qnext = NULL;
-    q->n--;
+    list_remove(q, &j->qlink);
 }
 
-static struct job *q_pop(struct jobq *q)
+static struct job *q_pop(struct list *q)
 {
-    struct job *j = q->head;
-    if (j)
-        q_remove(q, j);
+    struct job *j;
+
+    if (list_first(q) == list_end(q))
+        return NULL;
+    j = LIST_ENTRY(list_first(q), struct job, qlink);
+    q_remove(q, j);
     return j;
 }
+
+#define JOB_OF(n)  LIST_ENTRY(n, struct job, rlink)
+#define REND_OF(n) LIST_ENTRY(n, struct rend, link)
+#define SESS_OF(n) LIST_ENTRY(n, struct session, link)
 
 /* ---- rendition records ----------------------------------------------- */
 
@@ -287,6 +280,7 @@ static struct rend *rend_new(const struct sched_rendition *in)
 
     if (!r)
         return NULL;
+    list_init(&r->jobs);
     r->start_ms = malloc((n + 1) * sizeof(*r->start_ms));
     r->sizes = malloc(n * sizeof(*r->sizes));
     if (!r->start_ms || !r->sizes) {
@@ -302,35 +296,19 @@ static struct rend *rend_new(const struct sched_rendition *in)
     r->view.start_ms = r->start_ms;
     r->view.sizes = r->sizes;
     r->view.owner = in->owner;
+    r->view.rend = in->rend;
     return r;
-}
-
-static void rend_link(struct rend **list, struct rend *r)
-{
-    r->prev = NULL;
-    r->next = *list;
-    if (*list)
-        (*list)->prev = r;
-    *list = r;
-}
-
-static void rend_unlink(struct rend **list, struct rend *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        *list = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
 }
 
 static struct rend *rend_find(struct sched *s, const uint8_t *key,
                               size_t len)
 {
-    for (struct rend *r = s->rends; r; r = r->next)
+    for (struct list_node *n = list_first(&s->rends); n != list_end(&s->rends);
+         n = n->next) {
+        struct rend *r = REND_OF(n);
         if (r->view.key_len == len && !memcmp(r->key, key, len))
             return r;
+    }
     return NULL;
 }
 
@@ -340,23 +318,29 @@ static void rend_unref(struct sched *s, struct rend *r)
 {
     if (--r->refs > 0)
         return;
-    rend_unlink(&s->rends, r);
-    rend_link(&s->dead, r);
+    list_remove(&s->rends, &r->link);
+    list_push_front(&s->dead, &r->link);
 }
 
 /* Unlock sched.lock, then release the owners of the records that lost
  * their last user while it was held. */
 static void unlock_and_release(struct sched *s)
 {
-    struct rend *dead = s->dead, *next;
+    struct list dead;
 
-    s->dead = NULL;
+    list_init(&dead);
+    while (list_first(&s->dead) != list_end(&s->dead)) {
+        struct list_node *n = list_first(&s->dead);
+        list_remove(&s->dead, n);
+        list_push_back(&dead, n);
+    }
     pthread_mutex_unlock(&s->lock);
-    for (; dead; dead = next) {
-        next = dead->next;
+    while (list_first(&dead) != list_end(&dead)) {
+        struct rend *r = REND_OF(list_first(&dead));
+        list_remove(&dead, &r->link);
         if (s->cfg.release)
-            s->cfg.release(s->cfg.ctx, dead->view.owner);
-        rend_free(dead);
+            s->cfg.release(s->cfg.ctx, r->view.owner);
+        rend_free(r);
     }
 }
 
@@ -382,13 +366,13 @@ static int rend_get(struct sched *s, const struct sched_rendition *in,
         return -ENOMEM;
     if ((r = rend_find(s, in->key, in->key_len))) {
         /* made meanwhile by another reader: ours goes, released later */
-        rend_link(&s->dead, nr);
+        list_push_front(&s->dead, &nr->link);
         r->refs++;
         *out = r;
         return 0;
     }
     nr->refs = 1;
-    rend_link(&s->rends, nr);
+    list_push_front(&s->rends, &nr->link);
     *out = nr;
     return 0;
 }
@@ -397,9 +381,10 @@ static int rend_get(struct sched *s, const struct sched_rendition *in,
 
 static struct job *job_find(struct rend *r, long seg)
 {
-    for (struct job *j = r->jobs; j; j = j->rnext)
-        if (j->seg == seg)
-            return j;
+    for (struct list_node *n = list_first(&r->jobs); n != list_end(&r->jobs);
+         n = n->next)
+        if (JOB_OF(n)->seg == seg)
+            return JOB_OF(n);
     return NULL;
 }
 
@@ -421,10 +406,7 @@ static struct job *job_new(struct sched *s, struct rend *r, long seg,
     j->urgent = urgent;
     j->session = sess;
     r->refs++;
-    j->rnext = r->jobs;
-    if (r->jobs)
-        r->jobs->rprev = j;
-    r->jobs = j;
+    list_push_front(&r->jobs, &j->rlink);
     q_push(urgent ? &s->urgent : &s->ahead, j);
     pthread_cond_broadcast(&s->work);
     return j;
@@ -434,13 +416,7 @@ static struct job *job_new(struct sched *s, struct rend *r, long seg,
  * segment makes a new job. Called with sched.lock held. */
 static void job_unlink(struct job *j)
 {
-    if (j->rprev)
-        j->rprev->rnext = j->rnext;
-    else
-        j->r->jobs = j->rnext;
-    if (j->rnext)
-        j->rnext->rprev = j->rprev;
-    j->rprev = j->rnext = NULL;
+    list_remove(&j->r->jobs, &j->rlink);
 }
 
 /* Free an unlinked job. Called with sched.lock held. */
@@ -452,21 +428,39 @@ static void job_free(struct sched *s, struct job *j)
     free(j);
 }
 
-static int readers_snapshot(void *ctx, struct evict_reader **out);
+static int readers_snapshot(struct sched *s, struct segstore_reader **out);
 
-/* Store a segment made by produce(). When the map is full, evict and try
- * once more; a segment that still does not fit is served from memory. */
-static void job_store(struct sched *s, const struct rend *r, long seg,
-                      const uint8_t *ckey, size_t klen, const uint8_t *data,
-                      size_t size)
+/* Let the store evict, sparing the readers as they are now (a snapshot
+ * taken under sched.lock, handed over without it). Called without
+ * sched.lock. */
+static int64_t store_evict(struct sched *s, int force)
 {
+    const struct segstore_ops *st = &s->cfg.store;
+    struct segstore_reader *rd = NULL;
+    int64_t ret;
+    int n;
+
+    if (!st->evict)
+        return -ENOSPC;
+    n = readers_snapshot(s, &rd);
+    ret = st->evict(st->ctx, force, rd, n > 0 ? n : 0);
+    free(rd);
+    return ret;
+}
+
+/* Store a segment made by produce(). When there is no room, evict and try
+ * once more; a segment that still does not fit is served from memory.
+ * Returns whether it was stored. */
+static int job_store(struct sched *s, const struct rend *r, long seg,
+                     const uint8_t *data, size_t size)
+{
+    const struct segstore_ops *st = &s->cfg.store;
     char kt[128];
     int rc;
 
-    rc = cache_segment_put(s->cache, ckey, klen, data, size);
-    if (rc == -ENOSPC && s->cfg.evict &&
-        evict_run(s->cfg.evict, 1, readers_snapshot, s) >= 0)
-        rc = cache_segment_put(s->cache, ckey, klen, data, size);
+    rc = st->put(st->ctx, r->key, r->view.key_len, seg, data, size);
+    if (rc == -ENOSPC && st->evict && store_evict(s, 1) >= 0)
+        rc = st->put(st->ctx, r->key, r->view.key_len, seg, data, size);
     if (rc < 0) {
         log_warn("session: segment %ld of %s not cached, served from memory: %s",
                  seg, key_text(kt, sizeof(kt), r->key, r->view.key_len),
@@ -474,28 +468,30 @@ static void job_store(struct sched *s, const struct rend *r, long seg,
         pthread_mutex_lock(&s->lock);
         s->st.not_cached++;
         pthread_mutex_unlock(&s->lock);
-    } else if (s->cfg.evict) {
-        evict_run(s->cfg.evict, 0, readers_snapshot, s);
+        return 0;
     }
+    return 1;
 }
 
-/* Make the segment of j: from the cache if an earlier job left it there,
- * else by produce(), then cached. Called without sched.lock. Returns 1
- * (found in the cache), 0 (produced) or a negative errno; *out holds the
- * segment on success. */
-static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len)
+/* Make the segment of j: from the store if an earlier job left it there,
+ * else by produce(), then stored (*stored: whether it was). Called without
+ * sched.lock. Returns 1 (found in the store), 0 (produced) or a negative
+ * errno; *out holds the segment on success. */
+static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len,
+                   int *stored)
 {
+    const struct segstore_ops *st = &s->cfg.store;
     const struct rend *r = j->r;
     uint64_t size = r->sizes[j->seg];
-    uint8_t ckey[CACHE_KEY_MAX], *data = NULL;
-    size_t klen = cache_segment_key(ckey, r->key, r->view.key_len, j->seg), vlen;
-    size_t dlen = 0;
-    void *val;
+    uint8_t *data = NULL;
+    size_t dlen = 0, vlen = 0;
+    void *val = NULL;
     int rc;
 
     *out = NULL;
     *len = 0;
-    rc = cache_segment_get(s->cache, ckey, klen, &val, &vlen);
+    *stored = 0;
+    rc = st->get(st->ctx, r->key, r->view.key_len, j->seg, &val, &vlen);
     if (rc == 1 && vlen <= size) {
         *out = val;
         *len = vlen;
@@ -512,7 +508,7 @@ static int job_run(struct sched *s, struct job *j, uint8_t **out, size_t *len)
         free(data);
         return rc >= -4095 ? rc : -EIO;
     }
-    job_store(s, r, j->seg, ckey, klen, data, dlen);
+    *stored = job_store(s, r, j->seg, data, dlen);
     *out = data;
     *len = dlen;
     return 0;
@@ -572,9 +568,10 @@ static long session_lowest(const struct session *sess)
 {
     long lo = sess->furthest;
 
-    for (const struct job *j = sess->r->jobs; j; j = j->rnext)
-        if (j->session == sess && j->seg < lo)
-            lo = j->seg;
+    for (const struct list_node *n = list_first(&sess->r->jobs);
+         n != list_end(&sess->r->jobs); n = n->next)
+        if (JOB_OF(n)->session == sess && JOB_OF(n)->seg < lo)
+            lo = JOB_OF(n)->seg;
     return lo;
 }
 
@@ -598,7 +595,9 @@ static struct session *session_find(struct sched *s, const struct rend *r,
     struct session *best = NULL;
     long best_d = 0, d;
 
-    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+    for (struct list_node *n = list_first(&s->sessions);
+         n != list_end(&s->sessions); n = n->next) {
+        struct session *sess = SESS_OF(n);
         if (sess->r != r || sess == except || !session_covers(s, sess, seg))
             continue;
         d = seg > sess->furthest ? seg - sess->furthest : sess->furthest - seg;
@@ -625,11 +624,7 @@ static struct session *session_enter(struct sched *s, struct rend *r,
         r->refs++;
         sess->furthest = seg;
         sess->ahead_next = seg + 1;
-        sess->next = s->sessions;
-        if (s->sessions)
-            s->sessions->prev = sess;
-        s->sessions = sess;
-        s->nsessions++;
+        list_push_front(&s->sessions, &sess->link);
     }
     if (seg > sess->furthest)
         sess->furthest = seg;
@@ -652,18 +647,13 @@ static void session_leave(struct sched *s, struct session *sess)
 static void session_stop(struct sched *s, struct session *sess)
 {
     struct rend *r = sess->r;
-    struct job *j, *next;
+    struct list_node *n, *next;
 
-    if (sess->prev)
-        sess->prev->next = sess->next;
-    else
-        s->sessions = sess->next;
-    if (sess->next)
-        sess->next->prev = sess->prev;
-    s->nsessions--;
+    list_remove(&s->sessions, &sess->link);
 
-    for (j = r->jobs; j; j = next) {
-        next = j->rnext;
+    for (n = list_first(&r->jobs); n != list_end(&r->jobs); n = next) {
+        struct job *j = JOB_OF(n);
+        next = n->next;
         if (j->session != sess)
             continue;
         j->session = session_find(s, r, j->seg, sess);
@@ -683,11 +673,12 @@ static void session_stop(struct sched *s, struct session *sess)
  * sched.lock held. */
 static int64_t sessions_reap(struct sched *s, int64_t now)
 {
-    struct session *sess, *next;
+    struct list_node *n, *next;
     int64_t next_exp = INT64_MAX, exp;
 
-    for (sess = s->sessions; sess; sess = next) {
-        next = sess->next;
+    for (n = list_first(&s->sessions); n != list_end(&s->sessions); n = next) {
+        struct session *sess = SESS_OF(n);
+        next = n->next;
         if (sess->readers)
             continue;
         exp = sess->last_read + s->idle_ns;
@@ -727,15 +718,12 @@ static int readahead_plan(struct sched *s, struct session *sess, long **segs)
 static void readahead_queue(struct sched *s, struct session *sess,
                             long *segs, int n)
 {
+    const struct segstore_ops *st = &s->cfg.store;
     struct rend *r = sess->r;
-    uint8_t ckey[CACHE_KEY_MAX];
-    size_t klen;
 
-    for (int i = 0; i < n; i++) {
-        klen = cache_segment_key(ckey, r->key, r->view.key_len, segs[i]);
-        if (cache_segment_has(s->cache, ckey, klen) == 1)
+    for (int i = 0; i < n; i++)
+        if (st->has(st->ctx, r->key, r->view.key_len, segs[i]) == 1)
             segs[i] = -1;
-    }
     pthread_mutex_lock(&s->lock);
     for (int i = 0; i < n && !s->shutdown; i++) {
         if (segs[i] < 0 || job_find(r, segs[i]))
@@ -773,23 +761,25 @@ static int64_t rend_duration_ms(const struct rend *r)
     return r->start_ms[r->view.nseg] - r->start_ms[0];
 }
 
-/* evict_readers_fn: every session is an active reader (an idle one
- * stops). */
-static int readers_snapshot(void *ctx, struct evict_reader **out)
+/* Every session is an active reader (an idle one stops): their positions
+ * and windows, into a malloc'd *out. Returns how many, or -ENOMEM. Takes
+ * sched.lock. */
+static int readers_snapshot(struct sched *s, struct segstore_reader **out)
 {
-    struct sched *s = ctx;
-    struct evict_reader *v;
+    struct segstore_reader *v;
     int n = 0;
 
     pthread_mutex_lock(&s->lock);
-    if (!(v = calloc((size_t)s->nsessions + 1, sizeof(*v)))) {
+    if (!(v = calloc(s->sessions.n + 1, sizeof(*v)))) {
         pthread_mutex_unlock(&s->lock);
         *out = NULL;
         return -ENOMEM;
     }
-    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+    for (struct list_node *ln = list_first(&s->sessions);
+         ln != list_end(&s->sessions); ln = ln->next) {
+        const struct session *sess = SESS_OF(ln);
         const struct rend *r = sess->r;
-        struct evict_reader *x = &v[n++];
+        struct segstore_reader *x = &v[n++];
         memcpy(x->key, r->key, r->view.key_len);
         x->key_len = r->view.key_len;
         x->duration_ms = rend_duration_ms(r);
@@ -811,10 +801,12 @@ static void eager_queue(struct sched *s, struct rend *r)
     struct cleanup *k;
     long behind = -1, b;
 
-    if (!s->cfg.evict || !evict_is_eager(s->cfg.evict) ||
-        rend_duration_ms(r) < EVICT_LONG_MS)
+    if (!s->cfg.store.drop || !s->cfg.store.eager ||
+        rend_duration_ms(r) < SEGSTORE_LONG_MS)
         return;
-    for (struct session *sess = s->sessions; sess; sess = sess->next) {
+    for (struct list_node *n = list_first(&s->sessions);
+         n != list_end(&s->sessions); n = n->next) {
+        const struct session *sess = SESS_OF(n);
         if (sess->r != r)
             continue;
         b = behind_count(s, r, sess->furthest);
@@ -838,7 +830,8 @@ static void eager_queue(struct sched *s, struct rend *r)
 static void cleanup_run(struct sched *s, struct cleanup *k)
 {
     unlock_and_release(s);
-    evict_behind(s->cfg.evict, k->r->key, k->r->view.key_len, k->from, k->to);
+    s->cfg.store.drop(s->cfg.store.ctx, k->r->key, k->r->view.key_len, k->from,
+                      k->to);
     pthread_mutex_lock(&s->lock);
     rend_unref(s, k->r);
     free(k);
@@ -863,12 +856,12 @@ static void *worker_main(void *arg)
 {
     const struct crew *c = arg;
     struct sched *s = c->s;
-    struct jobq *q = c->urgent ? &s->urgent : &s->ahead;
+    struct list *q = c->urgent ? &s->urgent : &s->ahead;
     struct job *j;
     uint8_t *data;
     size_t len;
     int64_t next_exp;
-    int rc;
+    int rc, stored;
 
     if (!c->urgent)
         worker_be_nice();
@@ -884,7 +877,7 @@ static void *worker_main(void *arg)
         /* readahead starts only while nobody waits for a segment */
         j = q == &s->urgent || (!s->running_urgent && !s->urgent.n) ? q_pop(q) : NULL;
         if (!j) {
-            if (s->dead) {          /* release before sleeping */
+            if (s->dead.n) {        /* release before sleeping */
                 unlock_and_release(s);
                 pthread_mutex_lock(&s->lock);
             } else if (next_exp == INT64_MAX) {
@@ -902,12 +895,18 @@ static void *worker_main(void *arg)
             s->running_urgent++;
         unlock_and_release(s);
 
-        rc = job_run(s, j, &data, &len);
+        rc = job_run(s, j, &data, &len, &stored);
 
         pthread_mutex_lock(&s->lock);
         job_finish(s, j, rc, data, len);
         if (q == &s->urgent && --s->running_urgent == 0)
             pthread_cond_broadcast(&s->work);   /* readahead may start */
+        if (stored && s->cfg.store.evict) {
+            /* the waiters are awake: eviction is off their path */
+            unlock_and_release(s);
+            store_evict(s, 0);
+            pthread_mutex_lock(&s->lock);
+        }
     }
     unlock_and_release(s);
     return NULL;
@@ -915,24 +914,28 @@ static void *worker_main(void *arg)
 
 /* ---- public ---------------------------------------------------------- */
 
-int sched_new(struct sched **out, const struct sched_config *cfg,
-              struct cache *cache)
+int sched_new(struct sched **out, const struct sched_config *cfg)
 {
     struct sched *s;
     pthread_condattr_t ca;
     sigset_t all, old;
-    double ahead, idle;
+    double ahead, idle, keep;
     long cores;
     int workers, rc, ret = 0;
 
     if (out)
         *out = NULL;
-    if (!out || !cfg || !cfg->produce || !cache)
+    if (!out || !cfg || !cfg->produce || !cfg->store.get || !cfg->store.has ||
+        !cfg->store.put)
         return -EINVAL;
     if (!(s = calloc(1, sizeof(*s))))
         return -ENOMEM;
+    list_init(&s->urgent);
+    list_init(&s->ahead);
+    list_init(&s->rends);
+    list_init(&s->dead);
+    list_init(&s->sessions);
     s->cfg = *cfg;
-    s->cache = cache;
     ahead = cfg->max_ahead;
     if (!(ahead >= 0))              /* negative or NaN: the default */
         ahead = 60;
@@ -941,8 +944,9 @@ int sched_new(struct sched **out, const struct sched_config *cfg,
         idle = 60;
     s->ahead_ms = (int64_t)((ahead < 1e12 ? ahead : 1e12) * 1000 + 0.5);
     s->idle_ns = (int64_t)((idle < 1e9 ? idle : 1e9) * 1e9 + 0.5);
-    if (cfg->evict)
-        s->keep_ms = (int64_t)(evict_segment_keep(cfg->evict) * 1000 + 0.5);
+    keep = cfg->store.segment_keep;
+    if (keep > 0)
+        s->keep_ms = (int64_t)((keep < 1e12 ? keep : 1e12) * 1000 + 0.5);
     cores = sysconf(_SC_NPROCESSORS_ONLN);
     workers = cfg->workers > 0 ? cfg->workers : cores > 0 ? (int)cores : 1;
 
@@ -1014,7 +1018,6 @@ fail:
 void sched_free(struct sched **ps)
 {
     struct sched *s = ps ? *ps : NULL;
-    struct session *sess;
     struct job *j;
 
     if (!s)
@@ -1028,9 +1031,11 @@ void sched_free(struct sched **ps)
     pthread_mutex_lock(&s->lock);
     s->shutdown = 1;
     pthread_cond_broadcast(&s->work);
-    for (struct rend *r = s->rends; r; r = r->next)
-        for (j = r->jobs; j; j = j->rnext)
-            pthread_cond_broadcast(&j->done);
+    for (struct list_node *rn = list_first(&s->rends); rn != list_end(&s->rends);
+         rn = rn->next)
+        for (struct list_node *jn = list_first(&REND_OF(rn)->jobs);
+             jn != list_end(&REND_OF(rn)->jobs); jn = jn->next)
+            pthread_cond_broadcast(&JOB_OF(jn)->done);
     while (s->inside > 0)
         pthread_cond_wait(&s->left, &s->lock);
     unlock_and_release(s);
@@ -1044,15 +1049,15 @@ void sched_free(struct sched **ps)
         job_unlink(j);
         job_free(s, j);
     }
-    while ((sess = s->sessions))
-        session_stop(s, sess);
+    while (list_first(&s->sessions) != list_end(&s->sessions))
+        session_stop(s, SESS_OF(list_first(&s->sessions)));
     while (s->cleanups) {
         struct cleanup *k = s->cleanups;
         s->cleanups = k->next;
         rend_unref(s, k->r);
         free(k);
     }
-    if (s->rends)
+    if (s->rends.n)
         log_error("session: rendition records left at shutdown");
     unlock_and_release(s);
 
@@ -1102,8 +1107,9 @@ static int job_wait(struct sched *s, struct job *j, uint8_t **data,
 int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
                uint8_t **data, size_t *len)
 {
-    uint8_t ckey[CACHE_KEY_MAX], *buf = NULL;
-    size_t klen, vlen = 0, blen = 0;
+    const struct segstore_ops *st;
+    uint8_t *buf = NULL;
+    size_t vlen = 0, blen = 0;
     uint64_t size;
     void *val = NULL;
     struct rend *r = NULL;
@@ -1123,7 +1129,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
         seg < 0 || seg >= in->nseg)
         return -EINVAL;
     size = in->sizes[seg];
-    klen = cache_segment_key(ckey, in->key, in->key_len, seg);
+    st = &s->cfg.store;
 
     pthread_mutex_lock(&s->lock);
     if (s->shutdown) {
@@ -1133,7 +1139,7 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     s->inside++;
     pthread_mutex_unlock(&s->lock);
 
-    rc = cache_segment_get(s->cache, ckey, klen, &val, &vlen);
+    rc = st->get(st->ctx, in->key, in->key_len, seg, &val, &vlen);
     hit = rc == 1 && vlen <= size;
     if (rc == 1 && !hit) {
         log_warn("session: segment %ld of %s: cached size %zu, more than the "
@@ -1186,8 +1192,8 @@ int sched_read(struct sched *s, const struct sched_rendition *in, long seg,
     eager_queue(s, r);
     unlock_and_release(s);
 
-    if (hit && s->cfg.evict)
-        evict_touch(s->cfg.evict, ckey, klen);
+    if (hit && st->touch)
+        st->touch(st->ctx, in->key, in->key_len, seg);
     if (nsegs > 0)
         readahead_queue(s, sess, segs, nsegs);
     free(segs);
@@ -1230,9 +1236,9 @@ void sched_get_stats(struct sched *s, struct sched_stats *st)
     }
     pthread_mutex_lock(&s->lock);
     *st = s->st;
-    st->active_sessions = s->nsessions;
+    st->active_sessions = (int)s->sessions.n;
     st->running_jobs = s->running;
-    st->queued_jobs = s->urgent.n + s->ahead.n;
+    st->queued_jobs = (int)(s->urgent.n + s->ahead.n);
     st->waiting_readers = s->waiting;
     pthread_mutex_unlock(&s->lock);
 }

@@ -256,7 +256,7 @@ struct victim {
 
 struct scan {
     struct evict              *e;
-    const struct evict_reader *readers;
+    const struct segstore_reader *readers;
     int                        nreaders;
     struct victim             *v;
     int                        n, cap;
@@ -286,7 +286,7 @@ static int classify(const struct scan *sc, const uint8_t *rkey, size_t rlen,
     long behind = -1;               /* min over the rendition's readers */
 
     for (int i = 0; i < sc->nreaders; i++) {
-        const struct evict_reader *r = &sc->readers[i];
+        const struct segstore_reader *r = &sc->readers[i];
         if (r->key_len != rlen || memcmp(r->key, rkey, rlen))
             continue;
         if (seg >= r->keep_from && seg <= r->keep_to)
@@ -409,11 +409,10 @@ static uint64_t segment_pages_bytes(const struct evict *e, uint64_t size)
     return (size + chunk - 1) / chunk * (chunk + 16);
 }
 
-int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
-                  void *ctx)
+int64_t evict_run(struct evict *e, int force, const struct segstore_reader *rd,
+                  int nrd)
 {
     struct scan sc = { .e = e };
-    struct evict_reader *rd = NULL;
     struct cache_usage u;
     uint64_t high, low, est, freed = 0, by[EVICT_NREASONS] = { 0 };
     int64_t ret = 0;
@@ -437,9 +436,9 @@ int64_t evict_run(struct evict *e, int force, evict_readers_fn readers,
     if (!force && u.used <= high)
         goto out;
 
-    if (readers && (rc = readers(ctx, &rd)) > 0) {
+    if (rd && nrd > 0) {
         sc.readers = rd;
-        sc.nreaders = rc;
+        sc.nreaders = nrd;
     }
     if ((rc = cache_segments_each(e->cache, scan_segment, &sc)) < 0 || sc.failed) {
         ret = rc < 0 ? rc : -ENOMEM;
@@ -519,7 +518,6 @@ out:
     for (i = 0; i < sc.n; i++)
         free(sc.v[i].key);
     free(sc.v);
-    free(rd);
     pthread_mutex_unlock(&e->run_lock);
     return ret;
 }

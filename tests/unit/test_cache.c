@@ -3,8 +3,9 @@
  * policy (evict.c) on a real LMDB environment in a temporary directory:
  * round trips at chunk boundaries, replacement, behind-the-reader before
  * least-recently-read, readers' windows and open handles never evicted,
- * clean=eager, and a churn of three caps' worth of segments that must
- * never fail a write nor grow the file past the cap.
+ * clean=eager, a churn of three caps' worth of segments that must
+ * never fail a write nor grow the file past the cap, and the segment store
+ * on top of both (segstore.c): its cache keys and its pins.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "hlsfs/cache.h"
 #include "hlsfs/evict.h"
 #include "hlsfs/log.h"
+#include "hlsfs/segstore.h"
 
 struct env {
     char          dir[64];
@@ -181,20 +183,11 @@ static void test_roundtrip(void)
 
 /* A reader of rendition "long/720p" at segment 50 of a 10-minute title,
  * with 40 segments behind it and a window of [50, 60]. */
-static struct evict_reader reader_long = {
+static struct segstore_reader reader_long = {
     .key = "long/720p", .key_len = 9, .duration_ms = 600000,
     .behind = 40, .keep_from = 50, .keep_to = 60,
 };
 
-static int one_reader(void *ctx, struct evict_reader **out)
-{
-    const struct evict_reader *r = ctx;
-
-    if (!(*out = malloc(sizeof(**out))))
-        return -ENOMEM;
-    **out = *r;
-    return 1;
-}
 
 static void test_behind_first(void)
 {
@@ -217,7 +210,7 @@ static void test_behind_first(void)
         klen = key_of(key, "long/720p", 1);
         evict_pin(v.e, key, klen);              /* an open handle */
 
-        CHECK(evict_run(v.e, 1, one_reader, &reader_long) > 0, "nothing evicted");
+        CHECK(evict_run(v.e, 1, &reader_long, 1) > 0, "nothing evicted");
         evict_get_stats(v.e, &st);
         CHECK(st.count[EVICT_BEHIND] > 0, "no behind-the-reader victim");
         CHECK_INT(st.count[EVICT_LRU], 0);
@@ -237,7 +230,7 @@ static void test_lru_and_window(void)
 {
     struct env v;
     struct evict_stats st;
-    struct evict_reader rd = reader_long;
+    struct segstore_reader rd = reader_long;
 
     check_begin("evict-lru-spares-window-and-recent");
     if (env_start(&v, 12u << 20, NULL) == 0) {
@@ -257,14 +250,14 @@ static void test_lru_and_window(void)
 
         /* below the low mark, a forced run (the map was full) frees one
          * segment: the least recently read */
-        CHECK(evict_run(v.e, 1, one_reader, &rd) > 0, "nothing evicted");
+        CHECK(evict_run(v.e, 1, &rd, 1) > 0, "nothing evicted");
         CHECK_INT(seg_has(&v, "idle/360p", 10), 0);    /* oldest unread */
         CHECK_INT(seg_has(&v, "idle/360p", 11), 1);
         CHECK_INT(seg_has(&v, "idle/360p", 0), 1);     /* read again */
         /* forced again and again: everything but the window goes, the
          * segments read again last of all */
         for (int k = 0; k < 200; k++)
-            evict_run(v.e, 1, one_reader, &rd);
+            evict_run(v.e, 1, &rd, 1);
         for (long i = 50; i <= 60; i++)
             CHECK_INT(seg_has(&v, "long/720p", i), 1);
         for (long i = 0; i < 30; i++)
@@ -333,7 +326,7 @@ static void test_read_times_persist(void)
         } else {
             /* one forced run frees the least recently read: segment 5,
              * not 0 to 4, whose reads were written back */
-            CHECK(evict_run(v.e, 1, NULL, NULL) > 0, "nothing evicted");
+            CHECK(evict_run(v.e, 1, NULL, 0) > 0, "nothing evicted");
             evict_get_stats(v.e, &st);
             CHECK_INT(st.count[EVICT_LRU], 1);
             for (long i = 0; i < 5; i++)
@@ -419,7 +412,7 @@ static void test_pin_race(void)
             CHECK_INT(put_seg(&v, "race/720p", i, seg), 0);
         race.e = v.e;
         race.armed = 1;
-        CHECK(evict_run(v.e, 1, NULL, NULL) > 0, "nothing evicted");
+        CHECK(evict_run(v.e, 1, NULL, 0) > 0, "nothing evicted");
         race_end(&v, "evict_run");
         race.armed = 1;
         CHECK(evict_behind(v.e, (const uint8_t *)"race/720p", 9, 0, 60) > 0,
@@ -455,13 +448,13 @@ static void test_churn(void)
             x = x * 1103515245u + 12345u;
             size = 100000 + (x >> 8) % 2000000;
             rc = put_seg(&v, "churn/720p", seg, size);
-            if (rc == -ENOSPC && evict_run(v.e, 1, NULL, NULL) >= 0)
+            if (rc == -ENOSPC && evict_run(v.e, 1, NULL, 0) >= 0)
                 rc = put_seg(&v, "churn/720p", seg, size);
             if (rc < 0)
                 failures++;
             else
                 written += size;
-            evict_run(v.e, 0, NULL, NULL);
+            evict_run(v.e, 0, NULL, 0);
             if (cache_get_usage(v.c, &u) == 0 && u.used > cap / 100 * EVICT_HIGH_PERCENT)
                 over++;
             if (file_size(&v) > (off_t)cap)
@@ -471,6 +464,66 @@ static void test_churn(void)
         CHECK_INT(failures, 0);
         CHECK_INT(over, 0);
         CHECK(seg_ok(&v, "churn/720p", seg - 1, size), "the last segment is not stored whole");
+        env_end(&v);
+    }
+    check_end();
+}
+
+/* The segment store names a segment by (rendition key, index): the cache
+ * key it makes is the one every cache so far was written with (the
+ * rendition key, then the index as 4 bytes big-endian), and a segment it
+ * pins is never evicted. */
+static void test_segstore(void)
+{
+    static const uint8_t raw[] = { 'l', 'o', 'n', 'g', '/', '7', '2', '0', 'p',
+                                   0x00, 0x00, 0x01, 0x02 };
+    const uint8_t *lk = (const uint8_t *)"long/720p", *ik = (const uint8_t *)"idle/360p";
+    uint8_t toolong[SEGSTORE_RKEY_MAX + 1], *p = NULL;
+    struct segstore *st = NULL;
+    struct segstore_ops ops;
+    struct env v;
+    void *val = NULL;
+    size_t vlen = 0;
+
+    check_begin("segstore-keys-and-pins");
+    memset(toolong, 'k', sizeof(toolong));
+    if (env_start(&v, 12u << 20, NULL) == 0) {
+        size_t size = 2 * cache_chunk_size(v.c);
+        CHECK_INT(segstore_new(&st, v.c, v.e), 0);
+        if (st && (p = malloc(size))) {
+            segstore_bind(st, &ops);
+            CHECK(ops.segment_keep == 720 && !ops.eager, "the evictor's settings");
+            fill(p, 5000, "long/720p", 258);
+            CHECK_INT(ops.put(ops.ctx, lk, 9, 258, p, 5000), 0);
+            CHECK_INT(cache_segment_has(v.c, raw, sizeof(raw)), 1);
+            CHECK_INT(ops.has(ops.ctx, lk, 9, 258), 1);
+            CHECK_INT(ops.has(ops.ctx, lk, 9, 259), 0);
+            CHECK_INT(ops.get(ops.ctx, lk, 9, 258, &val, &vlen), 1);
+            CHECK(vlen == 5000 && val && !memcmp(val, p, 5000), "get: other bytes");
+            free(val);
+            CHECK_INT(ops.put(ops.ctx, toolong, sizeof(toolong), 0, p, 10), -EINVAL);
+            CHECK_INT(segstore_pin(st, toolong, sizeof(toolong), 0), -EINVAL);
+
+            for (long i = 0; i < 30; i++) {
+                fill(p, size, "idle/360p", i);
+                CHECK_INT(ops.put(ops.ctx, ik, 9, i, p, size), 0);
+            }
+            CHECK_INT(segstore_pin(st, ik, 9, 3), 0);
+            CHECK_INT(segstore_pin(st, ik, 9, 3), 0);     /* pins nest */
+            segstore_unpin(st, ik, 9, 3);
+            for (int k = 0; k < 200; k++)
+                ops.evict(ops.ctx, 1, NULL, 0);
+            CHECK_INT(ops.has(ops.ctx, ik, 9, 3), 1);     /* pinned */
+            CHECK_INT(ops.has(ops.ctx, ik, 9, 4), 0);
+            CHECK_INT(ops.has(ops.ctx, lk, 9, 258), 0);
+            segstore_unpin(st, ik, 9, 3);
+            for (int k = 0; k < 5 && ops.has(ops.ctx, ik, 9, 3) == 1; k++)
+                ops.evict(ops.ctx, 1, NULL, 0);
+            CHECK_INT(ops.has(ops.ctx, ik, 9, 3), 0);     /* unpinned: goes */
+        }
+        free(p);
+        segstore_free(&st);
+        CHECK(!st, "segstore_free must clear the pointer");
         env_end(&v);
     }
     check_end();
@@ -486,5 +539,6 @@ int main(void)
     test_read_times_persist();
     test_pin_race();
     test_churn();
+    test_segstore();
     return check_summary("test_cache");
 }

@@ -1,8 +1,10 @@
 /*
- * test_session.c -- unit tests for src/session.c: one job per segment,
- * cache hits, readahead, idle sessions, priority, failures, persistence
- * and shutdown. Segments come from a fake producer that makes bytes from
- * (key, segment), counts its calls and can sleep, block or fail on cue.
+ * test_session.c -- unit tests for src/sched/session.c: one job per
+ * segment, store hits, readahead, idle sessions, priority, failures,
+ * persistence, a full store, eviction after the wake, and shutdown.
+ * Segments come from a fake producer that makes bytes from (key, segment),
+ * counts its calls and can sleep, block or fail on cue, and are kept in a
+ * fake store in memory (struct segstore_ops): no LMDB, no evictor.
  *
  * Verdicts never depend on speed: a test that expects something to happen
  * polls for it for a few seconds at most.
@@ -19,9 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hlsfs/cache.h"
-#include "hlsfs/evict.h"
 #include "hlsfs/log.h"
+#include "hlsfs/segstore.h"
 
 #include "check.h"
 
@@ -92,6 +93,16 @@ static void fill(uint8_t *buf, uint64_t size, const uint8_t *key,
     }
 }
 
+/* A rendition: its owner is the struct trend itself. */
+struct trend {
+    uint8_t  key[64];
+    long     nseg;
+    int64_t  start_ms[MAXSEG + 1];
+    uint64_t sizes[MAXSEG];
+    const void *handle;         /* what produce() must get as r->rend   */
+    struct sched_rendition r;
+};
+
 static int fake_produce(void *ctx, const struct sched_rendition *r, long seg,
                         uint8_t **out, size_t *len)
 {
@@ -101,6 +112,9 @@ static int fake_produce(void *ctx, const struct sched_rendition *r, long seg,
     uint8_t *buf;
 
     (void)ctx;
+    /* the rendition handle travels beside its owner, as the reader gave it */
+    if (!r->owner || r->rend != ((const struct trend *)r->owner)->handle)
+        return -EINVAL;
     if (seg >= 0 && seg < MAXSEG)
         atomic_fetch_add(&fk.calls[seg], 1);
     if ((n = atomic_fetch_add(&fk.norder, 1)) < MAXORDER)
@@ -142,14 +156,6 @@ static void fake_release(void *ctx, void *owner)
 
 /* ---- a rendition ----------------------------------------------------- */
 
-struct trend {
-    uint8_t  key[64];
-    long     nseg;
-    int64_t  start_ms[MAXSEG + 1];
-    uint64_t sizes[MAXSEG];
-    struct sched_rendition r;
-};
-
 static void trend_init(struct trend *t, const char *key, long nseg,
                        int64_t seg_ms)
 {
@@ -166,6 +172,8 @@ static void trend_init(struct trend *t, const char *key, long nseg,
     t->r.start_ms = t->start_ms;
     t->r.sizes = t->sizes;
     t->r.owner = t;
+    t->handle = &t->nseg;
+    t->r.rend = t->handle;
 }
 
 /* Whether data holds exactly the bytes made of segment seg of t. */
@@ -195,15 +203,234 @@ static int sread(struct sched *s, const struct sched_rendition *r, long seg,
     return rc;
 }
 
-/* ---- a scheduler on a fresh cache ------------------------------------ */
+/* ---- the fake store --------------------------------------------------- */
+
+/* Segments in memory, at most cap bytes of them (0: no cap). A put that
+ * does not fit fails with -ENOSPC. With 'evicts', evict() drops the least
+ * recently used segments outside the readers' windows: under force at
+ * least one, and in any case down to three quarters of the cap; it can be
+ * made to block (gate) to show it runs off the readers' path. */
+struct fseg {
+    uint8_t  key[SEGSTORE_RKEY_MAX];
+    size_t   klen;
+    long     seg;
+    uint8_t *data;
+    size_t   len;
+    uint64_t used_at;           /* tick of the last put or touch         */
+};
+
+struct fstore {
+    int             live;       /* initialised, not finished yet        */
+    pthread_mutex_t lock;
+    struct fseg     v[2 * MAXSEG];
+    int             n;
+    uint64_t        cap, bytes, tick;
+    int             evicts;
+    atomic_int      evict_calls[2];   /* [force]                         */
+    atomic_int      evicted;          /* segments dropped by evict()     */
+    atomic_int      evict_gate;       /* evict(force = 0) blocks until
+                                         evict_open                      */
+    atomic_int      evict_open;
+    atomic_int      evict_inside;
+    atomic_int      touches;
+    /* the readers of the last evict() call */
+    int             nreaders;
+    struct segstore_reader readers[4];
+};
+
+static void fstore_init(struct fstore *f, uint64_t cap, int evicts)
+{
+    memset(f, 0, sizeof(*f));
+    pthread_mutex_init(&f->lock, NULL);
+    f->live = 1;
+    f->cap = cap;
+    f->evicts = evicts;
+}
+
+static void fstore_fini(struct fstore *f)
+{
+    if (!f->live)
+        return;
+    f->live = 0;
+    for (int i = 0; i < f->n; i++)
+        free(f->v[i].data);
+    f->n = 0;
+    pthread_mutex_destroy(&f->lock);
+}
+
+/* Called with f->lock held. */
+static struct fseg *fstore_find(struct fstore *f, const uint8_t *rkey,
+                                size_t rlen, long seg)
+{
+    for (int i = 0; i < f->n; i++)
+        if (f->v[i].seg == seg && f->v[i].klen == rlen &&
+            !memcmp(f->v[i].key, rkey, rlen))
+            return &f->v[i];
+    return NULL;
+}
+
+/* Called with f->lock held. */
+static void fstore_remove(struct fstore *f, struct fseg *x)
+{
+    f->bytes -= x->len;
+    free(x->data);
+    *x = f->v[--f->n];
+}
+
+static int fs_get(void *ctx, const uint8_t *rkey, size_t rlen, long seg,
+                  void **val, size_t *len)
+{
+    struct fstore *f = ctx;
+    struct fseg *x;
+    int rc = 0;
+
+    *val = NULL;
+    *len = 0;
+    pthread_mutex_lock(&f->lock);
+    if ((x = fstore_find(f, rkey, rlen, seg))) {
+        if ((*val = malloc(x->len ? x->len : 1))) {
+            memcpy(*val, x->data, x->len);
+            *len = x->len;
+            rc = 1;
+        } else {
+            rc = -ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fs_has(void *ctx, const uint8_t *rkey, size_t rlen, long seg)
+{
+    struct fstore *f = ctx;
+    int rc;
+
+    pthread_mutex_lock(&f->lock);
+    rc = fstore_find(f, rkey, rlen, seg) != NULL;
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fs_put(void *ctx, const uint8_t *rkey, size_t rlen, long seg,
+                  const void *data, size_t len)
+{
+    struct fstore *f = ctx;
+    struct fseg *x;
+    uint8_t *copy;
+    int rc = 0;
+
+    if (rlen > SEGSTORE_RKEY_MAX || !(copy = malloc(len ? len : 1)))
+        return -ENOMEM;
+    memcpy(copy, data, len);
+    pthread_mutex_lock(&f->lock);
+    if ((x = fstore_find(f, rkey, rlen, seg)))
+        fstore_remove(f, x);
+    if ((f->cap && f->bytes + len > f->cap) || f->n == 2 * MAXSEG) {
+        rc = -ENOSPC;
+        free(copy);
+    } else {
+        x = &f->v[f->n++];
+        memcpy(x->key, rkey, rlen);
+        x->klen = rlen;
+        x->seg = seg;
+        x->data = copy;
+        x->len = len;
+        x->used_at = ++f->tick;
+        f->bytes += len;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static void fs_touch(void *ctx, const uint8_t *rkey, size_t rlen, long seg)
+{
+    struct fstore *f = ctx;
+    struct fseg *x;
+
+    atomic_fetch_add(&f->touches, 1);
+    pthread_mutex_lock(&f->lock);
+    if ((x = fstore_find(f, rkey, rlen, seg)))
+        x->used_at = ++f->tick;
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Called with f->lock held. */
+static int in_a_window(const struct fseg *x, const struct segstore_reader *rd,
+                       int n)
+{
+    for (int i = 0; i < n; i++)
+        if (rd[i].key_len == x->klen && !memcmp(rd[i].key, x->key, x->klen) &&
+            x->seg >= rd[i].keep_from && x->seg <= rd[i].keep_to)
+            return 1;
+    return 0;
+}
+
+static int64_t fs_evict(void *ctx, int force, const struct segstore_reader *rd,
+                        int n)
+{
+    struct fstore *f = ctx;
+    int64_t freed = 0;
+    int dropped = 0;
+
+    atomic_fetch_add(&f->evict_calls[force ? 1 : 0], 1);
+    atomic_fetch_add(&f->evict_inside, 1);
+    if (!force && atomic_load(&f->evict_gate))
+        for (int i = 0; i < 5000 && !atomic_load(&f->evict_open); i++)
+            sleep_ms(1);
+    pthread_mutex_lock(&f->lock);
+    f->nreaders = n;
+    for (int i = 0; i < n && i < 4; i++)
+        f->readers[i] = rd[i];
+    while (f->cap && (f->bytes > f->cap / 4 * 3 || (force && !dropped))) {
+        struct fseg *lru = NULL;
+        for (int i = 0; i < f->n; i++)
+            if (!in_a_window(&f->v[i], rd, n) &&
+                (!lru || f->v[i].used_at < lru->used_at))
+                lru = &f->v[i];
+        if (!lru)
+            break;
+        freed += (int64_t)lru->len;
+        fstore_remove(f, lru);
+        dropped++;
+    }
+    pthread_mutex_unlock(&f->lock);
+    atomic_fetch_add(&f->evicted, dropped);
+    atomic_fetch_sub(&f->evict_inside, 1);
+    return freed;
+}
+
+static struct segstore_ops fstore_ops(struct fstore *f)
+{
+    struct segstore_ops ops = {
+        .ctx = f, .get = fs_get, .has = fs_has, .put = fs_put,
+        .touch = fs_touch,
+    };
+    if (f->evicts) {
+        ops.evict = fs_evict;
+        ops.segment_keep = 4;           /* seconds */
+    }
+    return ops;
+}
+
+/* The stored length of a segment, or -1 when it is not stored. */
+static long fstore_len(struct fstore *f, const struct sched_rendition *r,
+                       long seg)
+{
+    struct fseg *x;
+    long len;
+
+    pthread_mutex_lock(&f->lock);
+    x = fstore_find(f, r->key, r->key_len, seg);
+    len = x ? (long)x->len : -1;
+    pthread_mutex_unlock(&f->lock);
+    return len;
+}
+
+/* ---- a scheduler on a fresh store ------------------------------------ */
 
 struct env {
-    char          dir[64];
-    struct cache *cache;
-    struct evict *ev;           /* the scheduler's evictor, if 'evicts' */
+    struct fstore store;
     struct sched *s;
-    uint64_t      map_size;
-    int           evicts;
 };
 
 static struct sched_config config(int workers, double ahead, double idle)
@@ -215,44 +442,28 @@ static struct sched_config config(int workers, double ahead, double idle)
     return cfg;
 }
 
+/* A scheduler on the env's store (as it is: a reopen finds what the last
+ * scheduler stored). */
 static int env_open(struct env *e, const struct sched_config *cfg)
 {
     struct sched_config c = *cfg;
     int rc;
 
-    if ((rc = cache_open(&e->cache, e->dir,
-                         e->map_size ? e->map_size : 64u << 20)) < 0) {
-        CHECK(0, "cache_open: %s", strerror(-rc));
-        return rc;
-    }
-    if (e->evicts && (rc = evict_new(&e->ev, e->cache, NULL)) < 0) {
-        CHECK(0, "evict_new: %s", strerror(-rc));
-        cache_close(&e->cache);
-        return rc;
-    }
-    c.evict = e->ev;
-    if ((rc = sched_new(&e->s, &c, e->cache)) < 0) {
+    c.store = fstore_ops(&e->store);
+    if ((rc = sched_new(&e->s, &c)) < 0) {
         CHECK(0, "sched_new: %s", strerror(-rc));
-        evict_free(&e->ev);
-        cache_close(&e->cache);
         return rc;
     }
     return 0;
 }
 
-/* A scheduler on a fresh cache of map_size bytes (0: 64 MiB), with an
- * evictor if 'evicts'. */
+/* A scheduler on a fresh store of cap bytes (0: no cap), which evicts if
+ * 'evicts'. */
 static int env_start_with(struct env *e, const struct sched_config *cfg,
-                          uint64_t map_size, int evicts)
+                          uint64_t cap, int evicts)
 {
-    memset(e, 0, sizeof(*e));
-    e->map_size = map_size;
-    e->evicts = evicts;
-    snprintf(e->dir, sizeof(e->dir), "/tmp/test_session.XXXXXX");
-    if (!mkdtemp(e->dir)) {
-        CHECK(0, "mkdtemp: %s", strerror(errno));
-        return -errno;
-    }
+    e->s = NULL;
+    fstore_init(&e->store, cap, evicts);
     return env_open(e, cfg);
 }
 
@@ -264,22 +475,14 @@ static int env_start(struct env *e, const struct sched_config *cfg)
 static void env_close(struct env *e)
 {
     sched_free(&e->s);
-    evict_free(&e->ev);
-    cache_close(&e->cache);
-    CHECK(!e->s && !e->cache && !e->ev, "free functions must clear the pointer");
+    CHECK(!e->s, "sched_free must clear the pointer");
     CHECK_INT(atomic_load(&fk.releases), atomic_load(&fk.holds));
 }
 
 static void env_end(struct env *e)
 {
-    char path[128];
-
     env_close(e);
-    snprintf(path, sizeof(path), "%s/data.mdb", e->dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/lock.mdb", e->dir);
-    unlink(path);
-    rmdir(e->dir);
+    fstore_fini(&e->store);
 }
 
 static struct sched_stats stats(struct sched *s)
@@ -723,11 +926,9 @@ static void test_persistence(void)
 static void test_stores_made_bytes(void)
 {
     struct sched_config cfg = config(2, 0, 60);
-    uint8_t ckey[CACHE_KEY_MAX], *d = NULL;
+    uint8_t *d = NULL;
     struct trend t;
     struct env e;
-    void *val = NULL;
-    size_t vlen = 0, klen;
 
     check_begin("stores-made-bytes-not-padding");
     fake_reset();
@@ -736,12 +937,8 @@ static void test_stores_made_bytes(void)
         CHECK_INT(sread(e.s, &t.r, 2, &d), 0);       /* made 200 bytes short */
         free(d);
         d = NULL;
-        klen = cache_segment_key(ckey, t.r.key, t.r.key_len, 2);
-        CHECK_INT(cache_segment_get(e.cache, ckey, klen, &val, &vlen), 1);
-        CHECK_INT(vlen, made_len(t.sizes[2], 2));
-        CHECK(vlen < t.sizes[2], "the fixture's segment is not short");
-        free(val);
-        val = NULL;
+        CHECK_INT(fstore_len(&e.store, &t.r, 2), (long)made_len(t.sizes[2], 2));
+        CHECK(made_len(t.sizes[2], 2) < t.sizes[2], "the fixture's segment is not short");
         CHECK_INT(sread(e.s, &t.r, 2, &d), 0);       /* a hit, same length */
         CHECK(bytes_ok(&t, 2, d), "the hit: wrong bytes");
         CHECK_INT(stats(e.s).cache_hits, 1);
@@ -751,9 +948,7 @@ static void test_stores_made_bytes(void)
         atomic_store(&fk.over_seg, 4);
         CHECK_INT(sread(e.s, &t.r, 4, &d), -EIO);
         CHECK(!d, "data set on failure");
-        klen = cache_segment_key(ckey, t.r.key, t.r.key_len, 4);
-        CHECK_INT(cache_segment_get(e.cache, ckey, klen, &val, &vlen), 0);
-        free(val);
+        CHECK_INT(fstore_len(&e.store, &t.r, 4), -1);
         env_end(&e);
     }
     check_end();
@@ -781,8 +976,6 @@ static void test_free_while_waiting(void)
     struct freer f;
     struct trend t;
     struct env e;
-    uint8_t ckey[80];
-    size_t klen;
 
     check_begin("free-while-readers-wait");
     fake_reset();
@@ -821,13 +1014,9 @@ static void test_free_while_waiting(void)
         e.s = NULL;
         CHECK_INT(atomic_load(&fk.calls[1]), 0);
 
-        /* the running job finished and was cached; the queued one not */
-        memcpy(ckey, t.key, t.r.key_len);
-        klen = t.r.key_len + 4;
-        memset(ckey + t.r.key_len, 0, 4);
-        CHECK_INT(cache_segment_has(e.cache, ckey, klen), 1);
-        ckey[klen - 1] = 1;
-        CHECK_INT(cache_segment_has(e.cache, ckey, klen), 0);
+        /* the running job finished and was stored; the queued one not */
+        CHECK_INT(fstore_len(&e.store, &t.r, 0), (long)made_len(t.sizes[0], 0));
+        CHECK_INT(fstore_len(&e.store, &t.r, 1), -1);
         env_end(&e);
     }
     check_end();
@@ -842,7 +1031,7 @@ static void test_cache_full(void)
 
     check_begin("cache-full-still-serves");
     fake_reset();
-    fk.big_size = 1u << 20;        /* a segment does not fit the map */
+    fk.big_size = 1u << 20;        /* a segment does not fit the store */
     trend_init(&t, "title/full/0", 4, 2000);
     if (env_start_with(&e, &cfg, 256u << 10, 0) == 0) {
         CHECK_INT(sread(e.s, &t.r, 1, &d), 0);
@@ -854,20 +1043,21 @@ static void test_cache_full(void)
         free(d);
         CHECK_INT(atomic_load(&fk.calls[1]), 2);
         CHECK_INT(stats(e.s).cache_hits, 0);
+        CHECK_INT(stats(e.s).not_cached, 2);
+        CHECK_INT(fstore_len(&e.store, &t.r, 1), -1);
     }
     env_end(&e);
     check_end();
 }
 
-/* With an evictor, a map too full for the next segment is not an error:
- * the worker evicts (here the least recently read, the title being short)
- * and stores the segment; nothing is served uncached. */
+/* With eviction, a store too full for the next segment is not an error:
+ * the worker has the store evict (the least recently read, outside the
+ * reader's window) and stores the segment; nothing is served uncached. */
 static void test_cache_full_evicts(void)
 {
     struct sched_config cfg = config(1, 0, 60);
     struct trend t;
     struct env e;
-    struct evict_stats es;
     uint8_t *d = NULL;
 
     check_begin("cache-full-evicts-and-stores");
@@ -882,14 +1072,70 @@ static void test_cache_full_evicts(void)
             d = NULL;
         }
         CHECK_INT(stats(e.s).not_cached, 0);
-        evict_get_stats(e.ev, &es);
-        CHECK(es.count[EVICT_LRU] > 0, "nothing evicted");
+        CHECK(atomic_load(&e.store.evict_calls[1]) > 0, "no eviction for room");
+        CHECK(atomic_load(&e.store.evicted) > 0, "nothing evicted");
+        /* every segment stored is followed by an eviction check, on the
+         * worker after the reader was woken: the last may still be due */
+        CHECK(wait_atomic(&e.store.evict_calls[0], 12, 5000),
+              "%d eviction checks after 12 segments stored",
+              atomic_load(&e.store.evict_calls[0]));
+        CHECK_INT(atomic_load(&e.store.evict_calls[0]), 12);
         /* the last segment read is cached: a hit, no new produce */
         CHECK_INT(sread(e.s, &t.r, 11, &d), 0);
         free(d);
         CHECK_INT(atomic_load(&fk.calls[11]), 1);
     }
     env_end(&e);
+    check_end();
+}
+
+/* A reader is woken once its segment is stored: the eviction that follows
+ * runs after, on the worker, off the reader's path, and is handed the
+ * readers' positions as the scheduler saw them. */
+static void test_evict_after_wake(void)
+{
+    struct sched_config cfg = config(1, 0, 60);
+    atomic_int finished = 0;
+    struct reader rd;
+    struct trend t;
+    struct env e;
+
+    check_begin("reader-woken-before-eviction");
+    fake_reset();
+    trend_init(&t, "title/wake/0", 10, 2000);
+    if (env_start_with(&e, &cfg, 0, 1) == 0) {
+        atomic_store(&e.store.evict_gate, 1);
+        rd = (struct reader){ .s = e.s, .t = &t, .seg = 5,
+                              .finished = &finished };
+        pthread_create(&rd.th, NULL, reader_main, &rd);
+        CHECK(wait_atomic(&e.store.evict_inside, 1, 5000),
+              "no eviction after the segment was stored");
+        CHECK(wait_atomic(&finished, 1, 3000),
+              "the reader waited for the eviction");
+        CHECK_INT(atomic_load(&e.store.evict_inside), 1);   /* still in it */
+        atomic_store(&e.store.evict_open, 1);
+        pthread_join(rd.th, NULL);
+        CHECK_INT(rd.rc, 0);
+        CHECK(bytes_ok(&t, 5, rd.data), "wrong bytes");
+        free(rd.data);
+        for (int i = 0; i < 2500 && atomic_load(&e.store.evict_inside); i++)
+            sleep_ms(2);
+        CHECK_INT(atomic_load(&e.store.evict_calls[0]), 1);
+        CHECK_INT(atomic_load(&e.store.evict_calls[1]), 0);
+        pthread_mutex_lock(&e.store.lock);
+        CHECK_INT(e.store.nreaders, 1);
+        if (e.store.nreaders == 1) {
+            const struct segstore_reader *x = &e.store.readers[0];
+            CHECK(x->key_len == t.r.key_len && !memcmp(x->key, t.key, x->key_len),
+                  "the reader's rendition key");
+            CHECK_INT(x->keep_from, 5);
+            CHECK_INT(x->keep_to, 5);
+            CHECK_INT(x->duration_ms, 20000);
+            CHECK_INT(x->behind, 3);    /* 0-2 end 4 s or more before 5 */
+        }
+        pthread_mutex_unlock(&e.store.lock);
+        env_end(&e);
+    }
     check_end();
 }
 
@@ -918,8 +1164,9 @@ static void test_setclock_fails(void)
     check_begin("sched-new-setclock-fails");
     fake_reset();
     if (env_start(&e, &cfg) == 0) {
+        cfg.store = fstore_ops(&e.store);
         atomic_store(&setclock_fails, 1);
-        CHECK_INT(sched_new(&s, &cfg, e.cache), -EINVAL);
+        CHECK_INT(sched_new(&s, &cfg), -EINVAL);
         atomic_store(&setclock_fails, 0);
         CHECK(!s, "sched_new failure left a scheduler");
         sched_free(&s);
@@ -947,8 +1194,13 @@ static void test_bad_arguments(void)
         CHECK_INT(sread(e.s, &t.r, 0, &d), -EINVAL);
         t.r.key_len = 0;
         CHECK_INT(sread(e.s, &t.r, 0, &d), -EINVAL);
+        bad.store = fstore_ops(&e.store);
         bad.produce = NULL;
-        CHECK_INT(sched_new(&s, &bad, e.cache), -EINVAL);
+        CHECK_INT(sched_new(&s, &bad), -EINVAL);
+        CHECK(!s, "sched_new failure left a scheduler");
+        bad.produce = fake_produce;
+        bad.store.put = NULL;           /* a store that cannot store */
+        CHECK_INT(sched_new(&s, &bad), -EINVAL);
         CHECK(!s, "sched_new failure left a scheduler");
         sched_free(NULL);
         sched_free(&s);
@@ -1038,6 +1290,7 @@ int main(void)
     test_free_while_waiting();
     test_cache_full();
     test_cache_full_evicts();
+    test_evict_after_wake();
     test_bad_arguments();
     test_setclock_fails();
     test_stress();
