@@ -61,14 +61,14 @@ test_cache_MODS    = store/cache store/evict store/segstore base/log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
-test_audio_MODS    = make/audio title/probe base/log make/workbound
+test_audio_MODS    = make/audio make/source title/probe base/log make/workbound
 test_opts_MODS     = face/opts title/ladder format/tssize
 test_mux_MODS      = format/mux
 test_tssize_MODS   = format/tssize format/mux
-test_record_MODS   = title/record title/title title/h264 title/hls title/framerate title/probe title/plan \
+test_record_MODS   = title/record title/title title/h264 title/hls title/framerate title/probe make/source make/workbound title/plan \
                      title/ladder title/playlist title/vpath format/mux format/tssize base/log
 test_h264_MODS     = title/h264
-test_title_MODS    = title/library store/cache store/evict title/record title/title title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
+test_title_MODS    = make/source title/library store/cache store/evict title/record title/title title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

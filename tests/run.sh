@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every unit test program, the fuzz target on every regression input
-# (tests/fuzz/regress, with UNIT_BIN_DIR/fuzz_replay), the integration
+# (tests/fuzz/regress, with UNIT_BIN_DIR/fuzz_replay), the layer rules of
+# src/ (tests/tools/layers.py on the build's objects), the integration
 # suite, a short fuzz-mount run (tests/fuzz/mount.py --short), then the
 # end-to-end client suite (tests/e2e), and ends with one line
 # "N passed, N failed". Exit status 1 when anything failed.
@@ -91,7 +92,14 @@ mount_suite() {
 
 # the fuzz regressions go with the mount suites (not with the unit
 # programs alone)
-[ -n "$suites" ] && fuzz_regress
+if [ -n "$suites" ]; then
+    fuzz_regress
+    # the layer rules of src/, on the objects the unit programs were built
+    # from (README "Architecture")
+    python3 "$top/tests/tools/layers.py" "$unit_dir/.." | tee "$log"
+    passed=$((passed + $(grep -c '^layers: .* 0 breaches' "$log")))
+    failed=$((failed + $(grep -c '^FAIL' "$log")))
+fi
 for suite in $suites; do
     case $suite in
     integration) mount_suite integration integration/run.py ;;

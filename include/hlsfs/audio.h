@@ -28,7 +28,7 @@
 /* Pre-roll used when audio_params.preroll is 0, in samples. */
 #define AUDIO_PREROLL_DEFAULT 4096
 
-struct probe_io;
+struct source_io;
 struct work_bound;
 
 struct audio_params {
@@ -90,7 +90,7 @@ typedef int (*audio_packet_fn)(void *opaque, const AVPacket *pkt);
  *
  * @param[in] path          source file
  * @param[in] io            NULL, or how to read the source instead of
- *                          from path (probe_open_input)
+ *                          from path (source_open_input)
  * @param[in] stream_index  an audio stream of it (libavformat numbering)
  * @param[in] first_sample  any integer; may lie before the source audio
  * @param[in] end_sample    first_sample + a multiple of 1024; may lie
@@ -104,7 +104,7 @@ typedef int (*audio_packet_fn)(void *opaque, const AVPacket *pkt);
  *         Packets that fail to decode are not an error: silence takes
  *         their place and one warning names the file and range.
  */
-int audio_encode_segment(const char *path, const struct probe_io *io,
+int audio_encode_segment(const char *path, const struct source_io *io,
                          int stream_index,
                          int64_t first_sample, int64_t end_sample,
                          const struct audio_params *p,

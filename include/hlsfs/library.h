@@ -33,6 +33,12 @@ void library_hold(struct library *l, struct title *t);
 
 void library_put(struct library *l, struct title *t);
 
+/* library_hold and library_put with untyped arguments, as the scheduler's
+ * hold and release callbacks (struct sched_config: owner_ctx is the
+ * library, the owner a title). */
+void library_hold_owner(void *library, void *title);
+void library_put_owner(void *library, void *title);
+
 /* How many analyses found a source that cannot be served or failed. */
 uint64_t library_failed_analyses(struct library *l);
 

@@ -15,6 +15,7 @@
 #include <libavutil/rational.h>
 
 struct AVFormatContext;
+struct source_io;
 struct AVIOContext;
 
 #define PROBE_PKT_KEY     1   /* a keyframe (random access point)          */
@@ -54,39 +55,13 @@ struct probe {
     char                *error;      /* why the title cannot be served     */
 };
 
-/* A source read through AVIOContexts its owner makes (a file held in
- * memory, as the fuzzer has) instead of from its path. Each open gives a
- * context of its own, positioned at the start, so that opens may overlap;
- * the demuxer on it opens nothing else (no other file or URL). */
-struct probe_io {
-    /* 0 and *pb, or a negative AVERROR */
-    int  (*open)(void *opaque, struct AVIOContext **pb);
-    /* release one that open made; *pb becomes NULL */
-    void (*close)(void *opaque, struct AVIOContext **pb);
-    void  *opaque;
-};
-
-/* Open a source, demuxer only, no decoder: the file at 'path', or with io
- * the bytes io gives ('path' then only names it). Returns 0 or a negative
- * AVERROR. Close with probe_close_input and the same io. */
-int probe_open_input(const char *path, const struct probe_io *io,
-                     struct AVFormatContext **fmt);
-void probe_close_input(const struct probe_io *io, struct AVFormatContext **fmt);
-
 /* Analyse a source (the file at 'path', or io's bytes: see
- * probe_open_input). On a source that cannot be served, returns 0 with
+ * source_open_input). On a source that cannot be served, returns 0 with
  * p->error set; a negative errno for resource failures and for transient
- * errors opening or reading it (probe_error_is_transient: EACCES, EIO,
+ * errors opening or reading it (source_error_is_transient: EACCES, EIO,
  * ENOENT ...), which must not be kept as the title's ERROR. */
-int probe_source(const char *path, const struct probe_io *io, struct probe **out);
+int probe_source(const char *path, const struct source_io *io, struct probe **out);
 
 void probe_free(struct probe **p);
-
-/* Is 'err', a negative AVERROR from opening or reading a source, the
- * file's state or the system's (I/O, permissions, a file gone, no memory
- * or descriptors, an interrupted read) rather than its content's? Such an
- * error may pass: what it ends is failed, never stored as the title's
- * ERROR or as a short segment. */
-int probe_error_is_transient(int err);
 
 #endif

@@ -12,26 +12,25 @@
 
 #include "hlsfs/session.h"
 
-struct library;
-struct probe_io;
+struct source_io;
 struct title;
 struct title_rendition;
 struct title_options;
 struct work_bound;
 
 /* Segment seg of rendition r, from the source at 'path' (or read through
- * io when not NULL: probe_open_input), within the segment's work bound
+ * io when not NULL: source_open_input), within the segment's work bound
  * (workbound.h). *out: the segment's first *len bytes (malloc'd, *len <=
  * r->sizes[seg]); the rest up to r->sizes[seg] is null-packet padding,
  * which readers make with mux_padding(). Returns 0, -EIO, or -ECANCELED
  * when *stop (may be NULL) became non-zero meanwhile. */
-int produce_segment(const char *path, const struct probe_io *io,
+int produce_segment(const char *path, const struct source_io *io,
                     const struct title *t, const struct title_rendition *r,
                     long seg, const struct title_options *o,
                     const atomic_int *stop, uint8_t **out, size_t *len);
 
 /* The same within a bound the caller sets instead (may be NULL: none). */
-int produce_segment_within(const char *path, const struct probe_io *io,
+int produce_segment_within(const char *path, const struct source_io *io,
                            const struct title *t,
                            const struct title_rendition *r, long seg,
                            const struct title_options *o,
@@ -56,9 +55,9 @@ struct produce_counter {
     atomic_uint_least64_t media_ms;   /* media time of those made        */
 };
 
-/* Callbacks for struct sched_config, with a struct produce_ctx as ctx. */
+/* The produce callback of struct sched_config, with a struct produce_ctx
+ * as ctx (the owners' hold and release are the library's). */
 struct produce_ctx {
-    struct library             *library;
     const struct title_options *opts;
     /* Set when the mount goes: encodes in progress give up at their next
      * frame, so that unmounting does not wait for them. */
@@ -67,7 +66,5 @@ struct produce_ctx {
 };
 int  produce_scheduled(void *ctx, const struct sched_rendition *r, long seg,
                        uint8_t **out, size_t *len);
-void produce_hold(void *ctx, void *owner);
-void produce_release(void *ctx, void *owner);
 
 #endif

@@ -9,17 +9,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct probe_io;
+struct source_io;
 struct title;
 struct title_rendition;
 struct work_bound;
 
 /* Make segment 'seg' of rendition r of title t from the source at 'path'
- * (or read through io when not NULL: probe_open_input).
+ * (or read through io when not NULL: source_open_input).
  * On success *out (malloc'd) holds exactly r->sizes[seg] bytes.
  * Returns 0, -EIO (logged with the file and segment; also when the work
  * crossed its bound), or -ECANCELED when the bound's stop flag was set. */
-int remux_segment(const char *path, const struct probe_io *io, const struct title *t,
+int remux_segment(const char *path, const struct source_io *io, const struct title *t,
                   const struct title_rendition *r, long seg,
                   const struct work_bound *bound, uint8_t **out, size_t *len);
 

@@ -69,13 +69,14 @@ struct sched_config {
      * are valid during the call only. */
     int  (*produce)(void *ctx, const struct sched_rendition *r, long seg,
                     uint8_t **out, size_t *len);
+    void  *ctx;                 /* produce()'s                            */
     /* Keep owner alive: called when the scheduler starts referring to a
      * rendition (a job or a session of it starts to exist). Optional. */
-    void (*hold)(void *ctx, void *owner);
+    void (*hold)(void *owner_ctx, void *owner);
     /* Balance of hold: called when no job or session refers to the
      * rendition any more. Optional. */
-    void (*release)(void *ctx, void *owner);
-    void  *ctx;
+    void (*release)(void *owner_ctx, void *owner);
+    void  *owner_ctx;           /* hold()'s and release()'s              */
     /* Where finished segments are kept (copied; get, has and put are
      * required). Its evict() runs after every segment stored, once the
      * segment's readers have been woken, and when a put finds no room

@@ -13,7 +13,7 @@
 
 #include <libavcodec/codec_par.h>
 
-struct probe_io;
+struct source_io;
 struct title;
 struct title_rendition;
 struct work_bound;
@@ -29,12 +29,12 @@ struct transcode_config {
 };
 
 /* Make segment 'seg' of video rung r from the source at 'path' (or read
- * through io when not NULL: probe_open_input). *out: exactly
+ * through io when not NULL: source_open_input). *out: exactly
  * r->sizes[seg] bytes.
  * Returns 0, -EIO (logged with the file and segment; also when the work
  * crossed its deadline), or -ECANCELED when the bound's stop flag was set
  * meanwhile (checked at every packet and frame; bound may be NULL). */
-int transcode_segment(const char *path, const struct probe_io *io, const struct title *t,
+int transcode_segment(const char *path, const struct source_io *io, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg,
                       const struct work_bound *bound, uint8_t **out, size_t *len);

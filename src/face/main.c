@@ -177,12 +177,12 @@ int main(int argc, char *argv[])
     if (library_new(&library, opts.source, cache, &opts.title) < 0)
         goto out_store;
     fsctx.library = library;
-    produce.library = library;
     produce.opts = &opts.title;
     struct sched_config sc = {
         .workers = opts.max_sessions, .max_ahead = opts.max_ahead,
         .idle_timeout = opts.idle_timeout, .produce = produce_scheduled,
-        .hold = produce_hold, .release = produce_release, .ctx = &produce,
+        .ctx = &produce, .hold = library_hold_owner, .release = library_put_owner,
+        .owner_ctx = library,
     };
     segstore_bind(store, &sc.store);
     fsctx.store = store;

@@ -76,7 +76,7 @@
 
 #include "hlsfs/audio.h"
 #include "hlsfs/log.h"
-#include "hlsfs/probe.h"
+#include "hlsfs/source.h"
 #include "hlsfs/workbound.h"
 
 #define POSTROLL        2048  /* output samples of real audio after end  */
@@ -124,7 +124,7 @@ struct held {
 struct job {
     /* the request */
     const char                *path;
-    const struct probe_io     *io;      /* NULL: the file at path         */
+    const struct source_io     *io;      /* NULL: the file at path         */
     int                        idx;
     int64_t                    first, end;
     int                        out_rate;
@@ -746,11 +746,10 @@ static int open_source(struct job *j)
 {
     int ret;
 
-    probe_close_input(j->io, &j->fmt);
+    source_close_input(j->io, &j->fmt);
     j->st = NULL;
-    if ((ret = probe_open_input(j->path, j->io, &j->fmt)) < 0)
+    if ((ret = source_open_input(j->path, j->io, j->bound, &j->fmt)) < 0)
         return ret;
-    work_bound_attach(j->bound, j->fmt);
     if (j->idx < 0 || (unsigned)j->idx >= j->fmt->nb_streams ||
         j->fmt->streams[j->idx]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
         return AVERROR(EINVAL);
@@ -816,7 +815,7 @@ static int decode_all(struct job *j)
             continue;
         if (ret < 0) {
             if (ret != AVERROR_EOF) {
-                if (probe_error_is_transient(ret))
+                if (source_error_is_transient(ret))
                     return ret;
                 j->read_error = ret;
             }
@@ -899,10 +898,10 @@ static void job_free(struct job *j)
     av_packet_free(&j->pkt);
     avcodec_free_context(&j->enc);
     avcodec_free_context(&j->dec);
-    probe_close_input(j->io, &j->fmt);
+    source_close_input(j->io, &j->fmt);
 }
 
-int audio_encode_segment(const char *path, const struct probe_io *io,
+int audio_encode_segment(const char *path, const struct source_io *io,
                          int stream_index,
                          int64_t first_sample, int64_t end_sample,
                          const struct audio_params *p,

@@ -11,7 +11,6 @@
 #include <libavcodec/avcodec.h>
 
 #include "hlsfs/audio.h"
-#include "hlsfs/library.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
 #include "hlsfs/produce.h"
@@ -43,7 +42,7 @@ static int audio_to_mux(void *opaque, const AVPacket *pkt)
     return mux_write(s->mux, s->framed);
 }
 
-static int audio_segment(const char *path, const struct probe_io *io,
+static int audio_segment(const char *path, const struct source_io *io,
                          const struct title_rendition *r,
                          long seg, const struct title_options *o,
                          const struct work_bound *bound, uint8_t **out, size_t *len)
@@ -98,7 +97,7 @@ done:
     return ret;
 }
 
-int produce_segment(const char *path, const struct probe_io *io,
+int produce_segment(const char *path, const struct source_io *io,
                     const struct title *t, const struct title_rendition *r,
                     long seg, const struct title_options *o,
                     const atomic_int *stop, uint8_t **out, size_t *len)
@@ -117,7 +116,7 @@ int produce_segment(const char *path, const struct probe_io *io,
     return produce_segment_within(path, io, t, r, seg, o, &bound, out, len);
 }
 
-int produce_segment_within(const char *path, const struct probe_io *io,
+int produce_segment_within(const char *path, const struct source_io *io,
                            const struct title *t,
                            const struct title_rendition *r, long seg,
                            const struct title_options *o,
@@ -203,16 +202,4 @@ int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
         atomic_fetch_add(&n->failed, 1);
     }
     return ret;
-}
-
-void produce_hold(void *ctx, void *owner)
-{
-    const struct produce_ctx *c = ctx;
-    library_hold(c->library, owner);
-}
-
-void produce_release(void *ctx, void *owner)
-{
-    const struct produce_ctx *c = ctx;
-    library_put(c->library, owner);
 }

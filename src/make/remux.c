@@ -16,7 +16,7 @@
 #include "hlsfs/demux.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
-#include "hlsfs/probe.h"
+#include "hlsfs/source.h"
 #include "hlsfs/remux.h"
 #include "hlsfs/transcode.h"
 #include "hlsfs/title.h"
@@ -186,7 +186,7 @@ static int emit(struct mux *m, AVBSFContext *bsf, AVPacket *pkt)
     return ret == AVERROR(EAGAIN) ? 0 : ret;
 }
 
-int remux_segment(const char *path, const struct probe_io *io, const struct title *t,
+int remux_segment(const char *path, const struct source_io *io, const struct title *t,
                   const struct title_rendition *r, long seg,
                   const struct work_bound *bound, uint8_t **out, size_t *len)
 {
@@ -204,9 +204,8 @@ int remux_segment(const char *path, const struct probe_io *io, const struct titl
     *len = 0;
     if (!pkt)
         return -ENOMEM;
-    if ((ret = probe_open_input(path, io, &fmt)) < 0)
+    if ((ret = source_open_input(path, io, bound, &fmt)) < 0)
         goto fail;
-    work_bound_attach(bound, fmt);
     what = "streams";
     if (r->src_index < 0 || (unsigned)r->src_index >= fmt->nb_streams) {
         ret = AVERROR_INVALIDDATA;
@@ -276,6 +275,6 @@ done:
     av_bsf_free(&bsf);
     avcodec_parameters_free(&par);
     av_packet_free(&pkt);
-    probe_close_input(io, &fmt);
+    source_close_input(io, &fmt);
     return ret;
 }

@@ -40,7 +40,7 @@
 #include "hlsfs/ladder.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
-#include "hlsfs/probe.h"
+#include "hlsfs/source.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
 #include "hlsfs/workbound.h"
@@ -291,7 +291,7 @@ static void queue_abandon(struct frame_queue *q)
  * rotate them, queue them. */
 struct decode_side {
     const char      *path;
-    const struct probe_io *io;     /* NULL: the file at path              */
+    const struct source_io *io;     /* NULL: the file at path              */
     const struct title_rendition *r;
     long             seg;
     int64_t          start, end;   /* the segment's pts range             */
@@ -314,7 +314,7 @@ struct decode_side {
 
 static void decode_side_clear(struct decode_side *d)
 {
-    probe_close_input(d->io, &d->fmt);
+    source_close_input(d->io, &d->fmt);
     avcodec_free_context(&d->dec);
     sws_freeContext(d->sws);
     d->sws = NULL;
@@ -330,9 +330,8 @@ static int decode_side_open(struct decode_side *d)
     int ret;
 
     d->what = "open";
-    if ((ret = probe_open_input(d->path, d->io, &d->fmt)) < 0)
+    if ((ret = source_open_input(d->path, d->io, d->bound, &d->fmt)) < 0)
         return ret;
-    work_bound_attach(d->bound, d->fmt);
     if (d->r->src_index < 0 || (unsigned)d->r->src_index >= d->fmt->nb_streams)
         return AVERROR_INVALIDDATA;
     d->st = d->fmt->streams[d->r->src_index];
@@ -507,7 +506,7 @@ static int decode_segment(struct decode_side *d)
         if ((ret = demux_read(d->fmt, r, d->pkt, 0)) < 0) {
             /* the file's error (I/O, permissions) fails the segment; the
              * content's ends the stream, as the same bytes always will */
-            if (probe_error_is_transient(ret))
+            if (source_error_is_transient(ret))
                 return ret;
             if (ret != AVERROR_EOF)
                 log_warn("%s: video segment %ld: read stopped early", d->path, d->seg);
@@ -590,7 +589,7 @@ long transcode_max_packets(const struct title *t, const struct title_rendition *
 /* One attempt at 'rate': the decoding side on a thread of its own feeds
  * this one, which encodes and muxes, so both run at once. On success
  * *out holds the segment's *len bytes (padding not included). */
-static int transcode_attempt(const char *path, const struct probe_io *io, const struct title *t,
+static int transcode_attempt(const char *path, const struct source_io *io, const struct title *t,
                              const struct title_rendition *r, long seg,
                              const struct transcode_config *cfg,
                              const struct work_bound *bound, int64_t rate,
@@ -667,7 +666,7 @@ done:
     return ret;
 }
 
-int transcode_segment(const char *path, const struct probe_io *io, const struct title *t,
+int transcode_segment(const char *path, const struct source_io *io, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg,
                       const struct work_bound *bound, uint8_t **out, size_t *len)

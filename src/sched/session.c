@@ -339,7 +339,7 @@ static void unlock_and_release(struct sched *s)
         struct rend *r = REND_OF(list_first(&dead));
         list_remove(&dead, &r->link);
         if (s->cfg.release)
-            s->cfg.release(s->cfg.ctx, r->view.owner);
+            s->cfg.release(s->cfg.owner_ctx, r->view.owner);
         rend_free(r);
     }
 }
@@ -360,7 +360,7 @@ static int rend_get(struct sched *s, const struct sched_rendition *in,
     unlock_and_release(s);
     nr = rend_new(in);
     if (nr && s->cfg.hold)
-        s->cfg.hold(s->cfg.ctx, nr->view.owner);
+        s->cfg.hold(s->cfg.owner_ctx, nr->view.owner);
     pthread_mutex_lock(&s->lock);
     if (!nr)
         return -ENOMEM;

@@ -355,6 +355,16 @@ void library_hold(struct library *l, struct title *t)
     pthread_mutex_unlock(&l->lock);
 }
 
+void library_hold_owner(void *library, void *title)
+{
+    library_hold(library, title);
+}
+
+void library_put_owner(void *library, void *title)
+{
+    library_put(library, title);
+}
+
 void library_put(struct library *l, struct title *t)
 {
     if (!t)

@@ -21,61 +21,7 @@
 
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
-
-int probe_open_input(const char *path, const struct probe_io *io,
-                     AVFormatContext **fmt)
-{
-    AVIOContext *pb = NULL;
-    int ret;
-    *fmt = NULL;
-    if (io) {
-        if ((ret = io->open(io->opaque, &pb)) < 0)
-            return ret;
-        /* bytes have no neighbours: no protocol may open another file or
-         * URL for the demuxer (playlists, references, image sequences) */
-        if (!(*fmt = avformat_alloc_context()) ||
-            !((*fmt)->protocol_whitelist = av_strdup("none"))) {
-            avformat_free_context(*fmt);
-            *fmt = NULL;
-            io->close(io->opaque, &pb);
-            return AVERROR(ENOMEM);
-        }
-        (*fmt)->pb = pb;
-    }
-    if ((ret = avformat_open_input(fmt, path, NULL, NULL)) < 0) {
-        if (io)
-            io->close(io->opaque, &pb);  /* libavformat leaves a custom pb */
-        return ret;
-    }
-    /* MP4 and Matroska headers usually describe their streams fully;
-     * other containers (and codecs such as H.263 in MP4) need a look at
-     * their first packets */
-    const char *name = (*fmt)->iformat->name;
-    int incomplete = 0;
-    for (unsigned i = 0; i < (*fmt)->nb_streams; i++) {
-        const AVCodecParameters *par = (*fmt)->streams[i]->codecpar;
-        if (par->codec_type == AVMEDIA_TYPE_VIDEO)
-            incomplete |= par->width <= 0 || par->height <= 0;
-        else if (par->codec_type == AVMEDIA_TYPE_AUDIO)
-            incomplete |= par->sample_rate <= 0 || par->ch_layout.nb_channels <= 0;
-    }
-    if (incomplete || (!strstr(name, "mp4") && !strstr(name, "matroska"))) {
-        (*fmt)->probesize = 5 << 20;
-        if ((ret = avformat_find_stream_info(*fmt, NULL)) < 0) {
-            probe_close_input(io, fmt);
-            return ret;
-        }
-    }
-    return 0;
-}
-
-void probe_close_input(const struct probe_io *io, AVFormatContext **fmt)
-{
-    AVIOContext *pb = io && *fmt ? (*fmt)->pb : NULL;
-    avformat_close_input(fmt);
-    if (pb)
-        io->close(io->opaque, &pb);
-}
+#include "hlsfs/source.h"
 
 static int set_error(struct probe *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -337,7 +283,7 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
         }
     }
     av_packet_free(&pkt);
-    if (probe_error_is_transient(ret))
+    if (source_error_is_transient(ret))
         return ret;
     if (ret != AVERROR_EOF) {
         char err[AV_ERROR_MAX_STRING_SIZE];
@@ -374,22 +320,7 @@ static int check_truncated_scan(struct probe *p, AVFormatContext *fmt)
     return 0;
 }
 
-int probe_error_is_transient(int err)
-{
-    static const int transient[] = {
-        EIO, ENOMEM, ENOENT, EACCES, EPERM, ESTALE, ENXIO, ENODEV, EINTR,
-        EAGAIN, ETIMEDOUT, EMFILE, ENFILE, EBUSY, ENOTCONN, ECONNRESET,
-        EHOSTDOWN, ENOLCK, ENOBUFS,
-    };
-    if (err == AVERROR_EXIT)
-        return 1;
-    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
-        if (err == AVERROR(transient[i]))
-            return 1;
-    return 0;
-}
-
-int probe_source(const char *path, const struct probe_io *io, struct probe **out)
+int probe_source(const char *path, const struct source_io *io, struct probe **out)
 {
     AVFormatContext *fmt = NULL;
     struct probe *p = calloc(1, sizeof(*p));
@@ -412,9 +343,9 @@ int probe_source(const char *path, const struct probe_io *io, struct probe **out
         ret = set_error(p, "empty file");
         goto done;
     }
-    if ((ret = probe_open_input(path, io, &fmt)) < 0) {
+    if ((ret = source_open_input(path, io, NULL, &fmt)) < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];
-        if (probe_error_is_transient(ret))
+        if (source_error_is_transient(ret))
             goto done;
         av_strerror(ret, err, sizeof(err));
         ret = set_error(p, "not a readable media file: %s", err);
@@ -473,7 +404,7 @@ int probe_source(const char *path, const struct probe_io *io, struct probe **out
         ret = set_error(p, "no keyframe in the video stream");
 
 done:
-    probe_close_input(io, &fmt);
+    source_close_input(io, &fmt);
     if (ret < 0) {
         probe_free(&p);
         return ret;

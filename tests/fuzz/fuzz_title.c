@@ -1,7 +1,7 @@
 /*
  * fuzz_title: a libFuzzer target for everything hlsfs does with a source.
  * The input is a source file, read from memory through a custom
- * AVIOContext (probe_io): it is analysed (probe, packet index, plan,
+ * AVIOContext (source_io): it is analysed (probe, packet index, plan,
  * segment sizes, playlists, the cache record and back), then one segment
  * of each kind is made: the lowest transcoded video rung, the copied
  * `original` rung, and the first audio rendition. Each segment's work has
@@ -25,6 +25,7 @@
 #include "hlsfs/ladder.h"
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
+#include "hlsfs/source.h"
 #include "hlsfs/record.h"
 #include "hlsfs/produce.h"
 #include "hlsfs/title.h"
@@ -120,7 +121,7 @@ static const struct title_rendition *pick(const struct title *t, enum rend_kind 
     return best;
 }
 
-static void make_segment(const struct mem_source *src, const struct probe_io *io,
+static void make_segment(const struct mem_source *src, const struct source_io *io,
                          const struct title *t, const struct title_rendition *r,
                          const struct title_options *o)
 {
@@ -158,7 +159,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct mem_source src = { data, size };
-    struct probe_io io = { mem_open, mem_close, &src };
+    struct source_io io = { mem_open, mem_close, &src };
     struct title_options o = {
         .segment_time = 2.0,
         .video = { .preset = "ultrafast", .threads = 1 },
@@ -178,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* a source that cannot be served is an answer (p->error, t->error);
      * a failure is only for want of memory */
     if ((ret = probe_source("fuzz", &io, &p)) < 0 && ret != -ENOMEM &&
-        !probe_error_is_transient(ret))
+        !source_error_is_transient(ret))
         abort();
     if (ret < 0 || p->error)
         goto done;
