@@ -4,7 +4,7 @@
  * each segment was last read, and eviction counters.
  *
  * The policy, in order:
- *  1. segments of renditions of at least EVICT_LONG_MS that lie more than
+ *  1. segments of renditions of at least SEGSTORE_LONG_MS that lie more than
  *     segment_keep seconds behind every active reader of the rendition;
  *  2. other segments, least recently read first;
  *  3. title records (keyframe indexes) last.
