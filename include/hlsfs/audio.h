@@ -29,6 +29,7 @@
 #define AUDIO_PREROLL_DEFAULT 4096
 
 struct source_io;
+struct timeline;
 struct work_bound;
 
 struct audio_params {
@@ -47,6 +48,9 @@ struct audio_params {
     const struct work_bound *bound;  /* stop flag and deadline of the job
                                         (workbound.h), or NULL; crossed:
                                         the call fails with its AVERROR   */
+    const struct timeline   *timeline;  /* the source's re-timing (a joined
+                                           recording), or NULL: positions
+                                           are in the re-timed clock      */
 };
 
 /*

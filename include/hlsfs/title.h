@@ -21,6 +21,7 @@
 
 #include "hlsfs/ladder.h"
 #include "hlsfs/plan.h"
+#include "hlsfs/timeline.h"
 #include "hlsfs/transcode.h"
 #include "hlsfs/vpath.h"
 
@@ -112,6 +113,8 @@ struct title {
     size_t                  master_len;
     int64_t                *start_ms;    /* nseg + 1: segment starts,
                                             ms from the first (derived) */
+    struct timeline         timeline;    /* a joined source's parts,
+                                            re-timed (n == 0: none)     */
     char                   *source_path; /* set by library.c on load    */
     void                   *holder;      /* library.c's record of it   */
 };
@@ -119,8 +122,10 @@ struct title {
 void title_make_key(struct title_key *key, const struct stat *st,
                     const struct title_options *o);
 
-/* Build a title from a probe: plan, renditions, sizes, playlists. */
-int title_build(const struct probe *p, const struct title_key *key,
+/* Build a title from a probe: plan, renditions, sizes, playlists. The
+ * probe's packets are re-timed in place when the source's clock jumps
+ * ahead (t->timeline). */
+int title_build(struct probe *p, const struct title_key *key,
                 const struct title_options *o, struct title **out);
 
 /* A title with only an ERROR file. */

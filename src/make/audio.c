@@ -77,6 +77,7 @@
 #include "hlsfs/audio.h"
 #include "hlsfs/log.h"
 #include "hlsfs/source.h"
+#include "hlsfs/timeline.h"
 #include "hlsfs/workbound.h"
 
 #define POSTROLL        2048  /* output samples of real audio after end  */
@@ -132,6 +133,7 @@ struct job {
     void                      *opaque;
     int64_t                    feed_start, feed_end; /* encoder input     */
     const struct work_bound   *bound;   /* crossed: give up               */
+    const struct timeline     *timeline;  /* the source's re-timing       */
     int64_t                    packets, max_packets; /* read, and bound   */
     int64_t                    base_packets; /* the bound after a seek    */
 
@@ -771,6 +773,8 @@ static int seek_source(struct job *j, int64_t margin)
         ts = av_rescale_q_rnd(j->feed_start - margin,
                               (AVRational){ 1, j->out_rate }, j->st->time_base,
                               AV_ROUND_DOWN | AV_ROUND_PASS_MINMAX);
+        /* the seek is in the source's clock */
+        ts = timeline_source(j->timeline, j->st->time_base, ts);
         if (av_seek_frame(j->fmt, j->idx, ts, AVSEEK_FLAG_BACKWARD) >= 0) {
             j->at_start = 0;
             return 0;
@@ -827,6 +831,7 @@ static int decode_all(struct job *j)
             av_packet_unref(j->pkt);
             continue;
         }
+        timeline_packet(j->timeline, j->st->time_base, j->pkt);
         /* a packet with the file position of the one before it (a laced
          * frame of a Matroska block), or with none in a file that gives
          * positions (a frame split out of an MPEG-TS PES packet), carries
@@ -937,6 +942,7 @@ int audio_encode_segment(const char *path, const struct source_io *io,
     j.next_pkt = first_sample;
     j.prev_rate = -1;
     j.bound = p->bound;
+    j.timeline = p->timeline;
     /* a bound on packets read: 500 a second of what a job may read (the
      * segment, its rolls and the furthest seek back), and 2000 more */
     j.base_packets = ((end_sample - first_sample + preroll) / p->sample_rate +

@@ -43,12 +43,13 @@ static int audio_to_mux(void *opaque, const AVPacket *pkt)
 }
 
 static int audio_segment(const char *path, const struct source_io *io,
-                         const struct title_rendition *r,
+                         const struct title *t, const struct title_rendition *r,
                          long seg, const struct title_options *o,
                          const struct work_bound *bound, uint8_t **out, size_t *len)
 {
     struct audio_params ap = { .sample_rate = o->audio_sample_rate,
-                               .bit_rate = r->bit_rate, .bound = bound };
+                               .bit_rate = r->bit_rate, .bound = bound,
+                               .timeline = &t->timeline };
     AVCodecParameters *par = avcodec_parameters_alloc();
     struct audio_sink sink = { 0 };
     uint64_t bytes = 0;
@@ -132,7 +133,7 @@ int produce_segment_within(const char *path, const struct source_io *io,
     else if (r->kind == REND_VIDEO)
         ret = transcode_segment(path, io, t, r, seg, &o->video, bound, out, len);
     else
-        ret = audio_segment(path, io, r, seg, o, bound, out, len);
+        ret = audio_segment(path, io, t, r, seg, o, bound, out, len);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (ret == 0) {
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +

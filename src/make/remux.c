@@ -95,7 +95,7 @@ static int64_t i64_past(int64_t a, int64_t b)
  * 'far' past the end (or, for the last segment, past last_end, the end of
  * the title) is a damaged timestamp, skipped. */
 static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r,
-                           int64_t start, int64_t end, AVPacket *pkt,
+                           const struct timeline *tl, int64_t start, int64_t end, AVPacket *pkt,
                            struct packet_list *l, const struct work_bound *bound,
                            long max_packets, int64_t last_end, int64_t far)
 {
@@ -114,7 +114,7 @@ static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r
             if (prev_kept && (ret = list_append_to_last(l, pkt)) < 0)
                 return ret;
             av_packet_unref(pkt);
-            ret = demux_read(fmt, r, pkt, 0);
+            ret = demux_read(fmt, r, tl, pkt, 0);
             continue;
         }
         if (r->key_by_pts) {
@@ -129,14 +129,14 @@ static int collect_segment(AVFormatContext *fmt, const struct title_rendition *r
             if (i64_past(ts, end == INT64_MAX ? last_end : end) <= far)
                 break;
             av_packet_unref(pkt);
-            ret = demux_read(fmt, r, pkt, 0);
+            ret = demux_read(fmt, r, tl, pkt, 0);
             continue;
         }
         prev_kept = started && ts >= start;
         if (prev_kept && (ret = list_push(l, pkt)) < 0)
             return ret;
         av_packet_unref(pkt);
-        ret = demux_read(fmt, r, pkt, 0);
+        ret = demux_read(fmt, r, tl, pkt, 0);
     }
     av_packet_unref(pkt);
     if (ret < 0 && ret != AVERROR_EOF)
@@ -233,10 +233,10 @@ int remux_segment(const char *path, const struct source_io *io, const struct tit
 
     int64_t start = r->range[seg], end = r->range[seg + 1];
     what = "seek";
-    if ((ret = demux_seek_before(fmt, r, start, pkt)) < 0 && ret != AVERROR_EOF)
+    if ((ret = demux_seek_before(fmt, r, &t->timeline, start, pkt)) < 0 && ret != AVERROR_EOF)
         goto fail;
     what = "read";
-    if (ret >= 0 && (ret = collect_segment(fmt, r, start, end, pkt, &list, bound,
+    if (ret >= 0 && (ret = collect_segment(fmt, r, &t->timeline, start, end, pkt, &list, bound,
                                                 transcode_max_packets(t, r, seg),
                                                 av_rescale_q(t->bounds[t->nseg], t->tb, r->tb),
                                                 title_jump(t, r->tb))) < 0)

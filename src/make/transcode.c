@@ -293,6 +293,7 @@ struct decode_side {
     const char      *path;
     const struct source_io *io;     /* NULL: the file at path              */
     const struct title_rendition *r;
+    const struct timeline *timeline;  /* the title's re-timing             */
     long             seg;
     int64_t          start, end;   /* the segment's pts range             */
     int64_t          far;          /* past end by more: a damaged pts     */
@@ -470,7 +471,7 @@ static int decode_segment(struct decode_side *d)
     int ret, done = 0, started = 0;
 
     d->what = "seek";
-    if ((ret = demux_seek_before(d->fmt, r, cut, d->pkt)) < 0)
+    if ((ret = demux_seek_before(d->fmt, r, d->timeline, cut, d->pkt)) < 0)
         return ret;
     d->what = "decode";
     while (!done) {
@@ -503,7 +504,7 @@ static int decode_segment(struct decode_side *d)
         av_packet_unref(d->pkt);
         if (done)
             break;
-        if ((ret = demux_read(d->fmt, r, d->pkt, 0)) < 0) {
+        if ((ret = demux_read(d->fmt, r, d->timeline, d->pkt, 0)) < 0) {
             /* the file's error (I/O, permissions) fails the segment; the
              * content's ends the stream, as the same bytes always will */
             if (source_error_is_transient(ret))
@@ -598,7 +599,7 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
 {
     struct frame_queue queue;
     struct decode_side d = {
-        .path = path, .io = io, .r = r, .seg = seg, .start = t->bounds[seg],
+        .path = path, .io = io, .r = r, .timeline = &t->timeline, .seg = seg, .start = t->bounds[seg],
         .end = t->bounds[seg + 1], .far = title_jump(t, t->tb), .threads = cfg->threads, .last_pts = INT64_MIN,
         .queue = &queue, .bound = bound,
         .max_packets = transcode_max_packets(t, r, seg),

@@ -5,7 +5,10 @@
  * its type and where it lives in the struct. record_write and record_read
  * walk the same rows, so the two directions cannot drift apart. Every
  * number is stored as 8 bytes; text as a u32 length and its bytes; the
- * per-segment arrays as nseg + 1 or nseg numbers.
+ * per-segment arrays as nseg + 1 or nseg numbers. A joined source's
+ * re-timing follows the renditions, only when it has one (the tag
+ * RECORD_TIMELINE_TAG, the count, then at and delta of each part), so a
+ * record of any other title is what it was before parts existed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +27,7 @@
 #define RECORD_NSEG_MAX  10000000
 #define RECORD_RENDS_MAX 256
 #define RECORD_ERROR_MAX 512
+#define RECORD_TIMELINE_TAG 0x314c4d4954ll      /* "TIML1" */
 
 enum field_type {
     F_I64,          /* int64_t                                        */
@@ -146,6 +150,14 @@ int record_write(const struct title *t, uint8_t **buf, size_t *len)
     put_fields(&w, title_fields, NFIELDS(title_fields), t, t->nseg);
     for (int k = 0; k < t->nrends; k++)
         put_fields(&w, rend_fields, NFIELDS(rend_fields), &t->rends[k], t->nseg);
+    if (!t->error && t->timeline.n > 0) {
+        put_i64(&w, RECORD_TIMELINE_TAG);
+        put_i64(&w, t->timeline.n);
+        for (int k = 0; k < t->timeline.n; k++) {
+            put_i64(&w, t->timeline.jump[k].at_us);
+            put_i64(&w, t->timeline.jump[k].delta_us);
+        }
+    }
     if (w.err) {
         free(w.p);
         return w.err;
@@ -280,6 +292,16 @@ int record_read(const uint8_t *buf, size_t len, struct title **out)
         get_fields(&r, rend_fields, NFIELDS(rend_fields), rd, &t->nseg);
         if (!r.err && (rd->tb.num <= 0 || rd->tb.den <= 0))
             r.err = -EINVAL;
+    }
+    if (!r.err && r.pos != len) {
+        int64_t n = get_i64(&r) == RECORD_TIMELINE_TAG ? get_i64(&r) : -1;
+        if (n < 1 || n > TIMELINE_JUMPS_MAX)
+            r.err = r.err ? r.err : -EINVAL;
+        for (int64_t k = 0; k < n && !r.err; k++) {
+            t->timeline.jump[k].at_us = get_i64(&r);
+            t->timeline.jump[k].delta_us = get_i64(&r);
+        }
+        t->timeline.n = r.err ? 0 : (int)n;
     }
     if (r.err || r.pos != len) {
         ret = r.err == -ENOMEM ? -ENOMEM : -EINVAL;

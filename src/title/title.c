@@ -504,18 +504,21 @@ static int64_t i64_dist(int64_t a, int64_t b)
     return d > INT64_MAX ? INT64_MAX : (int64_t)d;
 }
 
-/* The video's decode times, with packets marked in outlier[] left out:
- * a packet whose time is more than 'jump' from the packet before it, while
- * the packets around it agree with each other (a damaged timestamp), or
- * whose presentation time is that far from its decode time. Returns 1 with
- * a reason in why when the times that remain still jump (a joined
- * recording, a clock that restarts): a plan would have a segment of hours. */
+/* The video packets' timeline, checked: a packet far off from both of
+ * its neighbours is an outlier (outlier[i] = 1), left out of the plan; a
+ * forward jump that the packets after it confirm starts a new part (two
+ * recordings joined), whose threshold, halfway across the gap in the
+ * source's clock (microseconds), goes into split[*nsplit]. Returns 1 with
+ * 'why' set when the timeline cannot be planned: a jump back, too many
+ * parts, or most packets far off each other. */
 static int timeline_check(const struct probe_stream *v, int64_t jump,
-                          uint8_t *outlier, char *why, size_t size)
+                          uint8_t *outlier, int64_t *split, int *nsplit,
+                          char *why, size_t size)
 {
     size_t n = v->npkts, prev = SIZE_MAX, marked = 0;
     double tb = av_q2d(v->tb);
 
+    *nsplit = 0;
     for (size_t i = 0; i < n; i++) {
         const struct probe_packet *pk = &v->pkts[i];
         if (pk->pts != AV_NOPTS_VALUE && i64_dist(pk->pts, pk->dts) > jump) {
@@ -538,10 +541,19 @@ static int timeline_check(const struct probe_stream *v, int64_t jump,
             prev = i;
             continue;
         }
-        snprintf(why, size, "timestamps jump by %.0f s at packet %zu of %zu (a "
-                 "joined recording or a damaged file): the timeline cannot be "
-                 "planned", (double)(pk->dts - v->pkts[prev].dts) * tb, i, n);
-        return 1;
+        double gap = (double)(pk->dts - v->pkts[prev].dts) * tb;
+        if (pk->dts < v->pkts[prev].dts || *nsplit == TIMELINE_JUMPS_MAX) {
+            snprintf(why, size, "timestamps jump %s by %.0f s at packet %zu of %zu "
+                     "(a joined recording or a damaged file)%s: the timeline "
+                     "cannot be planned", gap < 0 ? "back" : "ahead", fabs(gap), i, n,
+                     gap < 0 ? "" : ", after too many such jumps");
+            return 1;
+        }
+        int64_t mid = v->pkts[prev].dts + (pk->dts - v->pkts[prev].dts) / 2;
+        split[(*nsplit)++] = av_rescale_q(mid, v->tb, AV_TIME_BASE_Q);
+        log_info("title: timestamps jump ahead by %.0f s at video packet %zu of %zu: "
+                 "a joined recording, the part after it re-timed", gap, i, n);
+        prev = i;
     }
     for (size_t i = 0; i < n; i++)
         marked += outlier[i];
@@ -554,6 +566,58 @@ static int timeline_check(const struct probe_stream *v, int64_t jump,
         return 1;
     }
     return 0;
+}
+
+/* Each part of a joined source moved back to follow the one before it:
+ * over every stream, the part after split[k] starts at its earliest time
+ * (at_us) and is moved to one video frame past the latest time before
+ * split[k]. The probe's packets are re-timed in place (outliers, which
+ * the plan leaves out, with the part their decode time falls in). */
+static void retime_parts(struct probe *p, const int64_t *split, int nsplit,
+                         const uint8_t *outlier, struct timeline *tl)
+{
+    struct probe_stream *v = p->video;
+    int64_t frame_us = 40000;
+    if (v->npkts > 1 && v->avg_rate.num > 0 && v->avg_rate.den > 0)
+        frame_us = av_rescale(AV_TIME_BASE, v->avg_rate.den, v->avg_rate.num);
+
+    tl->n = 0;
+    for (int k = 0; k < nsplit; k++) {
+        int64_t lo = k ? split[k - 1] : INT64_MIN, hi = k + 1 < nsplit ? split[k + 1] : INT64_MAX;
+        int64_t before = INT64_MIN, after = INT64_MAX;
+        for (int si = -1; si < p->naudio; si++) {
+            const struct probe_stream *st = si < 0 ? v : &p->audio[si];
+            for (size_t i = 0; i < st->npkts; i++) {
+                if (si < 0 && outlier[i])
+                    continue;
+                const struct probe_packet *pk = &st->pkts[i];
+                int64_t t[2] = { pk->dts, pk->pts };
+                for (int j = 0; j < 2; j++) {
+                    if (t[j] == AV_NOPTS_VALUE)
+                        continue;
+                    int64_t us = av_rescale_q(t[j], st->tb, AV_TIME_BASE_Q);
+                    if (us >= lo && us < split[k] && us > before)
+                        before = us;
+                    if (us >= split[k] && us < hi && us < after)
+                        after = us;
+                }
+            }
+        }
+        if (before == INT64_MIN || after == INT64_MAX || after - before <= frame_us)
+            continue;
+        tl->jump[tl->n].at_us = after;
+        tl->jump[tl->n++].delta_us = after - before - frame_us;
+    }
+    for (int si = -1; si < p->naudio; si++) {
+        struct probe_stream *st = si < 0 ? v : &p->audio[si];
+        for (size_t i = 0; i < st->npkts; i++) {
+            struct probe_packet *pk = &st->pkts[i];
+            int64_t moved = pk->dts - timeline_retime(tl, st->tb, pk->dts);
+            pk->dts -= moved;
+            if (pk->pts != AV_NOPTS_VALUE)
+                pk->pts -= moved;
+        }
+    }
 }
 
 int title_build_error(const struct title_key *key, const char *reason,
@@ -569,7 +633,7 @@ int title_build_error(const struct title_key *key, const char *reason,
     return 0;
 }
 
-int title_build(const struct probe *p, const struct title_key *key,
+int title_build(struct probe *p, const struct title_key *key,
                 const struct title_options *o, struct title **out)
 {
     double segment_time = o->segment_time;
@@ -599,8 +663,9 @@ int title_build(const struct probe *p, const struct title_key *key,
     t->tb = v->tb;
 
     /* timestamps are evidence, not truth: a packet far off from both of
-     * its neighbours is an outlier, left out of the plan; a jump that the
-     * packets after it confirm cannot be planned (ERROR) */
+     * its neighbours is an outlier, left out of the plan; after a jump
+     * ahead that the packets after it confirm, the rest is re-timed to
+     * follow on; a jump back cannot be planned (ERROR) */
     int64_t jump = av_rescale_q(llround(TITLE_JUMP_S(segment_time) * 1000),
                                 (AVRational){ 1, 1000 }, v->tb);
     if (!(outlier = calloc(v->npkts ? v->npkts : 1, 1))) {
@@ -608,7 +673,9 @@ int title_build(const struct probe *p, const struct title_key *key,
         goto fail;
     }
     char why[200];
-    if (timeline_check(v, jump, outlier, why, sizeof(why))) {
+    int64_t split[TIMELINE_JUMPS_MAX];
+    int nsplit = 0;
+    if (timeline_check(v, jump, outlier, split, &nsplit, why, sizeof(why))) {
         free(outlier);
         free(key_pkt);
         free(key_pts);
@@ -616,6 +683,9 @@ int title_build(const struct probe *p, const struct title_key *key,
         title_free(&t);
         return title_build_error(key, why, out);
     }
+
+    if (nsplit)
+        retime_parts(p, split, nsplit, outlier, &t->timeline);
 
     /* keyframes and their presentation times */
     /* a keyframe an edit list discards is not shown: no cut there, as

@@ -723,7 +723,9 @@ class Suite:
         opts = {"max_ahead": 0, "preset": "ultrafast"}
 
         def body(m, mname):
-            r.run("robust/joined_recording_error", robust.check_joined, m,
+            r.run("robust/joined_recording_plays", robust.check_joined, m,
+                  needs=(mname,), timeout=120)
+            r.run("robust/clock_back_plays", robust.check_backwards, m,
                   needs=(mname,), timeout=60)
             r.run("robust/outlier_timestamp", robust.check_outlier, m,
                   needs=(mname,), timeout=300)

@@ -3,6 +3,7 @@
  * made with the ffmpeg CLI in a temporary directory.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,7 +229,7 @@ static void undo_deserialize(void *arg)
 }
 
 struct build {
-    const struct probe       *p;
+    struct probe             *p;
     const struct title_key   *key;
     const struct title_options *o;
     struct title             *t;
@@ -510,6 +511,84 @@ static void test_unreadable_then_fixed(const struct env *e)
     check_end();
 }
 
+/* Move the second half of every stream's packets (by time) by 'by_s'. */
+static void shift_second_half(struct probe *p, double by_s)
+{
+    for (int si = -1; si < p->naudio; si++) {
+        struct probe_stream *st = si < 0 ? p->video : &p->audio[si];
+        int64_t by = (int64_t)(by_s / av_q2d(st->tb));
+        int64_t half = (st->npkts ? st->pkts[0].dts : 0) + (int64_t)(0.5 / av_q2d(st->tb));
+        for (size_t i = 0; i < st->npkts; i++) {
+            struct probe_packet *pk = &st->pkts[i];
+            if (pk->dts < half)
+                continue;
+            pk->dts += by;
+            if (pk->pts != AV_NOPTS_VALUE)
+                pk->pts += by;
+        }
+    }
+}
+
+/* A clock that jumps 10 h ahead halfway (two recordings joined): the
+ * second part is re-timed to follow the first, the title lasts what the
+ * two parts last, and the re-timing survives the cache record; a jump
+ * back cannot be planned and says so. */
+static void test_timeline(const struct env *e)
+{
+    struct title_options o;
+    struct title_key key;
+    struct stat st;
+    struct probe *p = NULL;
+    struct title *t = NULL, *back = NULL;
+    uint8_t *rec = NULL;
+    size_t len = 0;
+
+    options(&o);
+    check_begin("timeline/jump-ahead-re-timed");
+    if (stat(e->ts, &st) == 0 && probe_source(e->ts, NULL, &p) == 0 && p->video) {
+        title_make_key(&key, &st, &o);
+        shift_second_half(p, 36000);
+        CHECK_INT(title_build(p, &key, &o, &t), 0);
+        CHECK(t && !t->error, "ERROR: %s", t && t->error ? t->error : "");
+        if (t && !t->error) {
+            double span = (double)(t->bounds[t->nseg] - t->bounds[0]) * av_q2d(t->tb);
+            CHECK_INT(t->timeline.n, 1);
+            CHECK(span > 0.9 && span < 1.3, "the title lasts %.3f s, not about 1", span);
+            CHECK_INT(record_write(t, &rec, &len), 0);
+            CHECK_INT(record_read(rec, len, &back), 0);
+            CHECK(back && back->timeline.n == 1 &&
+                  back->timeline.jump[0].at_us == t->timeline.jump[0].at_us &&
+                  back->timeline.jump[0].delta_us == t->timeline.jump[0].delta_us,
+                  "the re-timing did not survive the record");
+            /* the delta takes the second part back to about 0.5 s */
+            CHECK(t->timeline.jump[0].delta_us > 35999000000LL &&
+                  t->timeline.jump[0].delta_us < 36000100000LL,
+                  "delta %" PRId64 " us", t->timeline.jump[0].delta_us);
+        }
+    } else {
+        CHECK(0, "cannot probe %s", e->ts);
+    }
+    free(rec);
+    title_free(&back);
+    title_free(&t);
+    probe_free(&p);
+    check_end();
+
+    check_begin("timeline/jump-back-error");
+    if (stat(e->ts, &st) == 0 && probe_source(e->ts, NULL, &p) == 0 && p->video) {
+        title_make_key(&key, &st, &o);
+        shift_second_half(p, -36000);
+        CHECK_INT(title_build(p, &key, &o, &t), 0);
+        CHECK(t && t->error && strstr(t->error, "jump back"), "ERROR: %s",
+              t && t->error ? t->error : "(none)");
+    } else {
+        CHECK(0, "cannot probe %s", e->ts);
+    }
+    title_free(&t);
+    probe_free(&p);
+    check_end();
+}
+
 int main(void)
 {
     struct env e;
@@ -528,6 +607,7 @@ int main(void)
         test_read_error(&e);
         test_unreadable_then_fixed(&e);
         test_allocation_failures(&e);
+        test_timeline(&e);
     }
     env_end(&e);
     return check_summary("test_title");
