@@ -42,7 +42,7 @@ SRCS = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests
-UNIT_TESTS = vpath plan playlist ladder session audio cache title opts mux
+UNIT_TESTS = vpath plan playlist ladder session audio cache title opts optdoc mux
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
@@ -54,6 +54,9 @@ test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 test_audio_MODS    = make/audio title/probe base/log make/workbound
 test_opts_MODS     = face/opts title/ladder
+# test_optdoc reads README.md and man/hlsfs.1 from the source tree
+test_optdoc_MODS   = face/opts title/ladder
+test_optdoc_CFLAGS = -DHLSFS_TOP='"$(CURDIR)"'
 test_mux_MODS      = format/mux
 test_title_MODS    = title/library store/cache store/evict title/title title/probe title/plan title/ladder title/playlist title/vpath \
                      make/transcode make/remux format/mux make/demux make/workbound base/log
@@ -78,7 +81,7 @@ $(BUILD):
 objs_of = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$(test_$$*_MODS)) | $(BUILD)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(test_$*_CFLAGS) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 unit: $(UNIT_BINS)
 
