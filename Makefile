@@ -1,5 +1,6 @@
 # hlsfs: plain Makefile with pkg-config.
 #   make                 build ./hlsfs
+#   make unit            build and run the unit tests (T=name, CASE=prefix)
 #   make check           unit, integration and end-to-end tests (root, /dev/fuse)
 #   make check SANITIZE=1  the same under ASan + UBSan
 #   make e2e             only the end-to-end client tests (nginx, Chromium,
@@ -62,7 +63,7 @@ test_title_MODS    = title/library store/cache store/evict title/title title/pro
                      make/transcode make/remux format/mux make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
-.PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench
+.PHONY: all hlsfs check unit unit-bins integration e2e e2e-deps install uninstall deps demo undemo clean bench
 all: hlsfs
 
 hlsfs: $(BUILD)/hlsfs
@@ -83,7 +84,18 @@ objs_of = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$(test_$$*_MODS)) | $(BUILD)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(test_$*_CFLAGS) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
-unit: $(UNIT_BINS)
+# make unit: build and run every unit test (no root, /dev/fuse or npm);
+# make unit T=session: only test_session; CASE=prefix: only its cases whose
+# names start with prefix (the same as build/rel/tests/test_session prefix)
+unit-bins: $(UNIT_BINS)
+
+unit: $(if $(T),$(BUILD)/tests/test_$(T),$(UNIT_BINS))
+ifeq ($(T),)
+	@tests/run_test.sh
+	@tests/run.sh $(BUILD)/tests ./hlsfs ""
+else
+	@$(BUILD)/tests/test_$(T) $(CASE)
+endif
 
 # the cache churn benchmark of make bench, linked with the cache modules
 CHURN_MODS = store/cache store/evict base/log
@@ -91,7 +103,7 @@ $(BUILD)/bench/churn: bench/churn.c $(call objs_of,$(CHURN_MODS)) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
-check: hlsfs unit e2e-deps
+check: hlsfs unit-bins e2e-deps
 	@tests/run_test.sh
 	@tests/run.sh $(BUILD)/tests ./hlsfs
 
