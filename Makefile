@@ -1,5 +1,6 @@
 # hlsfs: plain Makefile with pkg-config.
 #   make                 build ./hlsfs
+#   make unit            build and run the unit tests (T=name, CASE=prefix)
 #   make check           unit, integration and end-to-end tests (root, /dev/fuse)
 #   make check SANITIZE=1  the same under ASan + UBSan
 #   make e2e             only the end-to-end client tests (nginx, Chromium,
@@ -48,7 +49,7 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests (and $(LIBS), or
 # test_X_LIBS when it has its own)
-UNIT_TESTS = vpath plan playlist ladder session audio cache title opts mux record tssize h264
+UNIT_TESTS = vpath plan playlist ladder session audio cache title opts optdoc mux record tssize h264
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
@@ -63,6 +64,9 @@ test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 test_audio_MODS    = make/audio make/source title/probe base/log make/workbound
 test_opts_MODS     = face/opts title/ladder format/tssize
+# test_optdoc reads README.md and man/hlsfs.1 from the source tree
+test_optdoc_MODS   = face/opts title/ladder format/tssize
+test_optdoc_CFLAGS = -DHLSFS_TOP='"$(CURDIR)"'
 test_mux_MODS      = format/mux
 test_tssize_MODS   = format/tssize format/mux
 test_record_MODS   = title/record title/title title/h264 title/hls title/framerate title/probe make/source make/workbound title/plan \
@@ -72,7 +76,7 @@ test_title_MODS    = make/source title/library store/cache store/evict title/rec
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
-.PHONY: all hlsfs check unit integration e2e e2e-deps install uninstall deps demo undemo clean bench \
+.PHONY: all hlsfs check unit unit-bins integration e2e e2e-deps install uninstall deps demo undemo clean bench \
         fuzz fuzz-mount fuzz-replay-san
 all: hlsfs
 
@@ -92,9 +96,20 @@ $(BUILD):
 objs_of = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $$(call objs_of,$$(test_$$*_MODS)) | $(BUILD)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(or $(test_$*_LIBS),$(LIBS))
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(test_$*_CFLAGS) $(LDFLAGS) $(test_$*_LDFLAGS) -o $@ $< $(filter %.o,$^) $(or $(test_$*_LIBS),$(LIBS))
 
-unit: $(UNIT_BINS)
+# make unit: build and run every unit test (no root, /dev/fuse or npm);
+# make unit T=session: only test_session; CASE=prefix: only its cases whose
+# names start with prefix (the same as build/rel/tests/test_session prefix)
+unit-bins: $(UNIT_BINS)
+
+unit: $(if $(T),$(BUILD)/tests/test_$(T),$(UNIT_BINS))
+ifeq ($(T),)
+	@tests/run_test.sh
+	@tests/run.sh $(BUILD)/tests ./hlsfs ""
+else
+	@$(BUILD)/tests/test_$(T) $(CASE)
+endif
 
 include tests/fuzz/fuzz.mk
 
@@ -104,7 +119,7 @@ $(BUILD)/bench/churn: bench/churn.c $(call objs_of,$(CHURN_MODS)) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
-check: hlsfs unit e2e-deps
+check: hlsfs unit-bins e2e-deps
 	@tests/run_test.sh
 	@tests/run.sh $(BUILD)/tests ./hlsfs
 

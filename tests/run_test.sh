@@ -45,4 +45,7 @@ expect nonzero-after-summary "unit: 1 passed, 1 failed" 1
 prog test_fail 'echo "FAIL e: why"; echo "test_fail: 0 passed, 1 failed"; exit 1'
 expect failed-case "unit: 0 passed, 1 failed" 1
 
+prog test_skip 'echo "PASS f"; echo "SKIP g: needs root"; echo "test_skip: 1 passed, 0 failed"'
+expect skipped-case "unit: 1 passed, 0 failed, 1 skipped" 0
+
 exit $status

@@ -1,10 +1,13 @@
 /*
- * opts: hlsfs's -o options (table, defaults, validation) and --help text.
+ * opts: hlsfs's -o options. One table (below) names each option, its type,
+ * default, range and help line; the fuse_opt spec, the defaults, the range
+ * checks with their messages and the --help text all come from it.
  * FUSE's own options are left in the argument list for libfuse.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,39 +17,99 @@
 
 #include <fuse.h>
 
+#include "hlsfs/fs.h"
+#include "hlsfs/ladder.h"
 #include "hlsfs/opts.h"
 
-#define DEFAULT_CACHE_SIZE   "10G"
-#define DEFAULT_SEGMENT_TIME "6"
-#define DEFAULT_PRESET       "veryfast"
-#define DEFAULT_AUDIO_RATE   "128k"
-#define DEFAULT_THREADS      "2"
-#define DEFAULT_MAX_AHEAD    "60"
-#define DEFAULT_IDLE_TIMEOUT "60"
-#define DEFAULT_SEGMENT_KEEP "720"
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
 
 enum { KEY_HELP, KEY_VERSION };
 
-#define OPT(t, p) { t, offsetof(struct hlsfs_opts, p), 1 }
-static const struct fuse_opt opt_spec[] = {
-    OPT("cache_dir=%s", cache_dir),
-    OPT("cache_size=%s", cache_size_s),
-    OPT("segment_time=%s", segment_time_s),
-    OPT("ladder=%s", ladder_s),
-    OPT("preset=%s", preset_s),
-    OPT("audio_bitrate=%s", audio_bitrate_s),
-    OPT("threads=%s", threads_s),
-    OPT("max_ahead=%s", max_ahead_s),
-    OPT("idle_timeout=%s", idle_timeout_s),
-    OPT("max_sessions=%s", max_sessions_s),
-    OPT("segment_keep=%s", segment_keep_s),
-    OPT("clean=%s", clean_s),
-    FUSE_OPT_KEY("-h", KEY_HELP),
-    FUSE_OPT_KEY("--help", KEY_HELP),
-    FUSE_OPT_KEY("-V", KEY_VERSION),
-    FUSE_OPT_KEY("--version", KEY_VERSION),
-    FUSE_OPT_END
+static const char *const presets[] = {
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+    "slow", "slower", "veryslow", "placebo", NULL,
 };
+
+static const char *const clean_modes[] = { "pressure", "eager", NULL };
+
+#define OFF(field) offsetof(struct hlsfs_opts, field)
+#define NAME(n)    .name = n, .templ = n "=%s"
+
+/* In the order of the man page. */
+static const struct opt_desc table[] = {
+    { NAME("cache_dir"), .arg = "DIR", .type = OPT_PATH,
+      .def_doc = "/var/cache/hlsfs as root; otherwise $XDG_CACHE_HOME/hlsfs, "
+                 "or ~/.cache/hlsfs",
+      .text = OFF(cache_dir), .value = OFF(cache_dir),
+      .help = "LMDB cache directory, created if missing" },
+    { NAME("cache_size"), .arg = "SIZE", .type = OPT_SIZE, .def = "10G",
+      .lo = 16 << 20,
+      .text = OFF(cache_size_s), .value = OFF(cache_size),
+      .help = "cap of the cache file, K/M/G/T suffixes (powers of 1024); "
+              "past 90% of it, segments are evicted down to 75%" },
+    { NAME("segment_time"), .arg = "SECS", .type = OPT_NUMBER, .def = "6",
+      .lo = 1, .hi = 60, .unit = "seconds",
+      .text = OFF(segment_time_s), .value = OFF(segment_time),
+      .help = "target segment duration, decimals allowed" },
+    { NAME("ladder"), .arg = "H:RATE,...", .type = OPT_LADDER,
+      .def = "360:800k,480:1400k,720:2800k,1080:5000k,1440:8000k,2160:14000k",
+      .text = OFF(ladder_s), .value = OFF(title.ladder),
+      .help = "transcoded rungs by picture height (short side, 2 to 8640) "
+              "and bit rate (64k to 200M), at most 16; only rungs up to "
+              "the source's size" },
+    { NAME("preset"), .arg = "NAME", .type = OPT_CHOICE, .def = "veryfast",
+      .choices = presets,
+      .text = OFF(preset_s), .value = OFF(preset),
+      .help = "x264 preset" },
+    { NAME("threads"), .arg = "N", .type = OPT_COUNT, .def = "2",
+      .lo = 1, .hi = 64,
+      .text = OFF(threads_s), .value = OFF(title.video.threads),
+      .help = "x264 slice, decoder and scaler threads per segment encode; "
+              "part of what shapes the bytes" },
+    { NAME("audio_bitrate"), .arg = "RATE", .type = OPT_RATE, .def = "128k",
+      .lo = 32000, .hi = 512000,
+      .text = OFF(audio_bitrate_s), .value = OFF(title.audio_bit_rate),
+      .help = "AAC-LC stereo 48 kHz bit rate, with k (1000) or in bit/s" },
+    { NAME("max_ahead"), .arg = "SECS", .type = OPT_NUMBER, .def = "60",
+      .lo = 0, .hi = 3600, .unit = "seconds",
+      .text = OFF(max_ahead_s), .value = OFF(max_ahead),
+      .help = "readahead past the furthest segment read; 0 turns it off" },
+    { NAME("idle_timeout"), .arg = "SECS", .type = OPT_NUMBER, .def = "60",
+      .lo = 0.1, .hi = 86400, .unit = "seconds",
+      .text = OFF(idle_timeout_s), .value = OFF(idle_timeout),
+      .help = "a session with no reads stops after this" },
+    /* read by libfuse's fuse_parse_cmdline; main.c applies the default */
+    { NAME("max_threads"), .arg = "N", .type = OPT_FUSE,
+      .def = STRINGIFY(FS_MAX_THREADS),
+      .help = "FUSE worker threads (libfuse's own default is 10): readers "
+              "waiting for encodes each hold one, the rest keep answering" },
+    { NAME("max_sessions"), .arg = "N", .type = OPT_COUNT,
+      .def_doc = "the number of online processors", .lo = 1, .hi = 256,
+      .text = OFF(max_sessions_s), .value = OFF(max_sessions),
+      .help = "segments readers wait for encoded at once, plus as many "
+              "readahead ones at nice +10" },
+    { NAME("segment_keep"), .arg = "SECS", .type = OPT_NUMBER, .def = "720",
+      .lo = 0, .hi = 1e7, .unit = "seconds",
+      .text = OFF(segment_keep_s), .value = OFF(segment_keep),
+      .help = "in titles of 5 minutes or more, segments further than this "
+              "behind every reader are evicted first" },
+    { NAME("clean"), .arg = "MODE", .type = OPT_CHOICE, .def = "pressure",
+      .choices = clean_modes,
+      .text = OFF(clean_s), .value = OFF(clean_eager),
+      .help = "'pressure': evict only when the cache is full; 'eager': also "
+              "drop segments segment_keep behind the readers at once" },
+};
+
+#define N_OPTS (sizeof(table) / sizeof(table[0]))
+
+const struct opt_desc *opts_table(size_t *n)
+{
+    *n = N_OPTS;
+    return table;
+}
+
+#define FIELD(o, off, type) ((type *)(void *)((char *)(o) + (off)))
 
 /* "720:2800k": a rung of a ladder option. */
 static int looks_like_rung(const char *arg)
@@ -143,118 +206,184 @@ static char *default_cache_dir(void)
     return strdup(buf);
 }
 
-/* A number in [lo, hi], or -EINVAL after saying which option is wrong. */
-static int parse_number(const char *name, const char *text, const char *def,
-                        double lo, double hi, double *out)
+/* A bound as the help and the messages show it: 16, 0.1, 10000000. */
+static void format_bound(char *buf, size_t size, double v)
 {
-    const char *s = text ? text : def;
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, size, "%.0f", v);
+    else
+        snprintf(buf, size, "%g", v);
+}
+
+/* 16777216 as "16M": the largest suffix that divides it. */
+static void format_size(char *buf, size_t size, uint64_t v)
+{
+    static const char suffix[] = "KMGT";
+    int i = -1;
+    while (i < 3 && v && v % 1024 == 0) {
+        v /= 1024;
+        i++;
+    }
+    if (i < 0)
+        snprintf(buf, size, "%llu", (unsigned long long)v);
+    else
+        snprintf(buf, size, "%llu%c", (unsigned long long)v, suffix[i]);
+}
+
+/* What the option accepts, for --help: "1 to 60 seconds", "at least 16M". */
+static void format_range(char *buf, size_t size, const struct opt_desc *d)
+{
+    char lo[32], hi[32];
+    size_t n = 0;
+
+    buf[0] = '\0';
+    switch (d->type) {
+    case OPT_NUMBER: case OPT_COUNT:
+        format_bound(lo, sizeof(lo), d->lo);
+        format_bound(hi, sizeof(hi), d->hi);
+        snprintf(buf, size, "%s to %s%s%s", lo, hi, d->unit ? " " : "",
+                 d->unit ? d->unit : "");
+        break;
+    case OPT_SIZE:
+        format_size(lo, sizeof(lo), (uint64_t)d->lo);
+        snprintf(buf, size, "at least %s", lo);
+        break;
+    case OPT_RATE:
+        format_bound(lo, sizeof(lo), d->lo / 1000);
+        format_bound(hi, sizeof(hi), d->hi / 1000);
+        snprintf(buf, size, "%sk to %sk", lo, hi);
+        break;
+    case OPT_CHOICE:
+        for (const char *const *c = d->choices; *c && n < size; c++)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s",
+                                  c == d->choices ? "" : c[1] ? ", " : " or ",
+                                  *c);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The computed defaults: the cache directory and the number of cores. */
+static char *computed_default(const struct opt_desc *d)
+{
+    if (d->type == OPT_PATH)
+        return default_cache_dir();
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%ld", cores > 0 ? cores : 1);
+    return strdup(buf);
+}
+
+static int number_refused(const struct opt_desc *d, const char *s)
+{
+    char lo[32], hi[32];
+    format_bound(lo, sizeof(lo), d->lo);
+    format_bound(hi, sizeof(hi), d->hi);
+    fprintf(stderr, "hlsfs: %s '%s' must be a number%s%s from %s to %s\n",
+            d->name, s, d->unit ? " of " : "", d->unit ? d->unit : "", lo, hi);
+    return -EINVAL;
+}
+
+/* A relative cache directory made absolute (it need not exist yet). */
+static int absolute_dir(char **dir)
+{
+    if ((*dir)[0] == '/')
+        return 0;
+    char *abs = realpath(*dir, NULL);
+    if (!abs) {
+        char cwd[PATH_MAX], buf[PATH_MAX * 2];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return -errno;
+        snprintf(buf, sizeof(buf), "%s/%s", cwd, *dir);
+        if (!(abs = strdup(buf)))
+            return -ENOMEM;
+    }
+    free(*dir);
+    *dir = abs;
+    return 0;
+}
+
+/* Option d's text s into its field, or -EINVAL after saying why. Numbers
+ * are checked against their range before any cast. */
+static int parse_value(const struct opt_desc *d, const char *s,
+                       struct hlsfs_opts *o)
+{
     char *end;
-    errno = 0;
-    *out = strtod(s, &end);
-    if (errno || end == s || *end || !(*out >= lo) || *out > hi) {
-        fprintf(stderr, "hlsfs: %s '%s' must be a number from %g to %g\n",
-                name, s, lo, hi);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-/* A count: a whole number from lo to hi (checked before any cast). */
-static int parse_count(const char *name, const char *text, const char *def,
-                       int lo, int hi, int *out)
-{
     double v;
-    if (parse_number(name, text, def, lo, hi, &v) < 0)
-        return -EINVAL;
-    if (v != (double)(int)v) {
-        fprintf(stderr, "hlsfs: %s '%s' must be a whole number\n", name,
-                text ? text : def);
-        return -EINVAL;
-    }
-    *out = (int)v;
-    return 0;
-}
 
-static int valid_preset(const char *p)
-{
-    static const char *const presets[] = {
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
-        "slow", "slower", "veryslow", "placebo",
-    };
-    for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
-        if (!strcmp(p, presets[i]))
-            return 1;
-    return 0;
-}
-
-static int validate_encoding(struct hlsfs_opts *o)
-{
-    struct title_options *t = &o->title;
-
-    t->segment_time = o->segment_time;
-    if (o->ladder_s) {
-        if (ladder_parse(o->ladder_s, &t->ladder) < 0) {
-            fprintf(stderr, "hlsfs: ladder '%s' is not a list of HEIGHT:RATE "
-                    "(e.g. 360:800k,720:2800k)\n", o->ladder_s);
+    switch (d->type) {
+    case OPT_SIZE: {
+        uint64_t *out = FIELD(o, d->value, uint64_t);
+        if (opts_parse_size(s, out) < 0 || *out < (uint64_t)d->lo) {
+            char lo[32];
+            format_size(lo, sizeof(lo), (uint64_t)d->lo);
+            fprintf(stderr, "hlsfs: %s '%s' is not a size of at least %s "
+                    "(e.g. 512M, 10G)\n", d->name, s, lo);
             return -EINVAL;
         }
-    } else {
-        ladder_default(&t->ladder);
+        return 0;
     }
-    t->video.preset = o->preset_s ? o->preset_s : DEFAULT_PRESET;
-    if (!valid_preset(t->video.preset)) {
-        fprintf(stderr, "hlsfs: preset '%s' is not an x264 preset "
-                "(ultrafast ... veryslow)\n", t->video.preset);
-        return -EINVAL;
+    case OPT_NUMBER: case OPT_COUNT:
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || end == s || *end || !(v >= d->lo) || v > d->hi)
+            return number_refused(d, s);
+        if (d->type == OPT_NUMBER) {
+            *FIELD(o, d->value, double) = v;
+            return 0;
+        }
+        if (v != (double)(int)v) {
+            fprintf(stderr, "hlsfs: %s '%s' must be a whole number\n",
+                    d->name, s);
+            return -EINVAL;
+        }
+        *FIELD(o, d->value, int) = (int)v;
+        return 0;
+    case OPT_RATE: {
+        double kbit = strtod(s, &end);
+        if (end != s && (*end == 'k' || *end == 'K') && end[1] == '\0')
+            ;
+        else if (end != s && *end == '\0')
+            kbit /= 1000.0;
+        else
+            kbit = -1;
+        if (!(kbit >= d->lo / 1000 && kbit <= d->hi / 1000)) {
+            char lo[32], hi[32];
+            format_bound(lo, sizeof(lo), d->lo / 1000);
+            format_bound(hi, sizeof(hi), d->hi / 1000);
+            fprintf(stderr, "hlsfs: %s '%s' must be %sk to %sk\n", d->name, s,
+                    lo, hi);
+            return -EINVAL;
+        }
+        *FIELD(o, d->value, int64_t) = (int64_t)(kbit * 1000 + 0.5);
+        return 0;
     }
-    const char *ab = o->audio_bitrate_s ? o->audio_bitrate_s : DEFAULT_AUDIO_RATE;
-    char *end;
-    double kbit = strtod(ab, &end);
-    if (end != ab && (*end == 'k' || *end == 'K') && end[1] == '\0')
-        kbit *= 1.0;
-    else if (end != ab && *end == '\0')
-        kbit /= 1000.0;
-    else
-        kbit = -1;
-    if (!(kbit >= 32 && kbit <= 512)) {
-        fprintf(stderr, "hlsfs: audio_bitrate '%s' must be 32k to 512k\n", ab);
+    case OPT_LADDER:
+        if (ladder_parse(s, FIELD(o, d->value, struct ladder)) < 0) {
+            fprintf(stderr, "hlsfs: %s '%s' is not a list of HEIGHT:RATE "
+                    "(e.g. 360:800k,720:2800k)\n", d->name, s);
+            return -EINVAL;
+        }
+        return 0;
+    case OPT_CHOICE:
+        for (int i = 0; d->choices[i]; i++)
+            if (!strcmp(s, d->choices[i])) {
+                *FIELD(o, d->value, int) = i;
+                return 0;
+            }
+        char range[256];
+        format_range(range, sizeof(range), d);
+        fprintf(stderr, "hlsfs: %s '%s' must be %s\n", d->name, s, range);
         return -EINVAL;
+    default:
+        return 0;
     }
-    t->audio_bit_rate = (int64_t)(kbit * 1000 + 0.5);
-    t->audio_sample_rate = 48000;
-    if (parse_count("threads", o->threads_s, DEFAULT_THREADS, 1, 64,
-                    &t->video.threads) < 0)
-        return -EINVAL;
-    if (parse_number("max_ahead", o->max_ahead_s, DEFAULT_MAX_AHEAD, 0, 3600,
-                     &o->max_ahead) < 0 ||
-        parse_number("idle_timeout", o->idle_timeout_s, DEFAULT_IDLE_TIMEOUT, 0.1,
-                     86400, &o->idle_timeout) < 0)
-        return -EINVAL;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    char def_sessions[24];
-    snprintf(def_sessions, sizeof(def_sessions), "%ld", cores > 0 ? cores : 1);
-    if (parse_count("max_sessions", o->max_sessions_s, def_sessions, 1, 256,
-                    &o->max_sessions) < 0)
-        return -EINVAL;
-    if (parse_number("segment_keep", o->segment_keep_s, DEFAULT_SEGMENT_KEEP,
-                     0, 1e7, &o->segment_keep) < 0)
-        return -EINVAL;
-    if (!o->clean_s || !strcmp(o->clean_s, "pressure")) {
-        o->clean_eager = 0;
-    } else if (!strcmp(o->clean_s, "eager")) {
-        o->clean_eager = 1;
-    } else {
-        fprintf(stderr, "hlsfs: clean '%s' must be 'pressure' or 'eager'\n",
-                o->clean_s);
-        return -EINVAL;
-    }
-    return 0;
 }
 
 static int validate(struct hlsfs_opts *o)
 {
     struct stat st;
-    char *end;
 
     if (!o->source) {
         fprintf(stderr, "hlsfs: missing SOURCE (see --help)\n");
@@ -270,99 +399,118 @@ static int validate(struct hlsfs_opts *o)
     free(o->source);
     o->source = abs;
 
-    if (opts_parse_size(o->cache_size_s ? o->cache_size_s : DEFAULT_CACHE_SIZE,
-                        &o->cache_size) < 0 || o->cache_size < (16u << 20)) {
-        fprintf(stderr, "hlsfs: cache_size '%s' is not a size of at least 16M "
-                "(e.g. 512M, 10G)\n", o->cache_size_s);
-        return -EINVAL;
-    }
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const struct opt_desc *d = &table[i];
+        char **text = FIELD(o, d->text, char *);
+        char *computed = NULL;
+        int ret;
 
-    const char *seg = o->segment_time_s ? o->segment_time_s : DEFAULT_SEGMENT_TIME;
-    errno = 0;
-    o->segment_time = strtod(seg, &end);
-    if (errno || end == seg || *end || !(o->segment_time >= 1.0) ||
-        o->segment_time > 60.0) {
-        fprintf(stderr, "hlsfs: segment_time '%s' must be a number of seconds "
-                "from 1 to 60\n", seg);
-        return -EINVAL;
-    }
-
-    if (validate_encoding(o) < 0)
-        return -EINVAL;
-    if (!o->cache_dir && !(o->cache_dir = default_cache_dir()))
-        return -ENOMEM;
-    if (o->cache_dir[0] != '/') {
-        char *abs_cache = realpath(o->cache_dir, NULL);
-        if (!abs_cache) {
-            char cwd[PATH_MAX], buf[PATH_MAX * 2];
-            if (!getcwd(cwd, sizeof(cwd)))
-                return -errno;
-            snprintf(buf, sizeof(buf), "%s/%s", cwd, o->cache_dir);
-            abs_cache = strdup(buf);
-            if (!abs_cache)
+        if (d->type == OPT_FUSE)
+            continue;
+        if (d->type == OPT_PATH) {
+            if (!*text && !(*text = computed_default(d)))
                 return -ENOMEM;
+            if ((ret = absolute_dir(text)) < 0)
+                return ret;
+            continue;
         }
-        free(o->cache_dir);
-        o->cache_dir = abs_cache;
+        if (!*text && !d->def && !(computed = computed_default(d)))
+            return -ENOMEM;
+        ret = parse_value(d, *text ? *text : d->def ? d->def : computed, o);
+        free(computed);
+        if (ret < 0)
+            return ret;
     }
+
+    struct title_options *t = &o->title;
+    t->segment_time = o->segment_time;
+    t->video.preset = presets[o->preset];
+    t->audio_sample_rate = 48000;
     return 0;
 }
 
 int opts_parse(struct fuse_args *args, struct hlsfs_opts *o)
 {
-    if (fuse_opt_parse(args, o, opt_spec, opt_proc) == -1)
+    struct fuse_opt spec[N_OPTS + 5];
+    size_t n = 0;
+
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (table[i].type != OPT_FUSE)
+            spec[n++] = (struct fuse_opt){ table[i].templ,
+                                           (unsigned long)table[i].text, 1 };
+    spec[n++] = (struct fuse_opt)FUSE_OPT_KEY("-h", KEY_HELP);
+    spec[n++] = (struct fuse_opt)FUSE_OPT_KEY("--help", KEY_HELP);
+    spec[n++] = (struct fuse_opt)FUSE_OPT_KEY("-V", KEY_VERSION);
+    spec[n++] = (struct fuse_opt)FUSE_OPT_KEY("--version", KEY_VERSION);
+    spec[n] = (struct fuse_opt)FUSE_OPT_END;
+    if (fuse_opt_parse(args, o, spec, opt_proc) == -1)
         return -EINVAL;
     if (o->show_help || o->show_version)
         return 0;
     return validate(o);
 }
 
+/* Words of text from column 'col' up to column 78, continued lines
+ * indented to 'indent'. */
+static void write_wrapped(FILE *f, const char *text, int col, int indent)
+{
+    const char *p = text;
+    while (*p) {
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        int len = (int)(p - w);
+        if (col > indent && col + 1 + len > 78) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(w, 1, (size_t)len, f);
+        col += len;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', f);
+}
+
+void opts_write_help(FILE *f, const char *progname)
+{
+    enum { INDENT = 27 };
+
+    fprintf(f, "usage: %s [options] SOURCE MOUNTPOINT\n"
+            "\n"
+            "Mirror SOURCE at MOUNTPOINT, showing every video file as a\n"
+            "directory of HLS playlists and MPEG-TS segments.\n"
+            "\n"
+            "hlsfs options:\n", progname);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const struct opt_desc *d = &table[i];
+        char range[256], text[1024];
+        int col = fprintf(f, "    -o %s=%s", d->name, d->arg);
+
+        if (col + 1 >= INDENT) {
+            fprintf(f, "\n");
+            col = 0;
+        }
+        fprintf(f, "%*s", INDENT - col, "");
+        format_range(range, sizeof(range), d);
+        snprintf(text, sizeof(text), "%s (%s%sdefault%s %s)", d->help, range,
+                 range[0] ? "; " : "", d->def ? "" : ":",
+                 d->def ? d->def : d->def_doc);
+        write_wrapped(f, text, INDENT, INDENT);
+    }
+    fprintf(f, "    -h, --help             print this help and exit\n"
+            "    -V, --version          print the version and exit\n"
+            "\n"
+            "Metrics (Prometheus text): MOUNTPOINT/.hlsfs/metrics\n"
+            "\n");
+}
+
 void opts_print_help(const char *progname)
 {
-    printf("usage: %s [options] SOURCE MOUNTPOINT\n"
-           "\n"
-           "Mirror SOURCE at MOUNTPOINT, showing every video file as a\n"
-           "directory of HLS playlists and MPEG-TS segments.\n"
-           "\n"
-           "hlsfs options:\n"
-           "    -o cache_dir=DIR       LMDB cache directory\n"
-           "                           (default $XDG_CACHE_HOME/hlsfs,\n"
-           "                           ~/.cache/hlsfs, /var/cache/hlsfs for root)\n"
-           "    -o cache_size=SIZE     cap of the cache file, K/M/G/T suffixes\n"
-           "                           (default " DEFAULT_CACHE_SIZE "); past 90%% of it,\n"
-           "                           segments are evicted down to 75%%\n"
-           "    -o segment_keep=SECS   segments further than this behind every\n"
-           "                           reader of a title of 5 minutes or more are\n"
-           "                           evicted first (default " DEFAULT_SEGMENT_KEEP ")\n"
-           "    -o clean=MODE          'pressure': evict only when the cache is\n"
-           "                           full (default); 'eager': also drop segments\n"
-           "                           segment_keep behind the readers at once\n"
-           "    -o segment_time=SECS   target segment duration, 1 to 60\n"
-           "                           (default " DEFAULT_SEGMENT_TIME ")\n"
-           "    -o ladder=H:RATE,...   transcoded rungs by picture height (short\n"
-           "                           side) and bit rate (default 360:800k,\n"
-           "                           480:1400k,720:2800k,1080:5000k,1440:8000k,\n"
-           "                           2160:14000k); only rungs up to the source\n"
-           "    -o preset=NAME         x264 preset (default " DEFAULT_PRESET ")\n"
-           "    -o threads=N           x264, decoder and scaler threads per segment\n"
-           "                           (default " DEFAULT_THREADS "); part of what shapes the bytes\n"
-           "    -o audio_bitrate=RATE  AAC-LC stereo 48 kHz bit rate (default\n"
-           "                           " DEFAULT_AUDIO_RATE ")\n"
-           "    -o max_ahead=SECS      readahead past the furthest segment read\n"
-           "                           (default " DEFAULT_MAX_AHEAD ")\n"
-           "    -o idle_timeout=SECS   a session with no reads stops after this\n"
-           "                           (default " DEFAULT_IDLE_TIMEOUT ")\n"
-           "    -o max_sessions=N      segments readers wait for encoded at once,\n"
-           "                           plus as many readahead ones at nice +10\n"
-           "                           (default: cores)\n"
-           "    -o max_threads=N       FUSE worker threads (default 256 here, not\n"
-           "                           libfuse's 10): readers waiting for encodes\n"
-           "                           each hold one, the rest keep answering\n"
-           "    -h, --help             print this help and exit\n"
-           "    -V, --version          print the version and exit\n"
-           "\n"
-           "Metrics (Prometheus text): MOUNTPOINT/.hlsfs/metrics\n"
-           "\n", progname);
+    opts_write_help(stdout, progname);
 }
 
 void opts_free(struct hlsfs_opts *o)
@@ -370,17 +518,8 @@ void opts_free(struct hlsfs_opts *o)
     if (!o)
         return;
     free(o->source);
-    free(o->cache_dir);
-    free(o->cache_size_s);
-    free(o->segment_time_s);
-    free(o->ladder_s);
-    free(o->preset_s);
-    free(o->audio_bitrate_s);
-    free(o->threads_s);
-    free(o->max_ahead_s);
-    free(o->idle_timeout_s);
-    free(o->max_sessions_s);
-    free(o->segment_keep_s);
-    free(o->clean_s);
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (table[i].type != OPT_FUSE)
+            free(*FIELD(o, table[i].text, char *));
     memset(o, 0, sizeof(*o));
 }

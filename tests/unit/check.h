@@ -6,11 +6,21 @@
  *     CHECK_INT(actual, expected);      integers, both values reported
  *     CHECK_STR(actual, expected);      strings (NULL-safe), first difference
  *     check_end();                      print "PASS name" or "FAIL name: why"
+ *     check_skip("why");                instead of check_end: "SKIP name: why"
+ *                                       (a case this run cannot make, e.g.
+ *                                       one that needs root), not counted
  *     return check_summary("test_x");   "test_x: N passed, N failed", 0 or 1
  *
  * The reason on a FAIL line is the first failed check of the case, with
  * file:line; later failures in the same case are counted. One state per
  * test program (this header is included by exactly one file of each).
+ *
+ * "test_x PREFIX" runs the program as usual but reports only the cases
+ * whose names start with PREFIX (the others' checks are not counted);
+ * check_begin returns 0 for a case left out, so that a test can skip its
+ * work: "if (!check_begin(...)) continue;". When no case matches, the
+ * program fails. (glibc passes argc and argv to constructors, which is
+ * how PREFIX is read without each test's main passing it on.)
  */
 #ifndef HLSFS_TESTS_CHECK_H
 #define HLSFS_TESTS_CHECK_H
@@ -26,12 +36,21 @@ struct check_state {
     int  case_failures;
     char reason[1024];
     int  passed, failed;
+    const char *only; /* report only cases starting with this (argv[1]) */
+    int  selected;    /* the current case is reported               */
 };
 
 static struct check_state check_st;
 
+__attribute__((constructor, unused))
+static void check_args_(int argc, char **argv)
+{
+    if (argc > 1 && argv && argv[1] && argv[1][0])
+        check_st.only = argv[1];
+}
+
 __attribute__((format(printf, 1, 2), unused))
-static void check_begin(const char *fmt, ...)
+static int check_begin(const char *fmt, ...)
 {
     va_list ap;
 
@@ -41,11 +60,19 @@ static void check_begin(const char *fmt, ...)
     check_st.in_case = 1;
     check_st.case_failures = 0;
     check_st.reason[0] = '\0';
+    check_st.selected = !check_st.only ||
+        !strncmp(check_st.name, check_st.only, strlen(check_st.only)) ||
+        !strcmp(check_st.name, "(outside any case)");
+    return check_st.selected;
 }
 
 __attribute__((unused))
 static void check_end(void)
 {
+    if (!check_st.selected) {
+        check_st.in_case = 0;
+        return;
+    }
     if (check_st.case_failures == 0) {
         printf("PASS %s\n", check_st.name);
         check_st.passed++;
@@ -60,6 +87,14 @@ static void check_end(void)
     check_st.in_case = 0;
 }
 
+__attribute__((unused))
+static void check_skip(const char *why)
+{
+    if (check_st.selected)
+        printf("SKIP %s: %s\n", check_st.name, why);
+    check_st.in_case = 0;
+}
+
 __attribute__((format(printf, 3, 4), unused))
 static void check_fail_(const char *file, int line, const char *fmt, ...)
 {
@@ -68,6 +103,8 @@ static void check_fail_(const char *file, int line, const char *fmt, ...)
 
     if (!check_st.in_case)
         check_begin("(outside any case)");
+    if (!check_st.selected)
+        return;
     if (check_st.case_failures++ > 0)
         return;
     n = snprintf(check_st.reason, sizeof(check_st.reason), "%s:%d: ",
@@ -130,6 +167,11 @@ static void check_str_(const char *file, int line, const char *expr,
 __attribute__((unused))
 static int check_summary(const char *program)
 {
+    if (check_st.only && check_st.passed + check_st.failed == 0) {
+        printf("FAIL %s: no case starts with \"%s\"\n", program,
+               check_st.only);
+        check_st.failed++;
+    }
     printf("%s: %d passed, %d failed\n", program, check_st.passed,
            check_st.failed);
     return check_st.failed ? 1 : 0;
