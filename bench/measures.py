@@ -788,24 +788,33 @@ SHARED_MEDIA = os.path.join(REPO_DIR, "..", "shared", "media")
 CONTENT_MIN_S = 10          # titles of the shared media at least this long
 CONTENT_SEGMENTS = 10       # segments read of each rendition (the first ones)
 LOWC_SECONDS = 20
-_LOWC_AUDIO = ["-f", "lavfi", "-i", f"anullsrc=r=48000:cl=stereo:d={LOWC_SECONDS}"]
+_LOWC_AUDIO = f"anullsrc=r=48000:cl=stereo:d={LOWC_SECONDS}"
 _LOWC_ENC = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "50",
-             "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-shortest"]
-# generated sources that undershoot a fixed rate, as real titles do
+             "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-t", str(LOWC_SECONDS)]
+# generated sources that undershoot a fixed rate, as real titles do: their
+# lavfi video inputs, and the graph that makes [v] of them
 LOWC = {
-    "still.mp4": ["-f", "lavfi", "-i", "testsrc=s=1280x720:r=25:d=0.04",
-                  "-vf", f"loop=loop=-1:size=1,trim=duration={LOWC_SECONDS}"],
-    "slideshow.mp4": ["-f", "lavfi", "-i", f"testsrc=s=1280x720:r=0.2:d={LOWC_SECONDS}",
-                      "-vf", "fps=25"],
-    "screen.mp4": ["-f", "lavfi", "-i", f"color=c=white:s=1280x720:r=25:d={LOWC_SECONDS}",
-                   "-f", "lavfi", "-i", f"testsrc=s=240x120:r=1:d={LOWC_SECONDS}",
-                   "-filter_complex", "[1]fps=25[b];[0][b]overlay=80:80"],
-    "cartoon.mp4": ["-f", "lavfi", "-i",
-                    f"life=s=1280x720:r=25:mold=10:ratio=0.1:death_color=#2040a0:"
-                    f"life_color=#f0c020,trim=duration={LOWC_SECONDS}"],
-    "dark.mp4": ["-f", "lavfi", "-i", f"testsrc2=s=1280x720:r=25:d={LOWC_SECONDS},"
-                 "eq=brightness=-0.35,noise=alls=2:allf=t"],
+    "still.mp4": (["testsrc=s=1280x720:r=25:d=0.04"],
+                  f"[0]loop=loop=-1:size=1,trim=duration={LOWC_SECONDS}[v]"),
+    "slideshow.mp4": ([f"testsrc=s=1280x720:r=0.2:d={LOWC_SECONDS}"], "[0]fps=25[v]"),
+    "screen.mp4": ([f"color=c=white:s=1280x720:r=25:d={LOWC_SECONDS}",
+                    f"testsrc=s=240x120:r=1:d={LOWC_SECONDS}"],
+                   "[1]fps=25[b];[0][b]overlay=80:80[v]"),
+    "cartoon.mp4": ([f"color=c=#3060c0:s=1280x720:r=25:d={LOWC_SECONDS}",
+                     f"color=c=#f0c020:s=240x240:r=25:d={LOWC_SECONDS}"],
+                    "[0][1]overlay=x='40+t*40':y='240+80*sin(t)'[v]"),
+    "dark.mp4": ([f"testsrc2=s=1280x720:r=25:d={LOWC_SECONDS}"],
+                 "[0]eq=brightness=-0.35,noise=alls=1:allf=t[v]"),
 }
+
+
+def _lowc_cmd(inputs, graph, out):
+    cmd = ["ffmpeg", "-v", "error", "-y"]
+    for i in inputs:
+        cmd += ["-f", "lavfi", "-i", i]
+    cmd += ["-f", "lavfi", "-i", _LOWC_AUDIO, "-filter_complex", graph,
+            "-map", "[v]", "-map", f"{len(inputs)}:a"]
+    return cmd + _LOWC_ENC + [out]
 
 
 def _duration(path):
@@ -838,8 +847,7 @@ def _content_sources(folder):
         out = os.path.join(gen, n)
         if not os.path.exists(out):
             log(f"[12] generating {n} (once; reused from bench/.cache later)")
-            run(["ffmpeg", "-v", "error", "-y"] + recipe + _LOWC_AUDIO + _LOWC_ENC +
-                [out + ".part.mp4"])
+            run(_lowc_cmd(recipe[0], recipe[1], out + ".part.mp4"))
             os.replace(out + ".part.mp4", out)
         os.link(out, os.path.join(folder, n))
         names.append(n)
@@ -897,7 +905,7 @@ def m_content_padding(ctx):
     ctx.note(12, f"The titles of ../shared/media of {CONTENT_MIN_S} s or more and five "
              f"generated {LOWC_SECONDS} s 720p sources (a still picture, a slideshow of "
              "a picture every 5 s, a screen-recording-like white page with one region "
-             "changing once a second, a flat-colour cellular automaton, a dark "
+             "changing once a second, a flat-colour square moving over a flat background, a dark "
              "low-noise scene; silent AAC), one fresh mount; the first "
              f"{CONTENT_SEGMENTS} segments of every rendition read; the share is the "
              "bytes in TS packets of PID 0x1FFF.")

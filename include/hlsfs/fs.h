@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "hlsfs/list.h"
 #include "hlsfs/metrics.h"
 
 struct handle;
@@ -32,7 +33,8 @@ struct fs_context {
     struct segstore *store;        /* pins of open segments; may be NULL */
     struct metrics_sources metrics;  /* what .hlsfs/metrics shows        */
     pthread_mutex_t open_lock;     /* initialised by the owner           */
-    struct handle  *open;          /* fs.c's open handles, by open_lock  */
+    struct list     open;          /* fs.c's open handles, by open_lock;
+                                      list_init'ed by the owner          */
 };
 
 /* The operations table; private_data must be a struct fs_context. */

@@ -68,7 +68,7 @@ struct handle {
                                       segment without its padding      */
     size_t           data_len;
     int              error;        /* H_SEGMENT, protected by lock     */
-    struct handle   *prev, *next;  /* fs_context.open, by its open_lock */
+    struct list_node link;         /* in fs_context.open, by open_lock  */
 };
 
 static struct fs_context *ctx(void)
@@ -414,9 +414,7 @@ static struct handle *handle_new(enum handle_kind kind)
     h->fd = -1;
     pthread_mutex_init(&h->lock, NULL);
     pthread_mutex_lock(&c->open_lock);
-    if ((h->next = c->open))
-        h->next->prev = h;
-    c->open = h;
+    list_push_front(&c->open, &h->link);
     pthread_mutex_unlock(&c->open_lock);
     return h;
 }
@@ -426,12 +424,7 @@ static void handle_free_in(struct fs_context *c, struct handle *h)
     if (!h)
         return;
     pthread_mutex_lock(&c->open_lock);
-    if (h->prev)
-        h->prev->next = h->next;
-    else
-        c->open = h->next;
-    if (h->next)
-        h->next->prev = h->prev;
+    list_remove(&c->open, &h->link);
     pthread_mutex_unlock(&c->open_lock);
     if (h->fd >= 0)
         close(h->fd);
@@ -456,8 +449,8 @@ static void handle_free(struct handle *h)
 
 void fs_release_open(struct fs_context *c)
 {
-    while (c->open)
-        handle_free_in(c, c->open);
+    while (c->open.n)
+        handle_free_in(c, LIST_ENTRY(list_first(&c->open), struct handle, link));
 }
 
 static int hlsfs_open(const char *path, struct fuse_file_info *fi)

@@ -120,6 +120,7 @@ int main(int argc, char *argv[])
     memset(&cmd, 0, sizeof(cmd));
     memset(&fsctx, 0, sizeof(fsctx));
     pthread_mutex_init(&fsctx.open_lock, NULL);
+    list_init(&fsctx.open);
 
     if (opts_parse(&args, &opts) < 0)
         goto out_args;
