@@ -47,6 +47,8 @@
 
 #define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
 #define MAX_ATTEMPTS 4
+#define MIN_RATE     8000    /* bit/s no attempt goes below: libx264 counts
+                                in kbit/s and refuses to open at 0      */
 
 /* Output picture before rotation (rotation swaps the sides). */
 static void prerotate_size(const struct title_rendition *r, int *w, int *h)
@@ -683,14 +685,17 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
         ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, out, len, &bytes, &what);
         if (ret != AVERROR(EOVERFLOW))
             break;
-        log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"
-                 PRIu64 ", encoding again at a lower rate", path, r->name, seg,
-                 bytes, r->sizes[seg]);
         /* aim as far under the plan as this attempt was over it, and at
          * least 10 % lower */
         double cut = bytes ? (double)r->sizes[seg] / (double)bytes : 0.5;
         cut = cut * cut;
-        rate = (int64_t)((double)rate * (cut < 0.9 ? cut : 0.9));
+        int64_t lower = (int64_t)((double)rate * (cut < 0.9 ? cut : 0.9));
+        if (lower < MIN_RATE)
+            break;
+        log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"
+                 PRIu64 ", encoding again at a lower rate", path, r->name, seg,
+                 bytes, r->sizes[seg]);
+        rate = lower;
     }
     if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
         log_info("%s: video/%s segment %ld: stopped (shutting down)", path, r->name, seg);

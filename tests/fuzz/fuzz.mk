@@ -47,8 +47,8 @@ fuzz: $(FUZZ_BUILD)/fuzz_title
 	@new=0; for f in $(FUZZ_BUILD)/artifacts/crash-* $(FUZZ_BUILD)/artifacts/timeout-* \
 	    $(FUZZ_BUILD)/artifacts/oom-* $(FUZZ_BUILD)/artifacts/leak-*; do \
 	  [ -f "$$f" ] || continue; \
-	  [ -e $(FUZZ_REGRESS)/$${f##*/} ] && continue; \
-	  cp "$$f" $(FUZZ_REGRESS)/ && new=$$((new + 1)) && echo "new regression input: $(FUZZ_REGRESS)/$${f##*/}"; \
+	  if [ -e $(FUZZ_REGRESS)/$${f##*/} ]; then rm -f "$$f"; continue; fi; \
+	  mv "$$f" $(FUZZ_REGRESS)/ && new=$$((new + 1)) && echo "new regression input: $(FUZZ_REGRESS)/$${f##*/}"; \
 	done; echo "fuzz: $$new new regression input(s) in $(FUZZ_REGRESS)"
 
 # The replay of make check: the target with a main() of its own (replay.c),
