@@ -896,8 +896,10 @@ def m_content_padding(ctx):
                              f"{100 * share:.0f} %")
             tot = sum(t for t, _ in pad.values())
             nul = sum(u for _, u in pad.values())
+            if not tot:
+                continue            # not a title (audio only, or unreadable)
             rows.append(row(12, f"padding, `{n}` ({tot / 1e6:.1f} MB read)",
-                            f"{100 * nul / tot:.1f} % of bytes" if tot else "—",
+                            f"{100 * nul / tot:.1f} % of bytes",
                             peer="by rendition", peer_value=", ".join(parts)))
     rmtree(folder)
     mean = sum(shares_all) / len(shares_all) if shares_all else None
