@@ -5,6 +5,7 @@
  * A rung is named by the short side of its picture ("720p" is 1280x720
  * for a 16:9 source, 720x1280 for a portrait one) and offered only when
  * the source's short side is at least that large: nothing is upscaled.
+ * Its rate is fitted to what the source spends (ladder_select).
  */
 #ifndef HLSFS_LADDER_H
 #define HLSFS_LADDER_H

@@ -1,5 +1,6 @@
 /*
- * ladder: rendition ladder, rung picture sizes and segment byte bounds
+ * ladder: rendition ladder fitted to the source's rate, rung picture
+ * sizes and segment byte bounds
  * (the elementary-stream budget of a rate; its MPEG-TS framing is
  * tssize.c's).
  */
