@@ -402,6 +402,43 @@ static void test_master_all_rungs(const struct env *e)
     check_end();
 }
 
+/* The ladder is fitted to what the source spends (title.c measures it
+ * from the index): va's 20-odd kbit/s get a 48p rung at the floor, below
+ * the 64 kbit/s the ladder alone gives a picture that small; dense's
+ * ~550 kbit/s are no cap for the same ladder. Both have the original and
+ * so two renditions. */
+static void test_ladder_fits(const struct env *e)
+{
+    const char *srcs[] = { e->va, e->dense };
+    for (int k = 0; k < 2; k++) {
+        struct title_options o;
+        struct title_key key;
+        struct probe *p = NULL;
+        struct title *t = NULL;
+        struct stat st;
+
+        check_begin("title/ladder-fits-%s", k ? "dense" : "va");
+        options(&o);
+        CHECK_INT(stat(srcs[k], &st), 0);
+        title_make_key(&key, &st, &o);
+        CHECK_INT(probe_source(srcs[k], NULL, &p), 0);
+        if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
+            const struct title_rendition *orig = title_find(t, REND_VIDEO, "original");
+            const struct title_rendition *r = title_find(t, REND_VIDEO, "48p");
+            CHECK(orig && r, "original %p, 48p %p", (void *)orig, (void *)r);
+            if (r && !k)
+                CHECK_INT(r->bit_rate, LADDER_FLOOR_MIN_BPS);
+            if (r && k)
+                CHECK_INT(r->bit_rate, 64000);
+        } else {
+            CHECK(0, "no title built");
+        }
+        title_free(&t);
+        probe_free(&p);
+        check_end();
+    }
+}
+
 /* ---- making segments ------------------------------------------------ */
 
 /* A read that fails with EIO (the source through libavformat's concat
@@ -617,6 +654,7 @@ int main(void)
         test_key_bytes();
         test_partial_index(&e);
         test_master_all_rungs(&e);
+        test_ladder_fits(&e);
         test_read_error(&e);
         test_unreadable_then_fixed(&e);
         test_allocation_failures(&e);
