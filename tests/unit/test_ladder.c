@@ -244,6 +244,22 @@ static void test_fit(void)
         CHECK_INT(n, k);
         check_end();
     }
+    /* a user's ladder is capped the same way: 300 kbit/s of 720p H.264
+     * need less than 240:300k and 480:1M, and 240p is then under 192k */
+    check_begin("fit/user-ladder-capped");
+    struct ladder u;
+    CHECK_INT(ladder_parse("240:300k,480:1M", &u), 0);
+    struct ladder_source us = { 1280, 720, 300000, 100, 1 };
+    struct ladder_choice uc[LADDER_MAX];
+    CHECK_INT(ladder_select(&u, &us, uc), 2);
+    CHECK_INT(uc[0].height, 240);
+    CHECK_INT(uc[1].height, 480);
+    for (int k = 0; k < 2; k++) {
+        double need = need_of(300000, 100, 1280, 720, uc[k].width_px, uc[k].height_px);
+        CHECK(llabs(uc[k].bit_rate - (long long)need) <= 1, "%dp at %lld, need %.0f",
+              uc[k].height, (long long)uc[k].bit_rate, need);
+    }
+    check_end();
     /* the same source at a lower rate never gets a higher rung rate */
     check_begin("fit/rate-lower-never-higher");
     for (long long r = 20000; r < 20000000; r = r * 3 / 2) {
