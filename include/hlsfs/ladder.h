@@ -5,6 +5,7 @@
  * A rung is named by the short side of its picture ("720p" is 1280x720
  * for a 16:9 source, 720x1280 for a portrait one) and offered only when
  * the source's short side is at least that large: nothing is upscaled.
+ * Its rate is fitted to what the source spends (ladder_select).
  */
 #ifndef HLSFS_LADDER_H
 #define HLSFS_LADDER_H
@@ -44,12 +45,58 @@ struct ladder_choice {
     int64_t bit_rate;
 };
 
-/* Rungs for a source of display size w x h (after sample aspect ratio
- * and rotation). When the source is smaller than every rung, one rung at
- * the source's own short side with the lowest rung's bits per pixel. A
- * rung whose picture would be longer than LADDER_MAX_SIDE is left out.
- * Returns the number written to out (at most LADDER_MAX). */
-int ladder_select(const struct ladder *l, int display_w, int display_h,
+/* What the ladder is fitted to: the picture as displayed (after sample
+ * aspect ratio and rotation), what the source's video spends and how
+ * many bits its codec spends for what H.264 spends in 100. */
+struct ladder_source {
+    int     display_w, display_h;
+    int64_t bit_rate;    /* mean rate of the video packets, bit/s; 0: unknown */
+    int     cost_pct;    /* ladder_codec_cost_pct; 0 counts as 100             */
+    int     original;    /* the source is also offered copied ("original")     */
+};
+
+/* A rung is never planned at more than the source needs at its size:
+ * its rate is at most
+ *     bit_rate * 100 / cost_pct * (rung pixels / source pixels)^0.75 * 1.3
+ * but not below LADDER_FLOOR_BPS (at 640x360 and larger; less in
+ * proportion to pixels^0.75 for smaller pictures, at least
+ * LADDER_FLOOR_MIN_BPS), and never above the rung's own rate. */
+#define LADDER_NEED_EXP      0.75
+#define LADDER_NEED_MARGIN   1.3
+#define LADDER_FLOOR_BPS     100000
+#define LADDER_FLOOR_PIXELS  (640 * 360)
+#define LADDER_FLOOR_MIN_BPS 32000
+
+/* Every title has at least two video renditions (the original counts)
+ * and one under LADDER_CELLULAR_BPS (Apple's HLS authoring specification,
+ * 9.9 and 9.21): when the ladder gives fewer, or none that low, one rung
+ * is added at half the short side of the smallest, at that rung's bits
+ * per pixel (within the need and floor above), at most
+ * LADDER_CELLULAR_RATE when no rung is under LADDER_CELLULAR_BPS, and
+ * below the smallest rung's rate. */
+#define LADDER_CELLULAR_BPS  192000
+#define LADDER_CELLULAR_RATE 145000
+
+/* Bits the codec (libavcodec's name: "h264", "hevc") spends for what
+ * H.264 spends in 100: HEVC and VP9 65, AV1 50, MPEG-1/2/4 part 2,
+ * H.263, VC-1 and their kin 150, anything else 100. */
+int ladder_codec_cost_pct(const char *codec_name);
+
+/* The highest rate a rung of w x h pixels is planned at for source s
+ * (the need above, floored; INT64_MAX when the source's rate is
+ * unknown). */
+int64_t ladder_rung_cap(const struct ladder_source *s, int w, int h);
+
+/* Rungs for source s, smallest first, strictly growing in size and rate.
+ * The candidates are the ladder's rungs no larger than the source's short
+ * side (when the source is smaller than every rung, one at its own short
+ * side with the lowest rung's bits per pixel); a rung whose picture would
+ * be longer than LADDER_MAX_SIDE is left out. Each is capped
+ * (ladder_rung_cap); one whose capped rate is not below that of the
+ * next larger rung is left out; then the rung for two renditions and
+ * cellular is added (above). Returns the number written to out (at most
+ * LADDER_MAX). */
+int ladder_select(const struct ladder *l, const struct ladder_source *s,
                   struct ladder_choice *out);
 
 /* Largest MPEG-TS segment, in bytes (a multiple of 188), that a video

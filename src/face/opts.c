@@ -57,7 +57,7 @@ static const struct opt_desc table[] = {
       .text = OFF(ladder_s), .value = OFF(title.ladder),
       .help = "transcoded rungs by picture height (short side, 2 to 8640) "
               "and bit rate (64k to 200M), at most 16; only rungs up to "
-              "the source's size" },
+              "the source's size, capped at what it needs" },
     { NAME("preset"), .arg = "NAME", .type = OPT_CHOICE, .def = "veryfast",
       .choices = presets,
       .text = OFF(preset_s), .value = OFF(preset),

@@ -1,9 +1,12 @@
 /*
- * ladder: rendition ladder, rung picture sizes and segment byte bounds
+ * ladder: rendition ladder fitted to the source's rate, rung picture
+ * sizes and segment byte bounds
  * (the elementary-stream budget of a rate; its MPEG-TS framing is
  * tssize.c's).
  */
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,17 +121,70 @@ static void choose(int short_side, int64_t rate, int dw, int dh,
     }
 }
 
-int ladder_select(const struct ladder *l, int dw, int dh,
+int ladder_codec_cost_pct(const char *codec_name)
+{
+    static const struct {
+        const char *name;
+        int         pct;
+    } costs[] = {
+        { "h264", 100 }, { "hevc", 65 }, { "vp9", 65 }, { "av1", 50 },
+        { "mpeg1video", 150 }, { "mpeg2video", 150 }, { "mpeg4", 150 },
+        { "msmpeg4v1", 150 }, { "msmpeg4v2", 150 }, { "msmpeg4v3", 150 },
+        { "h261", 150 }, { "h263", 150 }, { "h263p", 150 }, { "flv1", 150 },
+        { "wmv1", 150 }, { "wmv2", 150 }, { "wmv3", 150 }, { "vc1", 150 },
+        { "theora", 150 }, { "vp3", 150 }, { "vp6", 150 }, { "vp6f", 150 },
+        { "rv10", 150 }, { "rv20", 150 },
+    };
+    for (size_t i = 0; codec_name && i < sizeof(costs) / sizeof(costs[0]); i++)
+        if (!strcmp(codec_name, costs[i].name))
+            return costs[i].pct;
+    return 100;
+}
+
+/* The least a rung of w x h is planned at. */
+static int64_t floor_bps(int w, int h)
+{
+    double share = (double)w * h / LADDER_FLOOR_PIXELS;
+    double f = share >= 1 ? LADDER_FLOOR_BPS : LADDER_FLOOR_BPS * pow(share, LADDER_NEED_EXP);
+    return f < LADDER_FLOOR_MIN_BPS ? LADDER_FLOOR_MIN_BPS : (int64_t)f;
+}
+
+int64_t ladder_rung_cap(const struct ladder_source *s, int w, int h)
+{
+    if (s->bit_rate <= 0 || s->display_w <= 0 || s->display_h <= 0)
+        return INT64_MAX;
+    int cost = s->cost_pct > 0 ? s->cost_pct : 100;
+    double share = (double)w * h / ((double)s->display_w * s->display_h);
+    double need = (double)s->bit_rate * 100.0 / cost * pow(share, LADDER_NEED_EXP) *
+                  LADDER_NEED_MARGIN;
+    int64_t fl = floor_bps(w, h);
+    if (!(need < 1e15))
+        return INT64_MAX;
+    return need > (double)fl ? (int64_t)need : fl;
+}
+
+static int fits(const struct ladder_choice *c)
+{
+    return c->width_px <= LADDER_MAX_SIDE && c->height_px <= LADDER_MAX_SIDE;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+int ladder_select(const struct ladder *l, const struct ladder_source *s,
                   struct ladder_choice *out)
 {
-    int n = 0;
+    int64_t nominal[LADDER_MAX];
+    int n = 0, dw = s->display_w, dh = s->display_h;
     if (dw <= 0 || dh <= 0 || l->n <= 0)
         return 0;
     int src_short = dw < dh ? dw : dh;
     for (int i = 0; i < l->n && n < LADDER_MAX; i++)
         if (l->rungs[i].height <= src_short) {
             choose(l->rungs[i].height, l->rungs[i].bit_rate, dw, dh, &out[n]);
-            n += out[n].width_px <= LADDER_MAX_SIDE && out[n].height_px <= LADDER_MAX_SIDE;
+            n += fits(&out[n]);
         }
     if (src_short < l->rungs[0].height) {
         /* smaller than every rung: its own size, the lowest rung's bits
@@ -138,7 +194,47 @@ int ladder_select(const struct ladder *l, int dw, int dh,
         int64_t rate = (int64_t)(low->bit_rate * scale);
         choose(src_short & ~1 ? src_short & ~1 : 2, rate < 64000 ? 64000 : rate,
                dw, dh, &out[n]);
-        n += out[n].width_px <= LADDER_MAX_SIDE && out[n].height_px <= LADDER_MAX_SIDE;
+        n += fits(&out[n]);
+    }
+
+    /* no more than the source needs; from the largest down, a rung no
+     * cheaper than the one above it is left out */
+    int kept = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        struct ladder_choice c = out[i];
+        int64_t own = c.bit_rate;
+        c.bit_rate = min64(own, ladder_rung_cap(s, c.width_px, c.height_px));
+        if (kept && c.bit_rate >= out[n - kept].bit_rate)
+            continue;
+        kept++;
+        out[n - kept] = c;
+        nominal[n - kept] = own;
+    }
+    memmove(out, out + n - kept, (size_t)kept * sizeof(*out));
+    memmove(nominal, nominal + n - kept, (size_t)kept * sizeof(*nominal));
+    n = kept;
+
+    /* two renditions at least, one of them for cellular */
+    int cellular = n > 0 && out[0].bit_rate < LADDER_CELLULAR_BPS;
+    if (n > 0 && n < LADDER_MAX && (n + (s->original != 0) < 2 || !cellular)) {
+        struct ladder_choice c;
+        int half = (out[0].height / 2) & ~1;
+        if (half >= 2) {
+            choose(half, 0, dw, dh, &c);
+            double share = (double)c.width_px * c.height_px /
+                           ((double)out[0].width_px * out[0].height_px);
+            c.bit_rate = min64((int64_t)(nominal[0] * share),
+                               ladder_rung_cap(s, c.width_px, c.height_px));
+            if (!cellular)
+                c.bit_rate = min64(c.bit_rate, LADDER_CELLULAR_RATE);
+            if (c.bit_rate >= out[0].bit_rate)
+                c.bit_rate = out[0].bit_rate * 3 / 4;
+            if (fits(&c) && c.bit_rate > 0) {
+                memmove(out + 1, out, (size_t)n * sizeof(*out));
+                out[0] = c;
+                n++;
+            }
+        }
     }
     return n;
 }

@@ -387,7 +387,22 @@ static int build_rung(struct title *t, const struct probe_stream *v,
     return 0;
 }
 
-/* The video renditions: the copied original (H.264) and the ladder. */
+/* What the source's video spends, in bit/s: the bytes of its packets from
+ * the first keyframe on (none an edit list discards) over the title's
+ * duration; 0 when unknown. */
+static int64_t source_video_rate(const struct title *t, const struct probe_stream *v,
+                                 size_t first)
+{
+    uint64_t bytes = 0;
+    int64_t ms = plan_ms(t->bounds[0], t->bounds[t->nseg], t->tb.num, t->tb.den);
+    for (size_t i = first; i < v->npkts; i++)
+        if (!(v->pkts[i].flags & PROBE_PKT_DISCARD))
+            bytes += v->pkts[i].size;
+    return ms > 0 ? (int64_t)(bytes * 8000 / (uint64_t)ms) : 0;
+}
+
+/* The video renditions: the copied original (H.264) and the ladder,
+ * fitted to the source (ladder_select). */
 static int build_video(struct title *t, const struct probe_stream *v,
                        const size_t *key_pkt, const size_t *cuts, int forced,
                        const struct title_options *o)
@@ -415,7 +430,13 @@ static int build_video(struct title *t, const struct probe_stream *v,
         dw = dh;
         dh = tmp;
     }
-    int n = ladder_select(&o->ladder, (int)(dw + 0.5), (int)(dh + 0.5), choice);
+    struct ladder_source src = {
+        .display_w = (int)(dw + 0.5), .display_h = (int)(dh + 0.5),
+        .bit_rate = source_video_rate(t, v, key_pkt[0]),
+        .cost_pct = ladder_codec_cost_pct(avcodec_get_name(v->par->codec_id)),
+        .original = t->nrends > 0,     /* the copy is all there is so far */
+    };
+    int n = ladder_select(&o->ladder, &src, choice);
     if (n > 0) {
         struct title_rendition shape = { .range = NULL };
         int64_t *range = malloc(((size_t)t->nseg + 1) * sizeof(*range));

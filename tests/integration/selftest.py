@@ -122,23 +122,52 @@ class Transcoding(unittest.TestCase):
 
     def test_rungs(self):
         lad = parse_ladder(DEFAULT_LADDER)
+        # the rate unknown: every rung up to the short side, and one at half
+        # the smallest for cellular (none of them is under 192 kbit/s)
         names = [n for n, _, _ in expected_rungs(lad, 1920, 1080)]
-        self.assertEqual(names, ["360p", "480p", "720p", "1080p"])
-        (name, pics, rate), = expected_rungs(lad, 320, 180)
+        self.assertEqual(names, ["180p", "360p", "480p", "720p", "1080p"])
+        (low, _, low_rate), (name, pics, rate) = expected_rungs(lad, 320, 180)
         self.assertEqual((name, pics), ("180p", {(320, 180)}))
         self.assertEqual(rate, 200000)
-        (name, pics, rate), = expected_rungs(lad, 176, 144)
+        self.assertEqual((low, low_rate), ("90p", 50000))
+        (_, _, _), (name, pics, rate) = expected_rungs(lad, 176, 144)
         self.assertEqual((name, pics, rate), ("144p", {(176, 144)}, 128000))
-        (name, pics, _), = expected_rungs(lad, 161, 121)
+        # the original counts as a rendition: 144p is under 192 kbit/s
+        self.assertEqual([n for n, _, _ in expected_rungs(lad, 176, 144, original=True)],
+                         ["144p"])
+        (_, _, _), (name, pics, _) = expected_rungs(lad, 161, 121)
         self.assertEqual((name, pics), ("120p", {(160, 120)}))
         small = parse_ladder("120:200k,180:300k")
         self.assertEqual(dict((n, p) for n, p, _ in expected_rungs(small, 322, 182)),
-                         {"120p": {(212, 120)}, "180p": {(318, 180)}})
+                         {"60p": {(106, 60)}, "120p": {(212, 120)}, "180p": {(318, 180)}})
         # portrait (a rotated source): the short side is the width
         self.assertEqual(dict((n, p) for n, p, _ in expected_rungs(small, 180, 320)),
-                         {"120p": {(120, 214)}, "180p": {(180, 320)}})
-        (_, _, rate), = expected_rungs(parse_ladder("360:100k"), 64, 36)
+                         {"60p": {(60, 106), (60, 108)}, "120p": {(120, 214)}, "180p": {(180, 320)}})
+        (_, _, _), (_, _, rate) = expected_rungs(parse_ladder("360:100k"), 64, 36)
         self.assertEqual(rate, 64000)
+
+    def test_rungs_fit_the_source(self):
+        """The model agrees with test_ladder.c's table (ladder.c's rules)."""
+        lad = parse_ladder(DEFAULT_LADDER)
+
+        def fit(w, h, rate, codec, original):
+            return [(n, r) for n, _, r in expected_rungs(lad, w, h, rate, codec, original)]
+        self.assertEqual(fit(1920, 1080, 5000000, "h264", True),
+                         [("180p", 145000), ("360p", 800000), ("480p", 1400000),
+                          ("720p", 2800000), ("1080p", 5000000)])
+        self.assertEqual([n for n, _ in fit(1920, 1080, 220000, "h264", True)],
+                         ["480p", "720p", "1080p"])
+        self.assertEqual([n for n, _ in fit(1920, 1080, 10000, "av1", False)], ["540p", "1080p"])
+        self.assertEqual(fit(640, 360, 800000, "mpeg4", False), [("180p", 145000), ("360p", 693333)])
+        self.assertEqual(fit(176, 144, 100000, "h264", True), [("144p", 128000)])
+        self.assertEqual(fit(176, 144, 64000, "h263", False), [("72p", 32000), ("144p", 55466)])
+        for w, h, rate, codec, orig in [(1920, 1080, 220000, "h264", True),
+                                        (1280, 720, 600000, "h264", True),
+                                        (426, 240, 300000, "h264", True)]:
+            got = fit(w, h, rate, codec, orig)
+            self.assertGreaterEqual(len(got) + orig, 2)
+            self.assertLess(got[0][1], 192000)
+            self.assertEqual([r for _, r in got], sorted(set(r for _, r in got)))
 
     def test_audio_grid(self):
         from hlsit.media import Plan

@@ -30,6 +30,7 @@ struct env {
     char dir[64];
     char va[128];        /* 64x48 H.264 at 10 fps and AAC, 1 s, MP4 */
     char ts[128];        /* the same packets in MPEG-TS              */
+    char dense[128];     /* va's size, noisy and lossless: ~550 kbit/s */
 };
 
 static int run(const char *cmd)
@@ -53,6 +54,13 @@ static int env_start(struct env *e)
     snprintf(cmd, sizeof(cmd),
              "ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=64x48:rate=10:d=1 "
              "-f lavfi -i sine=r=48000:d=1 -c:v libx264 -g 5 -c:a aac '%s'", e->va);
+    if (run(cmd) < 0)
+        return -EIO;
+    snprintf(e->dense, sizeof(e->dense), "%s/dense.mp4", e->dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -v error -y -f lavfi -i "
+             "testsrc=size=64x48:rate=10:d=1,noise=alls=40:allf=t "
+             "-f lavfi -i sine=r=48000:d=1 -c:v libx264 -qp 0 -g 5 -c:a aac '%s'", e->dense);
     if (run(cmd) < 0)
         return -EIO;
     snprintf(e->ts, sizeof(e->ts), "%s/va.ts", e->dir);
@@ -349,8 +357,9 @@ static int count(const char *s, const char *what)
     return n;
 }
 
-/* A ladder of LADDER_MAX rungs, all below the source: every video
- * rendition is a variant of the master playlist. */
+/* A ladder of LADDER_MAX rungs, all below the source and (its rate high
+ * enough) none capped to the rate of another: every video rendition is a
+ * variant of the master playlist. */
 static void test_master_all_rungs(const struct env *e)
 {
     struct title_options o;
@@ -368,9 +377,9 @@ static void test_master_all_rungs(const struct env *e)
                        i ? "," : "", 18 + 2 * i, 100 + 10 * i);
     CHECK_INT(ladder_parse(spec, &o.ladder), 0);
     CHECK_INT(o.ladder.n, LADDER_MAX);
-    CHECK_INT(stat(e->va, &st), 0);
+    CHECK_INT(stat(e->dense, &st), 0);
     title_make_key(&key, &st, &o);
-    CHECK_INT(probe_source(e->va, NULL, &p), 0);
+    CHECK_INT(probe_source(e->dense, NULL, &p), 0);
     if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
         for (int i = 0; i < t->nrends; i++)
             nvideo += t->rends[i].kind == REND_VIDEO;
@@ -391,6 +400,43 @@ static void test_master_all_rungs(const struct env *e)
     title_free(&t);
     probe_free(&p);
     check_end();
+}
+
+/* The ladder is fitted to what the source spends (title.c measures it
+ * from the index): va's 20-odd kbit/s get a 48p rung at the floor, below
+ * the 64 kbit/s the ladder alone gives a picture that small; dense's
+ * ~550 kbit/s are no cap for the same ladder. Both have the original and
+ * so two renditions. */
+static void test_ladder_fits(const struct env *e)
+{
+    const char *srcs[] = { e->va, e->dense };
+    for (int k = 0; k < 2; k++) {
+        struct title_options o;
+        struct title_key key;
+        struct probe *p = NULL;
+        struct title *t = NULL;
+        struct stat st;
+
+        check_begin("title/ladder-fits-%s", k ? "dense" : "va");
+        options(&o);
+        CHECK_INT(stat(srcs[k], &st), 0);
+        title_make_key(&key, &st, &o);
+        CHECK_INT(probe_source(srcs[k], NULL, &p), 0);
+        if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
+            const struct title_rendition *orig = title_find(t, REND_VIDEO, "original");
+            const struct title_rendition *r = title_find(t, REND_VIDEO, "48p");
+            CHECK(orig && r, "original %p, 48p %p", (void *)orig, (void *)r);
+            if (r && !k)
+                CHECK_INT(r->bit_rate, LADDER_FLOOR_MIN_BPS);
+            if (r && k)
+                CHECK_INT(r->bit_rate, 64000);
+        } else {
+            CHECK(0, "no title built");
+        }
+        title_free(&t);
+        probe_free(&p);
+        check_end();
+    }
 }
 
 /* ---- making segments ------------------------------------------------ */
@@ -608,6 +654,7 @@ int main(void)
         test_key_bytes();
         test_partial_index(&e);
         test_master_all_rungs(&e);
+        test_ladder_fits(&e);
         test_read_error(&e);
         test_unreadable_then_fixed(&e);
         test_allocation_failures(&e);

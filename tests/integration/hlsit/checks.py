@@ -779,7 +779,8 @@ class TitleExpect:
         self.plan = sv.plan(segment_time)
         self.display = sv.display_size()
         self.original = sv.codec == "h264" and sv.quarter_turns == 0
-        rungs = expected_rungs(ladder, *self.display)
+        rungs = expected_rungs(ladder, *self.display, rate=sv.bit_rate, codec=sv.codec,
+                               original=self.original)
         self.rungs = {name: (pics, rate) for name, pics, rate in rungs}
         self.rung_names = [name for name, _, _ in rungs]
         self.videos = (["original"] if self.original else []) + self.rung_names

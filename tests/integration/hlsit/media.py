@@ -195,7 +195,7 @@ class SourceVideo:
             "stream=index,codec_name,profile,level,width,height,time_base,"
             "avg_frame_rate,r_frame_rate,pix_fmt,sample_aspect_ratio"
             ":stream_side_data=rotation"
-            ":packet=pts,dts,duration,flags",
+            ":packet=pts,dts,duration,size,flags",
         ], timeout=180)
         streams = data.get("streams") or []
         if not streams:
@@ -217,6 +217,7 @@ class SourceVideo:
         self.avg_frame_rate = parse_rate(st.get("avg_frame_rate"))
         self.r_frame_rate = parse_rate(st.get("r_frame_rate"))
         self.packets = []  # (pts, dts, duration, flags) in decode order, ints
+        self.sizes = []    # bytes of each of them
         for p in data.get("packets") or []:
             pts = p.get("pts")
             dts = p.get("dts")
@@ -228,6 +229,7 @@ class SourceVideo:
             if pts is None:
                 continue
             self.packets.append((int(pts), dts, int(p.get("duration") or 0), flags))
+            self.sizes.append(int(p.get("size") or 0))
         if not self.packets:
             fail("no video packets in %s" % path)
         self.key_pts = [p[0] for p in self.packets if "K" in p[3]]
@@ -265,6 +267,15 @@ class SourceVideo:
         last = max(self.packets, key=lambda p: p[0])
         dur = last[2] if last[2] > 0 else self.frame_ticks
         return self.seconds(last[0] + dur)
+
+    @property
+    def bit_rate(self):
+        """What the video spends, bit/s: its packets from the first keyframe
+        on over the time from that keyframe to the end (title.c's measure,
+        to within a frame of the end)."""
+        first = next(i for i, p in enumerate(self.packets) if "K" in p[3])
+        ms = int(round_half_up((self.end - self.origin) * 1000))
+        return sum(self.sizes[first:]) * 8000 // ms if ms > 0 else 0
 
     def fps(self):
         """Frame rate: the container's figure when it agrees (within 5 %)
@@ -407,22 +418,91 @@ def rung_picture(n, dw, dh):
     return {(short, l) for l in longs}
 
 
-def expected_rungs(ladder, dw, dh):
-    """[(name, {acceptable (w, h)}, bit rate)] of the transcoded rungs for a
-    source displayed at dw x dh: every rung up to the short side, or, when
-    the source is smaller than every rung, one rung at its own short side
-    rounded down to even, at the lowest rung's rate scaled by pixel count
-    (at least 64k)."""
+# The ladder's fit to the source (include/hlsfs/ladder.h): what the source
+# needs at a size, the floor, the cellular rung.
+NEED_EXP, NEED_MARGIN = 0.75, 1.3
+FLOOR_BPS, FLOOR_PIXELS, FLOOR_MIN_BPS = 100000, 640 * 360, 32000
+CELLULAR_BPS, CELLULAR_RATE = 192000, 145000
+MAX_SIDE = 16384
+CODEC_COST = dict([("h264", 100), ("hevc", 65), ("vp9", 65), ("av1", 50)] +
+                  [(c, 150) for c in ("mpeg1video", "mpeg2video", "mpeg4", "msmpeg4v1",
+                                      "msmpeg4v2", "msmpeg4v3", "h261", "h263", "h263p",
+                                      "flv1", "wmv1", "wmv2", "wmv3", "vc1", "theora",
+                                      "vp3", "vp6", "vp6f", "rv10", "rv20")])
+
+
+def _picture(n, dw, dh):
+    """The one picture ladder.c computes for rung n (for its pixel count)."""
+    def even(v):
+        return max(2, int(v / 2.0 + 0.5) * 2)
+    if dw >= dh:
+        return even(n * dw / dh), even(n)
+    return even(n), even(n * dh / dw)
+
+
+def rung_cap(w, h, dw, dh, rate, cost):
+    """The most a w x h rung is planned at for a source of dw x dh spending
+    rate bit/s in a codec of cost (H.264 = 100): its need, floored."""
+    if not rate or rate <= 0:
+        return None
+    share = float(w * h) / (float(dw) * dh)
+    need = rate * 100.0 / cost * share ** NEED_EXP * NEED_MARGIN
+    fshare = float(w * h) / FLOOR_PIXELS
+    fl = FLOOR_BPS if fshare >= 1 else FLOOR_BPS * fshare ** NEED_EXP
+    fl = FLOOR_MIN_BPS if fl < FLOOR_MIN_BPS else int(fl)
+    return int(need) if need > fl else fl
+
+
+def expected_rungs(ladder, dw, dh, rate=0, codec=None, original=False):
+    """[(name, {acceptable (w, h)}, bit rate)] of the transcoded rungs,
+    smallest first, for a source displayed at dw x dh whose video spends
+    rate bit/s (0: unknown) in codec, offered copied too when original.
+    The candidates: every rung up to the short side, or, when the source
+    is smaller than every rung, one rung at its own short side rounded
+    down to even, at the lowest rung's rate scaled by pixel count (at
+    least 64k). Each is capped at what the source needs at its size
+    (rung_cap); one no cheaper than the next larger is left out. When that
+    leaves fewer than two video renditions (original included) or none
+    under 192 kbit/s, a rung at half the smallest's short side is added,
+    at its bits per pixel within the cap, at most 145 kbit/s when none was
+    under 192 kbit/s, and below the smallest's rate."""
     if dw <= 0 or dh <= 0:
         return []
+    cost = CODEC_COST.get(codec, 100)
     short = min(dw, dh)
-    out = [("%dp" % n, rung_picture(n, dw, dh), rate) for n, rate in ladder if n <= short]
-    if not out:
+    cand = [(n, r) for n, r in ladder if n <= short][:16]
+    if short < ladder[0][0]:
         n = short & ~1 or 2
         low_n, low_rate = ladder[0]
-        rate = max(64000, int(low_rate * short * short / (low_n * low_n)))
-        out = [("%dp" % n, rung_picture(n, dw, dh), rate)]
-    return out
+        cand.append((n, max(64000, int(low_rate * (float(short) * short / (float(low_n) * low_n))))))
+    cand = [(n, r, _picture(n, dw, dh)) for n, r in cand]
+    cand = [(n, r, p) for n, r, p in cand if p[0] <= MAX_SIDE and p[1] <= MAX_SIDE]
+    kept = []        # (n, rate, nominal, picture), largest first
+    for n, nominal, pic in reversed(cand):
+        cap = rung_cap(pic[0], pic[1], dw, dh, rate, cost)
+        r = nominal if cap is None else min(nominal, cap)
+        if kept and r >= kept[-1][1]:
+            continue
+        kept.append((n, r, nominal, pic))
+    kept.reverse()
+    cellular = bool(kept) and kept[0][1] < CELLULAR_BPS
+    if kept and len(kept) < 16 and (len(kept) + (1 if original else 0) < 2 or not cellular):
+        n0, r0, nom0, pic0 = kept[0]
+        half = (n0 // 2) & ~1
+        if half >= 2:
+            pic = _picture(half, dw, dh)
+            share = float(pic[0] * pic[1]) / (float(pic0[0]) * pic0[1])
+            r = int(nom0 * share)
+            cap = rung_cap(pic[0], pic[1], dw, dh, rate, cost)
+            if cap is not None:
+                r = min(r, cap)
+            if not cellular:
+                r = min(r, CELLULAR_RATE)
+            if r >= r0:
+                r = r0 * 3 // 4
+            if pic[0] <= MAX_SIDE and pic[1] <= MAX_SIDE and r > 0:
+                kept.insert(0, (half, r, r, pic))
+    return [("%dp" % n, rung_picture(n, dw, dh), r) for n, r, _, _ in kept]
 
 
 AUDIO_RATE = 48000
