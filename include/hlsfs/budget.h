@@ -1,7 +1,8 @@
 /*
- * budget: how many elementary-stream bytes a transcoded video segment is
- * planned to take, predicted from what the source itself spent on that
- * segment (pure, no I/O; title.c plans each rung's sizes from it).
+ * budget: how many elementary-stream bytes a transcoded video or audio
+ * segment is planned to take, predicted from what the source itself spent
+ * on that segment (pure, no I/O; title.c plans each rendition's sizes
+ * from it).
  *
  * The source's bytes are scaled by the pixel ratio of rung to source,
  * sublinearly (^0.75: a smaller picture keeps most of its detail per
@@ -51,5 +52,20 @@ int budget_codec_percent(enum AVCodecID codec);
 uint64_t budget_video_payload_bytes(const struct budget_source *src, uint64_t src_bytes,
                                     long frames, int64_t duration_ms,
                                     int rung_w, int rung_h, int64_t bit_rate);
+
+/* Audio: the AAC (ADTS payload) bytes planned for one segment of 'frames'
+ * frames of 1024 samples at sample_rate, when the source spent src_bytes
+ * on that time in 'codec' with 'channels' channels: the source's bytes
+ * times what one byte of its codec is worth in AAC-LC (MP3 75 %, Opus and
+ * Vorbis 150 %, AC-3 and MP2 60 %), times sqrt(2 / channels) when it has
+ * more than two (they are mixed to stereo), with the margin; never below
+ * BUDGET_AUDIO_FLOOR_RATE, never above bit_rate (both over the segment's
+ * samples, as ladder_audio_payload_bytes). */
+#define BUDGET_AUDIO_FLOOR_RATE 24000
+
+int budget_audio_codec_percent(enum AVCodecID codec);
+
+uint64_t budget_audio_payload_bytes(enum AVCodecID codec, int channels, uint64_t src_bytes,
+                                    long frames, int sample_rate, int64_t bit_rate);
 
 #endif

@@ -63,5 +63,8 @@ uint64_t tssize_aac_segment_bytes(uint64_t es_bytes, long frames,
  * segment_bytes (0 when not even an empty stream fits). */
 uint64_t tssize_h264_payload_bytes(uint64_t segment_bytes, long frames,
                                    int64_t duration_ms);
+/* The same for AAC and tssize_aac_segment_bytes. */
+uint64_t tssize_aac_payload_bytes(uint64_t segment_bytes, long frames,
+                                  int64_t duration_ms);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * budget: per-segment byte budgets of the transcoded video rungs, from
- * the source's own packet sizes (budget.h).
+ * budget: per-segment byte budgets of the transcoded video rungs and
+ * audio renditions, from the source's own packet sizes (budget.h).
  */
 #include <math.h>
 
@@ -48,6 +48,36 @@ uint64_t budget_video_payload_bytes(const struct budget_source *src, uint64_t sr
     uint64_t floor_bytes = f * (BUDGET_FLOOR_FRAME_BYTES + px / BUDGET_FLOOR_FRAME_PIXELS) +
                            px / BUDGET_FLOOR_KEY_PIXELS;
 
+    if (want < floor_bytes)
+        want = floor_bytes;
+    return want < cap ? want : cap;
+}
+
+int budget_audio_codec_percent(enum AVCodecID codec)
+{
+    switch (codec) {
+    case AV_CODEC_ID_AAC:        return 100;
+    case AV_CODEC_ID_MP3:        return 75;
+    case AV_CODEC_ID_OPUS:
+    case AV_CODEC_ID_VORBIS:     return 150;
+    case AV_CODEC_ID_AC3:
+    case AV_CODEC_ID_EAC3:
+    case AV_CODEC_ID_MP2:        return 60;
+    default:                     return 100;
+    }
+}
+
+uint64_t budget_audio_payload_bytes(enum AVCodecID codec, int channels, uint64_t src_bytes,
+                                    long frames, int sample_rate, int64_t bit_rate)
+{
+    uint64_t cap = ladder_audio_payload_bytes(bit_rate, sample_rate, frames);
+    uint64_t floor_bytes = ladder_audio_payload_bytes(BUDGET_AUDIO_FLOOR_RATE, sample_rate,
+                                                      frames);
+    double need = (double)src_bytes * budget_audio_codec_percent(codec) / 100.0 *
+                  BUDGET_MARGIN_PCT / 100.0;
+    if (channels > 2)
+        need *= sqrt(2.0 / channels);
+    uint64_t want = (uint64_t)fmin(need, 1e18);
     if (want < floor_bytes)
         want = floor_bytes;
     return want < cap ? want : cap;

@@ -11,7 +11,8 @@
  * MPEG-TS size model (tssize.h) from each packet's size, and the real
  * segment, never larger, is padded up to it. An encoded rung's segment is
  * planned at the budget budget.c predicts from the source's bytes for it,
- * capped by the rung's rate bound (ladder.c); audio gets the rate bound.
+ * capped by the rung's rate bound (ladder.c); audio likewise, from the
+ * source's audio packets.
  * A rung's CODECS comes from h264.c. The
  * record (record.c) and the playlists (hls.c) are made elsewhere.
  */
@@ -506,9 +507,27 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     r->range[t->nseg] = origin + last * 1024;
     if (r->range[t->nseg] < r->range[t->nseg - 1])
         r->range[t->nseg] = r->range[t->nseg - 1];
-    for (long i = 0; i < t->nseg; i++)
-        r->sizes[i] = ladder_audio_segment_bytes(r->bit_rate, rate,
-                                                 (long)((r->range[i + 1] - r->range[i]) / 1024));
+    /* what the source spent on each segment's samples: its packets by
+     * decode time on the output's sample grid */
+    uint64_t *src_bytes = calloc((size_t)t->nseg, sizeof(*src_bytes));
+    if (!src_bytes)
+        return -ENOMEM;
+    for (size_t k = 0; k < a->npkts; k++) {
+        long s = segment_of(r->range, t->nseg, av_rescale_q(a->pkts[k].dts, a->tb, out_tb));
+        if (s >= 0)
+            src_bytes[s] += a->pkts[k].size;
+    }
+    for (long i = 0; i < t->nseg; i++) {
+        long frames = (long)((r->range[i + 1] - r->range[i]) / 1024);
+        uint64_t aac = budget_audio_payload_bytes(a->par->codec_id, a->par->ch_layout.nb_channels,
+                                                  src_bytes[i], frames, rate, r->bit_rate);
+        /* the segment's rate, rounded up; the bound itself when capped */
+        uint64_t f = frames > 0 ? (uint64_t)frames : 1;
+        int64_t seg_rate = (int64_t)((aac * 8 * (uint64_t)rate + f * 1024 - 1) / (f * 1024));
+        r->sizes[i] = ladder_audio_segment_bytes(seg_rate < r->bit_rate ? seg_rate : r->bit_rate,
+                                                 rate, frames);
+    }
+    free(src_bytes);
     return 0;
 }
 

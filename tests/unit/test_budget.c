@@ -117,6 +117,45 @@ static void test_deterministic(void)
     check_end();
 }
 
+static void test_audio(void)
+{
+    /* 6 s of 48 kHz: 281 frames of 1024 samples, at 128 kbit/s */
+    uint64_t cap = ladder_audio_payload_bytes(128000, 48000, 281);
+    uint64_t floor = ladder_audio_payload_bytes(BUDGET_AUDIO_FLOOR_RATE, 48000, 281);
+
+    check_begin("budget/audio_capped_floored");
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 1u << 20, 281, 48000,
+                                                    128000), (long long)cap);
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 48000, 128000),
+              (long long)floor);
+    /* a rate below the floor: the rate */
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 48000, 16000),
+              (long long)ladder_audio_payload_bytes(16000, 48000, 281));
+    check_end();
+
+    check_begin("budget/audio_prediction");
+    uint64_t prev = 0;
+    for (uint64_t s = 0; s < 200000; s += 101) {
+        uint64_t b = budget_audio_payload_bytes(AV_CODEC_ID_MP3, 2, s, 281, 48000, 128000);
+        if (b < prev) {
+            CHECK(0, "falls at %llu source bytes", (unsigned long long)s);
+            break;
+        }
+        prev = b;
+    }
+    /* 48 kbit/s of AAC: 1.5 times; Opus is worth more, 5.1 AC-3 less */
+    uint64_t src = 48000 * 6 / 8;
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, src, 281, 48000, 128000),
+              (long long)(src * 3 / 2));
+    uint64_t opus = budget_audio_payload_bytes(AV_CODEC_ID_OPUS, 2, src, 281, 48000, 128000);
+    CHECK(opus > src * 3 / 2 && opus < cap, "Opus at 48 kbit/s: %llu", (unsigned long long)opus);
+    CHECK(budget_audio_payload_bytes(AV_CODEC_ID_OPUS, 2, src * 4 / 3, 281, 48000, 128000) == cap,
+          "Opus at 64 kbit/s: the cap");
+    uint64_t ac3 = budget_audio_payload_bytes(AV_CODEC_ID_AC3, 6, 4 * src, 281, 48000, 128000);
+    CHECK(ac3 < cap && ac3 > floor, "5.1 AC-3 at 192 kbit/s: %llu", (unsigned long long)ac3);
+    check_end();
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -124,5 +163,6 @@ int main(void)
     test_monotonic();
     test_codecs();
     test_deterministic();
+    test_audio();
     return check_summary("test_budget");
 }
