@@ -49,11 +49,12 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests (and $(LIBS), or
 # test_X_LIBS when it has its own)
-UNIT_TESTS = vpath plan playlist ladder session audio cache title opts optdoc mux record tssize h264
+UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
 test_ladder_MODS   = title/ladder format/tssize
+test_budget_MODS   = title/budget title/ladder format/tssize
 test_session_MODS  = sched/session base/log
 # the scheduler stores through an interface: its test uses a fake in
 # memory, and links neither the store nor LMDB (libavutil: log.c's)
@@ -69,10 +70,10 @@ test_optdoc_MODS   = face/opts title/ladder format/tssize
 test_optdoc_CFLAGS = -DHLSFS_TOP='"$(CURDIR)"'
 test_mux_MODS      = format/mux
 test_tssize_MODS   = format/tssize format/mux
-test_record_MODS   = title/record title/title title/h264 title/hls title/framerate title/probe make/source make/workbound title/plan \
+test_record_MODS   = title/record title/title title/budget title/h264 title/hls title/framerate title/probe make/source make/workbound title/plan \
                      title/ladder title/playlist title/vpath format/mux format/tssize base/log
 test_h264_MODS     = title/h264
-test_title_MODS    = make/source title/library store/cache store/evict title/record title/title title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
+test_title_MODS    = make/source title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

@@ -39,6 +39,14 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
                       const struct transcode_config *cfg,
                       const struct work_bound *bound, uint8_t **out, size_t *len);
 
+/* The rate (bit/s) segment seg of r is encoded at first: what its planned
+ * size leaves for the elementary stream after the MPEG-TS framing
+ * (tssize.h) of the frames its duration holds at the title's frame rate,
+ * over its duration; never above r->bit_rate. From the title record's
+ * fields alone, so a title read back from its record gives the same. */
+int64_t transcode_segment_rate(const struct title *t, const struct title_rendition *r,
+                               long seg);
+
 /* The packets segment seg of r may send to its decoder before it fails. */
 long transcode_max_packets(const struct title *t, const struct title_rendition *r,
                            long seg);

@@ -58,4 +58,13 @@ uint64_t tssize_h264_segment_bytes(uint64_t es_bytes, long frames,
 uint64_t tssize_aac_segment_bytes(uint64_t es_bytes, long frames,
                                   int64_t duration_ms);
 
+/* The inverse for H.264: the most elementary-stream bytes whose
+ * tssize_h264_segment_bytes(es, frames, duration_ms) is at most
+ * segment_bytes (0 when not even an empty stream fits). */
+uint64_t tssize_h264_payload_bytes(uint64_t segment_bytes, long frames,
+                                   int64_t duration_ms);
+/* The same for AAC and tssize_aac_segment_bytes. */
+uint64_t tssize_aac_payload_bytes(uint64_t segment_bytes, long frames,
+                                  int64_t duration_ms);
+
 #endif

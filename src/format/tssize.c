@@ -72,6 +72,31 @@ uint64_t tssize_h264_segment_bytes(uint64_t es_bytes, long frames, int64_t durat
     return stream_bytes(es_bytes + f * TSSIZE_AUD_BYTES, f, duration_ms);
 }
 
+uint64_t tssize_h264_payload_bytes(uint64_t segment_bytes, long frames, int64_t duration_ms)
+{
+    uint64_t f = frames > 0 ? (uint64_t)frames : 1;
+    uint64_t tables = tssize_table_bytes(duration_ms);
+    uint64_t packets = segment_bytes > tables ? (segment_bytes - tables) / TSSIZE_PACKET : 0;
+    uint64_t per_frame = TSSIZE_AUD_BYTES + PES_HEADER_MAX + AF_MAX;
+    /* stream_bytes() inverted: the packets left after one partly filled
+     * packet per PES, less every frame's delimiter and PES overhead */
+    if (packets <= f || (packets - f) * TSSIZE_PAYLOAD <= f * per_frame)
+        return 0;
+    return (packets - f) * TSSIZE_PAYLOAD - f * per_frame;
+}
+
+uint64_t tssize_aac_payload_bytes(uint64_t segment_bytes, long frames, int64_t duration_ms)
+{
+    uint64_t f = frames > 0 ? (uint64_t)frames : 1;
+    uint64_t pes = f / AUDIO_FRAMES_PER_PES_MIN + 1;
+    uint64_t tables = tssize_table_bytes(duration_ms);
+    uint64_t packets = segment_bytes > tables ? (segment_bytes - tables) / TSSIZE_PACKET : 0;
+    uint64_t over = pes * (PES_HEADER_MAX + AF_MAX) + f * TSSIZE_ADTS_BYTES;
+    if (packets <= pes || (packets - pes) * TSSIZE_PAYLOAD <= over)
+        return 0;
+    return (packets - pes) * TSSIZE_PAYLOAD - over;
+}
+
 uint64_t tssize_aac_segment_bytes(uint64_t es_bytes, long frames, int64_t duration_ms)
 {
     uint64_t f = frames > 0 ? (uint64_t)frames : 1;

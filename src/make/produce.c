@@ -17,7 +17,27 @@
 #include "hlsfs/remux.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
+#include "hlsfs/tssize.h"
 #include "hlsfs/workbound.h"
+
+/* How far under its segment's budget the AAC encoder aims: the headroom
+ * the plan leaves it (ladder_audio_segment_bytes). */
+#define AUDIO_HEADROOM_PCT 5
+
+/* The AAC rate a segment is encoded at first: what its planned size
+ * leaves after the MPEG-TS framing and the headroom, over its samples;
+ * never above the rendition's rate. From the record's fields alone. */
+static int64_t audio_segment_rate(const struct title_rendition *r, long seg, int sample_rate)
+{
+    int64_t n = (r->range[seg + 1] - r->range[seg]) / 1024;
+    uint64_t f = n > 0 ? (uint64_t)n : 1;
+    int64_t ms = (int64_t)(f * 1024 * 1000 / (uint64_t)sample_rate) + 1;
+    uint64_t es = tssize_aac_payload_bytes(r->sizes[seg], (long)f, ms);
+    /* rounded up: a capped segment gets exactly the rendition's rate */
+    uint64_t aac = (es * 100 + 99 + AUDIO_HEADROOM_PCT) / (100 + AUDIO_HEADROOM_PCT);
+    uint64_t rate = aac * 8 * (uint64_t)sample_rate / (f * 1024);
+    return rate < (uint64_t)r->bit_rate ? (int64_t)rate : r->bit_rate;
+}
 
 struct audio_sink {
     struct mux              *mux;
@@ -48,7 +68,8 @@ static int audio_segment(const char *path, const struct source_io *io,
                          const struct work_bound *bound, uint8_t **out, size_t *len)
 {
     struct audio_params ap = { .sample_rate = o->audio_sample_rate,
-                               .bit_rate = r->bit_rate, .bound = bound,
+                               .bit_rate = audio_segment_rate(r, seg, o->audio_sample_rate),
+                               .bound = bound,
                                .timeline = &t->timeline };
     AVCodecParameters *par = avcodec_parameters_alloc();
     struct audio_sink sink = { 0 };

@@ -14,10 +14,11 @@
  * also has 'threads' threads inside (decoder, scaler slices, x264 slices).
  * None of this changes a byte: the pictures and their order are the same.
  *
- * Rate control aims the elementary stream at 95 % of bit_rate x duration
- * (average bit rate); a segment that still overflows its planned size is
- * encoded again at a rate lowered in proportion to the overflow, never
- * truncated.
+ * Rate control aims the elementary stream at 95 % of the segment's budget
+ * (average bit rate): what its planned size (budget.h) leaves after the
+ * MPEG-TS framing; a segment that still overflows its planned size is
+ * encoded again at a rate lowered in proportion to the overflow (the last
+ * time at a constant coarsest quantiser), never truncated.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,12 +44,14 @@
 #include "hlsfs/source.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
+#include "hlsfs/tssize.h"
 #include "hlsfs/workbound.h"
 
 #define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
 #define MAX_ATTEMPTS 4
-#define MIN_RATE     8000    /* bit/s no attempt goes below: libx264 counts
+#define MIN_RATE     8000    /* bit/s no attempt aims under: libx264 counts
                                 in kbit/s and refuses to open at 0      */
+#define LAST_RESORT_QP 51    /* the last attempt's constant quantiser     */
 
 /* Output picture before rotation (rotation swaps the sides). */
 static void prerotate_size(const struct title_rendition *r, int *w, int *h)
@@ -135,7 +138,11 @@ static int open_encoder(const struct title_rendition *r,
      * a segment, and unlike a VBV cap it gives the same bytes whatever the
      * thread timing. The segment's bound is rate x duration; a segment
      * that comes out larger is encoded again at a lower rate. */
-    enc->bit_rate = (int64_t)((double)rate * ABR_TARGET);
+    enc->bit_rate = rate > 0 ? (int64_t)((double)rate * ABR_TARGET) : 0;
+    if (rate <= 0)
+        /* the last resort: a constant, coarsest quantiser, which takes
+         * fewer bytes than any rate the budget could be missed at */
+        av_opt_set_int(enc->priv_data, "qp", LAST_RESORT_QP, 0);
     if (props) {
         enc->color_primaries = props->color_primaries;
         enc->color_trc = props->color_trc;
@@ -589,6 +596,23 @@ long transcode_max_packets(const struct title *t, const struct title_rendition *
     return n < 1e9 ? (long)n : 1000000000L;
 }
 
+int64_t transcode_segment_rate(const struct title *t, const struct title_rendition *r,
+                               long seg)
+{
+    int64_t ms = title_segment_ms(t, seg);
+    /* the frames the duration holds at the frame rate as the record keeps
+     * it (millionths), so that a title built now and one read back count
+     * the same; rounded down, as the plan allowed a few more, so that the
+     * target does not fall below the budget */
+    long long micro = llround(t->frame_rate * 1e6);
+    uint64_t frames = ms > 0 && micro > 0 ? (uint64_t)ms * (uint64_t)micro / 1000000000ull : 1;
+    if (ms <= 0)
+        return r->bit_rate;
+    uint64_t es = tssize_h264_payload_bytes(r->sizes[seg], (long)(frames ? frames : 1), ms);
+    uint64_t rate = es * 8000 / (uint64_t)ms;
+    return rate < (uint64_t)r->bit_rate ? (int64_t)rate : r->bit_rate;
+}
+
 /* One attempt at 'rate': the decoding side on a thread of its own feeds
  * this one, which encodes and muxes, so both run at once. On success
  * *out holds the segment's *len bytes (padding not included). */
@@ -676,7 +700,7 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
 {
     const char *what = "open";
     uint64_t bytes = 0;
-    int64_t rate = r->bit_rate;
+    int64_t rate = transcode_segment_rate(t, r, seg);
     int ret = 0;
 
     *out = NULL;
@@ -689,12 +713,18 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
          * least 10 % lower */
         double cut = bytes ? (double)r->sizes[seg] / (double)bytes : 0.5;
         cut = cut * cut;
+        if (rate == 0)
+            break;              /* the coarsest quantiser was too much */
         int64_t lower = (int64_t)((double)rate * (cut < 0.9 ? cut : 0.9));
-        if (lower < MIN_RATE)
-            break;
+        /* x264's average rate can miss a target far below what the
+         * picture needs by more than it misses a higher one: the last
+         * attempt does not aim, it takes the coarsest quantiser; so does
+         * one whose rate libx264 would not take */
+        if (attempt + 2 == MAX_ATTEMPTS || lower < MIN_RATE)
+            lower = 0;
         log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"
-                 PRIu64 ", encoding again at a lower rate", path, r->name, seg,
-                 bytes, r->sizes[seg]);
+                 PRIu64 ", encoding again %s", path, r->name, seg, bytes, r->sizes[seg],
+                 lower ? "at a lower rate" : "at the coarsest quantiser");
         rate = lower;
     }
     if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {

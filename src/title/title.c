@@ -9,8 +9,11 @@
  * copied rendition's segment i holds that stream's packets whose dts lies
  * in [range[i], range[i + 1]); its size is bounded in closed form by the
  * MPEG-TS size model (tssize.h) from each packet's size, and the real
- * segment, never larger, is padded up to it. Encoded rungs and audio get
- * the rate bounds of ladder.c; a rung's CODECS comes from h264.c. The
+ * segment, never larger, is padded up to it. An encoded rung's segment is
+ * planned at the budget budget.c predicts from the source's bytes for it,
+ * capped by the rung's rate bound (ladder.c); audio likewise, from the
+ * source's audio packets.
+ * A rung's CODECS comes from h264.c. The
  * record (record.c) and the playlists (hls.c) are made elsewhere.
  */
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/mathematics.h>
 
+#include "hlsfs/budget.h"
 #include "hlsfs/framerate.h"
 #include "hlsfs/h264.h"
 #include "hlsfs/hls.h"
@@ -39,7 +43,8 @@ static uint64_t options_hash(const struct title_options *o)
     char text[512], ladder[400];
     uint64_t h = 1469598103934665603ull;
     ladder_format(&o->ladder, ladder, sizeof(ladder));
-    snprintf(text, sizeof(text), "ladder=%s;preset=%s;threads=%d;aac=%lld@%d",
+    /* budget= names the model of budget.h: planned sizes follow it */
+    snprintf(text, sizeof(text), "ladder=%s;budget=1;preset=%s;threads=%d;aac=%lld@%d",
              ladder, o->video.preset, o->video.threads,
              (long long)o->audio_bit_rate, o->audio_sample_rate);
     for (const char *c = text; *c; c++)
@@ -273,11 +278,14 @@ static int build_original(struct title *t, const struct probe_stream *v,
     return plan_sizes(r, t, v);
 }
 
-/* Frames of each video segment, for the byte bound of encoded rungs: by
- * decode range, or with forced cuts (segments that share a keyframe) by
- * presentation time. */
+/* Frames of each video segment and the source's bytes for it, for the
+ * budgets of encoded rungs: by decode range, or with forced cuts
+ * (segments that share a keyframe) by presentation time; a segment cut
+ * after its keyframe also counts that keyframe's bytes, since the rung
+ * starts it with an IDR of its own. */
 static int segment_frames(const struct title *t, const struct title_rendition *shape,
-                          const struct probe_stream *v, int forced, long *frames)
+                          const struct probe_stream *v, const size_t *key_pkt,
+                          const size_t *cuts, int forced, long *frames, uint64_t *bytes)
 {
     long *seg = malloc((v->npkts ? v->npkts : 1) * sizeof(*seg));
     if (!seg)
@@ -291,9 +299,17 @@ static int segment_frames(const struct title *t, const struct title_rendition *s
     else
         assign_segments(shape, t->nseg, v, seg);
     memset(frames, 0, (size_t)t->nseg * sizeof(*frames));
+    memset(bytes, 0, (size_t)t->nseg * sizeof(*bytes));
     for (size_t i = 0; i < v->npkts; i++)
-        if (seg[i] >= 0)
+        if (seg[i] >= 0) {
             frames[seg[i]]++;
+            bytes[seg[i]] += v->pkts[i].size;
+        }
+    for (long i = 0; i < t->nseg; i++) {
+        size_t k = key_pkt[cuts[i]];
+        if (seg[k] != i)
+            bytes[i] += v->pkts[k].size;
+    }
     free(seg);
     return 0;
 }
@@ -364,7 +380,7 @@ nomem:
 static int build_rung(struct title *t, const struct probe_stream *v,
                       const size_t *key_pkt, const size_t *cuts,
                       const struct ladder_choice *c, const struct title_options *o,
-                      const long *frames)
+                      const long *frames, const uint64_t *src_bytes)
 {
     struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_ENCODE, v->index, v->tb);
 
@@ -380,10 +396,18 @@ static int build_rung(struct title *t, const struct probe_stream *v,
      * told the level CODECS names (title_rendition_level) */
     h264_rung_codecs(o->video.preset, r->width, r->height, t->frame_rate, r->bit_rate,
                      r->codecs, sizeof(r->codecs));
-    for (long i = 0; i < t->nseg; i++)
-        /* a few frames of slack: reordered pictures near the cuts */
-        r->sizes[i] = ladder_video_segment_bytes(r->bit_rate, title_segment_ms(t, i),
-                                                 frames[i] + 4);
+    /* each segment's budget follows what the source spent on it, up to
+     * the rung's rate bound; a few frames of slack: reordered pictures
+     * near the cuts */
+    const struct budget_source src = {
+        .codec = v->par->codec_id, .width = v->par->width, .height = v->par->height,
+    };
+    for (long i = 0; i < t->nseg; i++) {
+        int64_t ms = title_segment_ms(t, i);
+        uint64_t es = budget_video_payload_bytes(&src, src_bytes[i], frames[i] + 4, ms,
+                                                 r->width, r->height, r->bit_rate);
+        r->sizes[i] = tssize_h264_segment_bytes(es, frames[i] + 4, ms);
+    }
     return 0;
 }
 
@@ -409,10 +433,14 @@ static int build_video(struct title *t, const struct probe_stream *v,
 {
     struct ladder_choice choice[LADDER_MAX];
     long *frames = malloc((size_t)t->nseg * sizeof(*frames));
+    uint64_t *src_bytes = malloc((size_t)t->nseg * sizeof(*src_bytes));
     int ret = 0;
 
-    if (!frames)
+    if (!frames || !src_bytes) {
+        free(frames);
+        free(src_bytes);
         return -ENOMEM;
+    }
     /* MPEG-TS cannot say "rotate on display": a rotated source is only
      * offered upright, in the transcoded rungs; a copy cannot cut between
      * keyframes */
@@ -446,16 +474,17 @@ static int build_video(struct title *t, const struct probe_stream *v,
         }
         shape.range = range;
         video_ranges(&shape, t, v, key_pkt, cuts);
-        ret = segment_frames(t, &shape, v, forced, frames);
+        ret = segment_frames(t, &shape, v, key_pkt, cuts, forced, frames, src_bytes);
         free(range);
         if (ret < 0)
             goto done;
     }
     for (int i = 0; i < n; i++)
-        if ((ret = build_rung(t, v, key_pkt, cuts, &choice[i], o, frames)) < 0)
+        if ((ret = build_rung(t, v, key_pkt, cuts, &choice[i], o, frames, src_bytes)) < 0)
             goto done;
 done:
     free(frames);
+    free(src_bytes);
     return ret;
 }
 
@@ -499,9 +528,27 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     r->range[t->nseg] = origin + last * 1024;
     if (r->range[t->nseg] < r->range[t->nseg - 1])
         r->range[t->nseg] = r->range[t->nseg - 1];
-    for (long i = 0; i < t->nseg; i++)
-        r->sizes[i] = ladder_audio_segment_bytes(r->bit_rate, rate,
-                                                 (long)((r->range[i + 1] - r->range[i]) / 1024));
+    /* what the source spent on each segment's samples: its packets by
+     * decode time on the output's sample grid */
+    uint64_t *src_bytes = calloc((size_t)t->nseg, sizeof(*src_bytes));
+    if (!src_bytes)
+        return -ENOMEM;
+    for (size_t k = 0; k < a->npkts; k++) {
+        long s = segment_of(r->range, t->nseg, av_rescale_q(a->pkts[k].dts, a->tb, out_tb));
+        if (s >= 0)
+            src_bytes[s] += a->pkts[k].size;
+    }
+    for (long i = 0; i < t->nseg; i++) {
+        long frames = (long)((r->range[i + 1] - r->range[i]) / 1024);
+        uint64_t aac = budget_audio_payload_bytes(a->par->codec_id, a->par->ch_layout.nb_channels,
+                                                  src_bytes[i], frames, rate, r->bit_rate);
+        /* the segment's rate, rounded up; the bound itself when capped */
+        uint64_t f = frames > 0 ? (uint64_t)frames : 1;
+        int64_t seg_rate = (int64_t)((aac * 8 * (uint64_t)rate + f * 1024 - 1) / (f * 1024));
+        r->sizes[i] = ladder_audio_segment_bytes(seg_rate < r->bit_rate ? seg_rate : r->bit_rate,
+                                                 rate, frames);
+    }
+    free(src_bytes);
     return 0;
 }
 

@@ -21,6 +21,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from hlsit import budgets  # noqa: E402
 from hlsit import cachepolicy as cp  # noqa: E402
 from hlsit import checks as ck  # noqa: E402
 from hlsit import lazy  # noqa: E402
@@ -175,6 +176,9 @@ class Suite:
         if self.args.robust_only:
             self.phase_robust()
             return
+        if self.args.budgets_only:
+            self.phase_budgets()
+            return
         r.run("setup/fixtures", self.fx.generate, self.scratch, timeout=300)
         r.run("setup/codec_fixtures", self.generate_codec_fixtures, timeout=300)
         self.run_mount("fixtures", self.new_mount("fixtures", self.src, self.cache_a),
@@ -196,6 +200,7 @@ class Suite:
                        self.phase_segtime_reuse, needs=("segtime4/mount", "fixtures/mount"))
         self.run_codec_mounts()
         self.phase_robust()
+        self.phase_budgets()
         self.phase_cache_policy()
         if self.args.no_shared:
             note("--no-shared: the shared media corpus is not tested")
@@ -755,6 +760,27 @@ class Suite:
                                               m, needs=(mname,), timeout=180),
                        needs=("robust/crowd_fixture",))
 
+    # -- sizes that follow the content: budgets of still pictures -------------
+    def phase_budgets(self):
+        """Segments 0 and 1 read in a first mount, the rest after a remount
+        (the title from its record), all again with a fresh cache (the
+        title built again): the same sizes and bytes every time."""
+        r = self.r
+        src = self._dir("budgets-src-")
+        r.run("budgets/fixtures", budgets.make_fixtures, src, self._dir("budgets-scratch-"),
+              needs=("setup/tools",), timeout=120)
+        opts = {"max_ahead": 0, "preset": "ultrafast", "ladder": budgets.LADDER}
+        cache = self._dir("budgets-cache-")
+        seen = {}
+        steps = [("budgets1", cache, {0, 1}, "budgets/planned_low"),
+                 ("budgets2", cache, None, "budgets/remount_same"),
+                 ("budgets3", self._dir("budgets-cache-fresh-"), None, "budgets/fresh_same")]
+        for label, cdir, segs, check in steps:
+            def body(m, mname, segs=segs, check=check):
+                r.run(check, budgets.check_budgets, m, seen, segs, needs=(mname,), timeout=120)
+            self.run_mount(label, self.new_mount(label, src, cdir, options=opts), body,
+                           needs=("budgets/fixtures",))
+
     # -- the cache policy (SPEC §5) -------------------------------------------
     def phase_cache_policy(self):
         r = self.r
@@ -987,6 +1013,8 @@ def main(argv=None):
                     help="only the shared media corpus (to look into it)")
     ap.add_argument("--cache-only", action="store_true",
                     help="only the cache policy checks (to look into them)")
+    ap.add_argument("--budgets-only", action="store_true",
+                    help="only the per-segment budget checks (still pictures)")
     ap.add_argument("--robust-only", action="store_true",
                     help="only the robustness checks (to look into them)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")

@@ -302,6 +302,40 @@ static void test_pieces(void)
     check_end();
 }
 
+/* The H.264 segment bound inverted: the most elementary-stream bytes a
+ * planned size leaves, exactly. */
+static void test_h264_inverse(void)
+{
+    check_begin("tssize/h264_inverse");
+    static const long frames[] = { 1, 5, 184, 254, 1000 };
+    static const int64_t ms[] = { 40, 6000, 8367, 40000 };
+    for (size_t fi = 0; fi < sizeof(frames) / sizeof(frames[0]); fi++)
+        for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++)
+            for (uint64_t es = 0; es < 3000000; es = es * 3 / 2 + 977) {
+                uint64_t size = tssize_h264_segment_bytes(es, frames[fi], ms[mi]);
+                uint64_t back = tssize_h264_payload_bytes(size, frames[fi], ms[mi]);
+                CHECK(back >= es, "%llu bytes, %ld frames: %llu back",
+                      (unsigned long long)es, frames[fi], (unsigned long long)back);
+                CHECK(tssize_h264_segment_bytes(back, frames[fi], ms[mi]) <= size &&
+                      tssize_h264_segment_bytes(back + 1, frames[fi], ms[mi]) > size,
+                      "%llu bytes, %ld frames: %llu is not the most", (unsigned long long)es,
+                      frames[fi], (unsigned long long)back);
+            }
+    for (size_t fi = 0; fi < sizeof(frames) / sizeof(frames[0]); fi++)
+        for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++)
+            for (uint64_t es = 0; es < 300000; es = es * 3 / 2 + 97) {
+                uint64_t size = tssize_aac_segment_bytes(es, frames[fi], ms[mi]);
+                uint64_t back = tssize_aac_payload_bytes(size, frames[fi], ms[mi]);
+                CHECK(back >= es && tssize_aac_segment_bytes(back, frames[fi], ms[mi]) <= size &&
+                      tssize_aac_segment_bytes(back + 1, frames[fi], ms[mi]) > size,
+                      "AAC %llu bytes, %ld frames: %llu back", (unsigned long long)es,
+                      frames[fi], (unsigned long long)back);
+            }
+    CHECK_INT((long long)tssize_h264_payload_bytes(0, 10, 6000), 0);
+    CHECK_INT((long long)tssize_h264_payload_bytes(tssize_table_bytes(6000) + 188 * 10, 10, 6000), 0);
+    check_end();
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -309,5 +343,6 @@ int main(void)
     test_pieces();
     test_h264();
     test_aac();
+    test_h264_inverse();
     return check_summary("test_tssize");
 }

@@ -1,0 +1,119 @@
+"""Sizes that follow the content (budget.c): a still picture and a slow
+slideshow get video segments planned far below their rungs' nominal rate
+(and a silent soundtrack audio far below audio_bitrate),
+every segment reads back exactly its stat size and decodes to the frames
+its EXTINF holds, and a remount (the title read back from its record) and
+a fresh cache (the title built again) give the same sizes and bytes."""
+
+import hashlib
+import os
+import re
+import subprocess
+
+from .harness import Collector, expect, note
+
+LADDER = "360:800k,720:2800k"
+RATES = {"360p": 800000, "720p": 2800000}
+FPS = 25
+DURATION_S = 20
+BUDGET_SHARE_MAX = 0.25         # of the nominal rate, every rung and title
+AUDIO_RATE = 128000             # audio_bitrate's default
+AUDIO_SHARE_MAX = 0.5           # silence: the 24 kbit/s floor and its framing (39 %; 126 % before)
+TITLES = ("still.mp4", "slides.mp4")
+
+
+def _ffmpeg(args):
+    subprocess.run(["ffmpeg", "-v", "error", "-y"] + args, check=True,
+                   stdin=subprocess.DEVNULL)
+
+
+def make_fixtures(src, scratch):
+    """still.mp4: one test picture held 20 s; slides.mp4: four pictures,
+    5 s each. 1280x720 at 25 fps, a keyframe every 6 s; still.mp4 has a
+    silent AAC track."""
+    still = os.path.join(scratch, "still.png")
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=1280x720:r=1:d=1", "-frames:v", "1", still])
+    enc = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(6 * FPS),
+           "-keyint_min", str(6 * FPS), "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+           "-r", str(FPS)]
+    _ffmpeg(["-loop", "1", "-framerate", str(FPS), "-i", still,
+             "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", str(DURATION_S)] + enc +
+            ["-c:a", "aac", "-b:a", "128k", os.path.join(src, "still.mp4")])
+    # a new picture every 5 s: testsrc's moving parts, sampled at 0.2 fps
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=1280x720:r=0.2:d=%d" % DURATION_S,
+             "-vf", "fps=%d" % FPS] + enc + [os.path.join(src, "slides.mp4")])
+
+
+def _frames(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v",
+                          "-show_entries", "stream=nb_read_frames", "-of", "default=nw=1:nk=1",
+                          path], capture_output=True, text=True, check=True).stdout
+    counts = set(out.replace("|", " ").split())
+    return int(counts.pop()) if len(counts) == 1 else None
+
+
+def _segments(m, title, rung):
+    rd = os.path.join(m.mountpoint, title, "video", rung)
+    pl = open(os.path.join(rd, "index.m3u8")).read()
+    durs = [float(x) for x in re.findall(r"#EXTINF:([\d.]+),", pl)]
+    names = re.findall(r"^(\d+\.ts)$", pl, re.M)
+    expect(len(durs) == len(names) and names, "%s/%s: playlist %r" % (title, rung, pl[:200]))
+    return rd, list(zip(names, durs))
+
+
+def check_budgets(m, seen, segments=None):
+    """Every rung of both titles: planned bytes under BUDGET_SHARE_MAX of
+    the nominal rate; each segment (those of 'segments', all if None) reads
+    back its stat size and decodes to EXTINF x fps frames. Records each
+    segment's (size, sha256) in 'seen', and checks it against an earlier
+    mount's."""
+    c = Collector()
+    for title in TITLES:
+        d = os.path.join(m.mountpoint, title)
+        expect("ERROR" not in os.listdir(d), "%s: ERROR" % title)
+        for rung, rate in RATES.items():
+            rd, segs = _segments(m, title, rung)
+            sizes = [os.stat(os.path.join(rd, n)).st_size for n, _ in segs]
+            nominal = sum(rate * dur / 8 for _, dur in segs)
+            share = sum(sizes) / nominal
+            note("budgets: %s/%s planned at %.1f %% of %d bit/s" % (title, rung, 100 * share, rate))
+            c.check(share < BUDGET_SHARE_MAX, "%s/%s: %d bytes planned, %.0f %% of the "
+                    "nominal %d bit/s" % (title, rung, sum(sizes), 100 * share, rate))
+            for i, ((name, dur), size) in enumerate(zip(segs, sizes)):
+                key = (title, rung, name)
+                if key in seen and seen[key][0] != size:
+                    c.add("%s/%s/%s: stat %d, earlier %d" % (title, rung, name, size, seen[key][0]))
+                if segments is not None and i not in segments:
+                    continue
+                p = os.path.join(rd, name)
+                data = open(p, "rb").read()
+                c.check(len(data) == size, "%s/%s/%s: read %d bytes, stat %d"
+                        % (title, rung, name, len(data), size))
+                h = hashlib.sha256(data).hexdigest()
+                if key in seen and seen[key][1] and seen[key][1] != h:
+                    c.add("%s/%s/%s: bytes differ from an earlier mount's" % (title, rung, name))
+                seen[key] = (size, h)
+                n, want = _frames(p), round(dur * FPS)
+                c.check(n == want, "%s/%s/%s: %s frames, EXTINF %.3f s holds %d"
+                        % (title, rung, name, n, dur, want))
+            for (name, _), size in zip(segs, sizes):
+                seen.setdefault((title, rung, name), (size, None))
+    # the silent soundtrack: planned far below audio_bitrate, read = stat
+    ad = os.path.join(m.mountpoint, "still.mp4", "audio", "0")
+    apl = open(os.path.join(ad, "index.m3u8")).read()
+    adurs = [float(x) for x in re.findall(r"#EXTINF:([\d.]+),", apl)]
+    anames = re.findall(r"^(\d+\.ts)$", apl, re.M)
+    asizes = [os.stat(os.path.join(ad, n)).st_size for n in anames]
+    share = sum(asizes) / (AUDIO_RATE * sum(adurs) / 8) if adurs else 1
+    note("budgets: still.mp4/audio/0 planned at %.1f %% of %d bit/s" % (100 * share, AUDIO_RATE))
+    c.check(share < AUDIO_SHARE_MAX, "still.mp4/audio/0: %d bytes planned, %.0f %% of %d bit/s"
+            % (sum(asizes), 100 * share, AUDIO_RATE))
+    for name, size in zip(anames, asizes):
+        data = open(os.path.join(ad, name), "rb").read()
+        c.check(len(data) == size, "still.mp4/audio/0/%s: read %d, stat %d" % (name, len(data), size))
+        key = ("still.mp4", "audio", name)
+        h = hashlib.sha256(data).hexdigest()
+        if key in seen and seen[key] != (size, h):
+            c.add("still.mp4/audio/0/%s: differs from an earlier mount's" % name)
+        seen[key] = (size, h)
+    c.raise_if_any()
