@@ -147,7 +147,7 @@ uninstall:
 DEB_BUILD = build-essential pkg-config libfuse3-dev libavformat-dev \
             libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
             liblmdb-dev
-DEB_TEST  = fuse3 ffmpeg python3 lmdb-utils \
+DEB_TEST  = fuse3 ffmpeg python3 lmdb-utils zzuf \
             nginx chromium rsync gstreamer1.0-tools gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
 # node and npm for the end-to-end tests' browser driver: Debian's nodejs and
