@@ -710,6 +710,7 @@ int title_build(struct probe *p, const struct title_key *key,
     size_t *key_pkt = NULL, *cuts = NULL, nkeys = 0;
     int64_t *key_pts = NULL;
     uint8_t *outlier = NULL;
+    const char *reason = NULL;      /* why the title cannot be served */
     int ret;
 
     *out = NULL;
@@ -744,12 +745,8 @@ int title_build(struct probe *p, const struct title_key *key,
     int64_t split[TIMELINE_JUMPS_MAX];
     int nsplit = 0;
     if (timeline_check(v, jump, outlier, split, &nsplit, why, sizeof(why))) {
-        free(outlier);
-        free(key_pkt);
-        free(key_pts);
-        free(cuts);
-        title_free(&t);
-        return title_build_error(key, why, out);
+        reason = why;
+        goto unservable;
     }
 
     if (nsplit)
@@ -772,13 +769,8 @@ int title_build(struct probe *p, const struct title_key *key,
                                                          : pk->dts + v->pts_offset;
         }
     if (!nkeys) {
-        free(outlier);
-        free(key_pkt);
-        free(key_pts);
-        free(cuts);
-        title_free(&t);
-        return title_build_error(key, "no video keyframe has a timestamp in line with "
-                                 "the packets around it", out);
+        reason = "no video keyframe has a timestamp in line with the packets around it";
+        goto unservable;
     }
     int64_t target = av_rescale_q(llround(segment_time * 1000), (AVRational){ 1, 1000 }, v->tb);
     long nseg = plan_cuts(key_pts, nkeys, target > 0 ? target : 1, cuts);
@@ -831,12 +823,8 @@ int title_build(struct probe *p, const struct title_key *key,
     if ((ret = build_video(t, v, key_pkt, cuts, forced, o)) < 0)
         goto fail;
     if (!t->nrends) {
-        free(outlier);
-        free(key_pkt);
-        free(key_pts);
-        free(cuts);
-        title_free(&t);
-        return title_build_error(key, "video has no usable picture size", out);
+        reason = "video has no usable picture size";
+        goto unservable;
     }
     int want_default = 1;
     for (int i = 0; i < p->naudio; i++)
@@ -859,12 +847,8 @@ int title_build(struct probe *p, const struct title_key *key,
                          " MB: the timeline cannot be planned", i,
                          t->rends[k].kind == REND_VIDEO ? "video" : "audio",
                          t->rends[k].name, t->rends[k].sizes[i] >> 20);
-                free(outlier);
-                free(key_pkt);
-                free(key_pts);
-                free(cuts);
-                title_free(&t);
-                return title_build_error(key, why, out);
+                reason = why;
+                goto unservable;
             }
     if ((ret = hls_make_playlists(t)) < 0)
         goto fail;
@@ -874,13 +858,15 @@ int title_build(struct probe *p, const struct title_key *key,
     free(cuts);
     *out = t;
     return 0;
+unservable:
+    ret = 0;
 fail:
     free(outlier);
     free(key_pkt);
     free(key_pts);
     free(cuts);
     title_free(&t);
-    return ret;
+    return reason ? title_build_error(key, reason, out) : ret;
 }
 
 const struct title_rendition *title_find(const struct title *t,
