@@ -50,7 +50,8 @@
 #define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
 #define MAX_ATTEMPTS 4
 #define MIN_RATE     8000    /* bit/s no attempt aims under: libx264 counts
-                                in kbit/s and refuses to open at 0      */
+                                in kbit/s and refuses to open at 0; below
+                                it, the coarsest quantiser             */
 #define LAST_RESORT_QP 51    /* the last attempt's constant quantiser     */
 
 /* Output picture before rotation (rotation swaps the sides). */
@@ -703,6 +704,10 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
     int64_t rate = transcode_segment_rate(t, r, seg);
     int ret = 0;
 
+    /* a rate libx264 would not take (it counts in kbit/s): the coarsest
+     * quantiser instead, from the first attempt on */
+    if (rate < MIN_RATE)
+        rate = 0;
     *out = NULL;
     *len = 0;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -711,10 +716,10 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
             break;
         /* aim as far under the plan as this attempt was over it, and at
          * least 10 % lower */
-        double cut = bytes ? (double)r->sizes[seg] / (double)bytes : 0.5;
-        cut = cut * cut;
         if (rate == 0)
             break;              /* the coarsest quantiser was too much */
+        double cut = bytes ? (double)r->sizes[seg] / (double)bytes : 0.5;
+        cut = cut * cut;
         int64_t lower = (int64_t)((double)rate * (cut < 0.9 ? cut : 0.9));
         /* x264's average rate can miss a target far below what the
          * picture needs by more than it misses a higher one: the last
