@@ -53,6 +53,10 @@ struct probe {
     struct probe_stream *audio;      /* every audio stream, source order   */
     int                  naudio;
     char                *error;      /* why the title cannot be served     */
+    int                  error_not_kept; /* error may be the system's (an
+                                        out-of-memory the demuxer also gives
+                                        for a lying header): shown, never
+                                        stored in the cache              */
 };
 
 /* Analyse a source (the file at 'path', or io's bytes: see

@@ -196,8 +196,9 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
                  (*out)->nseg);
     else
         log_error("%s: analysis failed: %s", rel, strerror(-ret));
+    int keep = !p->error_not_kept;
     probe_free(&p);
-    if (ret < 0)
+    if (ret < 0 || !keep)
         return ret;
 
     uint8_t *buf = NULL;

@@ -345,7 +345,11 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     }
     if ((ret = source_open_input(path, io, NULL, &fmt)) < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];
-        if (source_error_is_transient(ret))
+        /* libavformat answers a header that asks for absurd sizes with
+         * ENOMEM too: an ERROR readers see, kept out of the cache so that
+         * a real shortage of memory is not remembered */
+        p->error_not_kept = ret == AVERROR(ENOMEM);
+        if (source_error_is_transient(ret) && !p->error_not_kept)
             goto done;
         av_strerror(ret, err, sizeof(err));
         ret = set_error(p, "not a readable media file: %s", err);
