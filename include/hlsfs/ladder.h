@@ -99,16 +99,10 @@ int64_t ladder_rung_cap(const struct ladder_source *s, int w, int h);
 int ladder_select(const struct ladder *l, const struct ladder_source *s,
                   struct ladder_choice *out);
 
-/* Largest MPEG-TS segment, in bytes (a multiple of 188), that a video
- * segment of 'duration_ms' with at most 'frames' frames can take when its
- * elementary stream stays within bit_rate * duration (tssize.h's model
- * of the muxer). */
-uint64_t ladder_video_segment_bytes(int64_t bit_rate, int64_t duration_ms,
-                                    long frames);
-
-/* The same for an AAC segment of 'frames' frames of 1024 samples at
- * 'sample_rate', each with a 7-byte ADTS header, coded at bit_rate on
- * average (5 % headroom): tssize.h's model of such an elementary stream. */
+/* Largest MPEG-TS segment, in bytes (a multiple of 188), of an AAC
+ * segment of 'frames' frames of 1024 samples at 'sample_rate', each with a
+ * 7-byte ADTS header, coded at bit_rate on average (5 % headroom):
+ * tssize.h's model of such an elementary stream. */
 uint64_t ladder_audio_segment_bytes(int64_t bit_rate, int sample_rate,
                                     long frames);
 

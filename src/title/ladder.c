@@ -251,13 +251,6 @@ uint64_t ladder_audio_payload_bytes(int64_t bit_rate, int sample_rate, long fram
                       ((int64_t)sample_rate * 8));
 }
 
-uint64_t ladder_video_segment_bytes(int64_t bit_rate, int64_t duration_ms,
-                                    long frames)
-{
-    return tssize_h264_segment_bytes(ladder_video_payload_bytes(bit_rate, duration_ms),
-                                     frames, duration_ms);
-}
-
 uint64_t ladder_audio_segment_bytes(int64_t bit_rate, int sample_rate, long frames)
 {
     uint64_t f = frames > 0 ? (uint64_t)frames : 1;

@@ -252,7 +252,7 @@ class Suite:
                  "load/cached_not_stalled is expected to FAIL")
         self.nginx = ngx.Nginx(conf, self.nginx_dir)
         self.nginx.start(self.port)
-        expect(self.nginx.worker_pids(), "nginx has no worker process")
+        expect(self.nginx.wait_workers(), "nginx has no worker process")
 
     # -- nginx: headers -----------------------------------------------------
     def check_headers(self):

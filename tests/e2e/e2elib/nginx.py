@@ -113,6 +113,16 @@ class Nginx:
                 time.sleep(0.05)
         fail("nginx does not listen on port %d after %.0f s" % (port, timeout))
 
+    def wait_workers(self, timeout=10.0):
+        """The worker processes, once the master has forked them: it
+        listens before it forks, so a busy machine may show none yet."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = self.worker_pids()
+            if pids or time.monotonic() >= deadline:
+                return pids
+            time.sleep(0.05)
+
     def worker_pids(self):
         """The worker processes (children of the master)."""
         if self.proc is None:

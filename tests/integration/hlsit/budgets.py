@@ -11,6 +11,7 @@ import re
 import subprocess
 
 from .harness import Collector, expect, note
+from .media import count_frames
 
 LADDER = "360:800k,720:2800k"
 RATES = {"360p": 800000, "720p": 2800000}
@@ -42,14 +43,6 @@ def make_fixtures(src, scratch):
     # a new picture every 5 s: testsrc's moving parts, sampled at 0.2 fps
     _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=1280x720:r=0.2:d=%d" % DURATION_S,
              "-vf", "fps=%d" % FPS] + enc + [os.path.join(src, "slides.mp4")])
-
-
-def _frames(path):
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v",
-                          "-show_entries", "stream=nb_read_frames", "-of", "default=nw=1:nk=1",
-                          path], capture_output=True, text=True, check=True).stdout
-    counts = set(out.replace("|", " ").split())
-    return int(counts.pop()) if len(counts) == 1 else None
 
 
 def _segments(m, title, rung):
@@ -98,7 +91,7 @@ def check_budgets(m, seen, segments=None):
                 if key in seen and seen[key][1] and seen[key][1] != h:
                     c.add("%s/%s/%s: bytes differ from an earlier mount's" % (title, rung, name))
                 seen[key] = (size, h)
-                n, want = _frames(p), round(dur * FPS)
+                n, want = count_frames(p), round(dur * FPS)
                 c.check(n == want, "%s/%s/%s: %s frames, EXTINF %.3f s holds %d"
                         % (title, rung, name, n, dur, want))
             for (name, _), size in zip(segs, sizes):

@@ -42,6 +42,20 @@ def run_bytes(cmd, timeout=120):
         fail("timed out after %d s: %s" % (timeout, " ".join(cmd)))
 
 
+def count_frames(path, stream="v"):
+    """Frames (pictures, or audio frames with stream "a") that ffprobe
+    decodes from path; None when the stream's programs disagree or it has
+    none. An MPEG-TS lists the stream once per program."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", stream,
+                          "-show_entries", "stream=nb_read_frames", "-of", "default=nw=1:nk=1",
+                          path], capture_output=True, text=True, check=True).stdout
+    counts = set(out.replace("|", " ").split())
+    if len(counts) != 1:
+        return None
+    n = counts.pop()
+    return int(n) if n.isdigit() else None
+
+
 def decode_audio(path, stream="0:a:0", timeout=300):
     """Decode one audio stream to 48 kHz stereo float samples, interleaved.
     Returns (exit status, stderr lines, array of floats)."""
