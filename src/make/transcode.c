@@ -53,6 +53,10 @@
                                 in kbit/s and refuses to open at 0; below
                                 it, the coarsest quantiser             */
 #define LAST_RESORT_QP 51    /* the last attempt's constant quantiser     */
+#define UNDERSHOOT_PCT 90    /* a segment under this share of its plan ...  */
+#define SPEND_AIM    0.95    /* ... is made again at the rate raised by the
+                                share it missed (times this) ...          */
+#define SPEND_MAX_RAISE 8.0  /* ... at most this many times higher         */
 
 /* Output picture before rotation (rotation swaps the sides). */
 static void prerotate_size(const struct title_rendition *r, int *w, int *h)
@@ -694,6 +698,39 @@ done:
     return ret;
 }
 
+/* A segment that came out far under its planned size (x264's average
+ * rate misses low targets, and pictures that barely change cost less than
+ * any rate asks): one more attempt at a rate raised in proportion, kept
+ * when it fits and is larger. Its bytes depend only on the first
+ * attempt's, so they are as deterministic. */
+static int spend_more(const char *path, const struct source_io *io, const struct title *t,
+                      const struct title_rendition *r, long seg,
+                      const struct transcode_config *cfg, const struct work_bound *bound,
+                      int64_t rate, uint8_t **out, size_t *len, const char **what)
+{
+    double up = (double)r->sizes[seg] / (double)*len * SPEND_AIM;
+    uint8_t *more = NULL;
+    size_t more_len = 0;
+    uint64_t bytes = 0;
+
+    if (up > SPEND_MAX_RAISE)
+        up = SPEND_MAX_RAISE;
+    int ret = transcode_attempt(path, io, t, r, seg, cfg, bound, (int64_t)((double)rate * up),
+                                &more, &more_len, &bytes, what);
+    if (ret == AVERROR(EOVERFLOW))
+        return 0;               /* the first attempt stands */
+    if (ret < 0)
+        return ret;
+    if (more_len > *len) {
+        free(*out);
+        *out = more;
+        *len = more_len;
+    } else {
+        free(more);
+    }
+    return 0;
+}
+
 int transcode_segment(const char *path, const struct source_io *io, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg,
@@ -702,7 +739,7 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
     const char *what = "open";
     uint64_t bytes = 0;
     int64_t rate = transcode_segment_rate(t, r, seg);
-    int ret = 0;
+    int ret = 0, overflowed = 0;
 
     /* a rate libx264 would not take (it counts in kbit/s): the coarsest
      * quantiser instead, from the first attempt on */
@@ -714,6 +751,7 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
         ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, out, len, &bytes, &what);
         if (ret != AVERROR(EOVERFLOW))
             break;
+        overflowed = 1;
         /* aim as far under the plan as this attempt was over it, and at
          * least 10 % lower */
         if (rate == 0)
@@ -732,6 +770,9 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
                  lower ? "at a lower rate" : "at the coarsest quantiser");
         rate = lower;
     }
+    if (ret >= 0 && !overflowed && rate > 0 && *len &&
+        *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT)
+        ret = spend_more(path, io, t, r, seg, cfg, bound, rate, out, len, &what);
     if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
         log_info("%s: video/%s segment %ld: stopped (shutting down)", path, r->name, seg);
         return -ECANCELED;

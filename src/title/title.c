@@ -529,25 +529,43 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     if (r->range[t->nseg] < r->range[t->nseg - 1])
         r->range[t->nseg] = r->range[t->nseg - 1];
     /* what the source spent on each segment's samples: its packets by
-     * decode time on the output's sample grid */
+     * decode time on the output's sample grid; the samples of its silent
+     * packets apart, less the frame after each sound (a frame's transform
+     * reaches into the next) */
     uint64_t *src_bytes = calloc((size_t)t->nseg, sizeof(*src_bytes));
-    if (!src_bytes)
+    int64_t *silent = calloc((size_t)t->nseg, sizeof(*silent));
+    if (!src_bytes || !silent) {
+        free(src_bytes);
+        free(silent);
         return -ENOMEM;
+    }
+    enum AVCodecID codec = a->par->codec_id;
+    int channels = a->par->ch_layout.nb_channels;
+    int was_silent = 0;
     for (size_t k = 0; k < a->npkts; k++) {
-        long s = segment_of(r->range, t->nseg, av_rescale_q(a->pkts[k].dts, a->tb, out_tb));
-        if (s >= 0)
+        int64_t at = av_rescale_q(a->pkts[k].dts, a->tb, out_tb);
+        long s = segment_of(r->range, t->nseg, at);
+        int quiet = budget_audio_packet_silent(codec, channels, a->pkts[k].size);
+        if (s >= 0 && quiet && was_silent && k + 1 < a->npkts) {
+            int64_t next = av_rescale_q(a->pkts[k + 1].dts, a->tb, out_tb);
+            if (next > at && next - at <= 4 * 2048)
+                silent[s] += next - at;
+        } else if (s >= 0) {
             src_bytes[s] += a->pkts[k].size;
+        }
+        was_silent = quiet;
     }
     for (long i = 0; i < t->nseg; i++) {
         long frames = (long)((r->range[i + 1] - r->range[i]) / 1024);
-        uint64_t aac = budget_audio_payload_bytes(a->par->codec_id, a->par->ch_layout.nb_channels,
-                                                  src_bytes[i], frames, rate, r->bit_rate);
+        uint64_t aac = budget_audio_payload_bytes(codec, channels, src_bytes[i], frames,
+                                                  (long)(silent[i] / 1024), rate, r->bit_rate);
         /* the segment's rate, rounded up; the bound itself when capped */
         uint64_t f = frames > 0 ? (uint64_t)frames : 1;
         int64_t seg_rate = (int64_t)((aac * 8 * (uint64_t)rate + f * 1024 - 1) / (f * 1024));
         r->sizes[i] = ladder_audio_segment_bytes(seg_rate < r->bit_rate ? seg_rate : r->bit_rate,
                                                  rate, frames);
     }
+    free(silent);
     free(src_bytes);
     return 0;
 }
