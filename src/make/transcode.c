@@ -18,7 +18,8 @@
  * (average bit rate): what its planned size (budget.h) leaves after the
  * MPEG-TS framing; a segment that still overflows its planned size is
  * encoded again at a rate lowered in proportion to the overflow (the last
- * time at a constant coarsest quantiser), never truncated.
+ * time at a constant coarsest quantiser), never truncated. One that comes
+ * out far under it is encoded once more at a higher rate (spend_more).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include <libavutil/cpu.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/intreadwrite.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -55,8 +57,12 @@
 #define LAST_RESORT_QP 51    /* the last attempt's constant quantiser     */
 #define UNDERSHOOT_PCT 90    /* a segment under this share of its plan ...  */
 #define SPEND_AIM    0.95    /* ... is made again at the rate raised by the
-                                share it missed (times this) ...          */
-#define SPEND_MAX_RAISE 8.0  /* ... at most this many times higher         */
+                                share it missed (times this), at most
+                                SPEND_STEPS times ...                    */
+#define SPEND_STEPS  2
+#define SPEND_MAX_RAISE 4.0  /* ... each at most this many times higher,  */
+#define SPEND_QP_MIN  20     /* x264's mean quantiser was this or finer:
+                                more bits would not show                 */
 
 /* Output picture before rotation (rotation swaps the sides). */
 static void prerotate_size(const struct title_rendition *r, int *w, int *h)
@@ -545,6 +551,8 @@ struct encode_side {
     AVCodecContext *enc;
     AVPacket       *pkt;
     struct mux     *mux;
+    int64_t         qp_sum;     /* x264's quantiser of each frame, summed */
+    long            qp_frames;
 };
 
 static void encode_side_clear(struct encode_side *e)
@@ -559,6 +567,12 @@ static int drain_encoder(struct encode_side *e)
 {
     int ret;
     while ((ret = avcodec_receive_packet(e->enc, e->pkt)) >= 0) {
+        size_t n = 0;
+        const uint8_t *q = av_packet_get_side_data(e->pkt, AV_PKT_DATA_QUALITY_STATS, &n);
+        if (q && n >= 4) {
+            e->qp_sum += (int64_t)AV_RL32(q) / FF_QP2LAMBDA;
+            e->qp_frames++;
+        }
         ret = mux_write(e->mux, e->pkt);
         av_packet_unref(e->pkt);
         if (ret < 0)
@@ -626,7 +640,7 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
                              const struct transcode_config *cfg,
                              const struct work_bound *bound, int64_t rate,
                              uint8_t **out, size_t *len, uint64_t *bytes,
-                             const char **what)
+                             int *mean_qp, const char **what)
 {
     struct frame_queue queue;
     struct decode_side d = {
@@ -687,6 +701,8 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
     ret = mux_take(e.mux, r->sizes[seg], out, len);
     if (ret == -EOVERFLOW)
         ret = AVERROR(EOVERFLOW);
+    if (mean_qp)
+        *mean_qp = e.qp_frames ? (int)(e.qp_sum / e.qp_frames) : -1;
 done:
     if (started) {
         queue_abandon(&queue);
@@ -700,33 +716,61 @@ done:
 
 /* A segment that came out far under its planned size (x264's average
  * rate misses low targets, and pictures that barely change cost less than
- * any rate asks): one more attempt at a rate raised in proportion, kept
- * when it fits and is larger. Its bytes depend only on the first
- * attempt's, so they are as deterministic. */
+ * any rate asks), at a mean quantiser coarser than SPEND_QP_MIN: up to
+ * SPEND_STEPS more attempts at a raised rate, each kept when it fits and
+ * is larger. Its bytes depend only on the first attempt's, so they are as
+ * deterministic; running out of time fails the segment, rather than
+ * keeping bytes that would depend on the machine's load. */
 static int spend_more(const char *path, const struct source_io *io, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg, const struct work_bound *bound,
                       int64_t rate, uint8_t **out, size_t *len, const char **what)
 {
-    double up = (double)r->sizes[seg] / (double)*len * SPEND_AIM;
-    uint8_t *more = NULL;
-    size_t more_len = 0;
-    uint64_t bytes = 0;
+    int64_t base = rate;
+    int over = 0;
+    for (int step = 0; step < SPEND_STEPS && *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT;
+         step++) {
+        /* in proportion to the share missed; after an overflow (x264's
+         * bytes can jump once its quantiser for the IDR drops), by its
+         * square root from the last rate that fit */
+        double share = (double)r->sizes[seg] / (double)*len;
+        double up = (over ? sqrt(share) : share) * SPEND_AIM;
+        uint8_t *more = NULL;
+        size_t more_len = 0;
+        uint64_t bytes = 0;
+        const char *more_what = NULL;
 
-    if (up > SPEND_MAX_RAISE)
-        up = SPEND_MAX_RAISE;
-    int ret = transcode_attempt(path, io, t, r, seg, cfg, bound, (int64_t)((double)rate * up),
-                                &more, &more_len, &bytes, what);
-    if (ret == AVERROR(EOVERFLOW))
-        return 0;               /* the first attempt stands */
-    if (ret < 0)
-        return ret;
-    if (more_len > *len) {
+        if (up > SPEND_MAX_RAISE)
+            up = SPEND_MAX_RAISE;
+        rate = (int64_t)((double)base * up);
+        log_debug("%s: video/%s segment %ld: %zu bytes of the planned %" PRIu64
+                  ", encoding again at %.2f times the rate", path, r->name, seg, *len,
+                  r->sizes[seg], up);
+        int ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, &more, &more_len,
+                                    &bytes, NULL, &more_what);
+        if (ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
+            /* stopped or out of time: the bytes made so far alone would
+             * depend on the machine's load, so the segment fails as any
+             * segment past its bound */
+            free(*out);
+            *out = NULL;
+            *len = 0;
+            *what = more_what;
+            return ret;
+        }
+        if (ret == AVERROR(EOVERFLOW)) {
+            over = 1;           /* the last that fit stands; aim lower */
+            continue;
+        }
+        /* any other failure: the last that fit stands */
+        if (ret < 0 || more_len <= *len) {
+            free(more);
+            break;
+        }
         free(*out);
         *out = more;
         *len = more_len;
-    } else {
-        free(more);
+        base = rate;
     }
     return 0;
 }
@@ -739,7 +783,7 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
     const char *what = "open";
     uint64_t bytes = 0;
     int64_t rate = transcode_segment_rate(t, r, seg);
-    int ret = 0, overflowed = 0;
+    int ret = 0, overflowed = 0, qp = -1;
 
     /* a rate libx264 would not take (it counts in kbit/s): the coarsest
      * quantiser instead, from the first attempt on */
@@ -748,7 +792,8 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
     *out = NULL;
     *len = 0;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, out, len, &bytes, &what);
+        ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, out, len, &bytes,
+                                &qp, &what);
         if (ret != AVERROR(EOVERFLOW))
             break;
         overflowed = 1;
@@ -770,7 +815,8 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
                  lower ? "at a lower rate" : "at the coarsest quantiser");
         rate = lower;
     }
-    if (ret >= 0 && !overflowed && rate > 0 && *len &&
+    log_debug("%s: video/%s segment %ld: mean quantiser %d", path, r->name, seg, qp);
+    if (ret >= 0 && !overflowed && rate > 0 && qp > SPEND_QP_MIN && *len &&
         *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT)
         ret = spend_more(path, io, t, r, seg, cfg, bound, rate, out, len, &what);
     if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
