@@ -14,9 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
 #include <libavutil/display.h>
+#include <libavutil/dovi_meta.h>
 #include <libavutil/intreadwrite.h>
 
 #include "hlsfs/log.h"
@@ -76,6 +78,9 @@ static int stream_init(struct probe_stream *s, const AVStream *st)
                                              : st->codecpar->sample_aspect_ratio;
     s->avg_rate = st->avg_frame_rate;
     s->r_rate = st->r_frame_rate;
+    const AVDOVIDecoderConfigurationRecord *dovi = (const void *)
+        av_stream_get_side_data(st, AV_PKT_DATA_DOVI_CONF, NULL);
+    s->dovi_compat = dovi ? dovi->dv_bl_signal_compatibility_id : -1;
     const uint8_t *matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
     if (matrix) {
         double theta = -av_display_rotation_get((const int32_t *)matrix);
@@ -294,6 +299,59 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
     return 0;
 }
 
+/* MP4 and Matroska are not probed further than their headers
+ * (source_open_input), which seldom say whether the picture is
+ * interlaced: the codec's parser reads it from the first keyframe (its
+ * parameter sets and picture headers; nothing is decoded), as
+ * libavformat's own stream probe would. The transcoded rungs are
+ * deinterlaced or not on what this finds (vfilter_detect). */
+static int probe_field_order(AVFormatContext *fmt, struct probe_stream *v)
+{
+    AVCodecParserContext *parser;
+    AVCodecContext *ctx;
+    AVPacket *pkt;
+    size_t first = 0;
+
+    if (v->par->field_order != AV_FIELD_UNKNOWN)
+        return 0;
+    while (first < v->npkts && !(v->pkts[first].flags & PROBE_PKT_KEY))
+        first++;
+    if (first == v->npkts || !(parser = av_parser_init(v->par->codec_id)))
+        return 0;                   /* no parser: left unknown (progressive) */
+    ctx = avcodec_alloc_context3(NULL);
+    pkt = av_packet_alloc();
+    if (!ctx || !pkt || avcodec_parameters_to_context(ctx, v->par) < 0) {
+        av_packet_free(&pkt);
+        avcodec_free_context(&ctx);
+        av_parser_close(parser);
+        return -ENOMEM;
+    }
+    parser->flags |= PARSER_FLAG_COMPLETE_FRAMES;     /* a packet is a picture */
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    /* the first keyframe and the packets after it, until a picture's field
+     * order shows (a few packets at most) */
+    if (av_seek_frame(fmt, v->index, v->pkts[first].dts, AVSEEK_FLAG_BACKWARD) >= 0) {
+        for (int n = 0; n < 8 && parser->field_order == AV_FIELD_UNKNOWN &&
+                        av_read_frame(fmt, pkt) >= 0; n++) {
+            if (pkt->stream_index == v->index) {
+                uint8_t *data = NULL;
+                int size = 0;
+                av_parser_parse2(parser, ctx, &data, &size, pkt->data, pkt->size,
+                                 pkt->pts, pkt->dts, pkt->pos);
+            } else {
+                n--;
+            }
+            av_packet_unref(pkt);
+        }
+    }
+    v->par->field_order = parser->field_order;
+    av_packet_free(&pkt);
+    avcodec_free_context(&ctx);
+    av_parser_close(parser);
+    return 0;
+}
+
 /* After a scan: was the file cut short of what its header announces? */
 static int check_truncated_scan(struct probe *p, AVFormatContext *fmt)
 {
@@ -397,6 +455,8 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     if (ret < 0 || p->error)
         goto done;
     if ((ret = check_truncated_scan(p, fmt)) < 0 || p->error)
+        goto done;
+    if ((ret = probe_field_order(fmt, p->video)) < 0)
         goto done;
 
     size_t nkeys = 0;

@@ -36,6 +36,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 #include "hlsfs/tssize.h"
+#include "hlsfs/vfilter.h"
 
 
 static uint64_t options_hash(const struct title_options *o)
@@ -391,6 +392,7 @@ static int build_rung(struct title *t, const struct probe_stream *v,
     r->height = c->height_px;
     r->bit_rate = c->bit_rate;
     r->rotation = v->rotation;
+    r->filters = vfilter_detect(v->par, v->dovi_compat);
     video_ranges(r, t, v, key_pkt, cuts);
     /* the level for the rung's size, rate and frame rate: the encoder is
      * told the level CODECS names (title_rendition_level) */
