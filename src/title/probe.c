@@ -186,6 +186,45 @@ static int tail_pts(AVFormatContext *fmt, struct probe_stream *v)
     return 0;
 }
 
+/* An edit list that starts after the first keyframe discards it and the
+ * pictures after it up to the edit's start, which is shown: the title
+ * starts there and its first segment is decoded from that keyframe
+ * (title.c). The presentation times of the packets from it to the first
+ * keyframe kept (discarded or not), and of the shown ones among the 64
+ * after it (pictures reordered before that keyframe), are read from the
+ * packets themselves (one seek, nothing decoded). */
+static int head_pts(AVFormatContext *fmt, struct probe_stream *v)
+{
+    size_t kept = 0;
+    AVPacket *pkt;
+    if (!v->npkts || !(v->pkts[0].flags & PROBE_PKT_KEY) || !(v->pkts[0].flags & PROBE_PKT_DISCARD))
+        return 0;
+    while (kept < v->npkts && (!(v->pkts[kept].flags & PROBE_PKT_KEY) ||
+                               (v->pkts[kept].flags & PROBE_PKT_DISCARD)))
+        kept++;
+    if (kept == v->npkts || !(pkt = av_packet_alloc()))
+        return kept == v->npkts ? 0 : -ENOMEM;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    if (av_seek_frame(fmt, v->index, v->pkts[0].dts, AVSEEK_FLAG_BACKWARD) >= 0) {
+        size_t at = 0;
+        for (size_t n = 0; n < kept + 64 && av_read_frame(fmt, pkt) >= 0; n++) {
+            if (pkt->stream_index == v->index && pkt->dts != AV_NOPTS_VALUE &&
+                pkt->pts != AV_NOPTS_VALUE) {
+                while (at < v->npkts && v->pkts[at].dts < pkt->dts)
+                    at++;
+                if (at < v->npkts && v->pkts[at].dts == pkt->dts &&
+                    v->pkts[at].pts == AV_NOPTS_VALUE &&
+                    (at < kept || !(pkt->flags & AV_PKT_FLAG_DISCARD)))
+                    v->pkts[at].pts = pkt->pts;
+            }
+            av_packet_unref(pkt);
+        }
+    }
+    av_packet_free(&pkt);
+    return 0;
+}
+
 /* MP4/MOV: the sample table, from libavformat's index entries. Returns 1
  * when used, 0 when the container has no complete table. */
 static int index_from_container(struct probe *p, AVFormatContext *fmt,
@@ -242,7 +281,7 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
         for (size_t k = 0; k < v->npkts; k++)
             if ((v->pkts[k].flags & PROBE_PKT_KEY) && v->pkts[k].pts == AV_NOPTS_VALUE)
                 v->pkts[k].pts = v->pkts[k].dts + v->pts_offset;
-        if ((ret = tail_pts(fmt, v)) < 0)
+        if ((ret = tail_pts(fmt, v)) < 0 || (ret = head_pts(fmt, v)) < 0)
             return ret;
     }
     p->method = "container index";
