@@ -41,6 +41,8 @@ struct probe_stream {
     AVRational           sar;        /* video: the container's, else codec's */
     AVRational           avg_rate;   /* video: the container's frame rate   */
     AVRational           r_rate;     /* video: libavformat's base rate      */
+    int                  dovi_compat; /* video: a Dolby Vision record's base
+                                        layer signal compatibility, or -1 */
     char                *language;   /* owned, may be NULL                 */
     char                *name;       /* owned, may be NULL                 */
     int                  is_default;

@@ -3,7 +3,8 @@
  *
  * demux from the segment's cut keyframe -> decode -> keep frames whose pts
  * lies in the plan's [bounds[seg], bounds[seg + 1]) -> scale to the rung
- * (and rotate upright) -> libx264, fresh per segment, first frame IDR, no
+ * (and rotate upright; deinterlaced or tone-mapped first when the rung
+ * says so: vfilter.h) -> libx264, fresh per segment, first frame IDR, no
  * other keyframe, at the level the rung's CODECS names -> MPEG-TS padded
  * to the planned size. The decoder runs
  * on past the boundary only to release frames that belong before it
@@ -47,6 +48,7 @@
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
 #include "hlsfs/tssize.h"
+#include "hlsfs/vfilter.h"
 #include "hlsfs/workbound.h"
 
 #define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
@@ -326,6 +328,9 @@ struct decode_side {
     AVFrame         *frame;
     AVPacket        *pkt;
     int64_t          last_pts;
+    struct vfilter  *vf;           /* the rung's filters, NULL: none      */
+    AVFrame         *filtered;
+    int64_t          last_in;      /* the last frame given to vf          */
     long             frames;       /* queued so far                       */
     const struct work_bound *bound;  /* crossed: give up                  */
     long             packets, max_packets;  /* sent to the decoder, bound */
@@ -341,6 +346,8 @@ static void decode_side_clear(struct decode_side *d)
     d->sws = NULL;
     av_frame_free(&d->frame);
     av_packet_free(&d->pkt);
+    vfilter_free(&d->vf);
+    av_frame_free(&d->filtered);
 }
 
 /* Open the source and its decoder. Runs before the thread starts, so the
@@ -372,6 +379,15 @@ static int decode_side_open(struct decode_side *d)
         return ret;
     if (!(d->frame = av_frame_alloc()) || !(d->pkt = av_packet_alloc()))
         return AVERROR(ENOMEM);
+    if (d->r->filters) {
+        struct vfilter_config vc = {
+            .flags = d->r->filters, .time_base = d->st->time_base, .threads = d->threads,
+        };
+        prerotate_size(d->r, &vc.width, &vc.height);
+        d->what = "filters";
+        if ((ret = vfilter_open(&vc, &d->vf)) < 0 || !(d->filtered = av_frame_alloc()))
+            return ret < 0 ? ret : AVERROR(ENOMEM);
+    }
     return 0;
 }
 
@@ -448,6 +464,78 @@ fail:
     return ret;
 }
 
+/* Queue the filtered pictures that belong to the segment. */
+static int take_filtered(struct decode_side *d)
+{
+    int ret;
+    while ((ret = vfilter_receive(d->vf, d->filtered)) >= 0) {
+        int64_t pts = d->filtered->pts;
+        AVFrame *pic;
+        if (pts == AV_NOPTS_VALUE || pts < d->start || pts >= d->end || pts <= d->last_pts) {
+            av_frame_unref(d->filtered);
+            continue;
+        }
+        d->last_pts = pts;
+        if ((ret = work_bound_check(d->bound)) < 0) {
+            av_frame_unref(d->filtered);
+            return ret;
+        }
+        ret = picture_of(d, d->filtered, &pic);
+        av_frame_unref(d->filtered);
+        if (ret < 0 || (ret = queue_put(d->queue, &pic)) < 0)
+            return ret;
+        d->frames++;
+    }
+    return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
+}
+
+/* The end of the segment's frames: the filters' last pictures. */
+static int end_filtered(struct decode_side *d)
+{
+    int ret = vfilter_send(d->vf, NULL);
+    return ret < 0 ? ret : take_filtered(d);
+}
+
+/* With filters, every decoded frame from the cut keyframe on goes through
+ * them, and the first at or past the segment's end too: a deinterlacer
+ * looks at a picture's neighbours, and these are the same whichever run
+ * makes the segment. What comes out is kept when its pts is the
+ * segment's. *done once the frame past the end was given. */
+static int filter_frame(struct decode_side *d, int *done)
+{
+    int64_t pts = d->frame->best_effort_timestamp;
+    int ret, last = 0;
+    if (pts == AV_NOPTS_VALUE || pts <= d->last_in) {
+        av_frame_unref(d->frame);
+        return 0;
+    }
+    if (pts >= d->end) {
+        if ((uint64_t)pts - (uint64_t)d->end > (uint64_t)d->far) {
+            av_frame_unref(d->frame);      /* a damaged timestamp */
+            return 0;
+        }
+        last = 1;
+    }
+    d->last_in = pts;
+    d->frame->pts = pts;
+    if (!vfilter_matches(d->vf, d->frame)) {
+        /* the decoder's picture changed size or format: the graph built
+         * for the old one gives what it holds, and a new one follows */
+        if ((ret = end_filtered(d)) < 0) {
+            av_frame_unref(d->frame);
+            return ret;
+        }
+        vfilter_reset(d->vf);
+    }
+    if ((ret = vfilter_send(d->vf, d->frame)) < 0 || (ret = take_filtered(d)) < 0)
+        return ret;
+    if (last) {
+        *done = 1;
+        return end_filtered(d);
+    }
+    return 0;
+}
+
 /* Queue the decoder's frames that belong to the segment; *done once a
  * frame at or past its end shows. */
 static int take_frames(struct decode_side *d, int *done)
@@ -456,6 +544,11 @@ static int take_frames(struct decode_side *d, int *done)
     while ((ret = avcodec_receive_frame(d->dec, d->frame)) >= 0) {
         int64_t pts = d->frame->best_effort_timestamp;
         AVFrame *pic;
+        if (d->vf) {
+            if ((ret = filter_frame(d, done)) < 0 || *done)
+                return ret;
+            continue;
+        }
         if (pts == AV_NOPTS_VALUE || pts < d->start || pts <= d->last_pts) {
             av_frame_unref(d->frame);
             continue;
@@ -531,9 +624,11 @@ static int decode_segment(struct decode_side *d)
                 return ret;
             if (ret != AVERROR_EOF)
                 log_warn("%s: video segment %ld: read stopped early", d->path, d->seg);
-            /* the end of the source: drain the decoder */
+            /* the end of the source: drain the decoder (and the filters) */
             avcodec_send_packet(d->dec, NULL);
-            return take_frames(d, &done);
+            if ((ret = take_frames(d, &done)) < 0 || done || !d->vf)
+                return ret;
+            return end_filtered(d);
         }
     }
     return 0;
@@ -646,6 +741,7 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
     struct decode_side d = {
         .path = path, .io = io, .r = r, .timeline = &t->timeline, .seg = seg, .start = t->bounds[seg],
         .end = t->bounds[seg + 1], .far = title_jump(t, t->tb), .threads = cfg->threads, .last_pts = INT64_MIN,
+        .last_in = INT64_MIN,
         .queue = &queue, .bound = bound,
         .max_packets = transcode_max_packets(t, r, seg),
     };

@@ -32,6 +32,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/record.h"
 #include "hlsfs/title.h"
+#include "hlsfs/vfilter.h"
 
 #define LIBRARY_BUCKETS    4096
 #define LIBRARY_IDLE_MAX   64
@@ -192,8 +193,8 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
                  (*out)->error);
     else if (ret == 0)
         log_info("%s: index built from %s in %.1f ms (%.1f ms index, the rest "
-                 "sizes), %ld segments", rel, p->method, ms_since(&t0), probe_ms,
-                 (*out)->nseg);
+                 "sizes), %ld segments%s", rel, p->method, ms_since(&t0), probe_ms,
+                 (*out)->nseg, vfilter_describe(title_video_filters(*out)));
     else
         log_error("%s: analysis failed: %s", rel, strerror(-ret));
     int keep = !p->error_not_kept;

@@ -14,9 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
 #include <libavutil/display.h>
+#include <libavutil/dovi_meta.h>
 #include <libavutil/intreadwrite.h>
 
 #include "hlsfs/log.h"
@@ -76,6 +78,9 @@ static int stream_init(struct probe_stream *s, const AVStream *st)
                                              : st->codecpar->sample_aspect_ratio;
     s->avg_rate = st->avg_frame_rate;
     s->r_rate = st->r_frame_rate;
+    const AVDOVIDecoderConfigurationRecord *dovi = (const void *)
+        av_stream_get_side_data(st, AV_PKT_DATA_DOVI_CONF, NULL);
+    s->dovi_compat = dovi ? dovi->dv_bl_signal_compatibility_id : -1;
     const uint8_t *matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
     if (matrix) {
         double theta = -av_display_rotation_get((const int32_t *)matrix);
@@ -181,6 +186,45 @@ static int tail_pts(AVFormatContext *fmt, struct probe_stream *v)
     return 0;
 }
 
+/* An edit list that starts after the first keyframe discards it and the
+ * pictures after it up to the edit's start, which is shown: the title
+ * starts there and its first segment is decoded from that keyframe
+ * (title.c). The presentation times of the packets from it to the first
+ * keyframe kept (discarded or not), and of the shown ones among the 64
+ * after it (pictures reordered before that keyframe), are read from the
+ * packets themselves (one seek, nothing decoded). */
+static int head_pts(AVFormatContext *fmt, struct probe_stream *v)
+{
+    size_t kept = 0;
+    AVPacket *pkt;
+    if (!v->npkts || !(v->pkts[0].flags & PROBE_PKT_KEY) || !(v->pkts[0].flags & PROBE_PKT_DISCARD))
+        return 0;
+    while (kept < v->npkts && (!(v->pkts[kept].flags & PROBE_PKT_KEY) ||
+                               (v->pkts[kept].flags & PROBE_PKT_DISCARD)))
+        kept++;
+    if (kept == v->npkts || !(pkt = av_packet_alloc()))
+        return kept == v->npkts ? 0 : -ENOMEM;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    if (av_seek_frame(fmt, v->index, v->pkts[0].dts, AVSEEK_FLAG_BACKWARD) >= 0) {
+        size_t at = 0;
+        for (size_t n = 0; n < kept + 64 && av_read_frame(fmt, pkt) >= 0; n++) {
+            if (pkt->stream_index == v->index && pkt->dts != AV_NOPTS_VALUE &&
+                pkt->pts != AV_NOPTS_VALUE) {
+                while (at < v->npkts && v->pkts[at].dts < pkt->dts)
+                    at++;
+                if (at < v->npkts && v->pkts[at].dts == pkt->dts &&
+                    v->pkts[at].pts == AV_NOPTS_VALUE &&
+                    (at < kept || !(pkt->flags & AV_PKT_FLAG_DISCARD)))
+                    v->pkts[at].pts = pkt->pts;
+            }
+            av_packet_unref(pkt);
+        }
+    }
+    av_packet_free(&pkt);
+    return 0;
+}
+
 /* MP4/MOV: the sample table, from libavformat's index entries. Returns 1
  * when used, 0 when the container has no complete table. */
 static int index_from_container(struct probe *p, AVFormatContext *fmt,
@@ -237,7 +281,7 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
         for (size_t k = 0; k < v->npkts; k++)
             if ((v->pkts[k].flags & PROBE_PKT_KEY) && v->pkts[k].pts == AV_NOPTS_VALUE)
                 v->pkts[k].pts = v->pkts[k].dts + v->pts_offset;
-        if ((ret = tail_pts(fmt, v)) < 0)
+        if ((ret = tail_pts(fmt, v)) < 0 || (ret = head_pts(fmt, v)) < 0)
             return ret;
     }
     p->method = "container index";
@@ -291,6 +335,59 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
         log_warn("probe: packet scan stopped early: %s", err);
     }
     p->method = "packet scan";
+    return 0;
+}
+
+/* MP4 and Matroska are not probed further than their headers
+ * (source_open_input), which seldom say whether the picture is
+ * interlaced: the codec's parser reads it from the first keyframe (its
+ * parameter sets and picture headers; nothing is decoded), as
+ * libavformat's own stream probe would. The transcoded rungs are
+ * deinterlaced or not on what this finds (vfilter_detect). */
+static int probe_field_order(AVFormatContext *fmt, struct probe_stream *v)
+{
+    AVCodecParserContext *parser;
+    AVCodecContext *ctx;
+    AVPacket *pkt;
+    size_t first = 0;
+
+    if (v->par->field_order != AV_FIELD_UNKNOWN)
+        return 0;
+    while (first < v->npkts && !(v->pkts[first].flags & PROBE_PKT_KEY))
+        first++;
+    if (first == v->npkts || !(parser = av_parser_init(v->par->codec_id)))
+        return 0;                   /* no parser: left unknown (progressive) */
+    ctx = avcodec_alloc_context3(NULL);
+    pkt = av_packet_alloc();
+    if (!ctx || !pkt || avcodec_parameters_to_context(ctx, v->par) < 0) {
+        av_packet_free(&pkt);
+        avcodec_free_context(&ctx);
+        av_parser_close(parser);
+        return -ENOMEM;
+    }
+    parser->flags |= PARSER_FLAG_COMPLETE_FRAMES;     /* a packet is a picture */
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    /* the first keyframe and the packets after it, until a picture's field
+     * order shows (a few packets at most) */
+    if (av_seek_frame(fmt, v->index, v->pkts[first].dts, AVSEEK_FLAG_BACKWARD) >= 0) {
+        for (int n = 0; n < 8 && parser->field_order == AV_FIELD_UNKNOWN &&
+                        av_read_frame(fmt, pkt) >= 0; n++) {
+            if (pkt->stream_index == v->index) {
+                uint8_t *data = NULL;
+                int size = 0;
+                av_parser_parse2(parser, ctx, &data, &size, pkt->data, pkt->size,
+                                 pkt->pts, pkt->dts, pkt->pos);
+            } else {
+                n--;
+            }
+            av_packet_unref(pkt);
+        }
+    }
+    v->par->field_order = parser->field_order;
+    av_packet_free(&pkt);
+    avcodec_free_context(&ctx);
+    av_parser_close(parser);
     return 0;
 }
 
@@ -397,6 +494,8 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     if (ret < 0 || p->error)
         goto done;
     if ((ret = check_truncated_scan(p, fmt)) < 0 || p->error)
+        goto done;
+    if ((ret = probe_field_order(fmt, p->video)) < 0)
         goto done;
 
     size_t nkeys = 0;

@@ -64,6 +64,7 @@ static const struct field rend_fields[] = {
     R(F_INT, width),         R(F_INT, height),       R(F_INT, channels),
     R(F_INT, is_default),    R(F_TEXT, codecs),      R(F_TEXT, language),
     R(F_TEXT, label),        R(F_EDGES, range),      R(F_SIZES, sizes),
+    R(F_INT, filters),
 };
 
 /* the mode's enum is read and written as an int */

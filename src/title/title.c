@@ -36,6 +36,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
 #include "hlsfs/tssize.h"
+#include "hlsfs/vfilter.h"
 
 
 static uint64_t options_hash(const struct title_options *o)
@@ -391,6 +392,7 @@ static int build_rung(struct title *t, const struct probe_stream *v,
     r->height = c->height_px;
     r->bit_rate = c->bit_rate;
     r->rotation = v->rotation;
+    r->filters = vfilter_detect(v->par, v->dovi_compat);
     video_ranges(r, t, v, key_pkt, cuts);
     /* the level for the rung's size, rate and frame rate: the encoder is
      * told the level CODECS names (title_rendition_level) */
@@ -778,13 +780,33 @@ int title_build(struct probe *p, const struct title_key *key,
         if ((v->pkts[i].flags & PROBE_PKT_KEY) && !(v->pkts[i].flags & PROBE_PKT_DISCARD) &&
             !outlier[i])
             skip_discarded = 1;
+    /* but where the edit list starts between keyframes, the title starts
+     * at the first picture it shows, decoded from the last keyframe it
+     * discards (probe.c read the presentation times of that GOP) */
+    size_t lead = v->npkts;
+    int64_t shown = INT64_MAX;
+    if (skip_discarded) {
+        size_t kept = 0;
+        while (kept < v->npkts && (!(v->pkts[kept].flags & PROBE_PKT_KEY) ||
+                                   (v->pkts[kept].flags & PROBE_PKT_DISCARD) || outlier[kept]))
+            kept++;
+        for (size_t i = 0; i < kept; i++)
+            if ((v->pkts[i].flags & PROBE_PKT_KEY) && !outlier[i])
+                lead = i;
+        for (size_t i = lead; lead < kept && i < v->npkts; i++)
+            if (!(v->pkts[i].flags & PROBE_PKT_DISCARD) && !outlier[i] &&
+                v->pkts[i].pts != AV_NOPTS_VALUE && v->pkts[i].pts < shown)
+                shown = v->pkts[i].pts;
+        if (lead < kept && (v->pkts[kept].pts == AV_NOPTS_VALUE || shown >= v->pkts[kept].pts))
+            lead = v->npkts;        /* nothing shown before the keyframe kept */
+    }
     for (size_t i = 0; i < v->npkts; i++)
         if ((v->pkts[i].flags & PROBE_PKT_KEY) && !outlier[i] &&
-            !(skip_discarded && (v->pkts[i].flags & PROBE_PKT_DISCARD))) {
+            (i == lead || !(skip_discarded && (v->pkts[i].flags & PROBE_PKT_DISCARD)))) {
             const struct probe_packet *pk = &v->pkts[i];
             key_pkt[nkeys] = i;
-            key_pts[nkeys++] = pk->pts != AV_NOPTS_VALUE ? pk->pts
-                                                         : pk->dts + v->pts_offset;
+            key_pts[nkeys++] = i == lead ? shown
+                             : pk->pts != AV_NOPTS_VALUE ? pk->pts : pk->dts + v->pts_offset;
         }
     if (!nkeys) {
         reason = "no video keyframe has a timestamp in line with the packets around it";
@@ -837,6 +859,10 @@ int title_build(struct probe *p, const struct title_key *key,
     if (forced && (ret = force_cuts(t, key_pts, nkeys, target > 0 ? target : 1,
                                     force, &cuts)) < 0)
         goto fail;
+    /* a first segment that starts after its keyframe is planned as forced
+     * ones are (frames by presentation time; no copy, which cannot cut
+     * there) */
+    forced |= lead < v->npkts;
 
     if ((ret = build_video(t, v, key_pkt, cuts, forced, o)) < 0)
         goto fail;

@@ -25,6 +25,7 @@ from hlsit import budgets  # noqa: E402
 from hlsit import cachepolicy as cp  # noqa: E402
 from hlsit import checks as ck  # noqa: E402
 from hlsit import lazy  # noqa: E402
+from hlsit import picture  # noqa: E402
 from hlsit import robust  # noqa: E402
 from hlsit.checks import TitleExpect, TitleView  # noqa: E402
 from hlsit.fixtures import CodecFixtures, Fixtures, link_or_copy  # noqa: E402
@@ -179,6 +180,9 @@ class Suite:
         if self.args.budgets_only:
             self.phase_budgets()
             return
+        if self.args.picture_only:
+            self.phase_picture()
+            return
         r.run("setup/fixtures", self.fx.generate, self.scratch, timeout=300)
         r.run("setup/codec_fixtures", self.generate_codec_fixtures, timeout=300)
         self.run_mount("fixtures", self.new_mount("fixtures", self.src, self.cache_a),
@@ -201,6 +205,7 @@ class Suite:
         self.run_codec_mounts()
         self.phase_robust()
         self.phase_budgets()
+        self.phase_picture()
         self.phase_cache_policy()
         if self.args.no_shared:
             note("--no-shared: the shared media corpus is not tested")
@@ -781,6 +786,93 @@ class Suite:
             self.run_mount(label, self.new_mount(label, src, cdir, options=opts), body,
                            needs=("budgets/fixtures",))
 
+    # -- pictures: deinterlacing, tone mapping, edit lists ---------------------
+    def phase_picture(self):
+        """The generated fixtures (and the corpus' interlaced, HDR and
+        edit-listed titles unless --no-shared), each checked in a first
+        mount, then read again with a fresh cache: the same bytes. With
+        --baseline-hlsfs, the progressive fixtures' segments are compared
+        with that build's."""
+        r = self.r
+        src = self._dir("picture-src-")
+        r.run("picture/fixtures", picture.make_fixtures, src, needs=("setup/tools",),
+              timeout=300)
+        figures = {}
+        sets = [("picture", src, picture.OPTIONS, [
+            ("deinterlaced", picture.check_deinterlaced, t, "480p", (figures,))
+            for t in picture.INTERLACED] + [
+            ("untouched", picture.check_untouched, t, "480p", ())
+            for t in picture.PROGRESSIVE] + [
+            ("tonemapped", picture.check_tonemapped, t, "360p", (figures,))
+            for t in picture.HDR] + [
+            ("editlist", picture.check_editlist, picture.EDITLIST, "360p", ())])]
+        if self.media and not self.args.no_shared:
+            opts = dict(picture.OPTIONS, ladder=picture.SHARED_LADDER)
+            sets.append(("picture_shared", self.media, opts, [
+                ("deinterlaced", picture.check_deinterlaced, t,
+                 "1080p" if "1080i" in t else "576p", (figures, False))
+                for t in picture.SHARED_INTERLACED] + [
+                ("tonemapped", picture.check_tonemapped, t, "360p", (figures,))
+                for t in picture.SHARED_HDR] + [
+                ("editlist", picture.check_editlist, t, "360p", ())
+                for t in picture.SHARED_EDITLIST]))
+        for label, source, opts, checks in sets:
+            read = {}
+
+            def first(m, mname, source=source, checks=checks, read=read, label=label):
+                for kind, fn, title, rung, extra in checks:
+                    r.run("%s/%s/%s" % (label, kind, title), fn, m, source, title, rung,
+                          *extra, needs=(mname,), timeout=300)
+                    d = os.path.join(title, "video", rung)
+                    if os.path.isdir(os.path.join(m.mountpoint, d)):
+                        names = sorted(n for n in os.listdir(os.path.join(m.mountpoint, d))
+                                       if n.endswith(".ts"))
+                        read.update(picture.read_md5s(m, [os.path.join(d, n) for n in names]))
+
+            def again(m, mname, read=read, label=label):
+                r.run("%s/fresh_cache_same" % label,
+                      lambda: picture.check_same(read, picture.read_md5s(m, list(read)),
+                                                 "a fresh cache"),
+                      needs=(mname, "%s/mount" % label), timeout=600)
+
+            self.run_mount(label, self.new_mount(label, source, self._dir(label + "-cache-"),
+                                                 options=opts),
+                           first, needs=("picture/fixtures",))
+            self.run_mount(label + "_fresh",
+                           self.new_mount(label + "-fresh", source,
+                                          self._dir(label + "-cache-fresh-"), options=opts),
+                           again, needs=("picture/fixtures",))
+        if self.args.baseline_hlsfs:
+            self.picture_baseline(src)
+
+    def picture_baseline(self, src):
+        """The progressive fixtures' segments (every rung, and audio) as the
+        baseline build makes them and as this one does: the same bytes."""
+        r = self.r
+        made = {}
+        for label, binary in (("picture_base", os.path.abspath(self.args.baseline_hlsfs)),
+                              ("picture_this", self.hlsfs)):
+            def body(m, mname, label=label):
+                def read():
+                    paths = []
+                    for t in picture.PROGRESSIVE:
+                        for kind in ("video", "audio"):
+                            top = os.path.join(m.mountpoint, t, kind)
+                            for d in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+                                paths += [os.path.join(t, kind, d, n) for n in
+                                          sorted(os.listdir(os.path.join(top, d)))
+                                          if n.endswith(".ts")]
+                    made[label] = picture.read_md5s(m, paths)
+                r.run("%s/read" % label, read, needs=(mname,), timeout=300)
+            mount = Mount(binary, src, self._dir("mnt-%s-" % label), self._dir(label + "-cache-"),
+                          os.path.join(self.base, "hlsfs-%s.log" % label), label=label,
+                          options=picture.OPTIONS)
+            self.run_mount(label, mount, body, needs=("picture/fixtures",))
+        r.run("picture/progressive_bytes_as_baseline",
+              lambda: picture.check_same(made["picture_base"], made["picture_this"],
+                                         "the baseline build"),
+              needs=("picture_base/read", "picture_this/read"))
+
     # -- the cache policy (SPEC §5) -------------------------------------------
     def phase_cache_policy(self):
         r = self.r
@@ -1017,6 +1109,12 @@ def main(argv=None):
                     help="only the per-segment budget checks (still pictures)")
     ap.add_argument("--robust-only", action="store_true",
                     help="only the robustness checks (to look into them)")
+    ap.add_argument("--picture-only", action="store_true",
+                    help="only the picture checks: deinterlacing, tone mapping, edit lists "
+                         "(with the corpus' titles unless --no-shared)")
+    ap.add_argument("--baseline-hlsfs",
+                    help="with the picture checks: a build whose progressive segments this "
+                         "one must reproduce byte for byte (a build of main)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")
     args = ap.parse_args(argv)
     if not args.media and not args.no_shared:

@@ -18,9 +18,10 @@
 /* Written by title_serialize of the code before record.c (record version
  * 7): a title of two segments with a copied video of keyframes by pts and
  * an encoded audio rendition (the values of test_old_record), and an
- * error title. */
+ * error title; made version 8 by hand: the magic's version byte, and each
+ * rendition's filters (0) after its sizes. */
 static const char old_title_hex[] =
-    "485449370000000008070605040302012a0000000000000040e2010000000000"
+    "485449380000000008070605040302012a0000000000000040e2010000000000"
     "fbffffffffffffff7017000000000000efbefecacefaedfe0000000001000000"
     "00000000905f01000000000002000000000000006e4ec9010000000002000000"
     "00000000e80300000000000078630100000000009bbf02000000000000000000"
@@ -29,17 +30,17 @@ static const char old_title_hex[] =
     "260000000000000004000000000000000100000000000000bb0b000000000000"
     "8002000000000000680100000000000000000000000000000000000000000000"
     "0b000000617663312e3634303031650000000000000000de030000000000006e"
-    "63010000000000ffffffffffffff7f7049000000000000e09200000000000001"
-    "00000000000000010000000000000000f4010000000000000000000000000001"
-    "000000310100000000000000010000000000000080bb00000000000000000000"
+    "63010000000000ffffffffffffff7f7049000000000000e09200000000000000"
+    "000000000000000100000000000000010000000000000000f401000000000000"
+    "0000000000000001000000310100000000000000010000000000000080bb0000"
     "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000200000000000000010000000000000009000000"
-    "6d7034612e34302e3202000000656e07000000456e676c697368000000000000"
-    "000000bc0000000000000078010000000000a0110000000000005c1200000000"
-    "0000";
+    "0000000000000000000000000000000000000000020000000000000001000000"
+    "00000000090000006d7034612e34302e3202000000656e07000000456e676c69"
+    "7368000000000000000000bc0000000000000078010000000000a01100000000"
+    "00005c120000000000000000000000000000";
 
 static const char old_error_hex[] =
-    "485449370000000008070605040302012a0000000000000040e2010000000000"
+    "485449380000000008070605040302012a0000000000000040e2010000000000"
     "fbffffffffffffff7017000000000000efbefecacefaedfe090000006e6f2076"
     "6964656f0a000000000000000000000000000000000000000000000000000000"
     "00000000000000000000000000";
@@ -77,7 +78,7 @@ static void test_old_record(void)
     check_begin("record/old-record-reads");
     CHECK_INT(record_read(buf, len, &t), 0);
     if (t) {
-        CHECK(!memcmp(t->key.magic, "HTI7", 4), "magic");
+        CHECK(!memcmp(t->key.magic, "HTI8", 4), "magic");
         CHECK_INT(t->key.dev, 0x0102030405060708ull);
         CHECK_INT(t->key.ino, 42);
         CHECK_INT(t->key.size, 123456);
@@ -111,6 +112,7 @@ static void test_old_record(void)
         CHECK_INT(v->range[2], INT64_MAX);
         CHECK_INT(v->sizes[0], 18800);
         CHECK_INT(v->sizes[1], 37600);
+        CHECK_INT(v->filters, 0);
         CHECK_INT(a->kind, REND_AUDIO);
         CHECK_INT(a->mode, REND_ENCODE);
         CHECK_INT(a->bit_rate, 128000);
@@ -159,7 +161,7 @@ static void test_round_trip(void)
           .rotation = 270, .name = "720p", .src_index = 3, .tb = { 1001, 30000 },
           .range = vr, .sizes = vs, .ps_bound = 77, .length_size = 2,
           .key_by_pts = 0, .dts_shift = -7, .width = 720, .height = 1280,
-          .codecs = "avc1.64001f", .label = "" },
+          .filters = 5, .codecs = "avc1.64001f", .label = "" },
         { .kind = REND_AUDIO, .mode = REND_ENCODE, .bit_rate = 96000,
           .name = "0", .src_index = 5, .tb = { 1, 44100 }, .range = ar, .sizes = as,
           .channels = 2, .is_default = 1, .codecs = "mp4a.40.2",
@@ -208,6 +210,7 @@ static void test_round_trip(void)
         CHECK_INT(a->height, b->height);
         CHECK_INT(a->channels, b->channels);
         CHECK_INT(a->is_default, b->is_default);
+        CHECK_INT(a->filters, b->filters);
         CHECK_STR(a->codecs, b->codecs);
         CHECK_STR(a->language, b->language);
         CHECK_STR(a->label, b->label);
