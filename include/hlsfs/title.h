@@ -26,6 +26,7 @@
 #include "hlsfs/vpath.h"
 
 struct probe;
+struct subtitle_track;
 
 /* A step between video timestamps longer than this many seconds is a jump
  * (or, for one packet, a damaged timestamp), not a long frame. */
@@ -50,7 +51,7 @@ struct title_options {
 
 /* The version of the title record (record.h), the fourth byte of a
  * key's magic: a record of another version is never read. */
-#define TITLE_RECORD_VERSION '7'
+#define TITLE_RECORD_VERSION '8'
 
 /* What makes a title: the source's identity and the options that shape
  * the plan. A changed source or option is a different title. */
@@ -117,6 +118,9 @@ struct title {
                                             re-timed (n == 0: none)     */
     char                   *source_path; /* set by library.c on load    */
     void                   *holder;      /* library.c's record of it   */
+    struct subtitle_track **subs;        /* text subtitles (subtitle.h):
+                                            embedded, then sidecars     */
+    int                     nsubs;
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,
