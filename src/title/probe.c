@@ -437,6 +437,7 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     }
 
     int naudio = 0;
+    char unread[512] = "";          /* subtitle streams that are not text */
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         naudio += fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
     if (naudio && !(p->audio = calloc((size_t)naudio, sizeof(*p->audio)))) {
@@ -470,15 +471,19 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
             if (r)
                 p->text[p->ntext++] = (struct probe_text){ (int)i, r };
         } else if (type == AVMEDIA_TYPE_SUBTITLE) {
-            /* named once, when the title is analysed */
             const AVDictionaryEntry *e = av_dict_get(st->metadata, "language", NULL, 0);
-            const char *base = strrchr(path, '/');
-            log_info("probe: %s: subtitle stream %u (%s%s%s) is %s, not offered as text",
-                     base ? base + 1 : path, i, avcodec_get_name(st->codecpar->codec_id),
-                     e ? ", " : "", e ? e->value : "",
-                     subtitle_codec_is_bitmap(st->codecpar->codec_id) ? "pictures"
-                                                                      : "of an unread kind");
+            size_t n = strlen(unread);
+            snprintf(unread + n, sizeof(unread) - n, "%s%u (%s%s%s%s)", n ? ", " : "", i,
+                     avcodec_get_name(st->codecpar->codec_id), e ? ", " : "",
+                     e ? e->value : "",
+                     subtitle_codec_is_bitmap(st->codecpar->codec_id) ? ", pictures" : "");
         }
+    }
+    /* named once, when the title is analysed */
+    if (unread[0]) {
+        const char *base = strrchr(path, '/');
+        log_info("probe: %s: subtitle stream(s) %s not offered: not text", base ? base + 1 : path,
+                 unread);
     }
     if (!p->video) {
         ret = set_error(p, "no video stream");
