@@ -69,6 +69,8 @@ struct probe {
                                         (with a path only); title_build
                                         takes them                         */
     int                  nsubs;
+    uint64_t             sidecar_stamp;  /* subtitle_sidecar_stamp, taken
+                                        before they were read              */
 };
 
 /* Analyse a source (the file at 'path', or io's bytes: see

@@ -89,6 +89,14 @@ void subtitle_reader_free(struct subtitle_reader **r);
 int subtitle_sidecars(const char *source_path, struct subtitle_track ***tracks,
                       int *ntracks);
 
+/* What the sidecar files of a source are now: a hash of each one's name,
+ * size and mtime (0 when it has none), to tell when they changed since
+ * the title was analysed. */
+uint64_t subtitle_sidecar_stamp(const char *source_path);
+
+/* Bytes a title's subtitle tracks hold in memory, roughly. */
+size_t subtitle_track_bytes(const struct subtitle_track *t, long nseg);
+
 /* ---- pure helpers (unit-tested) -------------------------------------- */
 
 /* What a sidecar's name says: NULL when 'name' is not a sidecar of a

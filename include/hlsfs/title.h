@@ -121,6 +121,8 @@ struct title {
     struct subtitle_track **subs;        /* text subtitles (subtitle.h):
                                             embedded, then sidecars     */
     int                     nsubs;
+    uint64_t                sidecar_stamp; /* subtitle_sidecar_stamp when
+                                            analysed (0: none)          */
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,

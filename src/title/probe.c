@@ -362,6 +362,8 @@ static int finish_subtitles(struct probe *p, const char *path, int sidecars)
         p->subs = n;
         p->subs[p->nsubs++] = t;
     }
+    if (sidecars)
+        p->sidecar_stamp = subtitle_sidecar_stamp(path);
     if (sidecars && (ret = subtitle_sidecars(path, &p->subs, &p->nsubs)) < 0)
         return ret;
     subtitle_name_tracks(p->subs, p->nsubs);

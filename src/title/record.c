@@ -10,7 +10,9 @@
  * RECORD_TIMELINE_TAG, the count, then at and delta of each part), so a
  * record of any other title is what it was before parts existed. Text
  * subtitle tracks follow the same way (RECORD_SUBS_TAG, the count, then
- * each track's language, name, flags and cues: start, end, text).
+ * each track's language, name, flags and cues: start, end, text), and
+ * the stamp of the sidecar files read (RECORD_SIDECARS_TAG, the stamp)
+ * when there were any.
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,6 +35,7 @@
 #define RECORD_TIMELINE_TAG 0x314c4d4954ll      /* "TIML1" */
 #define RECORD_SUBS_TAG     0x3153425553ll        /* "SUBS1" */
 #define RECORD_SUBS_MAX     64
+#define RECORD_SIDECARS_TAG 0x3145444953ll        /* "SIDE1" */
 
 enum field_type {
     F_I64,          /* int64_t                                        */
@@ -185,6 +188,10 @@ int record_write(const struct title *t, uint8_t **buf, size_t *len)
     }
     if (!t->error && t->nsubs > 0)
         put_subs(&w, t);
+    if (!t->error && t->sidecar_stamp) {
+        put_i64(&w, RECORD_SIDECARS_TAG);
+        put_i64(&w, (int64_t)t->sidecar_stamp);
+    }
     if (w.err) {
         free(w.p);
         return w.err;
@@ -367,10 +374,17 @@ int record_read(const uint8_t *buf, size_t len, struct title **out)
         t->timeline.n = r.err ? 0 : (int)n;
         tag = !r.err && r.pos != len ? get_i64(&r) : 0;
     }
-    if (tag == RECORD_SUBS_TAG)
+    if (tag == RECORD_SUBS_TAG) {
         get_subs(&r, t);
-    else if (tag)
+        tag = !r.err && r.pos != len ? get_i64(&r) : 0;
+    }
+    if (tag == RECORD_SIDECARS_TAG) {
+        t->sidecar_stamp = (uint64_t)get_i64(&r);
+        if (!t->sidecar_stamp)
+            r.err = r.err ? r.err : -EINVAL;
+    } else if (tag) {
         r.err = r.err ? r.err : -EINVAL;
+    }
     if (r.err || r.pos != len) {
         ret = r.err == -ENOMEM ? -ENOMEM : -EINVAL;
         goto fail;

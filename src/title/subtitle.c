@@ -862,52 +862,115 @@ static int name_order(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int subtitle_sidecars(const char *source_path, struct subtitle_track ***tracks,
-                      int *ntracks)
+/* The directory and name stem of a source path. */
+static void split_source(const char *source_path, char *dir, size_t dsize, char *stem,
+                         size_t ssize)
 {
-    char dir[PATH_MAX], stem[NAME_MAX + 1], path[PATH_MAX], lang[16];
     const char *slash = strrchr(source_path, '/');
     const char *base = slash ? slash + 1 : source_path;
-    char **names = NULL;
-    size_t nnames = 0, cap = 0;
-    int ret = 0, forced, sdh, is_default;
-    DIR *d;
-
     if (slash)
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - source_path), source_path);
+        snprintf(dir, dsize, "%.*s", (int)(slash - source_path), source_path);
     else
-        snprintf(dir, sizeof(dir), ".");
+        snprintf(dir, dsize, ".");
     if (!dir[0])
-        snprintf(dir, sizeof(dir), "/");
-    snprintf(stem, sizeof(stem), "%s", base);
+        snprintf(dir, dsize, "/");
+    snprintf(stem, ssize, "%s", base);
     char *dot = strrchr(stem, '.');
     if (dot && dot != stem)
         *dot = '\0';
+}
+
+/* The sorted names of the sidecars of stem in dir (*names, *n). Returns
+ * 0 (also for a directory that cannot be read) or -ENOMEM. */
+static int sidecar_names(const char *dir, const char *stem, char ***names, size_t *n)
+{
+    char lang[16];
+    size_t cap = 0;
+    int forced, sdh, is_default, ret = 0;
+    DIR *d;
+
+    *names = NULL;
+    *n = 0;
     if (!(d = opendir(dir)))
         return 0;
     for (struct dirent *de; (de = readdir(d));) {
         if (!subtitle_sidecar_kind(stem, de->d_name, lang, sizeof(lang), &forced, &sdh,
                                    &is_default))
             continue;
-        if (nnames == cap) {
+        if (*n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
-            char **nn = realloc(names, ncap * sizeof(*nn));
+            char **nn = realloc(*names, ncap * sizeof(*nn));
             if (!nn) {
                 ret = -ENOMEM;
                 break;
             }
-            names = nn;
+            *names = nn;
             cap = ncap;
         }
-        if (!(names[nnames] = strdup(de->d_name))) {
+        if (!((*names)[*n] = strdup(de->d_name))) {
             ret = -ENOMEM;
             break;
         }
-        nnames++;
+        (*n)++;
     }
     closedir(d);
-    if (nnames)
-        qsort(names, nnames, sizeof(*names), name_order);
+    if (*n)
+        qsort(*names, *n, sizeof(**names), name_order);
+    return ret;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+uint64_t subtitle_sidecar_stamp(const char *source_path)
+{
+    char dir[PATH_MAX], stem[NAME_MAX + 1], path[PATH_MAX], text[NAME_MAX + 96];
+    char **names;
+    size_t n;
+    uint64_t h = 1469598103934665603ull;
+    struct stat sb;
+
+    split_source(source_path, dir, sizeof(dir), stem, sizeof(stem));
+    if (sidecar_names(dir, stem, &names, &n) < 0 || !n) {
+        free_names(names, n);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path) ||
+            stat(path, &sb) != 0)
+            memset(&sb, 0, sizeof(sb));
+        snprintf(text, sizeof(text), "%s/%lld/%lld.%09ld;", names[i], (long long)sb.st_size,
+                 (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+        for (const char *c = text; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    }
+    free_names(names, n);
+    return h ? h : 1;
+}
+
+size_t subtitle_track_bytes(const struct subtitle_track *t, long nseg)
+{
+    size_t n = sizeof(*t) + t->cap * sizeof(*t->cues) + t->playlist_len +
+               (size_t)(nseg > 0 ? nseg : 0) * sizeof(*t->sizes);
+    for (size_t i = 0; i < t->ncues; i++)
+        n += strlen(t->cues[i].text) + 1;
+    return n;
+}
+
+int subtitle_sidecars(const char *source_path, struct subtitle_track ***tracks,
+                      int *ntracks)
+{
+    char dir[PATH_MAX], stem[NAME_MAX + 1], path[PATH_MAX], lang[16];
+    char **names = NULL;
+    size_t nnames = 0;
+    int ret, forced, sdh, is_default;
+
+    split_source(source_path, dir, sizeof(dir), stem, sizeof(stem));
+    ret = sidecar_names(dir, stem, &names, &nnames);
     for (size_t i = 0; i < nnames && ret == 0; i++) {
         struct subtitle_track *t = NULL;
         const char *ext = subtitle_sidecar_kind(stem, names[i], lang, sizeof(lang),
@@ -931,9 +994,7 @@ int subtitle_sidecars(const char *source_path, struct subtitle_track ***tracks,
         (*tracks)[(*ntracks)++] = t;
         log_info("subtitle: %s: %zu cues", names[i], t->ncues);
     }
-    for (size_t i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
+    free_names(names, nnames);
     return ret;
 }
 

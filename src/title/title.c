@@ -854,6 +854,7 @@ int title_build(struct probe *p, const struct title_key *key,
     /* the text subtitles read with the index are the title's now */
     t->subs = p->subs;
     t->nsubs = p->nsubs;
+    t->sidecar_stamp = p->sidecar_stamp;
     p->subs = NULL;
     p->nsubs = 0;
     for (int i = 0; i < t->nsubs && t->timeline.n; i++)

@@ -808,6 +808,11 @@ class Suite:
                     r.run("subs/mov_text", subs.check_phone, m, needs=(mname,))
             self.run_mount(label, self.new_mount(label, src, cdir, options=subs.OPTIONS), body,
                            needs=("subs/fixtures",))
+        r.run("subs/add_sidecar", subs.add_sidecar, src, needs=("subs/fixtures",))
+        self.run_mount("subs4", self.new_mount("subs4", src, cache, options=subs.OPTIONS),
+                       lambda m, mname: r.run("subs/sidecar_added", subs.check_added, m, seen,
+                                              needs=(mname, "subs/add_sidecar")),
+                       needs=("subs/add_sidecar",))
         if not self.media:
             note("no --media: the shared corpus's subtitles are not tested")
             return

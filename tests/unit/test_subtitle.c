@@ -301,6 +301,9 @@ static void test_sidecars(void)
     snprintf(path, sizeof(path), "%s/film.part2.srt", dir);
     write_file(path, vtt, sizeof(vtt) - 1);
     snprintf(path, sizeof(path), "%s/film.mkv", dir);
+    uint64_t stamp = subtitle_sidecar_stamp(path);
+    CHECK(stamp != 0, "a stamp for three sidecars");
+    CHECK_INT(subtitle_sidecar_stamp(path), stamp);
     CHECK_INT(subtitle_sidecars(path, &tracks, &n), 0);
     CHECK_INT(n, 3);
     if (n == 3) {
@@ -332,8 +335,20 @@ static void test_sidecars(void)
     for (int i = 0; i < n; i++)
         subtitle_track_free(&tracks[i]);
     free(tracks);
+    /* another sidecar, or one changed: another stamp; none: 0 */
+    snprintf(path, sizeof(path), "%s/film.es.srt", dir);
+    write_file(path, vtt, sizeof(vtt) - 1);
+    snprintf(path, sizeof(path), "%s/film.mkv", dir);
+    uint64_t more = subtitle_sidecar_stamp(path);
+    CHECK(more != 0 && more != stamp, "a new sidecar changes the stamp");
+    snprintf(path, sizeof(path), "%s/film.es.srt", dir);
+    write_file(path, vtt, sizeof(vtt) - 2);
+    snprintf(path, sizeof(path), "%s/film.mkv", dir);
+    CHECK(subtitle_sidecar_stamp(path) != more, "a changed sidecar changes the stamp");
+    snprintf(path, sizeof(path), "%s/other.mkv", dir);
+    CHECK_INT(subtitle_sidecar_stamp(path), 0);
     static const char *const names[] = { "film.mkv", "film.fr.forced.srt", "film.de.sdh.vtt",
-                                         "film.ass", "film.part2.srt" };
+                                         "film.ass", "film.part2.srt", "film.es.srt" };
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         unlink(path);

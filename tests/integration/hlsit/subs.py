@@ -330,6 +330,41 @@ def check_sizes(m, seen, key):
     c.raise_if_any()
 
 
+ADDED = "film.ja.srt"
+ADDED_CUES = [(3000, 3500, "Konnichiwa", "Konnichiwa")]
+
+
+def add_sidecar(src):
+    """A sidecar file that comes after the title was analysed."""
+    with open(os.path.join(src, ADDED), "w", encoding="utf-8") as f:
+        f.write(_srt(ADDED_CUES))
+
+
+def check_added(m, seen):
+    """After a remount, the new sidecar is a rendition (the title analysed
+    again, the log says why); the other tracks' files are as before."""
+    tdir = os.path.join(m.mountpoint, "film.mkv")
+    media = master_media(open(os.path.join(tdir, "master.m3u8")).read())
+    c = Collector()
+    langs = [a.get("LANGUAGE") for a in media]
+    c.check(len(media) == len(FILM_TRACKS) + 1 and "ja" in langs,
+            "after adding %s: renditions %s" % (ADDED, langs))
+    k = langs.index("ja") if "ja" in langs else None
+    if k is not None:
+        check_track(c, tdir, k, [(a, b, v) for a, b, _, v in ADDED_CUES],
+                    source_origin_ms(os.path.join(m.source, "film.mkv")))
+        files = subtitle_files(m, ("film.mkv",))
+        for j in range(k):
+            prefix = "film.mkv/subtitles/%d" % j
+            mine = {r: v for r, v in files.items() if r.startswith(prefix)}
+            old = {r: v for r, v in seen.items() if r.startswith(prefix)}
+            c.check(mine and mine == old, "%s: changed by the new sidecar" % prefix)
+    log = open(m.log_path, errors="replace").read()
+    c.check("/film.mkv: its subtitle files changed, analysing it again" in log,
+            "the log does not say why film.mkv was analysed again")
+    c.raise_if_any()
+
+
 # -- the shared corpus ----------------------------------------------------------
 
 SHARED = ("mkv-h264-ac3-srt-subtitles-1080x720-1.2s.mkv",
