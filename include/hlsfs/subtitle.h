@@ -25,6 +25,13 @@ struct AVPacket;
 #define SUBTITLE_TEXT_MAX  4096
 /* A cue without an end lasts until the next one, at most this long. */
 #define SUBTITLE_OPEN_END_MS 5000
+/* The end of a cue whose source gives none (subtitle_track_add). */
+#define SUBTITLE_END_OPEN INT64_MIN
+/* No cue lasts longer (a damaged duration), none is further from 0. */
+#define SUBTITLE_CUE_MAX_MS  (INT64_C(24) * 3600 * 1000)
+#define SUBTITLE_TIME_MAX_MS (INT64_C(1) << 46)
+/* Most subtitle tracks a title offers (streams first, then sidecars). */
+#define SUBTITLE_TRACKS_MAX 64
 /* The MPEG-TS segments' timestamps are the source's plus this, in 90 kHz
  * ticks (mux.c: max_delay 0.7 s, twice). */
 #define SUBTITLE_TS_OFFSET 126000
@@ -140,7 +147,8 @@ void subtitle_name_tracks(struct subtitle_track **tracks, int n);
 
 /* An empty track, or NULL (no memory). */
 struct subtitle_track *subtitle_track_new(void);
-/* Add a cue (the text is copied). Returns 0, or -ENOMEM; past
+/* Add a cue (the text is copied; end_ms may be SUBTITLE_END_OPEN until
+ * subtitle_track_normalize). Returns 0, or -ENOMEM; past
  * SUBTITLE_CUES_MAX cues are dropped. */
 int subtitle_track_add(struct subtitle_track *t, int64_t start_ms, int64_t end_ms,
                        const char *text);

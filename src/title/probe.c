@@ -352,6 +352,11 @@ static int finish_subtitles(struct probe *p, const char *path, int sidecars)
         struct subtitle_track *t = NULL;
         if ((ret = subtitle_reader_finish(&p->text[i].reader, &t)) < 0)
             return ret;
+        if (t && p->nsubs == SUBTITLE_TRACKS_MAX) {
+            log_warn("probe: more than %d text subtitle streams: stream %d left out",
+                     SUBTITLE_TRACKS_MAX, p->text[i].index);
+            subtitle_track_free(&t);
+        }
         if (!t)
             continue;
         struct subtitle_track **n = realloc(p->subs, (size_t)(p->nsubs + 1) * sizeof(*n));

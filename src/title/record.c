@@ -34,7 +34,7 @@
 #define RECORD_ERROR_MAX 512
 #define RECORD_TIMELINE_TAG 0x314c4d4954ll      /* "TIML1" */
 #define RECORD_SUBS_TAG     0x3153425553ll        /* "SUBS1" */
-#define RECORD_SUBS_MAX     64
+#define RECORD_SUBS_MAX     SUBTITLE_TRACKS_MAX
 #define RECORD_SIDECARS_TAG 0x3145444953ll        /* "SIDE1" */
 
 enum field_type {

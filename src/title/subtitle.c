@@ -145,7 +145,7 @@ void subtitle_track_normalize(struct subtitle_track *t)
     /* first the cues that end before they start go, then open ends */
     for (size_t i = 0; i < n; i++) {
         struct subtitle_cue *c = &t->cues[i];
-        if (c->end_ms >= 0 && c->end_ms != INT64_MAX && c->end_ms <= c->start_ms)
+        if (c->end_ms != SUBTITLE_END_OPEN && c->end_ms <= c->start_ms)
             free(c->text);
         else
             t->cues[k++] = *c;
@@ -154,7 +154,7 @@ void subtitle_track_normalize(struct subtitle_track *t)
     k = 0;
     for (size_t i = 0; i < n; i++) {
         struct subtitle_cue *c = &t->cues[i];
-        if (c->end_ms < 0 || c->end_ms == INT64_MAX) {
+        if (c->end_ms == SUBTITLE_END_OPEN) {
             /* open: until the next cue that starts later, at most a while */
             int64_t end = c->start_ms + SUBTITLE_OPEN_END_MS;
             for (size_t j = i + 1; j < n; j++)
@@ -468,11 +468,17 @@ int subtitle_reader_packet(struct subtitle_reader *r, AVPacket *pkt)
         return 0;
     }
     int64_t at = av_rescale_q(ts, r->tb, (AVRational){ 1, 1000 });
-    int64_t start = at + sub.start_display_time, end = -1;
+    if (at < -SUBTITLE_TIME_MAX_MS || at > SUBTITLE_TIME_MAX_MS) {
+        avsubtitle_free(&sub);      /* a damaged timestamp */
+        return 0;
+    }
+    int64_t start = at + sub.start_display_time, end = SUBTITLE_END_OPEN;
     if (sub.end_display_time > sub.start_display_time && sub.end_display_time != UINT32_MAX)
         end = at + sub.end_display_time;
     else if (pkt->duration > 0)
-        end = av_rescale_q(ts + pkt->duration, r->tb, (AVRational){ 1, 1000 });
+        end = at + av_rescale_q(pkt->duration, r->tb, (AVRational){ 1, 1000 });
+    if (end != SUBTITLE_END_OPEN && end > start + SUBTITLE_CUE_MAX_MS)
+        end = start + SUBTITLE_CUE_MAX_MS;
     struct tbuf text = { 0 };
     tb_put(&text, "", 0);
     for (unsigned i = 0; i < sub.num_rects; i++) {
@@ -971,7 +977,7 @@ int subtitle_sidecars(const char *source_path, struct subtitle_track ***tracks,
 
     split_source(source_path, dir, sizeof(dir), stem, sizeof(stem));
     ret = sidecar_names(dir, stem, &names, &nnames);
-    for (size_t i = 0; i < nnames && ret == 0; i++) {
+    for (size_t i = 0; i < nnames && ret == 0 && *ntracks < SUBTITLE_TRACKS_MAX; i++) {
         struct subtitle_track *t = NULL;
         const char *ext = subtitle_sidecar_kind(stem, names[i], lang, sizeof(lang),
                                                 &forced, &sdh, &is_default);

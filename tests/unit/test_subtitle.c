@@ -140,15 +140,25 @@ static void test_normalize(void)
     struct subtitle_track *t = subtitle_track_new();
     if (check_begin("normalize")) {
         subtitle_track_add(t, 5000, 6000, "c");
-        subtitle_track_add(t, 1000, -1, "a");      /* open: until "b" */
+        subtitle_track_add(t, 1000, SUBTITLE_END_OPEN, "a");  /* open: until "b" */
         subtitle_track_add(t, 1000, 1500, "a2");   /* same start: after "a" */
         subtitle_track_add(t, 3000, 2000, "bad");  /* ends before it starts */
-        subtitle_track_add(t, 2500, -1, "b");      /* open: until "c", not "bad" */
-        subtitle_track_add(t, 9000, -1, "d");      /* open, last */
-        subtitle_track_add(t, 6500, -1, "e");      /* open: until "d" */
+        subtitle_track_add(t, 2500, SUBTITLE_END_OPEN, "b");  /* until "c", not "bad" */
+        subtitle_track_add(t, 9000, SUBTITLE_END_OPEN, "d");  /* open, last */
+        subtitle_track_add(t, 6500, SUBTITLE_END_OPEN, "e");  /* open: until "d" */
+        subtitle_track_add(t, -900, -300, "neg");  /* before 0, but known */
         subtitle_track_add(t, 7000, 8000, "");     /* empty: not added */
         subtitle_track_normalize(t);
-        CHECK_INT(t->ncues, 6);
+        CHECK_INT(t->ncues, 7);
+        if (t->ncues == 7 && !strcmp(t->cues[0].text, "neg")) {
+            CHECK_INT(t->cues[0].end_ms, -300);
+            free(t->cues[0].text);
+            memmove(t->cues, t->cues + 1, 6 * sizeof(*t->cues));   /* the rest as before */
+            t->cues[6].text = NULL;
+            t->ncues = 6;
+        } else {
+            CHECK(0, "the cue before 0 is first");
+        }
         if (t->ncues == 6) {
             CHECK_STR(t->cues[0].text, "a");
             CHECK_INT(t->cues[0].end_ms, 2500);
