@@ -26,6 +26,7 @@
 #include "hlsfs/vpath.h"
 
 struct probe;
+struct subtitle_track;
 
 /* A step between video timestamps longer than this many seconds is a jump
  * (or, for one packet, a damaged timestamp), not a long frame. */
@@ -118,6 +119,11 @@ struct title {
                                             re-timed (n == 0: none)     */
     char                   *source_path; /* set by library.c on load    */
     void                   *holder;      /* library.c's record of it   */
+    struct subtitle_track **subs;        /* text subtitles (subtitle.h):
+                                            embedded, then sidecars     */
+    int                     nsubs;
+    uint64_t                sidecar_stamp; /* subtitle_sidecar_stamp when
+                                            analysed (0: none)          */
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,

@@ -5,6 +5,8 @@
  *   master.m3u8, source.EXT, ERROR,
  *   video/, video/NAME/, video/NAME/index.m3u8, video/NAME/NNNNN.ts,
  *   audio/, audio/K/,   audio/K/index.m3u8,   audio/K/NNNNN.ts
+ *   subtitles/, subtitles/K/, subtitles/K/index.m3u8,
+ *   subtitles/K/NNNNN.vtt, subtitles/K.vtt
  */
 #ifndef HLSFS_VPATH_H
 #define HLSFS_VPATH_H
@@ -19,10 +21,11 @@ enum vnode_kind {
     VN_KIND_DIR,    /* "video" or "audio"           */
     VN_REND_DIR,    /* "video/NAME" or "audio/K"    */
     VN_PLAYLIST,    /* ".../index.m3u8"             */
-    VN_SEGMENT,     /* ".../NNNNN.ts"               */
+    VN_SEGMENT,     /* ".../NNNNN.ts"; subtitles: NNNNN.vtt */
+    VN_SUBTITLE_FILE, /* "subtitles/K.vtt": a whole track */
 };
 
-enum rend_kind { REND_VIDEO, REND_AUDIO };
+enum rend_kind { REND_VIDEO, REND_AUDIO, REND_SUBTITLE };
 
 #define VPATH_NAME_MAX 32
 

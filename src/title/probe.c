@@ -24,6 +24,7 @@
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/source.h"
+#include "hlsfs/subtitle.h"
 
 static int set_error(struct probe *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -109,6 +110,15 @@ static struct probe_stream *slot_of(struct probe *p, int index)
     for (int i = 0; i < p->naudio; i++)
         if (p->audio[i].index == index)
             return &p->audio[i];
+    return NULL;
+}
+
+/* The reader of a text subtitle stream, or NULL. */
+static struct subtitle_reader *text_of(struct probe *p, int index)
+{
+    for (int i = 0; i < p->ntext; i++)
+        if (p->text[i].index == index)
+            return p->text[i].reader;
     return NULL;
 }
 
@@ -295,10 +305,20 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
     if (!pkt)
         return -ENOMEM;
     for (unsigned i = 0; i < fmt->nb_streams; i++)
-        fmt->streams[i]->discard = slot_of(p, (int)i) ? AVDISCARD_DEFAULT
-                                                      : AVDISCARD_ALL;
+        fmt->streams[i]->discard = slot_of(p, (int)i) || text_of(p, (int)i)
+                                   ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
     while ((ret = av_read_frame(fmt, pkt)) >= 0) {
         struct probe_stream *s = slot_of(p, pkt->stream_index);
+        struct subtitle_reader *text = text_of(p, pkt->stream_index);
+        if (text) {
+            ret = subtitle_reader_packet(text, pkt);
+            av_packet_unref(pkt);
+            if (ret < 0) {
+                av_packet_free(&pkt);
+                return ret;
+            }
+            continue;
+        }
         int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
         if (!s || pkt->size <= 0) {
             av_packet_unref(pkt);
@@ -391,6 +411,67 @@ static int probe_field_order(AVFormatContext *fmt, struct probe_stream *v)
     return 0;
 }
 
+/* After a container index: the text subtitle streams' packets, read on
+ * their own (the other streams discarded). */
+static int read_text_streams(struct probe *p, AVFormatContext *fmt)
+{
+    AVPacket *pkt;
+    int ret = 0;
+    if (!p->ntext)
+        return 0;
+    if (!(pkt = av_packet_alloc()))
+        return -ENOMEM;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = text_of(p, (int)i) ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    /* back to the start: the index's reading moved the demuxer */
+    const AVStream *first = fmt->streams[p->text[0].index];
+    av_seek_frame(fmt, p->text[0].index,
+                  first->start_time != AV_NOPTS_VALUE ? first->start_time : 0,
+                  AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY);
+    while (av_read_frame(fmt, pkt) >= 0) {
+        struct subtitle_reader *text = text_of(p, pkt->stream_index);
+        if (text)
+            ret = subtitle_reader_packet(text, pkt);
+        av_packet_unref(pkt);
+        if (ret < 0)
+            break;
+    }
+    av_packet_free(&pkt);
+    return ret;
+}
+
+/* The text subtitle tracks: each stream's cues, then the sidecar files
+ * beside a source read from its path. */
+static int finish_subtitles(struct probe *p, const char *path, int sidecars)
+{
+    int ret = 0;
+    for (int i = 0; i < p->ntext; i++) {
+        struct subtitle_track *t = NULL;
+        if ((ret = subtitle_reader_finish(&p->text[i].reader, &t)) < 0)
+            return ret;
+        if (t && p->nsubs == SUBTITLE_TRACKS_MAX) {
+            log_warn("probe: more than %d text subtitle streams: stream %d left out",
+                     SUBTITLE_TRACKS_MAX, p->text[i].index);
+            subtitle_track_free(&t);
+        }
+        if (!t)
+            continue;
+        struct subtitle_track **n = realloc(p->subs, (size_t)(p->nsubs + 1) * sizeof(*n));
+        if (!n) {
+            subtitle_track_free(&t);
+            return -ENOMEM;
+        }
+        p->subs = n;
+        p->subs[p->nsubs++] = t;
+    }
+    if (sidecars)
+        p->sidecar_stamp = subtitle_sidecar_stamp(path);
+    if (sidecars && (ret = subtitle_sidecars(path, &p->subs, &p->nsubs)) < 0)
+        return ret;
+    subtitle_name_tracks(p->subs, p->nsubs);
+    return 0;
+}
+
 /* After a scan: was the file cut short of what its header announces? */
 static int check_truncated_scan(struct probe *p, AVFormatContext *fmt)
 {
@@ -460,9 +541,14 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     }
 
     int naudio = 0;
+    char unread[512] = "";          /* subtitle streams that are not text */
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         naudio += fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
     if (naudio && !(p->audio = calloc((size_t)naudio, sizeof(*p->audio)))) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    if (!(p->text = calloc(fmt->nb_streams ? fmt->nb_streams : 1, sizeof(*p->text)))) {
         ret = -ENOMEM;
         goto done;
     }
@@ -481,7 +567,27 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
                 ret = -ENOMEM;
                 goto done;
             }
+        } else if (type == AVMEDIA_TYPE_SUBTITLE &&
+                   subtitle_codec_is_text(st->codecpar->codec_id)) {
+            struct subtitle_reader *r = NULL;
+            if ((ret = subtitle_reader_open(st, &r)) < 0)
+                goto done;
+            if (r)
+                p->text[p->ntext++] = (struct probe_text){ (int)i, r };
+        } else if (type == AVMEDIA_TYPE_SUBTITLE) {
+            const AVDictionaryEntry *e = av_dict_get(st->metadata, "language", NULL, 0);
+            size_t n = strlen(unread);
+            snprintf(unread + n, sizeof(unread) - n, "%s%u (%s%s%s%s)", n ? ", " : "", i,
+                     avcodec_get_name(st->codecpar->codec_id), e ? ", " : "",
+                     e ? e->value : "",
+                     subtitle_codec_is_bitmap(st->codecpar->codec_id) ? ", pictures" : "");
         }
+    }
+    /* named once, when the title is analysed */
+    if (unread[0]) {
+        const char *base = strrchr(path, '/');
+        log_info("probe: %s: subtitle stream(s) %s not offered: not text", base ? base + 1 : path,
+                 unread);
     }
     if (!p->video) {
         ret = set_error(p, "no video stream");
@@ -489,7 +595,9 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     }
 
     ret = index_from_container(p, fmt, file_size);
-    if (ret == 0)
+    if (ret == 1 && !p->error)
+        ret = read_text_streams(p, fmt);
+    else if (ret == 0)
         ret = index_from_scan(p, fmt);
     if (ret < 0 || p->error)
         goto done;
@@ -505,6 +613,8 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
         ret = set_error(p, "no video packets (truncated or empty file)");
     else if (!nkeys)
         ret = set_error(p, "no keyframe in the video stream");
+    if (ret == 0 && !p->error)
+        ret = finish_subtitles(p, path, !io);
 
 done:
     source_close_input(io, &fmt);
@@ -528,6 +638,12 @@ void probe_free(struct probe **pp)
     for (int i = 0; i < p->naudio; i++)
         stream_clear(&p->audio[i]);
     free(p->audio);
+    for (int i = 0; i < p->ntext; i++)
+        subtitle_reader_free(&p->text[i].reader);
+    free(p->text);
+    for (int i = 0; i < p->nsubs; i++)
+        subtitle_track_free(&p->subs[i]);
+    free(p->subs);
     free(p->format);
     free(p->error);
     free(p);

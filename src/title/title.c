@@ -34,6 +34,7 @@
 #include "hlsfs/mux.h"
 #include "hlsfs/plan.h"
 #include "hlsfs/probe.h"
+#include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
 #include "hlsfs/tssize.h"
 #include "hlsfs/vfilter.h"
@@ -894,6 +895,18 @@ int title_build(struct probe *p, const struct title_key *key,
                 reason = why;
                 goto unservable;
             }
+    /* the text subtitles read with the index are the title's now */
+    t->subs = p->subs;
+    t->nsubs = p->nsubs;
+    t->sidecar_stamp = p->sidecar_stamp;
+    p->subs = NULL;
+    p->nsubs = 0;
+    for (int i = 0; i < t->nsubs && t->timeline.n; i++)
+        for (size_t k = 0; k < t->subs[i]->ncues; k++) {
+            struct subtitle_cue *c = &t->subs[i]->cues[k];
+            c->start_ms = timeline_retime(&t->timeline, (AVRational){ 1, 1000 }, c->start_ms);
+            c->end_ms = timeline_retime(&t->timeline, (AVRational){ 1, 1000 }, c->end_ms);
+        }
     if ((ret = hls_make_playlists(t)) < 0)
         goto fail;
     free(outlier);
@@ -933,6 +946,9 @@ void title_free(struct title **pt)
         free(t->rends[i].playlist);
     }
     free(t->rends);
+    for (int i = 0; i < t->nsubs; i++)
+        subtitle_track_free(&t->subs[i]);
+    free(t->subs);
     free(t->bounds);
     free(t->start_ms);
     free(t->source_path);

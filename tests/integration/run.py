@@ -27,6 +27,7 @@ from hlsit import checks as ck  # noqa: E402
 from hlsit import lazy  # noqa: E402
 from hlsit import picture  # noqa: E402
 from hlsit import robust  # noqa: E402
+from hlsit import subs  # noqa: E402
 from hlsit.checks import TitleExpect, TitleView  # noqa: E402
 from hlsit.fixtures import CodecFixtures, Fixtures, link_or_copy  # noqa: E402
 from hlsit.harness import (CheckFailed, Collector, Mount, expect, fail,  # noqa: E402
@@ -183,6 +184,9 @@ class Suite:
         if self.args.picture_only:
             self.phase_picture()
             return
+        if self.args.subs_only:
+            self.phase_subs()
+            return
         r.run("setup/fixtures", self.fx.generate, self.scratch, timeout=300)
         r.run("setup/codec_fixtures", self.generate_codec_fixtures, timeout=300)
         self.run_mount("fixtures", self.new_mount("fixtures", self.src, self.cache_a),
@@ -206,6 +210,7 @@ class Suite:
         self.phase_robust()
         self.phase_budgets()
         self.phase_picture()
+        self.phase_subs()
         self.phase_cache_policy()
         if self.args.no_shared:
             note("--no-shared: the shared media corpus is not tested")
@@ -872,6 +877,47 @@ class Suite:
               lambda: picture.check_same(made["picture_base"], made["picture_this"],
                                          "the baseline build"),
               needs=("picture_base/read", "picture_this/read"))
+    # -- text subtitles as WebVTT (SPEC §9) -----------------------------------
+    def phase_subs(self):
+        """The generated titles in a first mount (sizes at first stat, then
+        every rendition and cue), a remount and a fresh cache (the same
+        files); the shared corpus's subtitles when it is given."""
+        r = self.r
+        src = self._dir("subs-src-")
+        r.run("subs/fixtures", subs.make_fixtures, src, self._dir("subs-scratch-"),
+              needs=("setup/tools",), timeout=120)
+        cache = self._dir("subs-cache-")
+        seen = {}
+        steps = [("subs1", cache, "subs/sizes_first_stat"),
+                 ("subs2", cache, "subs/remount_same"),
+                 ("subs3", self._dir("subs-cache-fresh-"), "subs/fresh_same")]
+        for label, cdir, check in steps:
+            def body(m, mname, check=check, first=label == "subs1"):
+                r.run(check, subs.check_sizes, m, seen, check, needs=(mname,))
+                if first:
+                    r.run("subs/film_renditions", subs.check_film, m, needs=(mname,))
+                    r.run("subs/mov_text", subs.check_phone, m, needs=(mname,))
+            self.run_mount(label, self.new_mount(label, src, cdir, options=subs.OPTIONS), body,
+                           needs=("subs/fixtures",))
+        r.run("subs/add_sidecar", subs.add_sidecar, src, needs=("subs/fixtures",))
+        self.run_mount("subs4", self.new_mount("subs4", src, cache, options=subs.OPTIONS),
+                       lambda m, mname: r.run("subs/sidecar_added", subs.check_added, m, seen,
+                                              needs=(mname, "subs/add_sidecar")),
+                       needs=("subs/add_sidecar",))
+        if not self.media:
+            note("no --media: the shared corpus's subtitles are not tested")
+            return
+        shared = self._dir("subs-shared-")
+        r.run("subs/shared_fixtures", subs.shared_fixtures, self.media, shared,
+              needs=("setup/tools",))
+        r.run("subs/shared_bitmap_streams", subs.check_bitmap_streams, self.media,
+              needs=("setup/tools",))
+        self.run_mount("subs-shared",
+                       self.new_mount("subs-shared", shared, self._dir("subs-shared-cache-"),
+                                      options=subs.OPTIONS),
+                       lambda m, mname: r.run("subs/shared", subs.check_shared, m,
+                                              needs=(mname, "subs/shared_bitmap_streams")),
+                       needs=("subs/shared_fixtures",))
 
     # -- the cache policy (SPEC §5) -------------------------------------------
     def phase_cache_policy(self):
@@ -1107,6 +1153,8 @@ def main(argv=None):
                     help="only the cache policy checks (to look into them)")
     ap.add_argument("--budgets-only", action="store_true",
                     help="only the per-segment budget checks (still pictures)")
+    ap.add_argument("--subs-only", action="store_true",
+                    help="only the text subtitle checks (WebVTT renditions)")
     ap.add_argument("--robust-only", action="store_true",
                     help="only the robustness checks (to look into them)")
     ap.add_argument("--picture-only", action="store_true",

@@ -218,7 +218,8 @@ def check_serving_layout(tv, audio_expect, audio_allowed=None, require_original=
     want = {"master.m3u8", tv.source_name, "video"}
     if audio_expect or audio_allowed:
         want.add("audio")
-    have = tv.entries()
+    # subtitles/ (text subtitle streams, sidecar files): checked by subs.py
+    have = tv.entries() - {"subtitles"}
     optional_audio = not audio_expect and audio_allowed
     if optional_audio:
         have_cmp = have - {"audio"}
@@ -674,6 +675,8 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
     names = []
     defaults = 0
     for attrs, quoted in m.media:
+        if attrs.get("TYPE") == "SUBTITLES":
+            continue            # checked by subs.py
         c.check(attrs.get("TYPE") == "AUDIO", "EXT-X-MEDIA TYPE=%s" % attrs.get("TYPE"))
         for a in ("GROUP-ID", "NAME", "URI", "CHANNELS", "LANGUAGE"):
             if a in attrs:
