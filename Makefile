@@ -70,10 +70,10 @@ test_optdoc_MODS   = face/opts title/ladder format/tssize
 test_optdoc_CFLAGS = -DHLSFS_TOP='"$(CURDIR)"'
 test_mux_MODS      = format/mux
 test_tssize_MODS   = format/tssize format/mux
-test_record_MODS   = title/record title/title title/budget title/h264 title/hls title/framerate title/probe make/source make/workbound title/plan \
+test_record_MODS   = title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe make/source make/workbound title/plan \
                      title/ladder title/playlist title/vpath format/mux format/tssize base/log
 test_h264_MODS     = title/h264
-test_title_MODS    = make/source title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
+test_title_MODS    = make/source title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

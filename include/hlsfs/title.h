@@ -26,6 +26,7 @@
 #include "hlsfs/vpath.h"
 
 struct probe;
+struct trick;
 
 /* A step between video timestamps longer than this many seconds is a jump
  * (or, for one packet, a damaged timestamp), not a long frame. */
@@ -117,6 +118,8 @@ struct title {
                                             re-timed (n == 0: none)     */
     char                   *source_path; /* set by library.c on load    */
     void                   *holder;      /* library.c's record of it   */
+    struct trick           *trick;       /* trick-play files (trick.h),
+                                            derived; NULL: none        */
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,

@@ -5,6 +5,8 @@
  *   master.m3u8, source.EXT, ERROR,
  *   video/, video/NAME/, video/NAME/index.m3u8, video/NAME/NNNNN.ts,
  *   audio/, audio/K/,   audio/K/index.m3u8,   audio/K/NNNNN.ts
+ *   thumbs/, thumbs/thumbs.vtt, thumbs/NNNNN.jpg
+ * (video/iframes/ is a video rendition name like any other here.)
  */
 #ifndef HLSFS_VPATH_H
 #define HLSFS_VPATH_H
@@ -20,6 +22,9 @@ enum vnode_kind {
     VN_REND_DIR,    /* "video/NAME" or "audio/K"    */
     VN_PLAYLIST,    /* ".../index.m3u8"             */
     VN_SEGMENT,     /* ".../NNNNN.ts"               */
+    VN_THUMB_DIR,   /* "thumbs"                     */
+    VN_THUMB_INDEX, /* "thumbs/thumbs.vtt"          */
+    VN_THUMB_SPRITE,/* "thumbs/NNNNN.jpg" (segment) */
 };
 
 enum rend_kind { REND_VIDEO, REND_AUDIO };
@@ -59,5 +64,9 @@ int vpath_segment_digits(long count);
  * length, -ENAMETOOLONG when it does not fit in size bytes, or -EINVAL
  * for a negative index. */
 int vpath_segment_name(char *buf, size_t size, long index, long count);
+
+/* Write the name of thumbnail sprite 'index' ("00003.jpg") into buf, as
+ * vpath_segment_name does for segments. */
+int vpath_sprite_name(char *buf, size_t size, long index, long count);
 
 #endif

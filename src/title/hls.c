@@ -13,6 +13,7 @@
 #include "hlsfs/hls.h"
 #include "hlsfs/playlist.h"
 #include "hlsfs/title.h"
+#include "hlsfs/trick.h"
 
 /* ISO 639-2 (as containers store it) to the RFC 5646 tag HLS wants. */
 const char *hls_language_tag(const char *lang)
@@ -150,5 +151,6 @@ int hls_make_playlists(struct title *t)
         r->playlist_len = strlen(r->playlist);
     }
     free(ms);
-    return make_master(t);
+    int ret = make_master(t);
+    return ret < 0 ? ret : trick_make(t);
 }

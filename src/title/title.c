@@ -35,6 +35,7 @@
 #include "hlsfs/plan.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/title.h"
+#include "hlsfs/trick.h"
 #include "hlsfs/tssize.h"
 
 
@@ -894,6 +895,7 @@ void title_free(struct title **pt)
     free(t->source_path);
     free(t->master);
     free(t->error);
+    trick_free(&t->trick);
     free(t);
     *pt = NULL;
 }
