@@ -112,9 +112,10 @@ int trick_pictures(struct trick_pictures *p, const int64_t *start_ms,
                    const int64_t *bounds, long nseg, int tb_num, int tb_den,
                    int64_t step_ms, long n);
 
-/* How many pictures a title of 'duration_ms' gets one every step_ms: the
- * last is dropped when it would show less than half a step (I-frames), or
- * kept for any remainder (thumbnails, round_up). At least 1. */
+/* How many pictures a title of 'duration_ms' gets one every step_ms: a
+ * remainder shorter than a step goes to the last picture (I-frames: no
+ * segment is shorter than a step, so none raises the peak rate), or gets
+ * a picture of its own (thumbnails, round_up). At least 1. */
 long trick_count(int64_t duration_ms, int64_t step_ms, int round_up);
 
 /* The thumbnails' WebVTT text (malloc'd, NUL-terminated), or NULL. */

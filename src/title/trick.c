@@ -24,8 +24,7 @@ long trick_count(int64_t duration_ms, int64_t step_ms, int round_up)
     long n;
     if (duration_ms <= 0 || step_ms <= 0)
         return 1;
-    n = (long)(round_up ? (duration_ms + step_ms - 1) / step_ms
-                        : (duration_ms + step_ms / 2) / step_ms);
+    n = (long)(round_up ? (duration_ms + step_ms - 1) / step_ms : duration_ms / step_ms);
     return n > 0 ? n : 1;
 }
 

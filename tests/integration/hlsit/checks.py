@@ -147,6 +147,11 @@ def sha256(data):
 # ---------------------------------------------------------------------------
 # A title in a mount
 
+# trick-play entries (trick.py): video/iframes/ and thumbs/
+TRICK_IFRAMES = "iframes"
+TRICK_THUMBS = "thumbs"
+
+
 class TitleView:
     """What the mount shows for one video source."""
 
@@ -179,6 +184,9 @@ class TitleView:
         if not os.path.isdir(d):
             return []
         names = os.listdir(d)
+        if kind == "video":
+            # the I-frame rendition is not a variant (trick.py checks it)
+            names = [n for n in names if n != TRICK_IFRAMES]
         if kind == "audio":
             return sorted(names, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
         return sorted(names, key=lambda n: (n != "original", n))
@@ -218,7 +226,7 @@ def check_serving_layout(tv, audio_expect, audio_allowed=None, require_original=
     want = {"master.m3u8", tv.source_name, "video"}
     if audio_expect or audio_allowed:
         want.add("audio")
-    have = tv.entries()
+    have = tv.entries() - {TRICK_THUMBS}   # trick.py checks thumbs/
     optional_audio = not audio_expect and audio_allowed
     if optional_audio:
         have_cmp = have - {"audio"}
