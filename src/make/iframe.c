@@ -60,7 +60,9 @@ static int open_encoder(const struct trick_iframes *f, const struct transcode_co
     av_opt_set(enc->priv_data, "profile", "high", 0);
     av_opt_set_int(enc->priv_data, "qp", qp, 0);
     transcode_x264_asm(asm_param, sizeof(asm_param));
-    snprintf(params, sizeof(params), "keyint=1:scenecut=0:open-gop=0%s", asm_param);
+    /* one picture, an IDR anyway: keyint=1 would flag the SPS as an
+     * intra-only profile (constraint_set3), which CODECS does not name */
+    snprintf(params, sizeof(params), "keyint=infinite:scenecut=0:open-gop=0%s", asm_param);
     av_opt_set(enc->priv_data, "x264-params", params, 0);
     if ((ret = avcodec_open2(enc, codec, NULL)) < 0) {
         avcodec_free_context(&enc);
