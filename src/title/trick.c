@@ -139,28 +139,31 @@ char *trick_iframe_playlist(const int64_t *start_ms, long n)
     return memstream_done(f, &buf, &len);
 }
 
-/* w x h scaled by num / den, even, at least 2. */
+/* v scaled by num / den to the nearest even number, at least 2. */
 static int even_scale(int v, int num, int den)
 {
-    int64_t x = ((int64_t)v * num + den / 2) / den;
-    x &= ~1;
+    int64_t x = ((int64_t)v * num + den) / (2 * (int64_t)den) * 2;
     return x < 2 ? 2 : (int)x;
 }
 
-/* The video rendition pictures are taken from: the first transcoded one
- * (its sizes are upright, as displayed), else the first video one. */
+/* The video rendition pictures are taken from: the largest transcoded
+ * one (its sizes are upright, as displayed, and the most exact shape),
+ * else the first video one. */
 static int picture_rendition(const struct title *t)
 {
-    int first = -1;
+    int first = -1, best = -1;
     for (int i = 0; i < t->nrends; i++) {
-        if (t->rends[i].kind != REND_VIDEO)
+        const struct title_rendition *r = &t->rends[i];
+        if (r->kind != REND_VIDEO)
             continue;
-        if (t->rends[i].mode == REND_ENCODE)
-            return i;
         if (first < 0)
             first = i;
+        if (r->mode == REND_ENCODE &&
+            (best < 0 || (int64_t)r->width * r->height >
+                             (int64_t)t->rends[best].width * t->rends[best].height))
+            best = i;
     }
-    return first;
+    return best >= 0 ? best : first;
 }
 
 static int make_iframes(struct title *t, struct trick *tr)

@@ -169,11 +169,12 @@ static void test_playlist(void)
     check_end();
 }
 
-/* A title of the plan above with one 1280x720 rung. */
+/* A title of the plan above with a 270x180 and a 1080x720 rung: the
+ * pictures take the larger's shape. */
 static void test_make(void)
 {
     struct title *t = calloc(1, sizeof(*t));
-    struct title_rendition *r = calloc(1, sizeof(*r));
+    struct title_rendition *rends = calloc(2, sizeof(*rends)), *r = &rends[1];
     check_begin("make/title");
     t->tb = (AVRational){ 1, 90000 };
     t->nseg = NSEG;
@@ -183,28 +184,32 @@ static void test_make(void)
     memcpy(t->start_ms, start_ms, sizeof(start_ms));
     t->master = strdup("#EXTM3U\n");
     t->master_len = strlen(t->master);
+    rends[0] = (struct title_rendition){ .kind = REND_VIDEO, .mode = REND_ENCODE,
+                                         .width = 270, .height = 180 };
+    snprintf(rends[0].codecs, sizeof(rends[0].codecs), "avc1.64000c");
     r->kind = REND_VIDEO;
     r->mode = REND_ENCODE;
-    r->width = 1280;
+    r->width = 1080;
     r->height = 720;
     snprintf(r->codecs, sizeof(r->codecs), "avc1.64001f");
-    t->rends = r;
-    t->nrends = 1;
+    t->rends = rends;
+    t->nrends = 2;
     CHECK_INT(trick_make(t), 0);
     const struct trick *tr = t->trick;
     CHECK(tr != NULL, "no trick files");
     if (tr) {
         const struct trick_iframes *f = &tr->iframes;
-        CHECK(f->width == 320 && f->height == 180, "I-frames %dx%d", f->width, f->height);
+        /* 720 x 320 / 1080 = 213.3: the nearest even height */
+        CHECK(f->width == 320 && f->height == 214, "I-frames %dx%d", f->width, f->height);
         CHECK_INT(f->pic.n, 20);
         CHECK_INT(f->start_ms[20], 20500);
         for (long i = 0; i < f->pic.n; i++)
-            CHECK(f->sizes[i] % 188 == 0 && f->sizes[i] > trick_iframe_es_bound(320, 180),
+            CHECK(f->sizes[i] % 188 == 0 && f->sizes[i] > trick_iframe_es_bound(320, 214),
                   "segment %ld: %llu bytes", i, (unsigned long long)f->sizes[i]);
         CHECK(!strncmp(f->codecs, "avc1.6400", 9), "CODECS %s", f->codecs);
         char want[256];
         snprintf(want, sizeof(want), "#EXTM3U\n#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%llu,"
-                 "AVERAGE-BANDWIDTH=%llu,RESOLUTION=320x180,CODECS=\"%s\","
+                 "AVERAGE-BANDWIDTH=%llu,RESOLUTION=320x214,CODECS=\"%s\","
                  "URI=\"video/iframes/index.m3u8\"\n", (unsigned long long)f->peak_bps,
                  (unsigned long long)f->avg_bps, f->codecs);
         CHECK_STR(t->master, want);
@@ -212,10 +217,10 @@ static void test_make(void)
         /* the last segment is 1.5 s: the peak is a whole second's */
         CHECK_INT(f->peak_bps, f->sizes[0] * 8);
         const struct trick_thumbs *th = &tr->thumbs;
-        CHECK(th->tile_w == 160 && th->tile_h == 90, "tiles %dx%d", th->tile_w, th->tile_h);
+        CHECK(th->tile_w == 160 && th->tile_h == 106, "tiles %dx%d", th->tile_w, th->tile_h);
         CHECK_INT(th->pic.n, 3);
         CHECK_INT(th->nsprite, 1);
-        CHECK_INT(th->sizes[0], trick_sprite_bytes(480, 90));
+        CHECK_INT(th->sizes[0], trick_sprite_bytes(480, 106));
         CHECK_INT(th->vtt_len, strlen(th->vtt));
         /* made once: a second call changes nothing */
         CHECK_INT(trick_make(t), 0);
@@ -226,7 +231,7 @@ static void test_make(void)
     free(t->bounds);
     free(t->start_ms);
     free(t->master);
-    free(r);
+    free(rends);
     free(t);
     check_end();
 }
