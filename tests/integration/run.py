@@ -730,7 +730,8 @@ class Suite:
         r = self.r
         src = self._dir("trick-src-")
         cache_a = self._dir("trick-cache-a-")
-        r.run("trick/fixtures", trick.make_fixtures, src, needs=("setup/tools",), timeout=600)
+        r.run("trick/fixtures", trick.make_fixtures, src, self._dir("trick-scratch-"),
+              needs=("setup/tools",), timeout=600)
         state = {}
 
         def first(m, mname):

@@ -9,6 +9,8 @@ the frame the source shows then, not one next to it:
              I-frames, 3 thumbnails in one sprite
   long.mkv   160x90, 2 fps, 1010 s, 10 s GOPs, Matroska (no decode
              times): 101 thumbnails in two sprites, 1010 I-frames
+  rot.mp4    320x180 turned 90 degrees by its display matrix, 6 s: the
+             pictures are upright (portrait) as the rungs are
 
 Checks: the master's EXT-X-I-FRAME-STREAM-INF; the I-frame playlist; every
 I-frame segment (a sample of the long title's) decodes as one keyframe at
@@ -30,8 +32,8 @@ from .m3u8 import MasterPlaylist, MediaPlaylist, parse_attributes
 from .media import ffprobe_json, run_bytes
 from .tsparse import TsFile, h264_access_units
 
-TITLES = ("gray.mp4", "long.mkv")
-FPS = {"gray.mp4": 25, "long.mkv": 2}
+TITLES = ("gray.mp4", "long.mkv", "rot.mp4")
+FPS = {"gray.mp4": 25, "long.mkv": 2, "rot.mp4": 25}
 IFRAME_MS = 1000
 THUMB_MS = 10000
 TILE_W = 160
@@ -55,7 +57,7 @@ def _ffmpeg(args):
                    stdin=subprocess.DEVNULL, timeout=600)
 
 
-def make_fixtures(src):
+def make_fixtures(src, scratch):
     geq = "geq=lum='20+mod(N*7\\,200)':cb=128:cr=128"
     _ffmpeg(["-f", "lavfi", "-i", "color=c=black:s=640x360:r=25:d=25,format=yuv420p," + geq,
              "-f", "lavfi", "-i", "sine=d=25", "-c:v", "libx264", "-g", "50", "-bf", "3",
@@ -63,6 +65,12 @@ def make_fixtures(src):
     _ffmpeg(["-f", "lavfi", "-i", "color=c=black:s=160x90:r=2:d=1010,format=yuv420p," + geq,
              "-c:v", "libx264", "-g", "20", "-pix_fmt", "yuv420p",
              os.path.join(src, "long.mkv")])
+    tmp = os.path.join(scratch, "unrotated.mp4")
+    _ffmpeg(["-f", "lavfi", "-i", "color=c=black:s=320x180:r=25:d=6,format=yuv420p," + geq,
+             "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", tmp])
+    # ffmpeg 5 writes the display matrix of a "rotate" tag on a stream copy
+    _ffmpeg(["-i", tmp, "-c", "copy", "-metadata:s:v:0", "rotate=90",
+             os.path.join(src, "rot.mp4")])
 
 
 def _luma_mean(path, w, h, x=0, y=0, tw=None, th=None, pix_fmt="yuv420p"):
@@ -137,6 +145,13 @@ def check_master(mnt, rel):
     c.check(attrs["RESOLUTION"] == "%dx%d" % (info["width"], info["height"]),
             "RESOLUTION %s, the picture is %dx%d" % (attrs["RESOLUTION"], info["width"],
                                                      info["height"]))
+    # the rungs' shape (upright), at most 320 on the longer side
+    rung = ffprobe_json(t.p("video", t.rung(), "00000.ts"),
+                        ["-select_streams", "v", "-show_entries", "stream=width,height"])["streams"][0]
+    w, h = info["width"], info["height"]
+    c.check(max(w, h) <= 320 and (w > h) == (rung["width"] > rung["height"]) and
+            abs(w / float(h) - rung["width"] / float(rung["height"])) < 0.05,
+            "I-frames %dx%d, the rung %dx%d" % (w, h, rung["width"], rung["height"]))
     c.raise_if_any()
 
 
