@@ -49,7 +49,7 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests (and $(LIBS), or
 # test_X_LIBS when it has its own)
-UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264 vfilter subtitle
+UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264 vfilter subtitle trick
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
@@ -70,12 +70,13 @@ test_optdoc_MODS   = face/opts title/ladder format/tssize
 test_optdoc_CFLAGS = -DHLSFS_TOP='"$(CURDIR)"'
 test_mux_MODS      = format/mux
 test_tssize_MODS   = format/tssize format/mux
-test_record_MODS   = title/subtitle title/record title/title title/budget title/h264 title/hls title/framerate title/probe make/source make/workbound make/vfilter title/plan \
+test_record_MODS   = title/subtitle title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe make/source make/workbound make/vfilter title/plan \
                      title/ladder title/playlist title/vpath format/mux format/tssize base/log
 test_h264_MODS     = title/h264
 test_vfilter_MODS  = make/vfilter
 test_subtitle_MODS = title/subtitle title/playlist title/vpath base/log
-test_title_MODS    = title/subtitle make/source make/vfilter title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
+test_trick_MODS    = title/trick title/h264 title/vpath format/tssize format/jpegpad
+test_title_MODS    = title/subtitle make/source make/vfilter title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 

@@ -43,8 +43,22 @@ int produce_segment_within(const char *path, const struct source_io *io,
 void produce_rendition(const struct title *t, const struct title_rendition *r,
                        uint8_t *key, struct sched_rendition *out);
 
+/* The trick-play files of a title (trick.h), as the scheduler sees them:
+ * the I-frame rendition (read ahead like any), the thumbnail sprites
+ * (made only when read). */
+enum produce_trick { PRODUCE_IFRAMES, PRODUCE_THUMBS };
+void produce_trick_rendition(const struct title *t, enum produce_trick which,
+                             uint8_t *key, struct sched_rendition *out);
+
+/* Item i of a trick-play rendition: produce_segment's contract, with the
+ * sizes of t->trick. */
+int produce_trick_item(const char *path, const struct source_io *io,
+                       const struct title *t, enum produce_trick which, long i,
+                       const struct title_options *o, const atomic_int *stop,
+                       uint8_t **out, size_t *len);
+
 /* How a segment is made: the "kind" label of the metrics. */
-enum produce_kind { PRODUCE_VIDEO, PRODUCE_AUDIO, PRODUCE_COPY, PRODUCE_NKINDS };
+enum produce_kind { PRODUCE_VIDEO, PRODUCE_AUDIO, PRODUCE_COPY, PRODUCE_TRICK, PRODUCE_NKINDS };
 const char *produce_kind_name(enum produce_kind k);   /* "video", ... */
 
 /* Counters of the segments made by produce_scheduled, of one kind. */

@@ -48,6 +48,8 @@ struct sched_rendition {
     const void     *rend;       /* opaque (the title's rendition, which
                                    owner keeps alive), passed to produce
                                    with owner: never read from the key     */
+    int             no_readahead; /* 1: its segments are made only when
+                                   read, never read ahead                  */
 };
 
 struct sched_config {

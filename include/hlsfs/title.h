@@ -27,6 +27,7 @@
 
 struct probe;
 struct subtitle_track;
+struct trick;
 
 /* A step between video timestamps longer than this many seconds is a jump
  * (or, for one packet, a damaged timestamp), not a long frame. */
@@ -124,6 +125,8 @@ struct title {
     int                     nsubs;
     uint64_t                sidecar_stamp; /* subtitle_sidecar_stamp when
                                             analysed (0: none)          */
+    struct trick           *trick;       /* trick-play files (trick.h),
+                                            derived; NULL: none        */
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,

@@ -51,4 +51,8 @@ int64_t transcode_segment_rate(const struct title *t, const struct title_renditi
 long transcode_max_packets(const struct title *t, const struct title_rendition *r,
                            long seg);
 
+/* The ":asm=..." x264 parameter every libx264 of the mount is given (empty
+ * where x264's own detection gives the same bytes), into buf. */
+void transcode_x264_asm(char *buf, size_t size);
+
 #endif

@@ -7,6 +7,8 @@
  *   audio/, audio/K/,   audio/K/index.m3u8,   audio/K/NNNNN.ts
  *   subtitles/, subtitles/K/, subtitles/K/index.m3u8,
  *   subtitles/K/NNNNN.vtt, subtitles/K.vtt
+ *   thumbs/, thumbs/thumbs.vtt, thumbs/NNNNN.jpg
+ * (video/iframes/ is a video rendition name like any other here.)
  */
 #ifndef HLSFS_VPATH_H
 #define HLSFS_VPATH_H
@@ -23,6 +25,9 @@ enum vnode_kind {
     VN_PLAYLIST,    /* ".../index.m3u8"             */
     VN_SEGMENT,     /* ".../NNNNN.ts"; subtitles: NNNNN.vtt */
     VN_SUBTITLE_FILE, /* "subtitles/K.vtt": a whole track */
+    VN_THUMB_DIR,   /* "thumbs"                     */
+    VN_THUMB_INDEX, /* "thumbs/thumbs.vtt"          */
+    VN_THUMB_SPRITE,/* "thumbs/NNNNN.jpg" (segment) */
 };
 
 enum rend_kind { REND_VIDEO, REND_AUDIO, REND_SUBTITLE };
@@ -62,5 +67,9 @@ int vpath_segment_digits(long count);
  * length, -ENAMETOOLONG when it does not fit in size bytes, or -EINVAL
  * for a negative index. */
 int vpath_segment_name(char *buf, size_t size, long index, long count);
+
+/* Write the name of thumbnail sprite 'index' ("00003.jpg") into buf, as
+ * vpath_segment_name does for segments. */
+int vpath_sprite_name(char *buf, size_t size, long index, long count);
 
 #endif

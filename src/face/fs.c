@@ -38,6 +38,7 @@
 #include "hlsfs/session.h"
 #include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
+#include "hlsfs/trick.h"
 #include "hlsfs/vpath.h"
 
 struct node {
@@ -65,6 +66,8 @@ struct handle {
                                       while the handle is open         */
     const struct title_rendition *rend;
     long             segment;
+    int              trick;        /* H_SEGMENT: -1, or the trick-play
+                                      rendition (enum produce_trick)   */
     pthread_mutex_t  lock;
     uint8_t         *data;         /* H_SEGMENT, protected by lock: the
                                       segment without its padding      */
@@ -203,6 +206,45 @@ static int subtitle_node(const struct title *t, const struct vnode *v, off_t *si
     }
 }
 
+/* The trick-play nodes (trick.h): video/iframes/ and thumbs/. 1 when v
+ * is one of them (size and is_dir set), 0 when it is not, -ENOENT when
+ * the title has no such file. */
+static int trick_node(const struct title *t, const struct vnode *v, off_t *size,
+                      int *is_dir)
+{
+    const struct trick *tr = t->trick;
+    int iframes = (v->kind == VN_REND_DIR || v->kind == VN_PLAYLIST || v->kind == VN_SEGMENT) &&
+                  v->rkind == REND_VIDEO && !strcmp(v->rend, TRICK_IFRAME_NAME);
+    long n;
+
+    if (!iframes && v->kind != VN_THUMB_DIR && v->kind != VN_THUMB_INDEX &&
+        v->kind != VN_THUMB_SPRITE)
+        return 0;
+    if (!tr)
+        return -ENOENT;
+    switch (v->kind) {
+    case VN_REND_DIR:
+    case VN_THUMB_DIR:
+        *is_dir = 1;
+        return 1;
+    case VN_PLAYLIST:
+        *size = (off_t)tr->iframes.playlist_len;
+        return 1;
+    case VN_THUMB_INDEX:
+        *size = (off_t)tr->thumbs.vtt_len;
+        return 1;
+    case VN_SEGMENT:
+    case VN_THUMB_SPRITE:
+        n = v->kind == VN_SEGMENT ? tr->iframes.pic.n : tr->thumbs.nsprite;
+        if (v->segment >= n || v->seg_digits != vpath_segment_digits(n))
+            return -ENOENT;
+        *size = (off_t)(v->kind == VN_SEGMENT ? tr->iframes.sizes : tr->thumbs.sizes)[v->segment];
+        return 1;
+    default:
+        return -ENOENT;
+    }
+}
+
 /* The WebVTT text of a subtitle segment or whole track into h. */
 static int subtitle_text(const struct title *t, const struct vnode *v, struct handle *h)
 {
@@ -255,6 +297,9 @@ static int title_node(const struct title *t, const struct node *n, off_t *size,
     }
     if (v->rkind == REND_SUBTITLE)
         return subtitle_node(t, v, size, is_dir);
+    int trick = trick_node(t, v, size, is_dir);
+    if (trick)
+        return trick < 0 ? trick : 0;
     switch (v->kind) {
     case VN_MASTER:
         *size = (off_t)t->master_len;
@@ -389,6 +434,8 @@ static int fill_title_dir(const struct title *t, const struct node *n,
             filler(buf, "audio", NULL, 0, 0);
         if (t->nsubs)
             filler(buf, "subtitles", NULL, 0, 0);
+        if (t->trick)
+            filler(buf, "thumbs", NULL, 0, 0);
         return 0;
     }
     if (v->rkind == REND_SUBTITLE && v->kind == VN_KIND_DIR) {
@@ -413,6 +460,24 @@ static int fill_title_dir(const struct title *t, const struct node *n,
         for (int i = 0; i < t->nrends; i++)
             if (t->rends[i].kind == v->rkind)
                 filler(buf, t->rends[i].name, NULL, 0, 0);
+        if (t->trick && v->rkind == REND_VIDEO)
+            filler(buf, TRICK_IFRAME_NAME, NULL, 0, 0);
+        return 0;
+    }
+    if (t->trick && (v->kind == VN_THUMB_DIR ||
+                     (v->kind == VN_REND_DIR && v->rkind == REND_VIDEO &&
+                      !strcmp(v->rend, TRICK_IFRAME_NAME)))) {
+        int thumbs = v->kind == VN_THUMB_DIR;
+        long count = thumbs ? t->trick->thumbs.nsprite : t->trick->iframes.pic.n;
+        filler(buf, thumbs ? "thumbs.vtt" : "index.m3u8", NULL, 0, 0);
+        for (long i = 0; i < count; i++) {
+            if (thumbs)
+                vpath_sprite_name(name, sizeof(name), i, count);
+            else
+                vpath_segment_name(name, sizeof(name), i, count);
+            if (filler(buf, name, NULL, 0, 0))
+                break;
+        }
         return 0;
     }
     if (v->kind == VN_REND_DIR) {
@@ -503,11 +568,21 @@ static struct handle *handle_new(enum handle_kind kind)
         return NULL;
     h->kind = kind;
     h->fd = -1;
+    h->trick = -1;
     pthread_mutex_init(&h->lock, NULL);
     pthread_mutex_lock(&c->open_lock);
     list_push_front(&c->open, &h->link);
     pthread_mutex_unlock(&c->open_lock);
     return h;
+}
+
+/* The scheduler's view of an open segment's rendition. */
+static void handle_view(const struct handle *h, uint8_t *key, struct sched_rendition *sr)
+{
+    if (h->trick >= 0)
+        produce_trick_rendition(h->title, (enum produce_trick)h->trick, key, sr);
+    else
+        produce_rendition(h->title, h->rend, key, sr);
 }
 
 static void handle_free_in(struct fs_context *c, struct handle *h)
@@ -522,7 +597,7 @@ static void handle_free_in(struct fs_context *c, struct handle *h)
     if (h->pinned) {
         uint8_t rkey[PRODUCE_KEY_MAX];
         struct sched_rendition sr;
-        produce_rendition(h->title, h->rend, rkey, &sr);
+        handle_view(h, rkey, &sr);
         segstore_unpin(c->store, sr.key, sr.key_len, h->segment);
     }
     free(h->owned_text);
@@ -594,8 +669,12 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
         library_put(ctx()->library, t);
         return ret;
     }
-    int is_segment = n.v.kind == VN_SEGMENT && n.v.rkind != REND_SUBTITLE;
-    if (!(h = handle_new(is_segment ? H_SEGMENT : H_TEXT))) {
+    int trick = t->trick && !rend && !t->error && n.v.rkind != REND_SUBTITLE &&
+                (n.v.kind == VN_PLAYLIST || n.v.kind == VN_SEGMENT ||
+                 n.v.kind == VN_THUMB_INDEX || n.v.kind == VN_THUMB_SPRITE);
+    int segment = (n.v.kind == VN_SEGMENT && n.v.rkind != REND_SUBTITLE) ||
+                  n.v.kind == VN_THUMB_SPRITE;
+    if (!(h = handle_new(segment ? H_SEGMENT : H_TEXT))) {
         library_put(ctx()->library, t);
         return -ENOMEM;
     }
@@ -605,6 +684,26 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
         if ((ret = subtitle_text(t, &n.v, h)) < 0) {
             handle_free(h);
             return ret;
+        }
+        fi->fh = (uintptr_t)h;
+        return 0;
+    }
+    if (trick) {
+        /* video/iframes/ and thumbs/ (trick.h) */
+        const struct trick *tr = t->trick;
+        if (n.v.kind == VN_PLAYLIST) {
+            h->text = tr->iframes.playlist;
+            h->text_len = tr->iframes.playlist_len;
+        } else if (n.v.kind == VN_THUMB_INDEX) {
+            h->text = tr->thumbs.vtt;
+            h->text_len = tr->thumbs.vtt_len;
+        } else {
+            uint8_t rkey[PRODUCE_KEY_MAX];
+            struct sched_rendition sr;
+            h->segment = n.v.segment;
+            h->trick = n.v.kind == VN_SEGMENT ? PRODUCE_IFRAMES : PRODUCE_THUMBS;
+            handle_view(h, rkey, &sr);
+            h->pinned = segstore_pin(ctx()->store, sr.key, sr.key_len, h->segment) == 0;
         }
         fi->fh = (uintptr_t)h;
         return 0;
@@ -636,7 +735,9 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
 static int segment_bytes(const struct handle *h, struct fuse_bufvec *bv,
                          size_t size, uint64_t off, struct fuse_bufvec **bufp)
 {
-    uint64_t planned = h->rend->sizes[h->segment];
+    uint64_t planned = h->trick == PRODUCE_IFRAMES ? h->title->trick->iframes.sizes[h->segment]
+                     : h->trick == PRODUCE_THUMBS ? h->title->trick->thumbs.sizes[h->segment]
+                     : h->rend->sizes[h->segment];
 
     if (off >= planned)
         size = 0;
@@ -686,7 +787,7 @@ static int hlsfs_read_buf(const char *path, struct fuse_bufvec **bufp,
         if (!h->data && !h->error) {
             uint8_t key[PRODUCE_KEY_MAX];
             struct sched_rendition sr;
-            produce_rendition(h->title, h->rend, key, &sr);
+            handle_view(h, key, &sr);
             int ret = sched_read(ctx()->sched, &sr, h->segment, &h->data,
                                  &h->data_len);
             if (ret < 0)

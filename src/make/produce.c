@@ -11,12 +11,15 @@
 #include <libavcodec/avcodec.h>
 
 #include "hlsfs/audio.h"
+#include "hlsfs/iframe.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
 #include "hlsfs/produce.h"
 #include "hlsfs/remux.h"
+#include "hlsfs/thumbs.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
+#include "hlsfs/trick.h"
 #include "hlsfs/tssize.h"
 #include "hlsfs/workbound.h"
 
@@ -190,8 +193,120 @@ void produce_rendition(const struct title *t, const struct title_rendition *r,
 
 const char *produce_kind_name(enum produce_kind k)
 {
-    static const char *const names[PRODUCE_NKINDS] = { "video", "audio", "copy" };
+    static const char *const names[PRODUCE_NKINDS] = { "video", "audio", "copy", "trick" };
     return (unsigned)k < PRODUCE_NKINDS ? names[k] : "?";
+}
+
+/* key = title key, 0xFF (no rendition index: a title has fewer than 255
+ * renditions), the name and its version, which changes with the bytes */
+void produce_trick_rendition(const struct title *t, enum produce_trick which,
+                             uint8_t *key, struct sched_rendition *out)
+{
+    const char *name = which == PRODUCE_IFRAMES ? "trick1/" TRICK_IFRAME_NAME : "trick1/thumbs";
+    size_t n = sizeof(t->key), len = strlen(name);
+    const struct trick *tr = t->trick;
+
+    memcpy(key, &t->key, n);
+    key[n++] = 0xFF;
+    memcpy(key + n, name, len);
+    n += len;
+    if (which == PRODUCE_IFRAMES)
+        *out = (struct sched_rendition){
+            .key = key, .key_len = n, .nseg = tr->iframes.pic.n,
+            .start_ms = tr->iframes.start_ms, .sizes = tr->iframes.sizes,
+            .owner = (void *)t, .rend = &tr->iframes,
+        };
+    else
+        *out = (struct sched_rendition){
+            .key = key, .key_len = n, .nseg = tr->thumbs.nsprite,
+            .start_ms = tr->thumbs.start_ms, .sizes = tr->thumbs.sizes,
+            .owner = (void *)t, .rend = &tr->thumbs, .no_readahead = 1,
+        };
+}
+
+/* The media time a set of pictures decodes: from each one's cut keyframe
+ * to its time. */
+static double pictures_media_s(const struct title *t, const struct trick_pictures *p,
+                               long from, long n)
+{
+    const struct title_rendition *r = &t->rends[t->trick->rend];
+    double s = 0;
+    for (long k = from; k < from + n && k < p->n; k++) {
+        long seg = p->seg[k];
+        int64_t start = r->range[seg] == INT64_MIN ? t->bounds[seg]
+                      : av_rescale_q(r->range[seg], r->tb, t->tb);
+        if (start > t->bounds[seg])
+            start = t->bounds[seg];
+        s += (double)(p->pts[k] - start) * av_q2d(t->tb) + 1.0;
+    }
+    return s;
+}
+
+int produce_trick_item(const char *path, const struct source_io *io,
+                       const struct title *t, enum produce_trick which, long i,
+                       const struct title_options *o, const atomic_int *stop,
+                       uint8_t **out, size_t *len)
+{
+    const struct trick *tr = t->trick;
+    struct work_bound bound;
+    struct timespec t0, t1;
+    int ret;
+
+    if (!tr)
+        return -EINVAL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (which == PRODUCE_IFRAMES) {
+        if (i < 0 || i >= tr->iframes.pic.n)
+            return -EINVAL;
+        work_bound_init(&bound, stop, pictures_media_s(t, &tr->iframes.pic, i, 1));
+        ret = iframe_segment(path, io, t, i, &o->video, &bound, out, len);
+    } else {
+        if (i < 0 || i >= tr->thumbs.nsprite)
+            return -EINVAL;
+        work_bound_init(&bound, stop, pictures_media_s(t, &tr->thumbs.pic,
+                                                       i * TRICK_SPRITE_TILES,
+                                                       TRICK_SPRITE_TILES));
+        ret = thumbs_sprite(path, io, t, i, &o->video, &bound, out, len);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ret == 0) {
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        /* a sprite's padding is inside it (thumbs.c logs none) */
+        if (which == PRODUCE_IFRAMES)
+            log_info("%s: made video/" TRICK_IFRAME_NAME " segment %ld in %.0f ms "
+                     "(%.1f%% padding)", path, i, ms,
+                     100.0 * (double)(tr->iframes.sizes[i] - *len) /
+                         (double)tr->iframes.sizes[i]);
+        else
+            log_info("%s: made thumbs sprite %ld in %.0f ms", path, i, ms);
+    }
+    return ret;
+}
+
+static int trick_scheduled(struct produce_ctx *c, const struct title *t,
+                           enum produce_trick which, long i, uint8_t **out, size_t *len)
+{
+    struct produce_counter *n = &c->count[PRODUCE_TRICK];
+    struct timespec t0, t1;
+    int ret;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ret = produce_trick_item(t->source_path, NULL, t, which, i, c->opts, &c->stop, out, len);
+    malloc_trim(0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ret == 0) {
+        const int64_t *ms = which == PRODUCE_IFRAMES ? t->trick->iframes.start_ms
+                                                     : t->trick->thumbs.start_ms;
+        atomic_fetch_add(&n->made, 1);
+        atomic_fetch_add(&n->busy_us,
+                         (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+                                    (t1.tv_nsec - t0.tv_nsec) / 1000));
+        atomic_fetch_add(&n->media_ms, (uint64_t)(ms[i + 1] - ms[i]));
+    } else if (ret != -ECANCELED) {
+        atomic_fetch_add(&n->failed, 1);
+    }
+    return ret;
 }
 
 int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
@@ -206,6 +321,11 @@ int produce_scheduled(void *ctx, const struct sched_rendition *sr, long seg,
 
     if (!t || !r)
         return -EINVAL;
+    /* a trick-play rendition's view points at its part of t->trick */
+    if (t->trick && (sr->rend == (const void *)&t->trick->iframes ||
+                     sr->rend == (const void *)&t->trick->thumbs))
+        return trick_scheduled(c, t, sr->rend == (const void *)&t->trick->iframes
+                                     ? PRODUCE_IFRAMES : PRODUCE_THUMBS, seg, out, len);
     n = &c->count[r->mode == REND_COPY ? PRODUCE_COPY
                   : r->kind == REND_VIDEO ? PRODUCE_VIDEO : PRODUCE_AUDIO];
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -933,3 +933,8 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
     }
     return 0;
 }
+
+void transcode_x264_asm(char *buf, size_t size)
+{
+    x264_asm_param(buf, size);
+}

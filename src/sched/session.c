@@ -297,6 +297,7 @@ static struct rend *rend_new(const struct sched_rendition *in)
     r->view.sizes = r->sizes;
     r->view.owner = in->owner;
     r->view.rend = in->rend;
+    r->view.no_readahead = in->no_readahead;
     return r;
 }
 
@@ -701,7 +702,7 @@ static int readahead_plan(struct sched *s, struct session *sess, long **segs)
     int n = 0;
 
     *segs = NULL;
-    if (from > to)
+    if (from > to || sess->r->view.no_readahead)
         return 0;
     if (!(v = malloc((size_t)(to - from + 1) * sizeof(*v))))
         return 0;

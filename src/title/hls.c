@@ -14,6 +14,7 @@
 #include "hlsfs/playlist.h"
 #include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
+#include "hlsfs/trick.h"
 
 /* ISO 639-2 (as containers store it) to the RFC 5646 tag HLS wants. */
 const char *hls_language_tag(const char *lang)
@@ -209,5 +210,5 @@ int hls_make_playlists(struct title *t)
     if (ret == 0)
         ret = make_subtitles(t, ms);
     free(ms);
-    return ret;
+    return ret < 0 ? ret : trick_make(t);
 }

@@ -36,6 +36,7 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
+#include "hlsfs/trick.h"
 #include "hlsfs/tssize.h"
 #include "hlsfs/vfilter.h"
 
@@ -954,6 +955,7 @@ void title_free(struct title **pt)
     free(t->source_path);
     free(t->master);
     free(t->error);
+    trick_free(&t->trick);
     free(t);
     *pt = NULL;
 }

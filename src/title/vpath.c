@@ -162,6 +162,45 @@ static int parse_segment(const char *s, size_t n, long *value, int *digits)
     return 0;
 }
 
+/* "DIGITS.jpg" with SEG_DIGITS_MIN..SEG_DIGITS_MAX digits. */
+static int parse_sprite(const char *s, size_t n, long *value, int *digits)
+{
+    size_t nd, i;
+    long v = 0;
+
+    if (n < 4 || memcmp(s + n - 4, ".jpg", 4) != 0)
+        return -ENOENT;
+    nd = n - 4;
+    if (nd < SEG_DIGITS_MIN || nd > SEG_DIGITS_MAX || !all_digits(s, nd))
+        return -ENOENT;
+    for (i = 0; i < nd; i++)
+        v = v * 10 + (s[i] - '0');
+    *value = v;
+    *digits = (int)nd;
+    return 0;
+}
+
+/* "thumbs", "thumbs/thumbs.vtt", "thumbs/NNNNN.jpg". */
+static int parse_thumbs(const char *const *comp, const size_t *clen, int n,
+                        int trailing, struct vnode *v)
+{
+    if (n == 1) {
+        v->kind = VN_THUMB_DIR;
+        return 0;
+    }
+    if (n != 2 || trailing)
+        return -ENOENT;
+    if (eq(comp[1], clen[1], "thumbs.vtt")) {
+        v->kind = VN_THUMB_INDEX;
+        return 0;
+    }
+    if (parse_sprite(comp[1], clen[1], &v->segment, &v->seg_digits) == 0) {
+        v->kind = VN_THUMB_SPRITE;
+        return 0;
+    }
+    return -ENOENT;
+}
+
 /* "source." followed by exactly 'ext'; an empty or missing ext never
  * matches (a title's name always has one). */
 static int is_source_name(const char *s, size_t n, const char *ext)
@@ -272,6 +311,12 @@ int vpath_parse_inner(const char *inner, const char *source_ext,
 
     if (eq(comp[0], clen[0], "subtitles"))
         return parse_subtitles(comp, clen, n, trailing, out);
+    if (eq(comp[0], clen[0], "thumbs")) {
+        int ret = parse_thumbs(comp, clen, n, trailing, &v);
+        if (ret == 0)
+            *out = v;
+        return ret;
+    }
     if (n == 1) {
         if (eq(comp[0], clen[0], "video") || eq(comp[0], clen[0], "audio")) {
             v.kind = VN_KIND_DIR;
@@ -342,6 +387,20 @@ int vpath_segment_name(char *buf, size_t size, long index, long count)
     if (index < 0 || (!buf && size > 0))
         return -EINVAL;
     len = snprintf(buf, size, "%0*ld.ts", vpath_segment_digits(count), index);
+    if (len < 0)
+        return -EINVAL;
+    if ((size_t)len >= size)
+        return -ENAMETOOLONG;
+    return len;
+}
+
+int vpath_sprite_name(char *buf, size_t size, long index, long count)
+{
+    int len;
+
+    if (index < 0 || (!buf && size > 0))
+        return -EINVAL;
+    len = snprintf(buf, size, "%0*ld.jpg", vpath_segment_digits(count), index);
     if (len < 0)
         return -EINVAL;
     if ((size_t)len >= size)

@@ -29,6 +29,7 @@
 #include "hlsfs/record.h"
 #include "hlsfs/produce.h"
 #include "hlsfs/title.h"
+#include "hlsfs/trick.h"
 #include "hlsfs/workbound.h"
 
 #define FUZZ_WORK_S  2       /* wall-clock bound of one segment's work  */
@@ -146,6 +147,33 @@ static void make_segment(const struct mem_source *src, const struct source_io *i
     free(out);
 }
 
+/* One I-frame segment (chosen by the input) and the first thumbnail
+ * sprite: the I-frame whole TS packets within its size, the sprite its
+ * exact size, a JPEG. */
+static void make_trick(const struct mem_source *src, const struct source_io *io,
+                       const struct title *t, const struct title_options *o)
+{
+    const struct trick *tr = t->trick;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    long i;
+
+    if (!tr)
+        return;
+    i = (long)(src->size % (size_t)tr->iframes.pic.n);
+    if (produce_trick_item("fuzz", io, t, PRODUCE_IFRAMES, i, o, NULL, &out, &len) == 0 &&
+        (tr->iframes.sizes[i] % 188 || len % 188 || len > tr->iframes.sizes[i] ||
+         !len || out[0] != 0x47))
+        abort();
+    free(out);
+    out = NULL;
+    if (produce_trick_item("fuzz", io, t, PRODUCE_THUMBS, 0, o, NULL, &out, &len) == 0 &&
+        (len != tr->thumbs.sizes[0] || out[0] != 0xFF || out[1] != 0xD8 ||
+         out[len - 2] != 0xFF || out[len - 1] != 0xD9))
+        abort();
+    free(out);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -197,10 +225,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         record_read(rec, rec_len, &back) == 0 &&
         (back->nseg != t->nseg || back->nrends != t->nrends))
         abort();
+    /* the trick-play files follow from the record alone */
+    if (back && (!back->trick != !t->trick ||
+                 (t->trick && (back->trick->iframes.pic.n != t->trick->iframes.pic.n ||
+                               back->trick->thumbs.nsprite != t->trick->thumbs.nsprite ||
+                               back->trick->thumbs.sizes[0] != t->trick->thumbs.sizes[0] ||
+                               back->master_len != t->master_len))))
+        abort();
 
     make_segment(&src, &io, t, pick(t, REND_VIDEO, REND_ENCODE), &o);
     make_segment(&src, &io, t, pick(t, REND_VIDEO, REND_COPY), &o);
     make_segment(&src, &io, t, pick(t, REND_AUDIO, -1), &o);
+    make_trick(&src, &io, t, &o);
 done:
     free(rec);
     title_free(&back);

@@ -28,6 +28,7 @@ from hlsit import lazy  # noqa: E402
 from hlsit import picture  # noqa: E402
 from hlsit import robust  # noqa: E402
 from hlsit import subs  # noqa: E402
+from hlsit import trick  # noqa: E402
 from hlsit.checks import TitleExpect, TitleView  # noqa: E402
 from hlsit.fixtures import CodecFixtures, Fixtures, link_or_copy  # noqa: E402
 from hlsit.harness import (CheckFailed, Collector, Mount, expect, fail,  # noqa: E402
@@ -187,6 +188,9 @@ class Suite:
         if self.args.subs_only:
             self.phase_subs()
             return
+        if self.args.trick_only:
+            self.phase_trick()
+            return
         r.run("setup/fixtures", self.fx.generate, self.scratch, timeout=300)
         r.run("setup/codec_fixtures", self.generate_codec_fixtures, timeout=300)
         self.run_mount("fixtures", self.new_mount("fixtures", self.src, self.cache_a),
@@ -212,6 +216,7 @@ class Suite:
         self.phase_picture()
         self.phase_subs()
         self.phase_cache_policy()
+        self.phase_trick()
         if self.args.no_shared:
             note("--no-shared: the shared media corpus is not tested")
         else:
@@ -728,6 +733,62 @@ class Suite:
         r.run("readahead/after_idle", again, needs=(mname, "readahead/window"), timeout=120)
 
     # -- robustness: damaged timelines, SIGTERM during an encode ----------------
+    def phase_trick(self):
+        """I-frame rendition and thumbnail sprites (hlsit/trick.py): one
+        mount checks them; a remount on its cache and a mount on a fresh
+        cache give the same sizes and bytes."""
+        r = self.r
+        src = self._dir("trick-src-")
+        cache_a = self._dir("trick-cache-a-")
+        r.run("trick/fixtures", trick.make_fixtures, src, self._dir("trick-scratch-"),
+              needs=("setup/tools",), timeout=600)
+        state = {}
+
+        def first(m, mname):
+            n = (mname,)
+            ok, sizes = r.run("trick/first_stat", lambda: (ck.walk(m.mountpoint),
+                                                           trick.trick_files(m.mountpoint))[1],
+                              needs=n)
+            state["sizes"] = sizes or {}
+            r.run("trick/lazy/listing_makes_none", trick.check_lazy_listing, m,
+                  needs=n + ("trick/first_stat",))
+            r.run("trick/lazy/video_read_makes_none", trick.check_video_read_makes_none, m,
+                  needs=n + ("trick/first_stat",), timeout=120)
+            r.run("trick/one_encode_per_sprite", trick.check_one_encode_per_sprite, m,
+                  needs=n + ("trick/first_stat",), timeout=300)
+            for rel in trick.TITLES:
+                r.run("trick/master/%s" % rel, trick.check_master, m.mountpoint, rel,
+                      needs=n, timeout=120)
+                r.run("trick/iframe_playlist/%s" % rel, trick.check_playlist, m.mountpoint,
+                      rel, needs=n)
+                r.run("trick/iframes/%s" % rel, trick.check_iframe_segments, m.mountpoint,
+                      rel, state["sizes"], needs=n + ("trick/first_stat",), timeout=300)
+                r.run("trick/thumbs/%s" % rel, trick.check_thumbs, m.mountpoint, rel,
+                      state["sizes"], needs=n + ("trick/first_stat",), timeout=300)
+            ok, hashes = r.run("trick/read_all", trick.read_all, m.mountpoint,
+                               state["sizes"], needs=n + ("trick/first_stat",), timeout=300)
+            state["hashes"] = hashes or {}
+
+        def again(label):
+            def body(m, mname):
+                n = (mname, "trick/read_all")
+                r.run("trick/%s/sizes" % label,
+                      lambda: trick.compare(state["sizes"], trick.trick_files(m.mountpoint),
+                                            "sizes"), needs=n)
+                r.run("trick/%s/bytes" % label,
+                      lambda: trick.compare(state["hashes"],
+                                            trick.read_all(m.mountpoint, state["hashes"]),
+                                            "bytes"), needs=n, timeout=300)
+            return body
+
+        self.run_mount("trick", self.new_mount("trick", src, cache_a), first,
+                       needs=("trick/fixtures",))
+        self.run_mount("trick-remount", self.new_mount("trick-remount", src, cache_a),
+                       again("remount"), needs=("trick/mount",))
+        self.run_mount("trick-fresh", self.new_mount("trick-fresh", src,
+                                                     self._dir("trick-cache-b-")),
+                       again("fresh_cache"), needs=("trick/mount",))
+
     def phase_robust(self):
         r = self.r
         src = self._dir("robust-src-")
@@ -1163,6 +1224,8 @@ def main(argv=None):
     ap.add_argument("--baseline-hlsfs",
                     help="with the picture checks: a build whose progressive segments this "
                          "one must reproduce byte for byte (a build of main)")
+    ap.add_argument("--trick-only", action="store_true",
+                    help="only the trick-play checks (I-frames, thumbnails)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")
     args = ap.parse_args(argv)
     if not args.media and not args.no_shared:

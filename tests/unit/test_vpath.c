@@ -380,6 +380,68 @@ static void test_segment_roundtrip(void)
     }
 }
 
+/* thumbs/: the directory, its index and its sprites; anything else in
+ * it, or a sprite name of another form, is not a name. */
+static void test_parse_thumbs(void)
+{
+    static const struct {
+        const char *inner;
+        int ret;
+        enum vnode_kind kind;
+        long segment;
+        int digits;
+    } cases[] = {
+        { "/thumbs", 0, VN_THUMB_DIR, 0, 0 },
+        { "/thumbs/", 0, VN_THUMB_DIR, 0, 0 },
+        { "/thumbs/thumbs.vtt", 0, VN_THUMB_INDEX, 0, 0 },
+        { "/thumbs/00000.jpg", 0, VN_THUMB_SPRITE, 0, 5 },
+        { "/thumbs/00042.jpg", 0, VN_THUMB_SPRITE, 42, 5 },
+        { "/thumbs/123456.jpg", 0, VN_THUMB_SPRITE, 123456, 6 },
+        { "/thumbs/thumbs.vtt/", -ENOENT, 0, 0, 0 },
+        { "/thumbs/00000.jpg/", -ENOENT, 0, 0, 0 },
+        { "/thumbs/0000.jpg", -ENOENT, 0, 0, 0 },
+        { "/thumbs/1234567890.jpg", -ENOENT, 0, 0, 0 },
+        { "/thumbs/00000.JPG", -ENOENT, 0, 0, 0 },
+        { "/thumbs/00000.ts", -ENOENT, 0, 0, 0 },
+        { "/thumbs/0000a.jpg", -ENOENT, 0, 0, 0 },
+        { "/thumbs/.jpg", -ENOENT, 0, 0, 0 },
+        { "/thumbs/index.m3u8", -ENOENT, 0, 0, 0 },
+        { "/thumbs/Thumbs.vtt", -ENOENT, 0, 0, 0 },
+        { "/thumbs/x/00000.jpg", -ENOENT, 0, 0, 0 },
+        { "/thumbs//", -ENOENT, 0, 0, 0 },
+        { "/Thumbs", -ENOENT, 0, 0, 0 },
+        { "/thumb", -ENOENT, 0, 0, 0 },
+        { "/video/720p/00000.jpg", -ENOENT, 0, 0, 0 },
+    };
+
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct vnode v;
+        int ret;
+
+        memset(&v, 0x5a, sizeof(v));
+        check_begin("parse_inner/thumbs/\"%s\"", cases[i].inner);
+        ret = vpath_parse_inner(cases[i].inner, "mkv", &v);
+        CHECK_INT(ret, cases[i].ret);
+        if (ret == 0 && cases[i].ret == 0) {
+            CHECK_INT(v.kind, cases[i].kind);
+            if (cases[i].kind == VN_THUMB_SPRITE) {
+                CHECK_INT(v.segment, cases[i].segment);
+                CHECK_INT(v.seg_digits, cases[i].digits);
+            }
+        }
+        check_end();
+    }
+    check_begin("sprite_name");
+    char buf[32];
+    CHECK_INT(vpath_sprite_name(buf, sizeof(buf), 3, 8), 9);
+    CHECK_STR(buf, "00003.jpg");
+    CHECK_INT(vpath_sprite_name(buf, sizeof(buf), 7, 1000001), 11);
+    CHECK_STR(buf, "0000007.jpg");
+    CHECK_INT(vpath_sprite_name(buf, 9, 3, 8), -ENAMETOOLONG);
+    CHECK_INT(vpath_sprite_name(buf, sizeof(buf), -1, 8), -EINVAL);
+    check_end();
+}
+
 int main(void)
 {
     test_is_video_name();
@@ -390,5 +452,6 @@ int main(void)
     test_segment_digits();
     test_segment_name();
     test_segment_roundtrip();
+    test_parse_thumbs();
     return check_summary("test_vpath");
 }

@@ -147,6 +147,11 @@ def sha256(data):
 # ---------------------------------------------------------------------------
 # A title in a mount
 
+# trick-play entries (trick.py): video/iframes/ and thumbs/
+TRICK_IFRAMES = "iframes"
+TRICK_THUMBS = "thumbs"
+
+
 class TitleView:
     """What the mount shows for one video source."""
 
@@ -179,6 +184,9 @@ class TitleView:
         if not os.path.isdir(d):
             return []
         names = os.listdir(d)
+        if kind == "video":
+            # the I-frame rendition is not a variant (trick.py checks it)
+            names = [n for n in names if n != TRICK_IFRAMES]
         if kind == "audio":
             return sorted(names, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))
         return sorted(names, key=lambda n: (n != "original", n))
@@ -218,8 +226,9 @@ def check_serving_layout(tv, audio_expect, audio_allowed=None, require_original=
     want = {"master.m3u8", tv.source_name, "video"}
     if audio_expect or audio_allowed:
         want.add("audio")
-    # subtitles/ (text subtitle streams, sidecar files): checked by subs.py
-    have = tv.entries() - {"subtitles"}
+    # subtitles/ (text subtitle streams, sidecar files): checked by subs.py;
+    # thumbs/ by trick.py
+    have = tv.entries() - {"subtitles", TRICK_THUMBS}
     optional_audio = not audio_expect and audio_allowed
     if optional_audio:
         have_cmp = have - {"audio"}
@@ -464,7 +473,7 @@ def check_title_sizes_light(tv, first_sizes, mnt_root):
             c.add("%s was not listed by the first walk" % rel)
         elif st.st_size != first:
             c.add("%s: stat size %d now, %d at first stat" % (rel, st.st_size, first))
-        if not rel.endswith(".ts"):
+        if not rel.endswith((".ts", ".jpg")):      # made files (sprites too) are not read
             verify_file(os.path.join(tv.path, rel), first, c, rel)
     c.raise_if_any()
 
