@@ -63,18 +63,20 @@ test_cache_MODS    = store/cache store/evict store/segstore base/log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
-test_audio_MODS    = make/audio make/source title/probe base/log make/workbound
+test_audio_MODS    = make/audio make/source title/probe base/log make/workbound format/fmp4
 test_opts_MODS     = face/opts title/ladder format/tssize
 # test_optdoc reads README.md and man/hlsfs.1 from the source tree
 test_optdoc_MODS   = face/opts title/ladder format/tssize
 test_optdoc_CFLAGS = -DHLSFS_TOP='"$(CURDIR)"'
-test_mux_MODS      = format/mux
-test_tssize_MODS   = format/tssize format/mux
+test_mux_MODS      = format/mux format/fmp4
+test_tssize_MODS   = format/tssize format/mux format/fmp4
 test_record_MODS   = title/record title/title title/budget title/h264 title/hls title/framerate title/probe make/source make/workbound title/plan \
-                     title/ladder title/playlist title/vpath format/mux format/tssize base/log
+                     title/ladder title/playlist title/vpath format/mux format/tssize base/log \
+                     title/cmaf format/fmp4 make/audio
 test_h264_MODS     = title/h264
 test_title_MODS    = make/source title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
-                     make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
+                     make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log \
+                     title/cmaf format/fmp4 make/audio make/segmux
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all hlsfs check unit unit-bins integration e2e e2e-deps install uninstall deps demo undemo clean bench \

@@ -5,6 +5,7 @@
  *   master.m3u8, source.EXT, ERROR,
  *   video/, video/NAME/, video/NAME/index.m3u8, video/NAME/NNNNN.ts,
  *   audio/, audio/K/,   audio/K/index.m3u8,   audio/K/NNNNN.ts
+ * and with fMP4 segments, in each rendition: init.mp4, NNNNN.m4s.
  */
 #ifndef HLSFS_VPATH_H
 #define HLSFS_VPATH_H
@@ -19,7 +20,8 @@ enum vnode_kind {
     VN_KIND_DIR,    /* "video" or "audio"           */
     VN_REND_DIR,    /* "video/NAME" or "audio/K"    */
     VN_PLAYLIST,    /* ".../index.m3u8"             */
-    VN_SEGMENT,     /* ".../NNNNN.ts"               */
+    VN_SEGMENT,     /* ".../NNNNN.ts" or ".../NNNNN.m4s" */
+    VN_INIT,        /* ".../init.mp4" (fMP4)        */
 };
 
 enum rend_kind { REND_VIDEO, REND_AUDIO };
@@ -32,6 +34,7 @@ struct vnode {
     char            rend[VPATH_NAME_MAX]; /* "original", "720p", "0" ... */
     long            segment;              /* for VN_SEGMENT               */
     int             seg_digits;           /* digits in the segment name   */
+    int             m4s;                  /* VN_SEGMENT: named .m4s       */
 };
 
 /* 1 when a file name has a video extension (case-insensitive), else 0. */
@@ -59,5 +62,8 @@ int vpath_segment_digits(long count);
  * length, -ENAMETOOLONG when it does not fit in size bytes, or -EINVAL
  * for a negative index. */
 int vpath_segment_name(char *buf, size_t size, long index, long count);
+
+/* The same with the fMP4 extension when m4s ("00042.m4s"). */
+int vpath_segment_name_as(char *buf, size_t size, long index, long count, int m4s);
 
 #endif

@@ -57,7 +57,7 @@ static int make_master(struct title *t)
 {
     struct master_text {
         char uri[VPATH_NAME_MAX + 32];
-        char codecs[80];
+        char codecs[112];
     };
     size_t n = t->nrends > 0 ? (size_t)t->nrends : 1;
     struct playlist_audio *audios = calloc(n, sizeof(*audios));
@@ -111,6 +111,7 @@ static int make_master(struct title *t)
             .width = r->width, .height = r->height, .frame_rate = t->frame_rate,
             .codecs = text[i].codecs, .audio_group = naudio ? "audio" : NULL,
             .uri = text[i].uri,
+            .video_range = r->video_range[0] ? r->video_range : NULL,
         };
         nvideo++;
     }
@@ -143,7 +144,8 @@ int hls_make_playlists(struct title *t)
     for (int i = 0; i < t->nrends; i++) {
         struct title_rendition *r = &t->rends[i];
         rendition_rates(t, r);
-        if (!(r->playlist = playlist_media(ms, t->nseg))) {
+        if (!(r->playlist = t->format == TITLE_FORMAT_FMP4 ? playlist_media_fmp4(ms, t->nseg)
+                                                           : playlist_media(ms, t->nseg))) {
             free(ms);
             return -ENOMEM;
         }

@@ -144,15 +144,18 @@ static int is_audio_index(const char *s, size_t n)
     return n == 1 || s[0] != '0';
 }
 
-/* "DIGITS.ts" with SEG_DIGITS_MIN..SEG_DIGITS_MAX digits. */
-static int parse_segment(const char *s, size_t n, long *value, int *digits)
+/* "DIGITS.ts" (or "DIGITS.m4s": *m4s) with SEG_DIGITS_MIN..SEG_DIGITS_MAX
+ * digits. */
+static int parse_segment(const char *s, size_t n, long *value, int *digits,
+                         int *m4s)
 {
     size_t nd, i;
     long v = 0;
 
-    if (n < 3 || memcmp(s + n - 3, ".ts", 3) != 0)
+    *m4s = n >= 4 && memcmp(s + n - 4, ".m4s", 4) == 0;
+    if (!*m4s && (n < 3 || memcmp(s + n - 3, ".ts", 3) != 0))
         return -ENOENT;
-    nd = n - 3;
+    nd = n - (*m4s ? 4 : 3);
     if (nd < SEG_DIGITS_MIN || nd > SEG_DIGITS_MAX || !all_digits(s, nd))
         return -ENOENT;
     for (i = 0; i < nd; i++)
@@ -258,8 +261,10 @@ int vpath_parse_inner(const char *inner, const char *source_ext,
         return -ENOENT;
     } else if (eq(comp[2], clen[2], "index.m3u8")) {
         v.kind = VN_PLAYLIST;
+    } else if (eq(comp[2], clen[2], "init.mp4")) {
+        v.kind = VN_INIT;
     } else if (parse_segment(comp[2], clen[2], &v.segment,
-                             &v.seg_digits) == 0) {
+                             &v.seg_digits, &v.m4s) == 0) {
         v.kind = VN_SEGMENT;
     } else {
         return -ENOENT;
@@ -289,6 +294,22 @@ int vpath_segment_name(char *buf, size_t size, long index, long count)
     if (index < 0 || (!buf && size > 0))
         return -EINVAL;
     len = snprintf(buf, size, "%0*ld.ts", vpath_segment_digits(count), index);
+    if (len < 0)
+        return -EINVAL;
+    if ((size_t)len >= size)
+        return -ENAMETOOLONG;
+    return len;
+}
+
+int vpath_segment_name_as(char *buf, size_t size, long index, long count, int m4s)
+{
+    int len;
+
+    if (!m4s)
+        return vpath_segment_name(buf, size, index, count);
+    if (index < 0 || (!buf && size > 0))
+        return -EINVAL;
+    len = snprintf(buf, size, "%0*ld.m4s", vpath_segment_digits(count), index);
     if (len < 0)
         return -EINVAL;
     if ((size_t)len >= size)

@@ -18,31 +18,33 @@
 /* Written by title_serialize of the code before record.c (record version
  * 7): a title of two segments with a copied video of keyframes by pts and
  * an encoded audio rendition (the values of test_old_record), and an
- * error title. */
+ * error title; with version 8's fields added (the format after the
+ * bounds, each rendition's VIDEO-RANGE and init segment after its sizes:
+ * MPEG-TS, none, none) and its version byte. */
 static const char old_title_hex[] =
-    "485449370000000008070605040302012a0000000000000040e2010000000000"
+    "485449380000000008070605040302012a0000000000000040e2010000000000"
     "fbffffffffffffff7017000000000000efbefecacefaedfe0000000001000000"
     "00000000905f01000000000002000000000000006e4ec9010000000002000000"
     "00000000e80300000000000078630100000000009bbf02000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000008000000"
-    "6f726967696e616c00000000000000000100000000000000905f010000000000"
-    "260000000000000004000000000000000100000000000000bb0b000000000000"
-    "8002000000000000680100000000000000000000000000000000000000000000"
-    "0b000000617663312e3634303031650000000000000000de030000000000006e"
-    "63010000000000ffffffffffffff7f7049000000000000e09200000000000001"
-    "00000000000000010000000000000000f4010000000000000000000000000001"
-    "000000310100000000000000010000000000000080bb00000000000000000000"
     "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000200000000000000010000000000000009000000"
-    "6d7034612e34302e3202000000656e07000000456e676c697368000000000000"
-    "000000bc0000000000000078010000000000a0110000000000005c1200000000"
-    "0000";
+    "00000000080000006f726967696e616c00000000000000000100000000000000"
+    "905f010000000000260000000000000004000000000000000100000000000000"
+    "bb0b000000000000800200000000000068010000000000000000000000000000"
+    "00000000000000000b000000617663312e3634303031650000000000000000de"
+    "030000000000006e63010000000000ffffffffffffff7f7049000000000000e0"
+    "9200000000000000000000000000000100000000000000010000000000000000"
+    "f401000000000000000000000000000100000031010000000000000001000000"
+    "0000000080bb0000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000002000000"
+    "000000000100000000000000090000006d7034612e34302e3202000000656e07"
+    "000000456e676c697368000000000000000000bc000000000000007801000000"
+    "0000a0110000000000005c120000000000000000000000000000";
 
 static const char old_error_hex[] =
-    "485449370000000008070605040302012a0000000000000040e2010000000000"
+    "485449380000000008070605040302012a0000000000000040e2010000000000"
     "fbffffffffffffff7017000000000000efbefecacefaedfe090000006e6f2076"
     "6964656f0a000000000000000000000000000000000000000000000000000000"
-    "00000000000000000000000000";
+    "000000000000000000000000000000000000000000";
 
 static uint8_t *from_hex(const char *hex, size_t *len)
 {
@@ -77,7 +79,7 @@ static void test_old_record(void)
     check_begin("record/old-record-reads");
     CHECK_INT(record_read(buf, len, &t), 0);
     if (t) {
-        CHECK(!memcmp(t->key.magic, "HTI7", 4), "magic");
+        CHECK(!memcmp(t->key.magic, "HTI8", 4), "magic");
         CHECK_INT(t->key.dev, 0x0102030405060708ull);
         CHECK_INT(t->key.ino, 42);
         CHECK_INT(t->key.size, 123456);
@@ -165,9 +167,12 @@ static void test_round_trip(void)
           .channels = 2, .is_default = 1, .codecs = "mp4a.40.2",
           .language = "de", .label = "Deutsch (Kommentar)" },
     };
+    static uint8_t init[] = { 0, 0, 0, 8, 'f', 't', 'y', 'p', 0xff, 0 };
+    r[0].init = (struct title_blob){ init, sizeof(init) };
+    memcpy(r[0].video_range, "PQ", 3);
     struct title t = {
         .tb = { 1, 1000 }, .nseg = 3, .bounds = bounds, .frame_rate = 59.94,
-        .rends = r, .nrends = 2,
+        .rends = r, .nrends = 2, .format = TITLE_FORMAT_FMP4,
     };
     struct title *back = NULL;
     uint8_t *buf = NULL;
@@ -187,6 +192,7 @@ static void test_round_trip(void)
         CHECK_INT(back->nseg, 3);
         CHECK_INT(llround(back->frame_rate * 100), 5994);
         CHECK_INT(back->nrends, 2);
+        CHECK_INT(back->format, TITLE_FORMAT_FMP4);
         for (long i = 0; i <= 3; i++)
             CHECK_INT(back->bounds[i], bounds[i]);
     }
@@ -211,6 +217,11 @@ static void test_round_trip(void)
         CHECK_STR(a->codecs, b->codecs);
         CHECK_STR(a->language, b->language);
         CHECK_STR(a->label, b->label);
+        CHECK_STR(a->video_range, b->video_range);
+        CHECK_INT(a->init.len, b->init.len);
+        CHECK(a->init.len == b->init.len &&
+              (!a->init.len || !memcmp(a->init.data, b->init.data, a->init.len)),
+              "init segment");
         for (long i = 0; i <= 3; i++)
             CHECK_INT(a->range[i], b->range[i]);
         for (long i = 0; i < 3; i++)
