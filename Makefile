@@ -49,7 +49,7 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests (and $(LIBS), or
 # test_X_LIBS when it has its own)
-UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264
+UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264 fmp4
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
@@ -74,6 +74,7 @@ test_record_MODS   = title/record title/title title/budget title/h264 title/hls 
                      title/ladder title/playlist title/vpath format/mux format/tssize base/log \
                      title/cmaf format/fmp4 make/audio
 test_h264_MODS     = title/h264
+test_fmp4_MODS     = format/fmp4 format/mux
 test_title_MODS    = make/source title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log \
                      title/cmaf format/fmp4 make/audio make/segmux
