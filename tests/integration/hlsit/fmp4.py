@@ -304,3 +304,31 @@ def check_audio_continuity(m, scratch, title):
             worst = max(worst, abs(left[i] - left[i - 1]))
     expect(worst <= amp * step * 1.5 + 1e-3,
            "a step of %.4f at a boundary, the tone steps %.4f at most" % (worst, amp * step))
+
+
+def ffmpeg_pts_shift(rdir):
+    """The seconds ffmpeg's MP4 demuxer moves the presentation times of an
+    fMP4 rendition by: with no edit list it keeps decode times and adds
+    the most negative composition offset of the track to every
+    presentation time (its dts_shift), so a B-frame track whose tfdt is
+    its presentation start is shown that much later. 0 without negative
+    offsets."""
+    timescale = init_info(read(os.path.join(rdir, "init.mp4")))[0]
+    worst = 0
+    for n in sorted(os.listdir(rdir)):
+        if not n.endswith(".m4s"):
+            continue
+        data = read(os.path.join(rdir, n))
+        traf = child(data, boxes(data)[0], "traf")
+        trun = child(data, traf, "trun")
+        flags = struct.unpack(">I", data[trun[1] + 8:trun[1] + 12])[0] & 0xffffff
+        if not flags & 0x800:
+            continue
+        count = struct.unpack(">I", data[trun[1] + 12:trun[1] + 16])[0]
+        at = trun[1] + 16 + (4 if flags & 1 else 0) + (4 if flags & 4 else 0)
+        per = 4 * sum(1 for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit)
+        skip = 4 * sum(1 for bit in (0x100, 0x200, 0x400) if flags & bit)
+        for i in range(count):
+            cto = struct.unpack(">i", data[at + i * per + skip:at + i * per + skip + 4])[0]
+            worst = min(worst, cto)
+    return -worst / timescale
