@@ -488,7 +488,14 @@ static int aac_config(struct bw *b, const AVCodecParameters *par, char *codecs,
 static int ac3_mode(const AVCodecParameters *par, int *acmod, int *lfe)
 {
     int n = par->ch_layout.nb_channels;
-    *lfe = av_channel_layout_index_from_channel(&par->ch_layout, AV_CHAN_LOW_FREQUENCY) >= 0;
+    AVChannelLayout layout = { 0 };
+    /* a layout the container did not name (Matroska): the usual one */
+    if (par->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&layout, n);
+    else if (av_channel_layout_copy(&layout, &par->ch_layout) < 0)
+        return AVERROR(ENOMEM);
+    *lfe = av_channel_layout_index_from_channel(&layout, AV_CHAN_LOW_FREQUENCY) >= 0;
+    av_channel_layout_uninit(&layout);
     static const int modes[] = { -1, 1, 2, 3, 6, 7 };  /* 1/0 2/0 3/0 2/2 3/2 */
     int full = n - *lfe;
     if (full < 1 || full > 5)

@@ -613,6 +613,66 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     return 0;
 }
 
+/* A multichannel track's second rendition, "K-Nch" beside the stereo "K":
+ * the source's AC-3, E-AC-3 or AAC-LC copied, on the plan (segment i
+ * holds the packets whose decode time lies in [bounds[i], bounds[i + 1])),
+ * its sizes in closed form from the packet index. Other codecs get none
+ * (their stereo AAC rendition stays). */
+static int build_audio_multi(struct title *t, const struct probe_stream *a, int ordinal,
+                             const char *format)
+{
+    const AVCodecParameters *par = a->par;
+    int channels = par->ch_layout.nb_channels;
+    int aac_lc = par->codec_id == AV_CODEC_ID_AAC && par->extradata_size >= 2 &&
+                 par->extradata[0] >> 3 == 2 && !(format && strstr(format, "mpegts"));
+    if (channels <= 2 || channels > 8 ||
+        (par->codec_id != AV_CODEC_ID_AC3 && par->codec_id != AV_CODEC_ID_EAC3 && !aac_lc))
+        return 0;
+    struct title_rendition *r = new_rendition(t, REND_AUDIO, REND_COPY, a->index, a->tb);
+    if (!r)
+        return -ENOMEM;
+    /* the stereo rendition of the track is the one before */
+    const struct title_rendition *stereo = &t->rends[t->nrends - 2];
+    snprintf(r->name, sizeof(r->name), "%d-%dch", ordinal, channels);
+    r->channels = channels;
+    memcpy(r->language, stereo->language, sizeof(r->language));
+    snprintf(r->label, sizeof(r->label), "%.48s %d.%d", stereo->label,
+             channels - (channels >= 6), channels >= 6);
+    snprintf(r->codecs, sizeof(r->codecs), "%s", par->codec_id == AV_CODEC_ID_AC3 ? "ac-3"
+             : par->codec_id == AV_CODEC_ID_EAC3 ? "ec-3" : "mp4a.40.2");
+    for (long i = 0; i < t->nseg; i++)
+        r->range[i] = av_rescale_q(t->bounds[i], t->tb, a->tb);
+    r->range[t->nseg] = INT64_MAX;
+    for (long i = 0; i < t->nseg; i++)
+        r->sizes[i] = t->format == TITLE_FORMAT_FMP4 ? fmp4_segment_bytes(FMP4_AUDIO, 0, 0)
+                                                     : tssize_table_bytes(title_segment_ms(t, i));
+    for (size_t k = 0; k < a->npkts; k++) {
+        long s = segment_of(r->range, t->nseg, a->pkts[k].dts);
+        uint64_t size = a->pkts[k].size;
+        if (s < 0)
+            continue;
+        if (t->format == TITLE_FORMAT_FMP4)
+            r->sizes[s] += fmp4_segment_bytes(FMP4_AUDIO, 1, size) -
+                           fmp4_segment_bytes(FMP4_AUDIO, 0, 0);
+        else        /* a PES of its own at most; AAC gains an ADTS header */
+            r->sizes[s] += tssize_pes_bytes(size + (aac_lc ? TSSIZE_ADTS_BYTES : 0));
+    }
+    if (t->format == TITLE_FORMAT_FMP4) {
+        int ret = cmaf_copy_init(t, r, a);
+        if (ret < 0) {
+            log_info("title: %s audio cannot be carried in fMP4 as it is: no %d-channel "
+                     "rendition", avcodec_get_name(par->codec_id), channels);
+            t->nrends--;
+            free(r->range);
+            free(r->sizes);
+            free(r->init.data);
+            memset(r, 0, sizeof(*r));
+            return ret == AVERROR(ENOMEM) ? -ENOMEM : 0;
+        }
+    }
+    return 0;
+}
+
 /* Make NAME attributes unique inside the audio group. */
 static void unique_labels(struct title *t)
 {
@@ -864,7 +924,7 @@ int title_build(struct probe *p, const struct title_key *key,
     }
 
     if (!(t->bounds = malloc(((size_t)nseg + 1) * sizeof(*t->bounds))) ||
-        !(t->rends = calloc((size_t)p->naudio + 1 + LADDER_MAX, sizeof(*t->rends)))) {
+        !(t->rends = calloc((size_t)p->naudio * 2 + 1 + LADDER_MAX, sizeof(*t->rends)))) {
         ret = -ENOMEM;
         goto fail;
     }
@@ -899,6 +959,8 @@ int title_build(struct probe *p, const struct title_key *key,
         int is_default = a->is_default || want_default;
         want_default = 0;
         if ((ret = build_audio(t, a, i, is_default, o)) < 0)
+            goto fail;
+        if ((ret = build_audio_multi(t, a, i, p->format)) < 0)
             goto fail;
     }
     unique_labels(t);

@@ -144,6 +144,22 @@ static int is_audio_index(const char *s, size_t n)
     return n == 1 || s[0] != '0';
 }
 
+/* An audio rendition name: a track number, or one and "-Nch" (its
+ * multichannel rendition, "0-6ch": 1 to 2 digits of channels). */
+static int is_audio_name(const char *s, size_t n)
+{
+    const char *dash = memchr(s, '-', n);
+    size_t k, ch;
+
+    if (!dash)
+        return is_audio_index(s, n);
+    k = (size_t)(dash - s);
+    ch = n - k - 1;
+    return is_audio_index(s, k) && ch >= 3 && ch <= 4 &&
+           memcmp(s + n - 2, "ch", 2) == 0 && all_digits(dash + 1, ch - 2) &&
+           dash[1] != '0';
+}
+
 /* "DIGITS.ts" (or "DIGITS.m4s": *m4s) with SEG_DIGITS_MIN..SEG_DIGITS_MAX
  * digits. */
 static int parse_segment(const char *s, size_t n, long *value, int *digits,
@@ -246,7 +262,7 @@ int vpath_parse_inner(const char *inner, const char *source_ext,
             return -ENOENT;
         v.rkind = REND_VIDEO;
     } else if (eq(comp[0], clen[0], "audio")) {
-        if (!is_audio_index(comp[1], clen[1]))
+        if (!is_audio_name(comp[1], clen[1]))
             return -ENOENT;
         v.rkind = REND_AUDIO;
     } else {

@@ -819,6 +819,14 @@ class Suite:
                       needs=(mname, "fmp4/read/%s" % t), timeout=600)
             r.run("fmp4/audio_continuity", fmp4.check_audio_continuity, m, scratch, "h264.mp4",
                   needs=(mname,))
+            for t in fmp4.MULTI:
+                r.run("fmp4/multichannel/%s" % t, fmp4.check_multichannel, m, scratch, t, True,
+                      needs=(mname,), timeout=300)
+
+        def ts(m, mname):
+            for t in fmp4.MULTI:
+                r.run("fmp4/multichannel_ts/%s" % t, fmp4.check_multichannel, m, scratch, t,
+                      False, needs=(mname,), timeout=300)
 
         steps = [("fmp4", cache, first), ("fmp4_remount", cache, remount),
                  ("fmp4_fresh", self._dir("fmp4-cache-fresh-"), fresh)]
@@ -826,6 +834,11 @@ class Suite:
             self.run_mount(label, self.new_mount(label, src, cdir, segment_time=fmp4.SEGMENT_TIME,
                                                  options=fmp4.OPTIONS),
                            body, needs=("fmp4/fixtures",))
+        # the multichannel renditions are not fMP4's alone
+        self.run_mount("fmp4_ts", self.new_mount("fmp4_ts", src, self._dir("fmp4-cache-ts-"),
+                                                 segment_time=fmp4.SEGMENT_TIME,
+                                                 options=dict(fmp4.OPTIONS, format="ts")),
+                       ts, needs=("fmp4/fixtures",))
 
     # -- the cache policy (SPEC §5) -------------------------------------------
     def phase_cache_policy(self):

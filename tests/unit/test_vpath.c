@@ -180,6 +180,9 @@ static void test_parse_accept(void)
         { "/audio/3/0000017.m4s", "mkv", VN_SEGMENT, REND_AUDIO, "3", 17, 7 },
         { "/video/original/init.mp4", "mkv", VN_INIT, REND_VIDEO, "original", 0, 0 },
         { "/audio/0/init.mp4", "mkv", VN_INIT, REND_AUDIO, "0", 0, 0 },
+        { "/audio/0-6ch/00003.ts", "mkv", VN_SEGMENT, REND_AUDIO, "0-6ch", 3, 5 },
+        { "/audio/12-8ch/index.m3u8", "mkv", VN_PLAYLIST, REND_AUDIO, "12-8ch", 0, 0 },
+        { "/audio/3-10ch", "mkv", VN_REND_DIR, REND_AUDIO, "3-10ch", 0, 0 },
         { "/audio/12/999999999.ts", "mkv", VN_SEGMENT, REND_AUDIO, "12",
           999999999, 9 },
     };
@@ -271,6 +274,10 @@ static void test_parse_reject(void)
         { "/video/720p/00042.mp4", "mkv" }, { "/video/720p/0042.m4s", "mkv" },
         { "/video/720p/init.m4s", "mkv" },  { "/video/720p/INIT.mp4", "mkv" },
         { "/video/init.mp4", "mkv" },       { "/init.mp4", "mkv" },
+        { "/audio/0-6/index.m3u8", "mkv" }, { "/audio/0-0ch/index.m3u8", "mkv" },
+        { "/audio/-6ch/index.m3u8", "mkv" }, { "/audio/01-6ch/index.m3u8", "mkv" },
+        { "/audio/0-100ch/index.m3u8", "mkv" }, { "/audio/0-6CH/index.m3u8", "mkv" },
+        { "/audio/0-6ch-x/index.m3u8", "mkv" },
         /* a kind directory that is not video or audio */
         { "/subs/0/index.m3u8", "mkv" },
         /* extra components */

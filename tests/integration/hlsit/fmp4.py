@@ -39,6 +39,12 @@ TITLES = {
 }
 
 
+# 5.1 tracks: (codec, CODECS, group) of each, in source order
+MULTI = ("multi.mp4", "multi.mkv")
+MULTI_TRACKS = (("ac3", "ac-3", "audio-ac3", "en"), ("eac3", "ec-3", "audio-ec3", "fr"),
+                ("aac", "mp4a.40.2", "audio", "de"))
+
+
 def _ffmpeg(args):
     subprocess.run(["ffmpeg", "-v", "error", "-y"] + args, check=True,
                    stdin=subprocess.DEVNULL, timeout=300)
@@ -73,6 +79,17 @@ def make_fixtures(src):
     _ffmpeg(["-i", upright, "-c", "copy", "-metadata:s:v:0", "rotate=90",
              os.path.join(src, "rot90.mp4")])
     os.unlink(upright)
+    # three 5.1 tracks: AC-3, E-AC-3 and AAC-LC, in MP4 and in Matroska
+    _ffmpeg(v + a + ["-filter_complex",
+                     "[1:a]pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0,asplit=3[a][b][c]",
+                     "-map", "0:v", "-map", "[a]", "-map", "[b]", "-map", "[c]",
+                     "-c:v", "libx264", "-preset", "veryfast"] + g +
+            ["-c:a:0", "ac3", "-b:a:0", "384k", "-c:a:1", "eac3", "-b:a:1", "384k",
+             "-c:a:2", "aac", "-b:a:2", "256k", "-metadata:s:a:0", "language=eng",
+             "-metadata:s:a:1", "language=fra", "-metadata:s:a:2", "language=deu",
+             os.path.join(src, MULTI[0])])
+    _ffmpeg(["-i", os.path.join(src, MULTI[0]), "-map", "0", "-c", "copy",
+             os.path.join(src, MULTI[1])])
 
 
 # -- boxes --------------------------------------------------------------------
@@ -332,3 +349,70 @@ def ffmpeg_pts_shift(rdir):
             cto = struct.unpack(">i", data[at + i * per + skip:at + i * per + skip + 4])[0]
             worst = min(worst, cto)
     return -worst / timescale
+
+
+def _media_lines(master):
+    out = []
+    for line in master.splitlines():
+        if line.startswith("#EXT-X-MEDIA:"):
+            attrs = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', line[len("#EXT-X-MEDIA:"):]))
+            out.append({k: v.strip('"') for k, v in attrs.items()})
+    return out
+
+
+def check_multichannel(m, scratch, title, fmp4_format):
+    """Each 5.1 track: its stereo AAC rendition K (group "audio", CHANNELS 2)
+    and K-6ch, the source's AC-3, E-AC-3 or AAC copied (CHANNELS 6, the
+    track's LANGUAGE, AC-3 and E-AC-3 in groups of their own that variants
+    with their CODECS name, one DEFAULT per group); every audio rendition
+    reads its stat size and decodes with its channels and the source
+    track's frames (all but those before the first video keyframe)."""
+    tdir = os.path.join(m.mountpoint, title)
+    src = os.path.join(m.source, title)
+    master = read(os.path.join(tdir, "master.m3u8")).decode()
+    media = _media_lines(master)
+    c = Collector()
+    by_uri = {x.get("URI"): x for x in media}
+    for k, (codec, codecs, group, lang) in enumerate(MULTI_TRACKS):
+        st = by_uri.get("audio/%d/index.m3u8" % k)
+        mc = by_uri.get("audio/%d-6ch/index.m3u8" % k)
+        c.check(st and st.get("CHANNELS") == "2" and st.get("GROUP-ID") == "audio",
+                "track %d stereo: %s" % (k, st))
+        c.check(mc and mc.get("CHANNELS") == "6" and mc.get("GROUP-ID") == group and
+                mc.get("LANGUAGE") == lang, "track %d 5.1: %s" % (k, mc))
+        if group != "audio":
+            c.check(re.search(r'CODECS="[^"]*,%s",AUDIO="%s"' % (re.escape(codecs), group), master),
+                    "no variant of CODECS ...,%s in group %s" % (codecs, group))
+    for g in set(x.get("GROUP-ID") for x in media):
+        n = sum(1 for x in media if x.get("GROUP-ID") == g and x.get("DEFAULT") == "YES")
+        c.check(n == 1, "group %s has %d DEFAULT=YES renditions" % (g, n))
+    src_frames = [count_frames(src, "a:%d" % k) for k in range(len(MULTI_TRACKS))]
+    for k, (codec, _, _, _) in enumerate(MULTI_TRACKS):
+        for name, channels, want_codec in (("%d" % k, 2, "aac"), ("%d-6ch" % k, 6, codec)):
+            rdir = os.path.join(tdir, "audio", name)
+            pl = read(os.path.join(rdir, "index.m3u8")).decode()
+            names = (["init.mp4"] + playlist_segments(pl)) if fmp4_format else \
+                re.findall(r"^(\d+\.ts)$", pl, re.M)
+            parts = []
+            for n in names:
+                data = read(os.path.join(rdir, n))
+                size = os.stat(os.path.join(rdir, n)).st_size
+                c.check(len(data) == size, "audio/%s/%s: read %d, stat %d" % (name, n, len(data), size))
+                parts.append(data)
+            path = os.path.join(scratch, "%s-%s.%s" % (title, name, "mp4" if fmp4_format else "ts"))
+            with open(path, "wb") as f:
+                f.write(b"".join(parts))
+            info = ffprobe_json(path, ["-select_streams", "a", "-show_entries",
+                                       "stream=codec_name,channels"]).get("streams") or [{}]
+            c.check(info[0].get("codec_name") == want_codec and info[0].get("channels") == channels,
+                    "audio/%s: %s, want %s with %d channels" % (name, info[0], want_codec, channels))
+            r = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-f", "null", "-"],
+                               capture_output=True, text=True, timeout=300)
+            c.check(r.returncode == 0 and not r.stderr.strip(),
+                    "audio/%s: decode: %s" % (name, r.stderr.strip()[:200]))
+            if name.endswith("ch"):
+                got = count_frames(path, "a")
+                c.check(got is not None and src_frames[k] is not None and
+                        0 <= src_frames[k] - got <= 1,
+                        "audio/%s: %s frames, the source track %s" % (name, got, src_frames[k]))
+    c.raise_if_any()
