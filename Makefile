@@ -49,7 +49,7 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests (and $(LIBS), or
 # test_X_LIBS when it has its own)
-UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264 vfilter subtitle trick
+UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264 vfilter subtitle trick fmp4
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
@@ -63,21 +63,24 @@ test_cache_MODS    = store/cache store/evict store/segstore base/log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
-test_audio_MODS    = make/audio make/source title/probe title/subtitle title/playlist title/vpath base/log make/workbound
+test_audio_MODS    = make/audio make/source title/probe title/subtitle title/playlist title/vpath base/log make/workbound format/fmp4
 test_opts_MODS     = face/opts title/ladder format/tssize
 # test_optdoc reads README.md and man/hlsfs.1 from the source tree
 test_optdoc_MODS   = face/opts title/ladder format/tssize
 test_optdoc_CFLAGS = -DHLSFS_TOP='"$(CURDIR)"'
-test_mux_MODS      = format/mux
-test_tssize_MODS   = format/tssize format/mux
+test_mux_MODS      = format/mux format/fmp4
+test_tssize_MODS   = format/tssize format/mux format/fmp4
 test_record_MODS   = title/subtitle title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe make/source make/workbound make/vfilter title/plan \
-                     title/ladder title/playlist title/vpath format/mux format/tssize base/log
+                     title/ladder title/playlist title/vpath format/mux format/tssize base/log \
+                     title/cmaf format/fmp4 make/audio
 test_h264_MODS     = title/h264
 test_vfilter_MODS  = make/vfilter
 test_subtitle_MODS = title/subtitle title/playlist title/vpath base/log
 test_trick_MODS    = title/trick title/h264 title/vpath format/tssize format/jpegpad
+test_fmp4_MODS     = format/fmp4 format/mux
 test_title_MODS    = title/subtitle make/source make/vfilter title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
-                     make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
+                     make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log \
+                     title/cmaf format/fmp4 make/audio make/segmux
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
 .PHONY: all hlsfs check unit unit-bins integration e2e e2e-deps install uninstall deps demo undemo clean bench \

@@ -29,6 +29,11 @@ struct mux;
 int mux_open(struct mux **out, const AVCodecParameters *par, AVRational tb,
              int count_only);
 
+/* An fMP4 media segment (fmp4.h) behind the same calls: mux_write,
+ * mux_finish, mux_take (its own padding rule) and mux_free. */
+struct fmp4_seg_config;
+int mux_open_fmp4(struct mux **out, const struct fmp4_seg_config *c);
+
 /* Write one packet (not consumed). Returns 0 or a negative AVERROR. */
 int mux_write(struct mux *m, const AVPacket *pkt);
 

@@ -22,6 +22,7 @@ struct hlsfs_opts {
     char    *cache_size_s, *segment_time_s, *ladder_s, *preset_s;
     char    *audio_bitrate_s, *threads_s, *max_ahead_s, *idle_timeout_s;
     char    *max_sessions_s, *segment_keep_s, *clean_s;
+    char    *format_s;
     uint64_t cache_size;    /* bytes                                 */
     double   segment_time;  /* seconds                               */
     double   max_ahead;     /* seconds of readahead                  */

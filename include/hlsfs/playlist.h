@@ -11,6 +11,10 @@
  * NUL-terminated text, or NULL on allocation failure. */
 char *playlist_media(const int64_t *durations_ms, long count);
 
+/* The same for fMP4 segments: EXT-X-VERSION:7, EXT-X-MAP naming
+ * "init.mp4", segments "NNNNN.m4s". */
+char *playlist_media_fmp4(const int64_t *durations_ms, long count);
+
 struct playlist_audio {
     const char *group;      /* GROUP-ID                        */
     const char *language;   /* NULL or "" when unknown         */
@@ -28,6 +32,7 @@ struct playlist_variant {
     const char *codecs;         /* "avc1.64001f,mp4a.40.2"     */
     const char *audio_group;    /* NULL when no audio          */
     const char *uri;            /* "video/original/index.m3u8" */
+    const char *video_range;    /* VIDEO-RANGE ("PQ", "HLG"), or NULL */
 };
 
 char *playlist_master(const struct playlist_variant *variants, int nvariants,

@@ -48,6 +48,19 @@ struct title_options {
     struct transcode_config video;
     int64_t                 audio_bit_rate;  /* AAC, bit/s                */
     int                     audio_sample_rate;
+    int                     format;          /* enum title_format          */
+};
+
+/* The segment format of every rendition of a title (-o format=). */
+enum title_format {
+    TITLE_FORMAT_TS,       /* MPEG-TS: NNNNN.ts                         */
+    TITLE_FORMAT_FMP4,     /* fragmented MP4 (CMAF): init.mp4, NNNNN.m4s */
+};
+
+/* Bytes owned by the struct they are in. */
+struct title_blob {
+    uint8_t *data;
+    size_t   len;
 };
 
 /* The version of the title record (record.h), the fourth byte of a
@@ -94,12 +107,15 @@ struct title_rendition {
     int         filters;  /* video, encoded: VFILTER_* its pictures need   */
     int         channels;
     int         is_default;
-    char        codecs[32];
+    char        codecs[48];
     char        language[16];
     char        label[64];
     uint64_t    peak_bps, avg_bps;
     char       *playlist;               /* media playlist text             */
     size_t      playlist_len;
+    /* fMP4 (TITLE_FORMAT_FMP4) only */
+    struct title_blob init;             /* init.mp4, made at analysis      */
+    char        video_range[8];         /* "PQ", "HLG", or "" (SDR)        */
 };
 
 struct title {
@@ -127,6 +143,7 @@ struct title {
                                             analysed (0: none)          */
     struct trick           *trick;       /* trick-play files (trick.h),
                                             derived; NULL: none        */
+    int                     format;      /* enum title_format            */
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,
@@ -161,13 +178,14 @@ static inline int64_t title_segment_ms(const struct title *t, long i)
     return plan_ms(t->bounds[i], t->bounds[i + 1], t->tb.num, t->tb.den);
 }
 
-/* The H.264 level_idc a video rendition's CODECS ("avc1.PPCCLL") names,
+/* The H.264 level_idc a video rendition's CODECS ("avc1.PPCCLL", or
+ * "avc3.PPCCLL" in fMP4) names,
  * which its encoder is told; -1 when CODECS names none. */
 static inline int title_rendition_level(const struct title_rendition *r)
 {
     const char *c = r->codecs;
     int level = 0;
-    if (strncmp(c, "avc1.", 5) || strlen(c) != 11)
+    if ((strncmp(c, "avc1.", 5) && strncmp(c, "avc3.", 5)) || strlen(c) != 11)
         return -1;
     for (int i = 9; i < 11; i++) {
         int d = c[i] >= '0' && c[i] <= '9' ? c[i] - '0'

@@ -9,6 +9,7 @@
  *   subtitles/K/NNNNN.vtt, subtitles/K.vtt
  *   thumbs/, thumbs/thumbs.vtt, thumbs/NNNNN.jpg
  * (video/iframes/ is a video rendition name like any other here.)
+ * and with fMP4 segments, in each rendition: init.mp4, NNNNN.m4s.
  */
 #ifndef HLSFS_VPATH_H
 #define HLSFS_VPATH_H
@@ -23,11 +24,12 @@ enum vnode_kind {
     VN_KIND_DIR,    /* "video" or "audio"           */
     VN_REND_DIR,    /* "video/NAME" or "audio/K"    */
     VN_PLAYLIST,    /* ".../index.m3u8"             */
-    VN_SEGMENT,     /* ".../NNNNN.ts"; subtitles: NNNNN.vtt */
+    VN_SEGMENT,     /* ".../NNNNN.ts" or ".../NNNNN.m4s"; subtitles: NNNNN.vtt */
     VN_SUBTITLE_FILE, /* "subtitles/K.vtt": a whole track */
     VN_THUMB_DIR,   /* "thumbs"                     */
     VN_THUMB_INDEX, /* "thumbs/thumbs.vtt"          */
     VN_THUMB_SPRITE,/* "thumbs/NNNNN.jpg" (segment) */
+    VN_INIT,        /* ".../init.mp4" (fMP4)        */
 };
 
 enum rend_kind { REND_VIDEO, REND_AUDIO, REND_SUBTITLE };
@@ -40,6 +42,7 @@ struct vnode {
     char            rend[VPATH_NAME_MAX]; /* "original", "720p", "0" ... */
     long            segment;              /* for VN_SEGMENT               */
     int             seg_digits;           /* digits in the segment name   */
+    int             m4s;                  /* VN_SEGMENT: named .m4s       */
 };
 
 /* 1 when a file name has a video extension (case-insensitive), else 0. */
@@ -71,5 +74,7 @@ int vpath_segment_name(char *buf, size_t size, long index, long count);
 /* Write the name of thumbnail sprite 'index' ("00003.jpg") into buf, as
  * vpath_segment_name does for segments. */
 int vpath_sprite_name(char *buf, size_t size, long index, long count);
+/* The same with the fMP4 extension when m4s ("00042.m4s"). */
+int vpath_segment_name_as(char *buf, size_t size, long index, long count, int m4s);
 
 #endif

@@ -28,6 +28,7 @@
 
 #include <fuse.h>
 
+#include "hlsfs/fmp4.h"
 #include "hlsfs/fs.h"
 #include "hlsfs/hls.h"
 #include "hlsfs/library.h"
@@ -314,15 +315,21 @@ static int title_node(const struct title *t, const struct node *n, off_t *size,
     case VN_REND_DIR:
     case VN_PLAYLIST:
     case VN_SEGMENT:
+    case VN_INIT:
         if (!(*rend = title_find(t, v->rkind, v->rend)))
             return -ENOENT;
-        if (v->kind == VN_REND_DIR) {
+        if (v->kind == VN_INIT) {
+            if (t->format != TITLE_FORMAT_FMP4)
+                return -ENOENT;
+            *size = (off_t)(*rend)->init.len;
+        } else if (v->kind == VN_REND_DIR) {
             *is_dir = 1;
         } else if (v->kind == VN_PLAYLIST) {
             *size = (off_t)(*rend)->playlist_len;
         } else {
             if (v->segment >= t->nseg ||
-                v->seg_digits != vpath_segment_digits(t->nseg))
+                v->seg_digits != vpath_segment_digits(t->nseg) ||
+                v->m4s != (t->format == TITLE_FORMAT_FMP4))
                 return -ENOENT;
             *size = (off_t)(*rend)->sizes[v->segment];
         }
@@ -482,8 +489,11 @@ static int fill_title_dir(const struct title *t, const struct node *n,
     }
     if (v->kind == VN_REND_DIR) {
         filler(buf, "index.m3u8", NULL, 0, 0);
+        if (t->format == TITLE_FORMAT_FMP4)
+            filler(buf, "init.mp4", NULL, 0, 0);
         for (long i = 0; i < t->nseg; i++) {
-            vpath_segment_name(name, sizeof(name), i, t->nseg);
+            vpath_segment_name_as(name, sizeof(name), i, t->nseg,
+                                  t->format == TITLE_FORMAT_FMP4);
             if (filler(buf, name, NULL, 0, 0))
                 break;
         }
@@ -712,6 +722,10 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
     case VN_ERROR:    h->text = t->error;  h->text_len = t->error_len;  break;
     case VN_MASTER:   h->text = t->master; h->text_len = t->master_len; break;
     case VN_PLAYLIST: h->text = rend->playlist; h->text_len = rend->playlist_len; break;
+    case VN_INIT:
+        h->text = (const char *)rend->init.data;
+        h->text_len = rend->init.len;
+        break;
     case VN_SEGMENT: {
         uint8_t rkey[PRODUCE_KEY_MAX];
         struct sched_rendition sr;
@@ -748,7 +762,9 @@ static int segment_bytes(const struct handle *h, struct fuse_bufvec *bv,
         free(bv);
         return -ENOMEM;
     }
-    if (size)
+    if (size && h->title->format == TITLE_FORMAT_FMP4)
+        fmp4_read_padded(h->data, h->data_len, planned, off, bv->buf[0].mem, size);
+    else if (size)
         mux_read_padded(h->data, h->data_len, planned, off, bv->buf[0].mem, size);
     *bufp = bv;
     return 0;

@@ -33,6 +33,9 @@ static const char *const presets[] = {
 
 static const char *const clean_modes[] = { "pressure", "eager", NULL };
 
+/* in the order of enum title_format */
+static const char *const formats[] = { "ts", "fmp4", NULL };
+
 #define OFF(field) offsetof(struct hlsfs_opts, field)
 #define NAME(n)    .name = n, .templ = n "=%s"
 
@@ -52,6 +55,12 @@ static const struct opt_desc table[] = {
       .lo = 1, .hi = 60, .unit = "seconds",
       .text = OFF(segment_time_s), .value = OFF(segment_time),
       .help = "target segment duration, decimals allowed" },
+    { NAME("format"), .arg = "FORMAT", .type = OPT_CHOICE, .def = "ts",
+      .choices = formats,
+      .text = OFF(format_s), .value = OFF(title.format),
+      .help = "segment format: 'ts' (MPEG-TS, NNNNN.ts, plays everywhere) or "
+              "'fmp4' (CMAF: init.mp4 and NNNNN.m4s; adds the source's HEVC, "
+              "AV1 and VP9 video and rotated video as 'original', copied)" },
     { NAME("ladder"), .arg = "H:RATE,...", .type = OPT_LADDER,
       .def = "360:800k,480:1400k,720:2800k,1080:5000k,1440:8000k,2160:14000k",
       .text = OFF(ladder_s), .value = OFF(title.ladder),

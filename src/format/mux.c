@@ -17,6 +17,7 @@
 
 #include <libavformat/avformat.h>
 
+#include "hlsfs/fmp4.h"
 #include "hlsfs/mux.h"
 #include "hlsfs/tssize.h"
 
@@ -32,6 +33,7 @@ struct mux {
     uint64_t         total;      /* bytes written by the muxer            */
     int              finished;
     AVPacket        *view;       /* borrows the caller's packet fields    */
+    struct fmp4_seg *fmp4;       /* an fMP4 segment instead (fmp4.c)      */
 };
 
 static int mux_io_write(void *opaque, uint8_t *data, int size)
@@ -114,8 +116,25 @@ fail:
     return ret;
 }
 
+int mux_open_fmp4(struct mux **out, const struct fmp4_seg_config *c)
+{
+    struct mux *m = calloc(1, sizeof(*m));
+    int ret;
+    *out = NULL;
+    if (!m)
+        return AVERROR(ENOMEM);
+    if ((ret = fmp4_seg_open(&m->fmp4, c)) < 0) {
+        free(m);
+        return ret;
+    }
+    *out = m;
+    return 0;
+}
+
 int mux_write(struct mux *m, const AVPacket *in)
 {
+    if (m->fmp4)
+        return fmp4_seg_write(m->fmp4, in);
     /* av_write_frame references the data itself (or uses it in place
      * when the packet is not reference-counted): no copy is needed */
     AVPacket *v = m->view;
@@ -138,6 +157,8 @@ int mux_write(struct mux *m, const AVPacket *in)
 int mux_finish(struct mux *m, uint64_t *size)
 {
     int ret = 0;
+    if (m->fmp4)
+        return fmp4_seg_finish(m->fmp4, size);
     if (!m->finished) {
         ret = av_write_trailer(m->fmt);
         avio_flush(m->fmt->pb);
@@ -151,6 +172,8 @@ int mux_take(struct mux *m, uint64_t planned, uint8_t **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
+    if (m->fmp4)
+        return fmp4_seg_take(m->fmp4, planned, out, len);
     if (!m->finished || m->count_only || planned % MUX_TS_PACKET ||
         m->len % MUX_TS_PACKET)
         return -EINVAL;
@@ -212,6 +235,7 @@ void mux_free(struct mux **pm)
         avformat_free_context(m->fmt);
     }
     av_packet_free(&m->view);
+    fmp4_seg_free(&m->fmp4);
     free(m->buf);
     free(m);
     *pm = NULL;

@@ -17,6 +17,7 @@
 #include "hlsfs/produce.h"
 #include "hlsfs/remux.h"
 #include "hlsfs/thumbs.h"
+#include "hlsfs/segmux.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
 #include "hlsfs/trick.h"
@@ -30,12 +31,13 @@
 /* The AAC rate a segment is encoded at first: what its planned size
  * leaves after the MPEG-TS framing and the headroom, over its samples;
  * never above the rendition's rate. From the record's fields alone. */
-static int64_t audio_segment_rate(const struct title_rendition *r, long seg, int sample_rate)
+static int64_t audio_segment_rate(const struct title *t, const struct title_rendition *r,
+                                  long seg, int sample_rate)
 {
     int64_t n = (r->range[seg + 1] - r->range[seg]) / 1024;
     uint64_t f = n > 0 ? (uint64_t)n : 1;
     int64_t ms = (int64_t)(f * 1024 * 1000 / (uint64_t)sample_rate) + 1;
-    uint64_t es = tssize_aac_payload_bytes(r->sizes[seg], (long)f, ms);
+    uint64_t es = segmux_audio_payload(t, r->sizes[seg], (long)f, ms);
     /* rounded up: a capped segment gets exactly the rendition's rate */
     uint64_t aac = (es * 100 + 99 + AUDIO_HEADROOM_PCT) / (100 + AUDIO_HEADROOM_PCT);
     uint64_t rate = aac * 8 * (uint64_t)sample_rate / (f * 1024);
@@ -46,6 +48,7 @@ struct audio_sink {
     struct mux              *mux;
     const AVCodecParameters *par;
     AVPacket                *framed;
+    int                      raw;     /* fMP4: frames without ADTS        */
 };
 
 /* Each AAC frame gets its ADTS header, as the size plan assumed. */
@@ -53,6 +56,8 @@ static int audio_to_mux(void *opaque, const AVPacket *pkt)
 {
     struct audio_sink *s = opaque;
     int ret;
+    if (s->raw)
+        return mux_write(s->mux, pkt);
     av_packet_unref(s->framed);
     if ((ret = av_new_packet(s->framed, pkt->size + MUX_ADTS_HEADER)) < 0)
         return ret;
@@ -71,7 +76,7 @@ static int audio_segment(const char *path, const struct source_io *io,
                          const struct work_bound *bound, uint8_t **out, size_t *len)
 {
     struct audio_params ap = { .sample_rate = o->audio_sample_rate,
-                               .bit_rate = audio_segment_rate(r, seg, o->audio_sample_rate),
+                               .bit_rate = audio_segment_rate(t, r, seg, o->audio_sample_rate),
                                .bound = bound,
                                .timeline = &t->timeline };
     AVCodecParameters *par = avcodec_parameters_alloc();
@@ -86,9 +91,10 @@ static int audio_segment(const char *path, const struct source_io *io,
     /* a segment over its bound is encoded again at a lower rate */
     for (int attempt = 0; attempt < 3; attempt++) {
         if ((ret = audio_output_parameters(&ap, par)) < 0 ||
-            (ret = mux_open(&sink.mux, par, r->tb, 0)) < 0)
+            (ret = segmux_open(t, r, seg, par, r->tb, 0, &sink.mux)) < 0)
             goto done;
         sink.par = par;
+        sink.raw = t->format == TITLE_FORMAT_FMP4;
         ret = audio_encode_segment(path, io, r->src_index, r->range[seg], r->range[seg + 1],
                                    &ap, audio_to_mux, &sink);
         if (ret < 0 || (ret = mux_finish(sink.mux, &bytes)) < 0)

@@ -18,6 +18,7 @@
 #include "hlsfs/mux.h"
 #include "hlsfs/source.h"
 #include "hlsfs/remux.h"
+#include "hlsfs/segmux.h"
 #include "hlsfs/transcode.h"
 #include "hlsfs/title.h"
 #include "hlsfs/workbound.h"
@@ -221,14 +222,14 @@ int remux_segment(const char *path, const struct source_io *io, const struct tit
         goto fail;
     }
     what = "filter";
-    if (r->kind == REND_VIDEO && r->length_size) {
+    if (r->kind == REND_VIDEO && r->length_size && t->format != TITLE_FORMAT_FMP4) {
         if ((ret = open_annexb(st->codecpar, st->time_base, &bsf)) < 0)
             goto fail;
         av_freep(&par->extradata);      /* as planned: the filter inserts it */
         par->extradata_size = 0;
     }
     what = "mux";
-    if ((ret = mux_open(&m, par, st->time_base, 0)) < 0)
+    if ((ret = segmux_open(t, r, seg, par, st->time_base, 0, &m)) < 0)
         goto fail;
 
     int64_t start = r->range[seg], end = r->range[seg + 1];

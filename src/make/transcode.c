@@ -44,6 +44,7 @@
 #include "hlsfs/ladder.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
+#include "hlsfs/segmux.h"
 #include "hlsfs/source.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
@@ -676,7 +677,8 @@ static int drain_encoder(struct encode_side *e)
     return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
 }
 
-static int encode_side_open(struct encode_side *e, const struct title_rendition *r,
+static int encode_side_open(struct encode_side *e, const struct title *t,
+                            const struct title_rendition *r, long seg,
                             const struct transcode_config *cfg, const AVStream *st,
                             int64_t rate, const AVFrame *first)
 {
@@ -689,7 +691,7 @@ static int encode_side_open(struct encode_side *e, const struct title_rendition 
     AVRational fps = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
     if ((ret = open_encoder(r, cfg, st->time_base, fps, rate, first, &e->enc)) >= 0 &&
         (ret = avcodec_parameters_from_context(par, e->enc)) >= 0)
-        ret = mux_open(&e->mux, par, e->enc->time_base, 0);
+        ret = segmux_open(t, r, seg, par, e->enc->time_base, 1, &e->mux);
     avcodec_parameters_free(&par);
     return ret;
 }
@@ -722,7 +724,7 @@ int64_t transcode_segment_rate(const struct title *t, const struct title_renditi
     uint64_t frames = ms > 0 && micro > 0 ? (uint64_t)ms * (uint64_t)micro / 1000000000ull : 1;
     if (ms <= 0)
         return r->bit_rate;
-    uint64_t es = tssize_h264_payload_bytes(r->sizes[seg], (long)(frames ? frames : 1), ms);
+    uint64_t es = segmux_video_payload(t, r->sizes[seg], (long)(frames ? frames : 1), ms);
     uint64_t rate = es * 8000 / (uint64_t)ms;
     return rate < (uint64_t)r->bit_rate ? (int64_t)rate : r->bit_rate;
 }
@@ -766,7 +768,7 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
     started = 1;
     *what = "encode";
     while ((ret = queue_take(&queue, &pic)) >= 0 && pic) {
-        if (!e.enc && (ret = encode_side_open(&e, r, cfg, d.st, rate, pic)) < 0)
+        if (!e.enc && (ret = encode_side_open(&e, t, r, seg, cfg, d.st, rate, pic)) < 0)
             break;
         ret = avcodec_send_frame(e.enc, pic);
         av_frame_free(&pic);

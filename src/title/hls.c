@@ -53,22 +53,69 @@ static void rendition_rates(struct title *t, struct title_rendition *r)
     r->avg_bps = total_ms > 0 ? (total * 8000 + (uint64_t)total_ms - 1) / (uint64_t)total_ms : 0;
 }
 
+/* The audio group of a rendition: AAC in "audio"; a copied AC-3 or
+ * E-AC-3 in a group of its own, which players that cannot decode it
+ * leave alone with the variants naming it. */
+static const char *audio_group(const struct title_rendition *r)
+{
+    if (!strcmp(r->codecs, "ac-3"))
+        return "audio-ac3";
+    if (!strcmp(r->codecs, "ec-3"))
+        return "audio-ec3";
+    return "audio";
+}
+
+/* The variants of the extra audio groups: every video rendition again,
+ * with the group's codec and its peak and average rates. Returns the
+ * number of variants now in v. */
+static int extra_variants(const struct title *t, struct playlist_variant *v, int nvideo,
+                          char (*codecs)[112], const char *group)
+{
+    uint64_t peak = 0, avg = 0;
+    const char *codec = NULL;
+    for (int i = 0; i < t->nrends; i++) {
+        const struct title_rendition *r = &t->rends[i];
+        if (r->kind != REND_AUDIO || strcmp(audio_group(r), group))
+            continue;
+        codec = r->codecs;
+        peak = r->peak_bps > peak ? r->peak_bps : peak;
+        avg = r->avg_bps > avg ? r->avg_bps : avg;
+    }
+    if (!codec)
+        return nvideo;
+    int n = nvideo;
+    for (int i = 0, k = 0; i < t->nrends; i++) {
+        const struct title_rendition *r = &t->rends[i];
+        if (r->kind != REND_VIDEO)
+            continue;
+        struct playlist_variant x = v[k++];
+        snprintf(codecs[n], sizeof(codecs[n]), "%s,%s", r->codecs, codec);
+        x.bandwidth = r->peak_bps + peak;
+        x.avg_bandwidth = r->avg_bps + avg;
+        x.codecs = codecs[n];
+        x.audio_group = group;
+        v[n++] = x;
+    }
+    return n;
+}
+
 /* The master playlist: every video rendition a variant, every audio
  * rendition a member of one group (as many as the title has). */
 static int make_master(struct title *t)
 {
     struct master_text {
         char uri[VPATH_NAME_MAX + 32];
-        char codecs[80];
+        char codecs[112];
     };
     size_t n = t->nrends > 0 ? (size_t)t->nrends : 1;
     struct playlist_audio *audios = calloc(n, sizeof(*audios));
-    struct playlist_variant *variants = calloc(n, sizeof(*variants));
+    struct playlist_variant *variants = calloc(n * 3, sizeof(*variants));
+    char (*extra_codecs)[112] = calloc(n * 3, sizeof(*extra_codecs));
     struct master_text *text = calloc(n, sizeof(*text));
     int naudio = 0, nvideo = 0, default_done = 0, ret = 0;
     uint64_t audio_peak = 0, audio_avg = 0;
 
-    if (!audios || !variants || !text) {
+    if (!audios || !variants || !text || !extra_codecs) {
         ret = -ENOMEM;
         goto done;
     }
@@ -77,6 +124,17 @@ static int make_master(struct title *t)
         if (r->kind != REND_AUDIO)
             continue;
         snprintf(text[i].uri, sizeof(text[i].uri), "audio/%s/index.m3u8", r->name);
+        if (strcmp(audio_group(r), "audio")) {
+            /* a group of its own: its first rendition is its default */
+            int first = 1;
+            for (int j = 0; j < naudio; j++)
+                first &= strcmp(audios[j].group, audio_group(r)) != 0;
+            audios[naudio++] = (struct playlist_audio){
+                .group = audio_group(r), .language = r->language, .name = r->label,
+                .is_default = first, .channels = r->channels, .uri = text[i].uri,
+            };
+            continue;
+        }
         int is_default = r->is_default && !default_done;
         default_done |= is_default;
         audios[naudio] = (struct playlist_audio){
@@ -113,16 +171,20 @@ static int make_master(struct title *t)
             .width = r->width, .height = r->height, .frame_rate = t->frame_rate,
             .codecs = text[i].codecs, .audio_group = naudio ? "audio" : NULL,
             .uri = text[i].uri,
+            .video_range = r->video_range[0] ? r->video_range : NULL,
         };
         nvideo++;
     }
-    if (!(t->master = playlist_master(variants, nvideo, audios, naudio)))
+    int nvariants = extra_variants(t, variants, nvideo, extra_codecs, "audio-ac3");
+    nvariants = extra_variants(t, variants, nvariants, extra_codecs, "audio-ec3");
+    if (!(t->master = playlist_master(variants, nvariants, audios, naudio)))
         ret = -ENOMEM;
     else
         t->master_len = strlen(t->master);
 done:
     free(audios);
     free(variants);
+    free(extra_codecs);
     free(text);
     return ret;
 }
@@ -200,7 +262,8 @@ int hls_make_playlists(struct title *t)
     for (int i = 0; i < t->nrends; i++) {
         struct title_rendition *r = &t->rends[i];
         rendition_rates(t, r);
-        if (!(r->playlist = playlist_media(ms, t->nseg))) {
+        if (!(r->playlist = t->format == TITLE_FORMAT_FMP4 ? playlist_media_fmp4(ms, t->nseg)
+                                                           : playlist_media(ms, t->nseg))) {
             free(ms);
             return -ENOMEM;
         }

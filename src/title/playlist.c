@@ -100,6 +100,47 @@ static char *sb_finish(struct sbuf *sb)
     return sb->buf;
 }
 
+/* playlist_media with EXT-X-MAP and .m4s names; the same checks. */
+char *playlist_media_fmp4(const int64_t *durations_ms, long count)
+{
+    struct sbuf sb = {0};
+    int64_t max_ms = 0, target;
+    char name[32];
+    long i;
+
+    if (count < 0 || (count > 0 && !durations_ms))
+        return NULL;
+    for (i = 0; i < count; i++) {
+        if (durations_ms[i] < 0)
+            return NULL;
+        if (durations_ms[i] > max_ms)
+            max_ms = durations_ms[i];
+    }
+    target = max_ms / 1000 + (max_ms % 1000 != 0);
+    if (target < 1)
+        target = 1;
+
+    sb_printf(&sb, "#EXTM3U\n"
+                   "#EXT-X-VERSION:7\n"
+                   "#EXT-X-PLAYLIST-TYPE:VOD\n"
+                   "#EXT-X-INDEPENDENT-SEGMENTS\n"
+                   "#EXT-X-TARGETDURATION:%lld\n"
+                   "#EXT-X-MEDIA-SEQUENCE:0\n"
+                   "#EXT-X-MAP:URI=\"init.mp4\"\n",
+              (long long)target);
+    for (i = 0; i < count && !sb.failed; i++) {
+        if (vpath_segment_name_as(name, sizeof(name), i, count, 1) < 0) {
+            sb.failed = 1;
+            break;
+        }
+        sb_printf(&sb, "#EXTINF:%lld.%03d,\n%s\n",
+                  (long long)(durations_ms[i] / 1000),
+                  (int)(durations_ms[i] % 1000), name);
+    }
+    sb_printf(&sb, "#EXT-X-ENDLIST\n");
+    return sb_finish(&sb);
+}
+
 /* Returns NULL on allocation failure, or when count < 0, durations_ms is
  * NULL while count > 0, or a duration is negative. */
 char *playlist_media(const int64_t *durations_ms, long count)
@@ -214,6 +255,10 @@ char *playlist_master(const struct playlist_variant *variants, int nvariants,
             sb_printf(&sb, ",AUDIO=\"");
             sb_put_clean(&sb, v->audio_group);
             sb_printf(&sb, "\"");
+        }
+        if (v->video_range && v->video_range[0] != '\0') {
+            sb_printf(&sb, ",VIDEO-RANGE=");
+            sb_put_clean(&sb, v->video_range);
         }
         sb_printf(&sb, "\n");
         sb_put_clean(&sb, v->uri);

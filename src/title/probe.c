@@ -21,6 +21,7 @@
 #include <libavutil/dovi_meta.h>
 #include <libavutil/intreadwrite.h>
 
+#include "hlsfs/fmp4.h"
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/source.h"
@@ -332,6 +333,9 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
             av_packet_unref(pkt);
             continue;
         }
+        if (s == p->video && s->par->codec_id == AV_CODEC_ID_VP9 && s->par->profile < 0 &&
+            (pkt->flags & AV_PKT_FLAG_KEY))
+            fmp4_vp9_keyframe_params(s->par, pkt->data, pkt->size);
         int flags = 0;
         if (pkt->dts == AV_NOPTS_VALUE)
             s->no_dts = 1;

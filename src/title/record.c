@@ -32,6 +32,7 @@
 #define RECORD_NSEG_MAX  10000000
 #define RECORD_RENDS_MAX 256
 #define RECORD_ERROR_MAX 512
+#define RECORD_BLOB_MAX  (1 << 20)
 #define RECORD_TIMELINE_TAG 0x314c4d4954ll      /* "TIML1" */
 #define RECORD_SUBS_TAG     0x3153425553ll        /* "SUBS1" */
 #define RECORD_SUBS_MAX     SUBTITLE_TRACKS_MAX
@@ -47,6 +48,7 @@ enum field_type {
     F_TEXT,         /* char[size], NUL-terminated                     */
     F_EDGES,        /* int64_t *, nseg + 1 (allocated on reading)     */
     F_SIZES,        /* uint64_t *, nseg (allocated on reading)        */
+    F_BLOB,         /* struct title_blob: a u32 length and its bytes  */
 };
 
 struct field {
@@ -61,7 +63,7 @@ struct field {
 /* after the key and the error text; nrends is how many renditions follow */
 static const struct field title_fields[] = {
     T(F_INT, tb.num), T(F_INT, tb.den), T(F_LONG, nseg), T(F_MICRO, frame_rate),
-    T(F_INT, nrends), T(F_EDGES, bounds),
+    T(F_INT, nrends), T(F_EDGES, bounds), T(F_INT, format),
 };
 
 static const struct field rend_fields[] = {
@@ -73,6 +75,7 @@ static const struct field rend_fields[] = {
     R(F_INT, is_default),    R(F_TEXT, codecs),      R(F_TEXT, language),
     R(F_TEXT, label),        R(F_EDGES, range),      R(F_SIZES, sizes),
     R(F_INT, filters),
+    R(F_TEXT, video_range),  R(F_BLOB, init),
 };
 
 /* the mode's enum is read and written as an int */
@@ -145,6 +148,15 @@ static void put_fields(struct wbuf *w, const struct field *f, size_t n,
             const uint64_t *v = *(uint64_t *const *)at;
             for (long k = 0; v && k < nseg; k++)
                 put_i64(w, (int64_t)v[k]);
+            break;
+        }
+        case F_BLOB: {
+            const struct title_blob *v = at;
+            uint8_t lenb[4];
+            AV_WL32(lenb, (uint32_t)v->len);
+            put(w, lenb, 4);
+            if (v->len)
+                put(w, v->data, v->len);
             break;
         }
         }
@@ -254,6 +266,30 @@ static void *get_array(struct rbuf *r, long nseg, size_t n)
     return v;
 }
 
+/* A blob, allocated here (its owner is the struct read). */
+static void get_blob(struct rbuf *r, struct title_blob *out)
+{
+    uint32_t n;
+    if (r->err || r->len - r->pos < 4) {
+        r->err = r->err ? r->err : -EINVAL;
+        return;
+    }
+    n = AV_RL32(r->p + r->pos);
+    r->pos += 4;
+    if (r->len - r->pos < n || n > RECORD_BLOB_MAX) {
+        r->err = -EINVAL;
+        return;
+    }
+    if (n && !(out->data = malloc(n))) {
+        r->err = -ENOMEM;
+        return;
+    }
+    if (n)
+        memcpy(out->data, r->p + r->pos, n);
+    out->len = n;
+    r->pos += n;
+}
+
 static void get_fields(struct rbuf *r, const struct field *f, size_t n,
                        void *base, const long *nseg)
 {
@@ -280,6 +316,7 @@ static void get_fields(struct rbuf *r, const struct field *f, size_t n,
         case F_TEXT:  get_text(r, at, f[i].size); break;
         case F_EDGES: *(int64_t **)at = get_array(r, *nseg, (size_t)*nseg + 1); break;
         case F_SIZES: *(uint64_t **)at = get_array(r, *nseg, (size_t)*nseg); break;
+        case F_BLOB:  get_blob(r, at); break;
         }
     }
 }
@@ -349,7 +386,8 @@ int record_read(const uint8_t *buf, size_t len, struct title **out)
     int nrends = t->nrends;
     t->nrends = 0;
     if (r.err || nrends < 1 || nrends > RECORD_RENDS_MAX ||
-        t->tb.num <= 0 || t->tb.den <= 0) {
+        t->tb.num <= 0 || t->tb.den <= 0 ||
+        (t->format != TITLE_FORMAT_TS && t->format != TITLE_FORMAT_FMP4)) {
         ret = r.err == -ENOMEM ? -ENOMEM : -EINVAL;
         goto fail;
     }

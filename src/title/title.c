@@ -27,6 +27,8 @@
 #include <libavutil/mathematics.h>
 
 #include "hlsfs/budget.h"
+#include "hlsfs/cmaf.h"
+#include "hlsfs/fmp4.h"
 #include "hlsfs/framerate.h"
 #include "hlsfs/h264.h"
 #include "hlsfs/hls.h"
@@ -50,6 +52,8 @@ static uint64_t options_hash(const struct title_options *o)
     snprintf(text, sizeof(text), "ladder=%s;budget=1;preset=%s;threads=%d;aac=%lld@%d",
              ladder, o->video.preset, o->video.threads,
              (long long)o->audio_bit_rate, o->audio_sample_rate);
+    if (o->format == TITLE_FORMAT_FMP4)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), ";format=fmp4");
     for (const char *c = text; *c; c++)
         h = (h ^ (unsigned char)*c) * 1099511628211ull;
     return h;
@@ -138,9 +142,14 @@ static int plan_sizes(struct title_rendition *r, const struct title *t,
         return -ENOMEM;
     assign_segments(r, nseg, s, seg);
     for (long i = 0; i < nseg; i++)
-        r->sizes[i] = tssize_table_bytes(title_segment_ms(t, i));
+        r->sizes[i] = t->format == TITLE_FORMAT_FMP4 ? fmp4_segment_bytes(FMP4_VIDEO, 0, 0)
+                                                     : tssize_table_bytes(title_segment_ms(t, i));
     for (size_t i = 0; i < n; i++)
-        if (seg[i] >= 0) {
+        if (seg[i] >= 0 && t->format == TITLE_FORMAT_FMP4) {
+            /* exact: a trun entry and the packet's bytes */
+            r->sizes[seg[i]] += fmp4_segment_bytes(FMP4_VIDEO, 1, s->pkts[i].size) -
+                                fmp4_segment_bytes(FMP4_VIDEO, 0, 0);
+        } else if (seg[i] >= 0) {
             const struct probe_packet *pk = &s->pkts[i];
             r->sizes[seg[i]] += tssize_h264_frame_bytes((uint64_t)pk->size,
                                                         !!(pk->flags & PROBE_PKT_KEY),
@@ -281,6 +290,39 @@ static int build_original(struct title *t, const struct probe_stream *v,
     return plan_sizes(r, t, v);
 }
 
+/* fMP4: the source's video copied, whatever codec fMP4 carries (H.264 in
+ * avcC form, HEVC, AV1, VP9), with its rotation in the track header; not
+ * offered when its decoder configuration cannot be written. */
+static int build_original_fmp4(struct title *t, const struct probe_stream *v,
+                               const size_t *key_pkt, const size_t *cuts)
+{
+    struct title_rendition *r = new_rendition(t, REND_VIDEO, REND_COPY, v->index, v->tb);
+    int ret;
+
+    if (!r)
+        return -ENOMEM;
+    snprintf(r->name, sizeof(r->name), "original");
+    r->width = v->par->width;
+    r->height = v->par->height;
+    if (v->rotation == 90 || v->rotation == 270) {
+        r->width = v->par->height;
+        r->height = v->par->width;
+    }
+    r->rotation = v->rotation;
+    if ((ret = cmaf_copy_init(t, r, v)) < 0) {
+        log_info("title: %s video cannot be carried in fMP4 as it is: no original rendition",
+                 avcodec_get_name(v->par->codec_id));
+        t->nrends--;
+        free(r->range);
+        free(r->sizes);
+        free(r->init.data);
+        memset(r, 0, sizeof(*r));
+        return ret == AVERROR(ENOMEM) ? -ENOMEM : 0;
+    }
+    video_ranges(r, t, v, key_pkt, cuts);
+    return plan_sizes(r, t, v);
+}
+
 /* Frames of each video segment and the source's bytes for it, for the
  * budgets of encoded rungs: by decode range, or with forced cuts
  * (segments that share a keyframe) by presentation time; a segment cut
@@ -410,7 +452,14 @@ static int build_rung(struct title *t, const struct probe_stream *v,
         int64_t ms = title_segment_ms(t, i);
         uint64_t es = budget_video_payload_bytes(&src, src_bytes[i], frames[i] + 4, ms,
                                                  r->width, r->height, r->bit_rate);
-        r->sizes[i] = tssize_h264_segment_bytes(es, frames[i] + 4, ms);
+        r->sizes[i] = t->format == TITLE_FORMAT_FMP4
+                    ? fmp4_segment_bytes(FMP4_VIDEO, frames[i] + 4,
+                                         es + (uint64_t)(frames[i] + 4) * FMP4_NAL_GROWTH_PER_FRAME)
+                    : tssize_h264_segment_bytes(es, frames[i] + 4, ms);
+    }
+    if (t->format == TITLE_FORMAT_FMP4) {
+        memcpy(r->codecs, "avc3", 4);       /* parameter sets in band */
+        return cmaf_rung_init(t, r);
     }
     return 0;
 }
@@ -448,8 +497,12 @@ static int build_video(struct title *t, const struct probe_stream *v,
     /* MPEG-TS cannot say "rotate on display": a rotated source is only
      * offered upright, in the transcoded rungs; a copy cannot cut between
      * keyframes */
-    if (v->par->codec_id == AV_CODEC_ID_H264 && !v->rotation && !forced &&
+    if (t->format != TITLE_FORMAT_FMP4 &&
+        v->par->codec_id == AV_CODEC_ID_H264 && !v->rotation && !forced &&
         (ret = build_original(t, v, key_pkt, cuts)) < 0)
+        goto done;
+    if (t->format == TITLE_FORMAT_FMP4 && !forced &&
+        (ret = build_original_fmp4(t, v, key_pkt, cuts)) < 0)
         goto done;
 
     /* the picture as displayed: sample aspect ratio and rotation applied */
@@ -568,9 +621,77 @@ static int build_audio(struct title *t, const struct probe_stream *a,
         int64_t seg_rate = (int64_t)((aac * 8 * (uint64_t)rate + f * 1024 - 1) / (f * 1024));
         r->sizes[i] = ladder_audio_segment_bytes(seg_rate < r->bit_rate ? seg_rate : r->bit_rate,
                                                  rate, frames);
+        if (t->format == TITLE_FORMAT_FMP4) {
+            /* the same AAC budget and headroom, in fMP4's boxes */
+            uint64_t es = ladder_audio_payload_bytes(seg_rate < r->bit_rate ? seg_rate : r->bit_rate,
+                                                     rate, frames);
+            r->sizes[i] = fmp4_segment_bytes(FMP4_AUDIO, frames, es + es * 5 / 100);
+        }
     }
     free(silent);
     free(src_bytes);
+    if (t->format == TITLE_FORMAT_FMP4)
+        return cmaf_audio_init(t, r, rate, r->bit_rate);
+    return 0;
+}
+
+/* A multichannel track's second rendition, "K-Nch" beside the stereo "K":
+ * the source's AC-3, E-AC-3 or AAC-LC copied, on the plan (segment i
+ * holds the packets whose decode time lies in [bounds[i], bounds[i + 1])),
+ * its sizes in closed form from the packet index. Other codecs get none
+ * (their stereo AAC rendition stays). */
+static int build_audio_multi(struct title *t, const struct probe_stream *a, int ordinal,
+                             const char *format)
+{
+    const AVCodecParameters *par = a->par;
+    int channels = par->ch_layout.nb_channels;
+    int aac_lc = par->codec_id == AV_CODEC_ID_AAC && par->extradata_size >= 2 &&
+                 par->extradata[0] >> 3 == 2 && !(format && strstr(format, "mpegts"));
+    if (channels <= 2 || channels > 8 ||
+        (par->codec_id != AV_CODEC_ID_AC3 && par->codec_id != AV_CODEC_ID_EAC3 && !aac_lc))
+        return 0;
+    struct title_rendition *r = new_rendition(t, REND_AUDIO, REND_COPY, a->index, a->tb);
+    if (!r)
+        return -ENOMEM;
+    /* the stereo rendition of the track is the one before */
+    const struct title_rendition *stereo = &t->rends[t->nrends - 2];
+    snprintf(r->name, sizeof(r->name), "%d-%dch", ordinal, channels);
+    r->channels = channels;
+    memcpy(r->language, stereo->language, sizeof(r->language));
+    snprintf(r->label, sizeof(r->label), "%.48s %d.%d", stereo->label,
+             channels - (channels >= 6), channels >= 6);
+    snprintf(r->codecs, sizeof(r->codecs), "%s", par->codec_id == AV_CODEC_ID_AC3 ? "ac-3"
+             : par->codec_id == AV_CODEC_ID_EAC3 ? "ec-3" : "mp4a.40.2");
+    for (long i = 0; i < t->nseg; i++)
+        r->range[i] = av_rescale_q(t->bounds[i], t->tb, a->tb);
+    r->range[t->nseg] = INT64_MAX;
+    for (long i = 0; i < t->nseg; i++)
+        r->sizes[i] = t->format == TITLE_FORMAT_FMP4 ? fmp4_segment_bytes(FMP4_AUDIO, 0, 0)
+                                                     : tssize_table_bytes(title_segment_ms(t, i));
+    for (size_t k = 0; k < a->npkts; k++) {
+        long s = segment_of(r->range, t->nseg, a->pkts[k].dts);
+        uint64_t size = a->pkts[k].size;
+        if (s < 0)
+            continue;
+        if (t->format == TITLE_FORMAT_FMP4)
+            r->sizes[s] += fmp4_segment_bytes(FMP4_AUDIO, 1, size) -
+                           fmp4_segment_bytes(FMP4_AUDIO, 0, 0);
+        else        /* a PES of its own at most; AAC gains an ADTS header */
+            r->sizes[s] += tssize_pes_bytes(size + (aac_lc ? TSSIZE_ADTS_BYTES : 0));
+    }
+    if (t->format == TITLE_FORMAT_FMP4) {
+        int ret = cmaf_copy_init(t, r, a);
+        if (ret < 0) {
+            log_info("title: %s audio cannot be carried in fMP4 as it is: no %d-channel "
+                     "rendition", avcodec_get_name(par->codec_id), channels);
+            t->nrends--;
+            free(r->range);
+            free(r->sizes);
+            free(r->init.data);
+            memset(r, 0, sizeof(*r));
+            return ret == AVERROR(ENOMEM) ? -ENOMEM : 0;
+        }
+    }
     return 0;
 }
 
@@ -752,6 +873,7 @@ int title_build(struct probe *p, const struct title_key *key,
         goto fail;
     }
     t->tb = v->tb;
+    t->format = o->format;
 
     /* timestamps are evidence, not truth: a packet far off from both of
      * its neighbours is an outlier, left out of the plan; after a jump
@@ -844,7 +966,7 @@ int title_build(struct probe *p, const struct title_key *key,
     }
 
     if (!(t->bounds = malloc(((size_t)nseg + 1) * sizeof(*t->bounds))) ||
-        !(t->rends = calloc((size_t)p->naudio + 1 + LADDER_MAX, sizeof(*t->rends)))) {
+        !(t->rends = calloc((size_t)p->naudio * 2 + 1 + LADDER_MAX, sizeof(*t->rends)))) {
         ret = -ENOMEM;
         goto fail;
     }
@@ -883,6 +1005,8 @@ int title_build(struct probe *p, const struct title_key *key,
         int is_default = a->is_default || want_default;
         want_default = 0;
         if ((ret = build_audio(t, a, i, is_default, o)) < 0)
+            goto fail;
+        if ((ret = build_audio_multi(t, a, i, p->format)) < 0)
             goto fail;
     }
     unique_labels(t);
@@ -945,6 +1069,7 @@ void title_free(struct title **pt)
         free(t->rends[i].range);
         free(t->rends[i].sizes);
         free(t->rends[i].playlist);
+        free(t->rends[i].init.data);
     }
     free(t->rends);
     for (int i = 0; i < t->nsubs; i++)

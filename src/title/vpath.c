@@ -144,15 +144,34 @@ static int is_audio_index(const char *s, size_t n)
     return n == 1 || s[0] != '0';
 }
 
-/* "DIGITS.ts" with SEG_DIGITS_MIN..SEG_DIGITS_MAX digits. */
-static int parse_segment(const char *s, size_t n, long *value, int *digits)
+/* An audio rendition name: a track number, or one and "-Nch" (its
+ * multichannel rendition, "0-6ch": 1 to 2 digits of channels). */
+static int is_audio_name(const char *s, size_t n)
+{
+    const char *dash = memchr(s, '-', n);
+    size_t k, ch;
+
+    if (!dash)
+        return is_audio_index(s, n);
+    k = (size_t)(dash - s);
+    ch = n - k - 1;
+    return is_audio_index(s, k) && ch >= 3 && ch <= 4 &&
+           memcmp(s + n - 2, "ch", 2) == 0 && all_digits(dash + 1, ch - 2) &&
+           dash[1] != '0';
+}
+
+/* "DIGITS.ts" (or "DIGITS.m4s": *m4s) with SEG_DIGITS_MIN..SEG_DIGITS_MAX
+ * digits. */
+static int parse_segment(const char *s, size_t n, long *value, int *digits,
+                         int *m4s)
 {
     size_t nd, i;
     long v = 0;
 
-    if (n < 3 || memcmp(s + n - 3, ".ts", 3) != 0)
+    *m4s = n >= 4 && memcmp(s + n - 4, ".m4s", 4) == 0;
+    if (!*m4s && (n < 3 || memcmp(s + n - 3, ".ts", 3) != 0))
         return -ENOENT;
-    nd = n - 3;
+    nd = n - (*m4s ? 4 : 3);
     if (nd < SEG_DIGITS_MIN || nd > SEG_DIGITS_MAX || !all_digits(s, nd))
         return -ENOENT;
     for (i = 0; i < nd; i++)
@@ -341,7 +360,7 @@ int vpath_parse_inner(const char *inner, const char *source_ext,
             return -ENOENT;
         v.rkind = REND_VIDEO;
     } else if (eq(comp[0], clen[0], "audio")) {
-        if (!is_audio_index(comp[1], clen[1]))
+        if (!is_audio_name(comp[1], clen[1]))
             return -ENOENT;
         v.rkind = REND_AUDIO;
     } else {
@@ -356,8 +375,10 @@ int vpath_parse_inner(const char *inner, const char *source_ext,
         return -ENOENT;
     } else if (eq(comp[2], clen[2], "index.m3u8")) {
         v.kind = VN_PLAYLIST;
+    } else if (eq(comp[2], clen[2], "init.mp4")) {
+        v.kind = VN_INIT;
     } else if (parse_segment(comp[2], clen[2], &v.segment,
-                             &v.seg_digits) == 0) {
+                             &v.seg_digits, &v.m4s) == 0) {
         v.kind = VN_SEGMENT;
     } else {
         return -ENOENT;
@@ -401,6 +422,22 @@ int vpath_sprite_name(char *buf, size_t size, long index, long count)
     if (index < 0 || (!buf && size > 0))
         return -EINVAL;
     len = snprintf(buf, size, "%0*ld.jpg", vpath_segment_digits(count), index);
+    if (len < 0)
+        return -EINVAL;
+    if ((size_t)len >= size)
+        return -ENAMETOOLONG;
+    return len;
+}
+
+int vpath_segment_name_as(char *buf, size_t size, long index, long count, int m4s)
+{
+    int len;
+
+    if (!m4s)
+        return vpath_segment_name(buf, size, index, count);
+    if (index < 0 || (!buf && size > 0))
+        return -EINVAL;
+    len = snprintf(buf, size, "%0*ld.m4s", vpath_segment_digits(count), index);
     if (len < 0)
         return -EINVAL;
     if ((size_t)len >= size)

@@ -38,7 +38,7 @@ async function waitIn(page, out, what, fn, arg) {
 function trackResponses(page, responses, pending) {
   page.on('response', (resp) => {
     const url = resp.url();
-    if (!/\.(ts|m3u8)(\?|$)/.test(url)) return;
+    if (!/(\.(ts|m4s|m3u8)|\/init\.mp4)(\?|$)/.test(url)) return;
     const rec = { url, status: resp.status(),
                   contentLength: resp.headers()['content-length'] ?? null,
                   bodyLength: null, bodyError: null };

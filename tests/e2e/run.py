@@ -29,6 +29,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 sys.path.insert(0, HERE)
 
+from hlsit import fmp4 as fmp4lib  # noqa: E402
 from hlsit import harness  # noqa: E402
 from hlsit.harness import (Collector, Mount, expect, fail,  # noqa: E402
                            note, on_cleanup, run_suite)
@@ -103,6 +104,8 @@ class Suite:
         self.browser = None
         self.load = None
         self._sv = {}
+        self.fmp4 = args.format == "fmp4"
+        self.seg_ext = ".m4s" if self.fmp4 else ".ts"
 
     def _dir(self, prefix):
         d = tempfile.mkdtemp(prefix=prefix, dir=self.base)
@@ -130,9 +133,10 @@ class Suite:
         r = self.r
         r.run("setup/tools", self.check_tools)
         r.run("setup/fixtures", self.make_fixtures, timeout=300)
+        options = dict(MOUNT_OPTIONS, format=self.args.format)
         self.mount = E2EMount(self.hlsfs, self.src, self._dir("mnt-"), self.cache,
                               os.path.join(self.base, "hlsfs.log"), label="e2e",
-                              options=MOUNT_OPTIONS)
+                              options=options)
         ok, _ = r.run("mount", self.mount.start, needs=("setup/tools", "setup/fixtures"),
                       timeout=60)
         try:
@@ -170,6 +174,8 @@ class Suite:
         titles = [(fx.PLAY, True)]
         if "london" in self.shared:
             titles.append((fx.shared_rel("london"), False))
+        if self.fmp4 and "av1" in self.shared:
+            titles.append((fx.shared_rel("av1"), False))
         if "multiaudio" in self.shared:
             titles.append((fx.shared_rel("multiaudio"), True))
         r.run("browser/run", self.run_browser, titles, needs=web_ok, timeout=400)
@@ -260,10 +266,13 @@ class Suite:
         """The example's promises: HLS MIME types, CORS, preflight."""
         c = Collector()
         rel = fx.PLAY
-        seg = rel + "/audio/0/00000.ts"
-        for path, ctype in ((rel + "/master.m3u8", "application/vnd.apple.mpegurl"),
-                            (rel + "/video/120p/index.m3u8", "application/vnd.apple.mpegurl"),
-                            (seg, "video/mp2t")):
+        seg = rel + "/audio/0/00000" + self.seg_ext
+        files = [(rel + "/master.m3u8", "application/vnd.apple.mpegurl"),
+                 (rel + "/video/120p/index.m3u8", "application/vnd.apple.mpegurl"),
+                 (seg, "video/iso.segment" if self.fmp4 else "video/mp2t")]
+        if self.fmp4:
+            files.append((rel + "/audio/0/init.mp4", "video/mp4"))
+        for path, ctype in files:
             f = web.Fetch(self.port, quote(path), headers={"Origin": "http://example.test"}).run()
             for p in web.response_problems(f, os.stat(self.mpath(path)).st_size):
                 c.add(p)
@@ -294,7 +303,7 @@ class Suite:
         """8 parallel clients, each the first reader of a segment of its own
         title; and, while they all wait, one client for a cached segment."""
         port, mnt = self.port, self.mnt
-        uncached = [rel + "/video/720p/00000.ts" for rel in fx.LOAD_TITLES]
+        uncached = [rel + "/video/720p/00000" + self.seg_ext for rel in fx.LOAD_TITLES]
         # the last segment of a rung: reading it queues no readahead
         pl = MediaPlaylist(open(self.mpath(fx.PLAY + "/video/180p/index.m3u8")).read())
         cached_rel = "%s/video/180p/%s" % (fx.PLAY, pl.uris[-1])
@@ -342,7 +351,7 @@ class Suite:
                 continue
             probs = web.response_problems(f, sizes[rel])
             if not probs:
-                probs = web.ts_problems(f.body, rel)
+                probs = (web.fmp4_problems if self.fmp4 else web.ts_problems)(f.body, rel)
             if not probs:
                 again = web.read_file(self.mpath(rel))
                 if again != f.body:
@@ -584,7 +593,7 @@ class Suite:
         missing = [u for u in t.get("frags") or [] if u not in good]
         c.check(not missing, "fragments hls.js loaded without a whole response seen: %s"
                 % missing[:3])
-        c.check(any(u.endswith(".ts") for u in good), "no segment response seen")
+        c.check(any(u.endswith(self.seg_ext) for u in good), "no segment response seen")
         if aborted:
             note("%s: %d responses whose body the page did not take (requests hls.js "
                  "cancelled): %s" % (rel, len(aborted), aborted[:3]))
@@ -677,14 +686,20 @@ class Suite:
                        os.path.join(self.mpath(rel), "master.m3u8"), rel, len(m.media),
                        needs=("mount",), timeout=300)
 
-    def expect_video(self, c, rel, track, what):
+    def ffmpeg_shift(self, rdir):
+        """fMP4: how much later ffmpeg presents the rendition in rdir than
+        its times say (fmp4lib.ffmpeg_pts_shift); 0 for MPEG-TS."""
+        return fmp4lib.ffmpeg_pts_shift(rdir) if self.fmp4 else 0.0
+
+    def expect_video(self, c, rel, track, what, shift=0.0):
         """The decoded frames of a video track against the source: the same
         number of frames, the first at the first keyframe + 1.4 s and the
-        end at the source's end + 1.4 s, within FRAMES_TOLERANCE frames."""
+        end at the source's end + 1.4 s (+ shift, ffmpeg's own offset of
+        an fMP4 track), within FRAMES_TOLERANCE frames."""
         sv = self.sv(rel)
         tol = FRAMES_TOLERANCE * float(sv.tolerance)
-        want_first = float(sv.origin) + MPEGTS_OFFSET
-        want_end = float(sv.end) + MPEGTS_OFFSET
+        want_first = float(sv.origin) + MPEGTS_OFFSET + shift
+        want_end = float(sv.end) + MPEGTS_OFFSET + shift
         n_src = sum(1 for p in sv.packets if p[0] >= sv.key_pts[0])
         if track is None or track.first is None:
             c.add("%s: no video frame decoded" % what)
@@ -702,7 +717,12 @@ class Suite:
         c.check(rc == 0 and not errors, "ffmpeg exit %d: %s" % (rc, errors[:3]))
         w, h = (int(x) for x in attrs["RESOLUTION"].split("x"))
         c.check(dims.get(0) == (w, h), "decoded %s, RESOLUTION %dx%d" % (dims.get(0), w, h))
-        self.expect_video(c, rel, tracks.get(0), "program %d" % index)
+        rdir = os.path.join(os.path.dirname(master), os.path.dirname(self.master(rel).variants[index][2]))
+        shift = self.ffmpeg_shift(rdir)
+        if shift:
+            note("%s program %d: ffmpeg presents it %.3f s late (negative composition "
+                 "offsets, no edit list)" % (rel, index, shift))
+        self.expect_video(c, rel, tracks.get(0), "program %d" % index, shift)
         c.raise_if_any()
 
     def check_ffmpeg_audio(self, master, rel, n_audio):
@@ -756,7 +776,7 @@ class Suite:
         c.check(set(src_tree) == set(dst_tree), "files only on the mount: %s; only in the copy: %s"
                 % (sorted(set(src_tree) - set(dst_tree))[:3],
                    sorted(set(dst_tree) - set(src_tree))[:3]))
-        n_ts = sum(1 for k in dst_tree if k.endswith(".ts"))
+        n_ts = sum(1 for k in dst_tree if k.endswith(self.seg_ext))
         c.check(n_ts > 0, "no segment copied")
         for k in sorted(set(src_tree) & set(dst_tree)):
             a, b = os.stat(src_tree[k]), os.stat(dst_tree[k])
@@ -790,7 +810,8 @@ class Suite:
         maps = ["0:p:0:v:0"] + (["0:p:0:a"] if m.media else [])
         rc, errors, tracks, _ = players.ffmpeg_decode(master, maps)
         c.check(rc == 0 and not errors, "ffmpeg exit %d: %s" % (rc, errors[:3]))
-        self.expect_video(c, rel, tracks.get(0), "copy, first variant")
+        shift = self.ffmpeg_shift(os.path.join(dest, os.path.dirname(m.variants[0][2])))
+        self.expect_video(c, rel, tracks.get(0), "copy, first variant", shift)
         c.check(len(tracks) == 1 + len(m.media), "%d streams decoded, want %d"
                 % (len(tracks), 1 + len(m.media)))
         c.raise_if_any()
@@ -805,12 +826,17 @@ class Suite:
         c.check(not bad, "unparsed access log lines: %s" % bad[:2])
         n = 0
         incomplete = []
+        revalidated = []
         for e in entries:
             if "bad" in e or e["method"] != "GET" or e["uri"].startswith("/_player/"):
                 continue
-            if not e["uri"].endswith((".ts", ".m3u8")):
+            if not e["uri"].endswith((self.seg_ext, ".m3u8", "/init.mp4")):
                 continue
             if e["status"] == 206:
+                continue
+            if e["status"] == 304:
+                # a conditional request the source's mtime answered: no body
+                revalidated.append(e["uri"])
                 continue
             if not e["complete"]:
                 incomplete.append(e["uri"])
@@ -821,6 +847,9 @@ class Suite:
                     "%s: status %d, Content-Length %s, %d bytes sent, stat %d"
                     % (e["uri"], e["status"], e["cl"], e["sent"], size))
         c.check(n > 0, "no complete segment or playlist response in the access log")
+        if revalidated:
+            note("nginx: %d responses 304 Not Modified (the browser revalidating what it "
+                 "had): %s" % (len(revalidated), revalidated[:3]))
         if incomplete:
             note("nginx: %d responses the client closed before the end (players "
                  "cancelling requests): %s" % (len(incomplete), incomplete[:3]))
@@ -856,6 +885,9 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (fixtures, cache, logs)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")
+    ap.add_argument("--format", choices=("ts", "fmp4"), default="ts",
+                    help="the mount's segment format (-o format=); fmp4 also plays the "
+                         "AV1 title of the shared corpus, copied, in Chromium")
     ap.add_argument("--nginx-without-aio", action="store_true",
                     help="leave 'aio threads' out of the nginx configuration, to see "
                          "load/cached_not_stalled fail")

@@ -22,6 +22,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hlsit import budgets  # noqa: E402
+from hlsit import fmp4  # noqa: E402
 from hlsit import cachepolicy as cp  # noqa: E402
 from hlsit import checks as ck  # noqa: E402
 from hlsit import lazy  # noqa: E402
@@ -191,6 +192,9 @@ class Suite:
         if self.args.trick_only:
             self.phase_trick()
             return
+        if self.args.fmp4_only:
+            self.phase_fmp4()
+            return
         r.run("setup/fixtures", self.fx.generate, self.scratch, timeout=300)
         r.run("setup/codec_fixtures", self.generate_codec_fixtures, timeout=300)
         self.run_mount("fixtures", self.new_mount("fixtures", self.src, self.cache_a),
@@ -215,6 +219,7 @@ class Suite:
         self.phase_budgets()
         self.phase_picture()
         self.phase_subs()
+        self.phase_fmp4()
         self.phase_cache_policy()
         self.phase_trick()
         if self.args.no_shared:
@@ -938,6 +943,7 @@ class Suite:
               lambda: picture.check_same(made["picture_base"], made["picture_this"],
                                          "the baseline build"),
               needs=("picture_base/read", "picture_this/read"))
+
     # -- text subtitles as WebVTT (SPEC §9) -----------------------------------
     def phase_subs(self):
         """The generated titles in a first mount (sizes at first stat, then
@@ -979,6 +985,60 @@ class Suite:
                        lambda m, mname: r.run("subs/shared", subs.check_shared, m,
                                               needs=(mname, "subs/shared_bitmap_streams")),
                        needs=("subs/shared_fixtures",))
+
+    # -- fMP4 (CMAF) segments ------------------------------------------------
+    def phase_fmp4(self):
+        """Sizes and layout at the first stat, then every file read and
+        decoded; a remount (the title from its record) shows the same
+        sizes; a fresh cache read in another order gives the same bytes."""
+        r = self.r
+        src = self._dir("fmp4-src-")
+        scratch = self._dir("fmp4-scratch-")
+        r.run("fmp4/fixtures", fmp4.make_fixtures, src, needs=("setup/tools",), timeout=600)
+        cache = self._dir("fmp4-cache-")
+        sizes, hashes = {}, {}
+
+        def first(m, mname):
+            for t in fmp4.TITLES:
+                ok, got = r.run("fmp4/layout/%s" % t, fmp4.check_layout, m, t, needs=(mname,))
+                if ok:
+                    sizes[t] = got
+                r.run("fmp4/read/%s" % t, fmp4.check_read, m, scratch, t, sizes.get(t, {}),
+                      hashes, needs=("fmp4/layout/%s" % t,), timeout=600)
+
+        def remount(m, mname):
+            for t in fmp4.TITLES:
+                def same_sizes(t=t):
+                    got = fmp4.check_layout(m, t)
+                    expect(got == sizes.get(t), "sizes after a remount differ")
+                r.run("fmp4/remount_sizes/%s" % t, same_sizes, needs=(mname, "fmp4/layout/%s" % t))
+
+        def fresh(m, mname):
+            for t in fmp4.TITLES:
+                r.run("fmp4/fresh_same/%s" % t, fmp4.check_same, m, t, hashes,
+                      needs=(mname, "fmp4/read/%s" % t), timeout=600)
+            r.run("fmp4/audio_continuity", fmp4.check_audio_continuity, m, scratch, "h264.mp4",
+                  needs=(mname,))
+            for t in fmp4.MULTI:
+                r.run("fmp4/multichannel/%s" % t, fmp4.check_multichannel, m, scratch, t, True,
+                      needs=(mname,), timeout=300)
+
+        def ts(m, mname):
+            for t in fmp4.MULTI:
+                r.run("fmp4/multichannel_ts/%s" % t, fmp4.check_multichannel, m, scratch, t,
+                      False, needs=(mname,), timeout=300)
+
+        steps = [("fmp4", cache, first), ("fmp4_remount", cache, remount),
+                 ("fmp4_fresh", self._dir("fmp4-cache-fresh-"), fresh)]
+        for label, cdir, body in steps:
+            self.run_mount(label, self.new_mount(label, src, cdir, segment_time=fmp4.SEGMENT_TIME,
+                                                 options=fmp4.OPTIONS),
+                           body, needs=("fmp4/fixtures",))
+        # the multichannel renditions are not fMP4's alone
+        self.run_mount("fmp4_ts", self.new_mount("fmp4_ts", src, self._dir("fmp4-cache-ts-"),
+                                                 segment_time=fmp4.SEGMENT_TIME,
+                                                 options=dict(fmp4.OPTIONS, format="ts")),
+                       ts, needs=("fmp4/fixtures",))
 
     # -- the cache policy (SPEC §5) -------------------------------------------
     def phase_cache_policy(self):
@@ -1216,6 +1276,8 @@ def main(argv=None):
                     help="only the per-segment budget checks (still pictures)")
     ap.add_argument("--subs-only", action="store_true",
                     help="only the text subtitle checks (WebVTT renditions)")
+    ap.add_argument("--fmp4-only", action="store_true",
+                    help="only the fMP4 (CMAF) segment checks")
     ap.add_argument("--robust-only", action="store_true",
                     help="only the robustness checks (to look into them)")
     ap.add_argument("--picture-only", action="store_true",

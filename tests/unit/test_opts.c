@@ -70,6 +70,7 @@ static const struct {
     { "cache_dir",     OPT_PATH,   NULL,       0,        0 },
     { "cache_size",    OPT_SIZE,   "10G",      16 << 20, 0 },
     { "segment_time",  OPT_NUMBER, "6",        1,        60 },
+    { "format",        OPT_CHOICE, "ts",       0,        0 },
     { "ladder",        OPT_LADDER, "360:800k,480:1400k,720:2800k,1080:5000k,"
                                    "1440:8000k,2160:14000k", 0, 0 },
     { "preset",        OPT_CHOICE, "veryfast", 0,        0 },

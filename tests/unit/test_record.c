@@ -19,34 +19,37 @@
 /* Written by title_serialize of the code before record.c (record version
  * 7): a title of two segments with a copied video of keyframes by pts and
  * an encoded audio rendition (the values of test_old_record), and an
- * error title; made version 8 by hand: the magic's version byte, and each
- * rendition's filters (0) after its sizes. Text subtitles keep that layout
- * for a title without subtitle tracks: the tests read the fixtures with the
- * current version in their magic (from_old). */
+ * error title; made version 8 by hand: the magic's version byte, the
+ * format after the bounds (MPEG-TS), and each rendition's filters (0),
+ * VIDEO-RANGE (none) and init segment (none) after its sizes. Text
+ * subtitles keep that layout for a title without subtitle tracks: the
+ * tests read the fixtures with the current version in their magic
+ * (from_old). */
 static const char old_title_hex[] =
     "485449380000000008070605040302012a0000000000000040e2010000000000"
     "fbffffffffffffff7017000000000000efbefecacefaedfe0000000001000000"
     "00000000905f01000000000002000000000000006e4ec9010000000002000000"
     "00000000e80300000000000078630100000000009bbf02000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000008000000"
-    "6f726967696e616c00000000000000000100000000000000905f010000000000"
-    "260000000000000004000000000000000100000000000000bb0b000000000000"
-    "8002000000000000680100000000000000000000000000000000000000000000"
-    "0b000000617663312e3634303031650000000000000000de030000000000006e"
-    "63010000000000ffffffffffffff7f7049000000000000e09200000000000000"
-    "000000000000000100000000000000010000000000000000f401000000000000"
-    "0000000000000001000000310100000000000000010000000000000080bb0000"
     "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000020000000000000001000000"
-    "00000000090000006d7034612e34302e3202000000656e07000000456e676c69"
-    "7368000000000000000000bc0000000000000078010000000000a01100000000"
-    "00005c120000000000000000000000000000";
+    "00000000080000006f726967696e616c00000000000000000100000000000000"
+    "905f010000000000260000000000000004000000000000000100000000000000"
+    "bb0b000000000000800200000000000068010000000000000000000000000000"
+    "00000000000000000b000000617663312e3634303031650000000000000000de"
+    "030000000000006e63010000000000ffffffffffffff7f7049000000000000e0"
+    "9200000000000000000000000000000000000000000000010000000000000001"
+    "0000000000000000f40100000000000000000000000000010000003101000000"
+    "00000000010000000000000080bb000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000002000000000000000100000000000000090000006d7034612e34302e"
+    "3202000000656e07000000456e676c697368000000000000000000bc00000000"
+    "00000078010000000000a0110000000000005c12000000000000000000000000"
+    "00000000000000000000";
 
 static const char old_error_hex[] =
     "485449380000000008070605040302012a0000000000000040e2010000000000"
     "fbffffffffffffff7017000000000000efbefecacefaedfe090000006e6f2076"
     "6964656f0a000000000000000000000000000000000000000000000000000000"
-    "00000000000000000000000000";
+    "000000000000000000000000000000000000000000";
 
 static uint8_t *from_hex(const char *hex, size_t *len)
 {
@@ -180,9 +183,12 @@ static void test_round_trip(void)
           .channels = 2, .is_default = 1, .codecs = "mp4a.40.2",
           .language = "de", .label = "Deutsch (Kommentar)" },
     };
+    static uint8_t init[] = { 0, 0, 0, 8, 'f', 't', 'y', 'p', 0xff, 0 };
+    r[0].init = (struct title_blob){ init, sizeof(init) };
+    memcpy(r[0].video_range, "PQ", 3);
     struct title t = {
         .tb = { 1, 1000 }, .nseg = 3, .bounds = bounds, .frame_rate = 59.94,
-        .rends = r, .nrends = 2,
+        .rends = r, .nrends = 2, .format = TITLE_FORMAT_FMP4,
     };
     struct title *back = NULL;
     uint8_t *buf = NULL;
@@ -202,6 +208,7 @@ static void test_round_trip(void)
         CHECK_INT(back->nseg, 3);
         CHECK_INT(llround(back->frame_rate * 100), 5994);
         CHECK_INT(back->nrends, 2);
+        CHECK_INT(back->format, TITLE_FORMAT_FMP4);
         for (long i = 0; i <= 3; i++)
             CHECK_INT(back->bounds[i], bounds[i]);
     }
@@ -227,6 +234,11 @@ static void test_round_trip(void)
         CHECK_STR(a->codecs, b->codecs);
         CHECK_STR(a->language, b->language);
         CHECK_STR(a->label, b->label);
+        CHECK_STR(a->video_range, b->video_range);
+        CHECK_INT(a->init.len, b->init.len);
+        CHECK(a->init.len == b->init.len &&
+              (!a->init.len || !memcmp(a->init.data, b->init.data, a->init.len)),
+              "init segment");
         for (long i = 0; i <= 3; i++)
             CHECK_INT(a->range[i], b->range[i]);
         for (long i = 0; i < 3; i++)

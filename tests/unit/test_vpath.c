@@ -176,6 +176,13 @@ static void test_parse_accept(void)
         { "/audio/0/123456.ts", "mkv", VN_SEGMENT, REND_AUDIO, "0",
           123456, 6 },
         { "/video/x/000000001.ts", "mkv", VN_SEGMENT, REND_VIDEO, "x", 1, 9 },
+        { "/video/720p/00042.m4s", "mkv", VN_SEGMENT, REND_VIDEO, "720p", 42, 5 },
+        { "/audio/3/0000017.m4s", "mkv", VN_SEGMENT, REND_AUDIO, "3", 17, 7 },
+        { "/video/original/init.mp4", "mkv", VN_INIT, REND_VIDEO, "original", 0, 0 },
+        { "/audio/0/init.mp4", "mkv", VN_INIT, REND_AUDIO, "0", 0, 0 },
+        { "/audio/0-6ch/00003.ts", "mkv", VN_SEGMENT, REND_AUDIO, "0-6ch", 3, 5 },
+        { "/audio/12-8ch/index.m3u8", "mkv", VN_PLAYLIST, REND_AUDIO, "12-8ch", 0, 0 },
+        { "/audio/3-10ch", "mkv", VN_REND_DIR, REND_AUDIO, "3-10ch", 0, 0 },
         { "/audio/12/999999999.ts", "mkv", VN_SEGMENT, REND_AUDIO, "12",
           999999999, 9 },
     };
@@ -198,6 +205,7 @@ static void test_parse_accept(void)
             if (cases[i].kind == VN_SEGMENT) {
                 CHECK_INT(v.segment, cases[i].segment);
                 CHECK_INT(v.seg_digits, cases[i].digits);
+                CHECK_INT(v.m4s, strstr(cases[i].inner, ".m4s") != NULL);
             }
         }
         check_end();
@@ -263,7 +271,13 @@ static void test_parse_reject(void)
         { "/video/720p/-0042.ts", "mkv" },
         { "/video/720p/+0042.ts", "mkv" },
         { "/video/720p/ 0042.ts", "mkv" },
-        { "/video/720p/00042.m4s", "mkv" },
+        { "/video/720p/00042.mp4", "mkv" }, { "/video/720p/0042.m4s", "mkv" },
+        { "/video/720p/init.m4s", "mkv" },  { "/video/720p/INIT.mp4", "mkv" },
+        { "/video/init.mp4", "mkv" },       { "/init.mp4", "mkv" },
+        { "/audio/0-6/index.m3u8", "mkv" }, { "/audio/0-0ch/index.m3u8", "mkv" },
+        { "/audio/-6ch/index.m3u8", "mkv" }, { "/audio/01-6ch/index.m3u8", "mkv" },
+        { "/audio/0-100ch/index.m3u8", "mkv" }, { "/audio/0-6CH/index.m3u8", "mkv" },
+        { "/audio/0-6ch-x/index.m3u8", "mkv" },
         /* a kind directory that is not video or audio */
         { "/subs/0/index.m3u8", "mkv" },
         /* extra components */
@@ -365,18 +379,22 @@ static void test_segment_roundtrip(void)
         struct vnode v;
         int ret;
 
-        check_begin("segment_roundtrip/%ld-of-%ld", cases[i].index,
-                    cases[i].count);
-        ret = vpath_segment_name(name, sizeof(name), cases[i].index,
-                                 cases[i].count);
-        CHECK(ret > 0, "vpath_segment_name returned %d", ret);
-        snprintf(inner, sizeof(inner), "/video/720p/%s", name);
-        memset(&v, 0, sizeof(v));
-        CHECK_INT(vpath_parse_inner(inner, "mkv", &v), 0);
-        CHECK_INT(v.kind, VN_SEGMENT);
-        CHECK_INT(v.segment, cases[i].index);
-        CHECK_INT(v.seg_digits, vpath_segment_digits(cases[i].count));
-        check_end();
+        for (int m4s = 0; m4s < 2; m4s++) {
+            check_begin("segment_roundtrip/%ld-of-%ld%s", cases[i].index,
+                        cases[i].count, m4s ? "/m4s" : "");
+            ret = vpath_segment_name_as(name, sizeof(name), cases[i].index,
+                                        cases[i].count, m4s);
+            CHECK(ret > 0, "vpath_segment_name_as returned %d", ret);
+            CHECK(strstr(name, m4s ? ".m4s" : ".ts") != NULL, "extension of %s", name);
+            snprintf(inner, sizeof(inner), "/video/720p/%s", name);
+            memset(&v, 0, sizeof(v));
+            CHECK_INT(vpath_parse_inner(inner, "mkv", &v), 0);
+            CHECK_INT(v.kind, VN_SEGMENT);
+            CHECK_INT(v.segment, cases[i].index);
+            CHECK_INT(v.seg_digits, vpath_segment_digits(cases[i].count));
+            CHECK_INT(v.m4s, m4s);
+            check_end();
+        }
     }
 }
 

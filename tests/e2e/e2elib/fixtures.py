@@ -46,6 +46,8 @@ SHARED = {
     "london": "mp4-h264-aac-real-london-640x360-17s.mp4",
     # 1080p H.264 High with B-frames and an edit list: ffmpeg on every rung
     "smpte": "mp4-h264high-aac-bframes-editlist-1080p25-10s-smptebars.mp4",
+    # AV1 1080p60: with --format fmp4, its copied original plays in Chromium
+    "av1": "mp4-av1-aac-1080p60-363s.mp4",
 }
 
 

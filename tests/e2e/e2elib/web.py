@@ -98,6 +98,22 @@ def ts_problems(data, name):
     return []
 
 
+def fmp4_problems(data, name):
+    """Not an fMP4 media segment: a moof, an mdat, and at most a 'free'
+    box, each of a length that fits."""
+    from hlsit.fmp4 import boxes
+    from hlsit.harness import CheckFailed
+    if not data:
+        return ["%s: empty" % name]
+    try:
+        kinds = [b[0] for b in boxes(data)]
+    except CheckFailed as e:
+        return ["%s: %s" % (name, e)]
+    if kinds[:2] != ["moof", "mdat"] or kinds[2:] not in ([], ["free"]):
+        return ["%s: boxes %s, want moof, mdat and at most a free box" % (name, kinds)]
+    return []
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 

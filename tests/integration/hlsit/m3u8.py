@@ -89,9 +89,20 @@ class MediaPlaylist:
         else:
             self.target_duration = int(td[0])
         c.check(len(self.uris) > 0, "no segments")
+        # fMP4 (-o format=fmp4): .m4s segments after an EXT-X-MAP
+        self.fmp4 = bool(self.uris) and self.uris[0].endswith(".m4s")
+        if self.fmp4:
+            c.check(self.tags.get("#EXT-X-MAP") == ['URI="init.mp4"'],
+                    "fMP4 segments without #EXT-X-MAP:URI=\"init.mp4\" (have %s)"
+                    % self.tags.get("#EXT-X-MAP"))
+            c.check(self.tags.get("#EXT-X-VERSION") == ["7"],
+                    "fMP4 segments in a playlist of version %s, want 7"
+                    % self.tags.get("#EXT-X-VERSION"))
+        ext = ".m4s" if self.fmp4 else ".ts"
         for i, uri in enumerate(self.uris):
-            if uri != segment_name(i, len(self.uris)):
-                c.add("segment %d has URI %r, want %s" % (i, uri, segment_name(i, len(self.uris))))
+            if uri != segment_name(i, len(self.uris), ext):
+                c.add("segment %d has URI %r, want %s"
+                      % (i, uri, segment_name(i, len(self.uris), ext)))
                 break
         if self.target_duration is not None and self.extinf:
             want = math.ceil(max(self.durations_ms()) / 1000.0)
@@ -108,9 +119,9 @@ class MediaPlaylist:
         return out
 
 
-def segment_name(index, count):
+def segment_name(index, count, ext=".ts"):
     width = max(5, len(str(count - 1)))
-    return "%0*d.ts" % (width, index)
+    return "%0*d%s" % (width, index, ext)
 
 
 class MasterPlaylist:
