@@ -841,11 +841,23 @@ static int spend_more(const char *path, const struct source_io *io, const struct
         if (up > SPEND_MAX_RAISE)
             up = SPEND_MAX_RAISE;
         rate = (int64_t)((double)base * up);
+        /* each attempt has the bound of a segment's work of its own: the
+         * first one's is for making the segment at all */
+        struct work_bound own;
+        if (bound) {
+            double media_s = (double)title_segment_ms(t, seg) / 1000.0;
+            if (r->range[seg] != INT64_MIN) {
+                int64_t from = av_rescale_q(r->range[seg], r->tb, t->tb);
+                if (from < t->bounds[seg])
+                    media_s += (double)(t->bounds[seg] - from) * av_q2d(t->tb);
+            }
+            work_bound_init(&own, bound->stop, media_s);
+        }
         log_debug("%s: video/%s segment %ld: %zu bytes of the planned %" PRIu64
                   ", encoding again at %.2f times the rate", path, r->name, seg, *len,
                   r->sizes[seg], up);
-        int ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, &more, &more_len,
-                                    &bytes, NULL, &more_what);
+        int ret = transcode_attempt(path, io, t, r, seg, cfg, bound ? &own : NULL, rate, &more,
+                                    &more_len, &bytes, NULL, &more_what);
         if (ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
             /* stopped or out of time: the bytes made so far alone would
              * depend on the machine's load, so the segment fails as any
