@@ -53,6 +53,7 @@ struct ladder_source {
     int64_t bit_rate;    /* mean rate of the video packets, bit/s; 0: unknown */
     int     cost_pct;    /* ladder_codec_cost_pct; 0 counts as 100             */
     int     original;    /* the source is also offered copied ("original")     */
+    double  fps;         /* frame rate; 0: unknown (counted as 30)             */
 };
 
 /* A rung is never planned at more than the source needs at its size:
@@ -68,14 +69,20 @@ struct ladder_source {
 #define LADDER_FLOOR_MIN_BPS 32000
 
 /* Every title has at least two video renditions (the original counts)
- * and one under LADDER_CELLULAR_BPS (Apple's HLS authoring specification,
- * 9.9 and 9.21): when the ladder gives fewer, or none that low, one rung
- * is added at half the short side of the smallest, at that rung's bits
- * per pixel (within the need and floor above), at most
- * LADDER_CELLULAR_RATE when no rung is under LADDER_CELLULAR_BPS, and
- * below the smallest rung's rate. */
+ * and one whose variant with the cellular audio (TITLE_CELL_AUDIO_RATE)
+ * stays under LADDER_CELLULAR_BPS once muxed (Apple's HLS authoring
+ * specification, 9.9 and 9.21; ladder_cellular_rate): when the ladder
+ * gives fewer, or none that low, one rung is added at half the short side
+ * of the smallest, at that rung's bits per pixel (within the need and
+ * floor above), at most that rate when no rung is low enough, and below
+ * the smallest rung's rate. */
 #define LADDER_CELLULAR_BPS  192000
-#define LADDER_CELLULAR_RATE 145000
+#define LADDER_CELLULAR_AUDIO_BPS 32000
+
+/* The highest video rate whose 6 s segments at 'fps', muxed, leave room
+ * under LADDER_CELLULAR_BPS for the cellular audio's, also muxed (at
+ * least LADDER_FLOOR_MIN_BPS). */
+int64_t ladder_cellular_rate(double fps);
 
 /* Bits the codec (libavcodec's name: "h264", "hevc") spends for what
  * H.264 spends in 100: HEVC and VP9 65, AV1 50, MPEG-1/2/4 part 2,

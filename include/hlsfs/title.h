@@ -41,6 +41,13 @@ struct trick;
 #define TITLE_FORCE_S(segment_time) \
     ((segment_time) * 3 > (segment_time) + 10 ? (segment_time) * 3 : (segment_time) + 10)
 
+/* Each audio track is also offered at this AAC rate, as audio/K-32k (in
+ * an audio group of its own), for a variant of the smallest video
+ * rendition under the 192 kbit/s that cellular networks need (Apple's HLS
+ * authoring spec 9.21); not when audio_bitrate is no higher. */
+#define TITLE_CELL_AUDIO_RATE   LADDER_CELLULAR_AUDIO_BPS
+#define TITLE_CELL_AUDIO_SUFFIX "-32k"
+
 /* Everything besides the source that shapes a title's bytes. */
 struct title_options {
     double                  segment_time;   /* seconds                    */

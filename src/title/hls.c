@@ -58,6 +58,9 @@ static void rendition_rates(struct title *t, struct title_rendition *r)
  * leave alone with the variants naming it. */
 static const char *audio_group(const struct title_rendition *r)
 {
+    size_t n = strlen(r->name), k = strlen(TITLE_CELL_AUDIO_SUFFIX);
+    if (n > k && !strcmp(r->name + n - k, TITLE_CELL_AUDIO_SUFFIX))
+        return "audio-32k";
     if (!strcmp(r->codecs, "ac-3"))
         return "audio-ac3";
     if (!strcmp(r->codecs, "ec-3"))
@@ -65,11 +68,12 @@ static const char *audio_group(const struct title_rendition *r)
     return "audio";
 }
 
-/* The variants of the extra audio groups: every video rendition again,
- * with the group's codec and its peak and average rates. Returns the
- * number of variants now in v. */
+/* The variants of the extra audio groups: every video rendition again
+ * (only the one of the lowest peak rate when 'smallest'), with the group's
+ * codec and its peak and average rates. Returns the number of variants
+ * now in v. */
 static int extra_variants(const struct title *t, struct playlist_variant *v, int nvideo,
-                          char (*codecs)[112], const char *group)
+                          char (*codecs)[112], const char *group, int smallest)
 {
     uint64_t peak = 0, avg = 0;
     const char *codec = NULL;
@@ -83,12 +87,19 @@ static int extra_variants(const struct title *t, struct playlist_variant *v, int
     }
     if (!codec)
         return nvideo;
+    const struct title_rendition *least = NULL;
+    for (int i = 0; i < t->nrends; i++)
+        if (t->rends[i].kind == REND_VIDEO &&
+            (!least || t->rends[i].peak_bps < least->peak_bps))
+            least = &t->rends[i];
     int n = nvideo;
     for (int i = 0, k = 0; i < t->nrends; i++) {
         const struct title_rendition *r = &t->rends[i];
         if (r->kind != REND_VIDEO)
             continue;
         struct playlist_variant x = v[k++];
+        if (smallest && r != least)
+            continue;
         snprintf(codecs[n], sizeof(codecs[n]), "%s,%s", r->codecs, codec);
         x.bandwidth = r->peak_bps + peak;
         x.avg_bandwidth = r->avg_bps + avg;
@@ -175,8 +186,9 @@ static int make_master(struct title *t)
         };
         nvideo++;
     }
-    int nvariants = extra_variants(t, variants, nvideo, extra_codecs, "audio-ac3");
-    nvariants = extra_variants(t, variants, nvariants, extra_codecs, "audio-ec3");
+    int nvariants = extra_variants(t, variants, nvideo, extra_codecs, "audio-ac3", 0);
+    nvariants = extra_variants(t, variants, nvariants, extra_codecs, "audio-ec3", 0);
+    nvariants = extra_variants(t, variants, nvariants, extra_codecs, "audio-32k", 1);
     if (!(t->master = playlist_master(variants, nvariants, audios, naudio)))
         ret = -ENOMEM;
     else

@@ -215,7 +215,8 @@ int ladder_select(const struct ladder *l, const struct ladder_source *s,
     n = kept;
 
     /* two renditions at least, one of them for cellular */
-    int cellular = n > 0 && out[0].bit_rate < LADDER_CELLULAR_BPS;
+    int64_t cell_rate = ladder_cellular_rate(s->fps);
+    int cellular = n > 0 && out[0].bit_rate <= cell_rate;
     if (n > 0 && n < LADDER_MAX && (n + (s->original != 0) < 2 || !cellular)) {
         struct ladder_choice c;
         int half = (out[0].height / 2) & ~1;
@@ -226,7 +227,7 @@ int ladder_select(const struct ladder *l, const struct ladder_source *s,
             c.bit_rate = min64((int64_t)(nominal[0] * share),
                                ladder_rung_cap(s, c.width_px, c.height_px));
             if (!cellular)
-                c.bit_rate = min64(c.bit_rate, LADDER_CELLULAR_RATE);
+                c.bit_rate = min64(c.bit_rate, cell_rate);
             if (c.bit_rate >= out[0].bit_rate)
                 c.bit_rate = out[0].bit_rate * 3 / 4;
             if (fits(&c) && c.bit_rate > 0) {
@@ -237,6 +238,26 @@ int ladder_select(const struct ladder *l, const struct ladder_source *s,
         }
     }
     return n;
+}
+
+int64_t ladder_cellular_rate(double fps)
+{
+    const int64_t ms = 6000;
+    long frames = (long)ceil((fps > 0 && fps < 1000 ? fps : 30) * 6);
+    long aframes = (long)(48000 * 6 / 1024) + 1;
+    uint64_t audio = ladder_audio_segment_bytes(LADDER_CELLULAR_AUDIO_BPS, 48000, aframes);
+    int64_t lo = LADDER_FLOOR_MIN_BPS, hi = LADDER_CELLULAR_BPS;
+    /* the most whose muxed bytes and the audio's stay under the line */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        uint64_t video = tssize_h264_segment_bytes(ladder_video_payload_bytes(mid, ms),
+                                                   frames, ms);
+        if ((video + audio) * 8000 / (uint64_t)ms < LADDER_CELLULAR_BPS)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
 uint64_t ladder_video_payload_bytes(int64_t bit_rate, int64_t duration_ms)

@@ -520,6 +520,7 @@ static int build_video(struct title *t, const struct probe_stream *v,
         .bit_rate = source_video_rate(t, v, key_pkt[0]),
         .cost_pct = ladder_codec_cost_pct(avcodec_get_name(v->par->codec_id)),
         .original = t->nrends > 0,     /* the copy is all there is so far */
+        .fps = t->frame_rate,
     };
     int n = ladder_select(&o->ladder, &src, choice);
     if (n > 0) {
@@ -549,16 +550,17 @@ done:
  * segments are whole 1024-sample frames on a grid that starts at the
  * title's first video keyframe, cut at the frame nearest each boundary. */
 static int build_audio(struct title *t, const struct probe_stream *a,
-                       int ordinal, int first_default, const struct title_options *o)
+                       int ordinal, int first_default, const struct title_options *o,
+                       int64_t bit_rate, const char *suffix)
 {
     int rate = o->audio_sample_rate;
     struct title_rendition *r = new_rendition(t, REND_AUDIO, REND_ENCODE, a->index,
                                               (AVRational){ 1, rate });
     if (!r)
         return -ENOMEM;
-    snprintf(r->name, sizeof(r->name), "%d", ordinal);
+    snprintf(r->name, sizeof(r->name), "%d%s", ordinal, suffix);
     r->channels = 2;
-    r->bit_rate = o->audio_bit_rate;
+    r->bit_rate = bit_rate;
     r->is_default = first_default;
     snprintf(r->codecs, sizeof(r->codecs), "mp4a.40.2");
     if (a->language)
@@ -1004,7 +1006,13 @@ int title_build(struct probe *p, const struct title_key *key,
             continue;       /* nothing to decode */
         int is_default = a->is_default || want_default;
         want_default = 0;
-        if ((ret = build_audio(t, a, i, is_default, o)) < 0)
+        if ((ret = build_audio(t, a, i, is_default, o, o->audio_bit_rate, "")) < 0)
+            goto fail;
+        /* the same at a rate for cellular networks, for the smallest
+         * variant (hls.c) */
+        if (o->audio_bit_rate > TITLE_CELL_AUDIO_RATE &&
+            (ret = build_audio(t, a, i, is_default, o, TITLE_CELL_AUDIO_RATE,
+                               TITLE_CELL_AUDIO_SUFFIX)) < 0)
             goto fail;
         if ((ret = build_audio_multi(t, a, i, p->format)) < 0)
             goto fail;

@@ -145,7 +145,8 @@ static int is_audio_index(const char *s, size_t n)
 }
 
 /* An audio rendition name: a track number, or one and "-Nch" (its
- * multichannel rendition, "0-6ch": 1 to 2 digits of channels). */
+ * multichannel rendition, "0-6ch": 1 to 2 digits of channels), or one and
+ * "-32k" (its rendition for cellular networks). */
 static int is_audio_name(const char *s, size_t n)
 {
     const char *dash = memchr(s, '-', n);
@@ -155,6 +156,8 @@ static int is_audio_name(const char *s, size_t n)
         return is_audio_index(s, n);
     k = (size_t)(dash - s);
     ch = n - k - 1;
+    if (ch == 3 && !memcmp(dash, "-32k", 4))
+        return is_audio_index(s, k);
     return is_audio_index(s, k) && ch >= 3 && ch <= 4 &&
            memcmp(s + n - 2, "ch", 2) == 0 && all_digits(dash + 1, ch - 2) &&
            dash[1] != '0';

@@ -27,7 +27,7 @@ from hlsit import lazy, tsparse  # noqa: E402
 from hlsit.fixtures import IRREGULAR_KEYS, Title  # noqa: E402
 from hlsit.harness import CheckFailed  # noqa: E402
 from hlsit.m3u8 import MasterPlaylist, MediaPlaylist, parse_attributes, segment_name  # noqa: E402
-from hlsit.media import (DEFAULT_LADDER, SourceVideo, audio_grid, expected_rungs,  # noqa: E402
+from hlsit.media import (DEFAULT_LADDER, SourceVideo, audio_grid, cellular_rate, expected_rungs,  # noqa: E402
                          ffprobe_json, parse_ladder, plan_cuts, round_ms, run,
                          source_audio_streams)
 
@@ -132,9 +132,10 @@ class Transcoding(unittest.TestCase):
         self.assertEqual((low, low_rate), ("90p", 50000))
         (_, _, _), (name, pics, rate) = expected_rungs(lad, 176, 144)
         self.assertEqual((name, pics, rate), ("144p", {(176, 144)}, 128000))
-        # the original counts as a rendition: 144p is under 192 kbit/s
+        # the original counts as a rendition, but 144p at 128 kbit/s is too
+        # much for the cellular variant: 72p is added
         self.assertEqual([n for n, _, _ in expected_rungs(lad, 176, 144, original=True)],
-                         ["144p"])
+                         ["72p", "144p"])
         (_, _, _), (name, pics, _) = expected_rungs(lad, 161, 121)
         self.assertEqual((name, pics), ("120p", {(160, 120)}))
         small = parse_ladder("120:200k,180:300k")
@@ -153,20 +154,20 @@ class Transcoding(unittest.TestCase):
         def fit(w, h, rate, codec, original):
             return [(n, r) for n, _, r in expected_rungs(lad, w, h, rate, codec, original)]
         self.assertEqual(fit(1920, 1080, 5000000, "h264", True),
-                         [("180p", 145000), ("360p", 800000), ("480p", 1400000),
+                         [("180p", 87269), ("360p", 800000), ("480p", 1400000),
                           ("720p", 2800000), ("1080p", 5000000)])
         self.assertEqual([n for n, _ in fit(1920, 1080, 220000, "h264", True)],
-                         ["480p", "720p", "1080p"])
+                         ["240p", "480p", "720p", "1080p"])
         self.assertEqual([n for n, _ in fit(1920, 1080, 10000, "av1", False)], ["540p", "1080p"])
-        self.assertEqual(fit(640, 360, 800000, "mpeg4", False), [("180p", 145000), ("360p", 693333)])
-        self.assertEqual(fit(176, 144, 100000, "h264", True), [("144p", 128000)])
+        self.assertEqual(fit(640, 360, 800000, "mpeg4", False), [("180p", 87269), ("360p", 693333)])
+        self.assertEqual(fit(176, 144, 100000, "h264", True), [("72p", 32000), ("144p", 128000)])
         self.assertEqual(fit(176, 144, 64000, "h263", False), [("72p", 32000), ("144p", 55466)])
         for w, h, rate, codec, orig in [(1920, 1080, 220000, "h264", True),
                                         (1280, 720, 600000, "h264", True),
                                         (426, 240, 300000, "h264", True)]:
             got = fit(w, h, rate, codec, orig)
             self.assertGreaterEqual(len(got) + orig, 2)
-            self.assertLess(got[0][1], 192000)
+            self.assertLessEqual(got[0][1], cellular_rate(30))
             self.assertEqual([r for _, r in got], sorted(set(r for _, r in got)))
 
     def test_audio_grid(self):

@@ -164,6 +164,30 @@ static double floor_of(int w, int h)
     return f < 32000 ? 32000 : f;
 }
 
+/* The cellular rate: its 6 s segments and the cellular audio's, muxed,
+ * under 192 kbit/s, and not much more room left; less at 60 fps. */
+static void test_cellular_rate(void)
+{
+    check_begin("ladder/cellular-rate");
+    uint64_t audio = ladder_audio_segment_bytes(LADDER_CELLULAR_AUDIO_BPS, 48000,
+                                                48000 * 6 / 1024 + 1);
+    const double fps[] = { 0, 25, 30, 60 };
+    for (size_t i = 0; i < sizeof(fps) / sizeof(fps[0]); i++) {
+        int64_t r = ladder_cellular_rate(fps[i]);
+        long frames = (long)ceil((fps[i] ? fps[i] : 30) * 6);
+        uint64_t at = tssize_h264_segment_bytes(ladder_video_payload_bytes(r, 6000), frames, 6000);
+        uint64_t more = tssize_h264_segment_bytes(ladder_video_payload_bytes(r + 2000, 6000),
+                                                  frames, 6000);
+        CHECK((at + audio) * 8 / 6 < 192000, "%.0f fps: %lld bit/s gives %llu", fps[i],
+              (long long)r, (unsigned long long)((at + audio) * 8 / 6));
+        CHECK((more + audio) * 8 / 6 >= 192000, "%.0f fps: %lld bit/s leaves room", fps[i],
+              (long long)r);
+    }
+    CHECK(ladder_cellular_rate(60) < ladder_cellular_rate(30), "60 fps needs less");
+    CHECK_INT(ladder_cellular_rate(0), ladder_cellular_rate(30));
+    check_end();
+}
+
 /* The ladder fits the title: a table of source sizes, codecs and rates. */
 static void test_fit(void)
 {
@@ -177,24 +201,24 @@ static void test_fit(void)
                                      0: only checked by the rules */
     } cases[] = {
         { "1080p-h264-5M", 1920, 1080, "h264", 5000000, 1,
-          "180:145000,360:800000,480:1400000,720:2800000,1080:5000000" },
+          "180:87269,360:800000,480:1400000,720:2800000,1080:5000000" },
         { "1080p-h264-220k", 1920, 1080, "h264", 220000, 1,
-          "480:0,720:0,1080:0" },
-        { "1080p-av1-10k", 1920, 1080, "av1", 10000, 0, "540:0,1080:0" },
+          "240:54369,480:100000,720:155678,1080:286000" },
+        { "1080p-av1-10k", 1920, 1080, "av1", 10000, 0, "540:87269,1080:100000" },
         { "1080p-hevc-2M", 1920, 1080, "hevc", 2000000, 0,
-          "180:145000,360:0,480:0,720:0,1080:0" },
+          "180:87269,360:0,480:0,720:0,1080:0" },
         { "720p-h264-2.5M", 1280, 720, "h264", 2500000, 1,
-          "180:145000,360:800000,480:1400000,720:2800000" },
+          "180:87269,360:800000,480:1400000,720:2800000" },
         { "720p-h264-600k", 1280, 720, "h264", 600000, 1, "180:0,360:0,480:0,720:0" },
-        { "360p-h264-800k", 640, 360, "h264", 800000, 1, "180:145000,360:800000" },
-        { "360p-mpeg4-800k", 640, 360, "mpeg4", 800000, 0, "180:145000,360:693333" },
+        { "360p-h264-800k", 640, 360, "h264", 800000, 1, "180:87269,360:800000" },
+        { "360p-mpeg4-800k", 640, 360, "mpeg4", 800000, 0, "180:87269,360:693333" },
         { "240p-h264-300k", 426, 240, "h264", 300000, 1, "120:0,240:0" },
         { "240p-h263-300k", 320, 240, "h263", 300000, 0, "120:0,240:0" },
-        { "qcif-h264-100k", 176, 144, "h264", 100000, 1, "144:128000" },
+        { "qcif-h264-100k", 176, 144, "h264", 100000, 1, "72:32000,144:128000" },
         { "qcif-h263-64k", 176, 144, "h263", 64000, 0, "72:32000,144:55466" },
         { "qcif-h264-30k", 176, 144, "h264", 30000, 1, "144:39000" },
         { "portrait-1080x1920-h264-3M", 1080, 1920, "h264", 3000000, 0,
-          "180:145000,360:0,480:0,720:0,1080:0" },
+          "180:87269,360:0,480:0,720:0,1080:0" },
     };
     struct ladder l;
     ladder_default(&l);
@@ -212,7 +236,7 @@ static void test_fit(void)
         CHECK(n + cases[i].original >= 2, "%d video renditions", n + cases[i].original);
         int cellular = 0;
         for (int k = 0; k < n; k++) {
-            cellular |= c[k].bit_rate < 192000;
+            cellular |= c[k].bit_rate <= ladder_cellular_rate(s.fps);
             double need = need_of(s.bit_rate, s.cost_pct, s.display_w, s.display_h,
                                   c[k].width_px, c[k].height_px);
             double fl = floor_of(c[k].width_px, c[k].height_px);
@@ -227,7 +251,7 @@ static void test_fit(void)
                       "%dp not larger than %dp", c[k].height, c[k - 1].height);
             }
         }
-        CHECK(cellular, "no rung under 192 kbit/s");
+        CHECK(cellular, "no rung for cellular networks");
         /* the table */
         char want[200], *save = NULL;
         snprintf(want, sizeof(want), "%s", cases[i].want);
@@ -250,7 +274,7 @@ static void test_fit(void)
     check_begin("fit/user-ladder-capped");
     struct ladder u;
     CHECK_INT(ladder_parse("240:300k,480:1M", &u), 0);
-    struct ladder_source us = { 1280, 720, 300000, 100, 1 };
+    struct ladder_source us = { 1280, 720, 300000, 100, 1, 0 };
     struct ladder_choice uc[LADDER_MAX];
     CHECK_INT(ladder_select(&u, &us, uc), 2);
     CHECK_INT(uc[0].height, 240);
@@ -264,7 +288,7 @@ static void test_fit(void)
     /* the same source at a lower rate never gets a higher rung rate */
     check_begin("fit/rate-lower-never-higher");
     for (long long r = 20000; r < 20000000; r = r * 3 / 2) {
-        struct ladder_source a = { 1920, 1080, r, 100, 1 }, b = a;
+        struct ladder_source a = { 1920, 1080, r, 100, 1, 0 }, b = a;
         b.bit_rate = r * 3 / 2;
         struct ladder_choice ca[LADDER_MAX], cb[LADDER_MAX];
         int na = ladder_select(&l, &a, ca), nb = ladder_select(&l, &b, cb);
@@ -326,6 +350,7 @@ int main(void)
     test_parse();
     test_select();
     test_codec_cost();
+    test_cellular_rate();
     test_fit();
     test_bounds();
     return check_summary("test_ladder");

@@ -384,8 +384,18 @@ static void test_master_all_rungs(const struct env *e)
         for (int i = 0; i < t->nrends; i++)
             nvideo += t->rends[i].kind == REND_VIDEO;
         CHECK(nvideo > LADDER_MAX, "%d video renditions", nvideo);
-        CHECK_INT(count(t->master, "#EXT-X-STREAM-INF"), nvideo);
-        CHECK_INT(count(t->master, "#EXT-X-MEDIA:TYPE=AUDIO"), 1);
+        /* every video rendition a variant, and the smallest again with
+         * the cellular audio, under 192 kbit/s */
+        CHECK_INT(count(t->master, "#EXT-X-STREAM-INF"), nvideo + 1);
+        CHECK_INT(count(t->master, "#EXT-X-MEDIA:TYPE=AUDIO"), 2);
+        CHECK_INT(count(t->master, "AUDIO=\"audio-32k\""), 1);
+        const char *cell = strstr(t->master, "AUDIO=\"audio-32k\"");
+        const char *line = cell;
+        while (line && line > t->master && line[-1] != '\n')
+            line--;
+        const char *bw = line ? strstr(line, "BANDWIDTH=") : NULL;
+        CHECK(bw && bw < cell && strtol(bw + 10, NULL, 10) < 192000,
+              "the cellular variant: %.120s", line ? line : "(none)");
         for (int i = 0; i < t->nrends; i++) {
             char uri[64];
             snprintf(uri, sizeof(uri), "%s/%s/index.m3u8",

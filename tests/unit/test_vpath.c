@@ -181,6 +181,7 @@ static void test_parse_accept(void)
         { "/video/original/init.mp4", "mkv", VN_INIT, REND_VIDEO, "original", 0, 0 },
         { "/audio/0/init.mp4", "mkv", VN_INIT, REND_AUDIO, "0", 0, 0 },
         { "/audio/0-6ch/00003.ts", "mkv", VN_SEGMENT, REND_AUDIO, "0-6ch", 3, 5 },
+        { "/audio/1-32k/00003.ts", "mkv", VN_SEGMENT, REND_AUDIO, "1-32k", 3, 5 },
         { "/audio/12-8ch/index.m3u8", "mkv", VN_PLAYLIST, REND_AUDIO, "12-8ch", 0, 0 },
         { "/audio/3-10ch", "mkv", VN_REND_DIR, REND_AUDIO, "3-10ch", 0, 0 },
         { "/audio/12/999999999.ts", "mkv", VN_SEGMENT, REND_AUDIO, "12",
@@ -277,7 +278,8 @@ static void test_parse_reject(void)
         { "/audio/0-6/index.m3u8", "mkv" }, { "/audio/0-0ch/index.m3u8", "mkv" },
         { "/audio/-6ch/index.m3u8", "mkv" }, { "/audio/01-6ch/index.m3u8", "mkv" },
         { "/audio/0-100ch/index.m3u8", "mkv" }, { "/audio/0-6CH/index.m3u8", "mkv" },
-        { "/audio/0-6ch-x/index.m3u8", "mkv" },
+        { "/audio/0-6ch-x/index.m3u8", "mkv" }, { "/audio/0-64k/index.m3u8", "mkv" },
+        { "/audio/-32k/index.m3u8", "mkv" },
         /* a kind directory that is not video or audio */
         { "/subs/0/index.m3u8", "mkv" },
         /* extra components */

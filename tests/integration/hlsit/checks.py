@@ -792,7 +792,7 @@ class TitleExpect:
         self.display = sv.display_size()
         self.original = sv.codec == "h264" and sv.quarter_turns == 0
         rungs = expected_rungs(ladder, *self.display, rate=sv.bit_rate, codec=sv.codec,
-                               original=self.original)
+                               original=self.original, fps=float(sv.fps()))
         self.rungs = {name: (pics, rate) for name, pics, rate in rungs}
         self.rung_names = [name for name, _, _ in rungs]
         self.videos = (["original"] if self.original else []) + self.rung_names

@@ -436,7 +436,38 @@ def rung_picture(n, dw, dh):
 # needs at a size, the floor, the cellular rung.
 NEED_EXP, NEED_MARGIN = 0.75, 1.3
 FLOOR_BPS, FLOOR_PIXELS, FLOOR_MIN_BPS = 100000, 640 * 360, 32000
-CELLULAR_BPS, CELLULAR_RATE = 192000, 145000
+CELLULAR_BPS, CELLULAR_AUDIO_BPS = 192000, 32000
+
+
+def _ts_stream_bytes(payload, pes, ms):
+    """TS bytes of payload in pes PES packets (tssize.c's bound): each PES
+    its header and adaptation field and maybe one partly filled packet; the
+    tables once per 30 s of the span, which is a second longer."""
+    packets = -(-(payload + pes * 27) // 184) + pes
+    return packets * 188 + ((ms + 1000) // 30000 + 1) * 3 * 188
+
+
+def cellular_rate(fps):
+    """The highest video rate whose 6 s segments at fps and those of the
+    32 kbit/s cellular audio, both muxed as tssize.c bounds them, stay under
+    192 kbit/s (ladder_cellular_rate)."""
+    frames = int(math.ceil((fps if fps and 0 < fps < 1000 else 30) * 6))
+    af = 48000 * 6 // 1024 + 1
+    aac = (CELLULAR_AUDIO_BPS * af * 1024 + 48000 * 8 - 1) // (48000 * 8)
+    aac += aac * 5 // 100
+    ams = af * 1024 * 1000 // 48000 + 1
+    apay = aac + af * 7
+    apes = min(af // 4 + 1, apay // (2930 - 1543) + ams // 350 + 1)
+    audio = _ts_stream_bytes(apay, apes, ams)
+    lo, hi = FLOOR_MIN_BPS, CELLULAR_BPS
+    while lo < hi:
+        mid = lo + (hi - lo + 1) // 2
+        video = _ts_stream_bytes((mid * 6000 + 7999) // 8000 + frames * 6, frames, 6000)
+        if (video + audio) * 8000 // 6000 < CELLULAR_BPS:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 MAX_SIDE = 16384
 CODEC_COST = dict([("h264", 100), ("hevc", 65), ("vp9", 65), ("av1", 50)] +
                   [(c, 150) for c in ("mpeg1video", "mpeg2video", "mpeg4", "msmpeg4v1",
@@ -467,7 +498,7 @@ def rung_cap(w, h, dw, dh, rate, cost):
     return int(need) if need > fl else fl
 
 
-def expected_rungs(ladder, dw, dh, rate=0, codec=None, original=False):
+def expected_rungs(ladder, dw, dh, rate=0, codec=None, original=False, fps=0):
     """[(name, {acceptable (w, h)}, bit rate)] of the transcoded rungs,
     smallest first, for a source displayed at dw x dh whose video spends
     rate bit/s (0: unknown) in codec, offered copied too when original.
@@ -477,9 +508,10 @@ def expected_rungs(ladder, dw, dh, rate=0, codec=None, original=False):
     least 64k). Each is capped at what the source needs at its size
     (rung_cap); one no cheaper than the next larger is left out. When that
     leaves fewer than two video renditions (original included) or none
-    under 192 kbit/s, a rung at half the smallest's short side is added,
-    at its bits per pixel within the cap, at most 145 kbit/s when none was
-    under 192 kbit/s, and below the smallest's rate."""
+    whose variant with the cellular audio stays under 192 kbit/s (at most
+    cellular_rate(fps)), a rung at half the smallest's short side is added,
+    at its bits per pixel within the cap, at most that rate when none was
+    that low, and below the smallest's rate."""
     if dw <= 0 or dh <= 0:
         return []
     cost = CODEC_COST.get(codec, 100)
@@ -499,7 +531,8 @@ def expected_rungs(ladder, dw, dh, rate=0, codec=None, original=False):
             continue
         kept.append((n, r, nominal, pic))
     kept.reverse()
-    cellular = bool(kept) and kept[0][1] < CELLULAR_BPS
+    cell = cellular_rate(fps)
+    cellular = bool(kept) and kept[0][1] <= cell
     if kept and len(kept) < 16 and (len(kept) + (1 if original else 0) < 2 or not cellular):
         n0, r0, nom0, pic0 = kept[0]
         half = (n0 // 2) & ~1
@@ -511,7 +544,7 @@ def expected_rungs(ladder, dw, dh, rate=0, codec=None, original=False):
             if cap is not None:
                 r = min(r, cap)
             if not cellular:
-                r = min(r, CELLULAR_RATE)
+                r = min(r, cell)
             if r >= r0:
                 r = r0 * 3 // 4
             if pic[0] <= MAX_SIDE and pic[1] <= MAX_SIDE and r > 0:
