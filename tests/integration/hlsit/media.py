@@ -232,11 +232,13 @@ class SourceVideo:
         self.r_frame_rate = parse_rate(st.get("r_frame_rate"))
         self.packets = []  # (pts, dts, duration, flags) in decode order, ints
         self.sizes = []    # bytes of each of them
+        lead = False       # an edit list discards the stream's first keyframe
         for p in data.get("packets") or []:
             pts = p.get("pts")
             dts = p.get("dts")
             flags = p.get("flags") or ""
             if "D" in flags:  # discarded by the demuxer (edit lists)
+                lead = lead or ("K" in flags and not self.packets)
                 continue
             if pts is None:
                 pts = dts
@@ -249,6 +251,13 @@ class SourceVideo:
         self.key_pts = [p[0] for p in self.packets if "K" in p[3]]
         if not self.key_pts:
             fail("no keyframes in %s" % path)
+        # pictures the edit list shows before the first keyframe it keeps:
+        # the title starts at the first of them (decoded from the keyframe
+        # the list discards), as if a keyframe were there
+        shown = min(p[0] for p in self.packets)
+        self.lead = lead and shown < self.key_pts[0]
+        if self.lead:
+            self.key_pts.insert(0, shown)
         self.pts_sorted = sorted(p[0] for p in self.packets)
         self.shown_pts = None      # ticks of the decoded pictures, when known
         deltas = sorted(b - a for a, b in zip(self.pts_sorted, self.pts_sorted[1:]) if b > a)
@@ -287,7 +296,7 @@ class SourceVideo:
         """What the video spends, bit/s: its packets from the first keyframe
         on over the time from that keyframe to the end (title.c's measure,
         to within a frame of the end)."""
-        first = next(i for i, p in enumerate(self.packets) if "K" in p[3])
+        first = 0 if self.lead else next(i for i, p in enumerate(self.packets) if "K" in p[3])
         ms = int(round_half_up((self.end - self.origin) * 1000))
         return sum(self.sizes[first:]) * 8000 // ms if ms > 0 else 0
 
@@ -332,7 +341,7 @@ class SourceVideo:
         """End of the stream the other common way: the latest presentation
         time from the first keyframe (decode order) on, plus the mean decode
         time step. Equal to end for constant frame rates."""
-        first = next(i for i, p in enumerate(self.packets) if "K" in p[3])
+        first = 0 if self.lead else next(i for i, p in enumerate(self.packets) if "K" in p[3])
         pk = self.packets[first:]
         dts = [int(p[1]) for p in pk if p[1] is not None]
         last = max(p[0] for p in pk)
@@ -374,7 +383,7 @@ class SourceVideo:
     def pre_origin_pts(self):
         """Timestamps of packets before the first keyframe in decode order:
         they belong to no segment."""
-        first = next(i for i, p in enumerate(self.packets) if "K" in p[3])
+        first = 0 if self.lead else next(i for i, p in enumerate(self.packets) if "K" in p[3])
         return {p[0] for p in self.packets[:first]}
 
     def plan(self, segment_time):
