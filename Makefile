@@ -19,7 +19,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 VERSION  = 0.1.0
 
-PKGS     = fuse3 libavformat libavcodec libavutil libswscale libswresample lmdb
+PKGS     = fuse3 libavformat libavcodec libavutil libswscale libswresample libavfilter lmdb
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wno-unused-parameter
@@ -49,7 +49,7 @@ OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 
 # each unit test links only the modules it tests (and $(LIBS), or
 # test_X_LIBS when it has its own)
-UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264 trick
+UNIT_TESTS = vpath plan playlist ladder budget session audio cache title opts optdoc mux record tssize h264 vfilter subtitle trick
 test_vpath_MODS    = title/vpath
 test_plan_MODS     = title/plan
 test_playlist_MODS = title/playlist title/vpath
@@ -63,18 +63,20 @@ test_cache_MODS    = store/cache store/evict store/segstore base/log
 test_cache_LDFLAGS = -Wl,--wrap=cache_segments_del
 test_session_LDFLAGS = -Wl,--wrap=pthread_condattr_setclock
 test_title_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
-test_audio_MODS    = make/audio make/source title/probe base/log make/workbound
+test_audio_MODS    = make/audio make/source title/probe title/subtitle title/playlist title/vpath base/log make/workbound
 test_opts_MODS     = face/opts title/ladder format/tssize
 # test_optdoc reads README.md and man/hlsfs.1 from the source tree
 test_optdoc_MODS   = face/opts title/ladder format/tssize
 test_optdoc_CFLAGS = -DHLSFS_TOP='"$(CURDIR)"'
 test_mux_MODS      = format/mux
 test_tssize_MODS   = format/tssize format/mux
-test_record_MODS   = title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe make/source make/workbound title/plan \
+test_record_MODS   = title/subtitle title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe make/source make/workbound make/vfilter title/plan \
                      title/ladder title/playlist title/vpath format/mux format/tssize base/log
 test_h264_MODS     = title/h264
+test_vfilter_MODS  = make/vfilter
+test_subtitle_MODS = title/subtitle title/playlist title/vpath base/log
 test_trick_MODS    = title/trick title/h264 title/vpath format/tssize format/jpegpad
-test_title_MODS    = make/source title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
+test_title_MODS    = title/subtitle make/source make/vfilter title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 
@@ -147,7 +149,7 @@ uninstall:
 
 DEB_BUILD = build-essential pkg-config libfuse3-dev libavformat-dev \
             libavcodec-dev libavutil-dev libswscale-dev libswresample-dev \
-            liblmdb-dev
+            libavfilter-dev liblmdb-dev
 DEB_TEST  = fuse3 ffmpeg python3 lmdb-utils zzuf \
             nginx chromium rsync gstreamer1.0-tools gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav

@@ -15,7 +15,7 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 CACHE_DIR = os.path.join(BENCH_DIR, ".cache")   # generated sources, scratch
 WORK_DIR = os.path.join(CACHE_DIR, "work")       # per-run mounts and caches
-HLSFS = os.path.join(REPO_DIR, "hlsfs")
+HLSFS = os.environ.get("HLSFS_BIN") or os.path.join(REPO_DIR, "hlsfs")
 
 READ_CHUNK = 1 << 20  # 1 MiB reads everywhere
 

@@ -22,13 +22,13 @@
 #include <libavcodec/codec_id.h>
 
 /* Margin over the prediction, in percent of it. */
-#define BUDGET_MARGIN_PCT    150
+#define BUDGET_MARGIN_PCT    120
 /* Header allowance of every frame, in bytes. */
 #define BUDGET_FRAME_BYTES    64
 /* The floor: per frame BUDGET_FLOOR_FRAME_BYTES plus one byte per
  * BUDGET_FLOOR_FRAME_PIXELS pixels, and for the segment's IDR one byte
  * per BUDGET_FLOOR_KEY_PIXELS pixels. */
-#define BUDGET_FLOOR_FRAME_BYTES   96
+#define BUDGET_FLOOR_FRAME_BYTES   64
 #define BUDGET_FLOOR_FRAME_PIXELS  16384
 #define BUDGET_FLOOR_KEY_PIXELS    256
 
@@ -54,18 +54,33 @@ uint64_t budget_video_payload_bytes(const struct budget_source *src, uint64_t sr
                                     int rung_w, int rung_h, int64_t bit_rate);
 
 /* Audio: the AAC (ADTS payload) bytes planned for one segment of 'frames'
- * frames of 1024 samples at sample_rate, when the source spent src_bytes
- * on that time in 'codec' with 'channels' channels: the source's bytes
- * times what one byte of its codec is worth in AAC-LC (MP3 75 %, Opus and
- * Vorbis 150 %, AC-3 and MP2 60 %), times sqrt(2 / channels) when it has
- * more than two (they are mixed to stereo), with the margin; never below
- * BUDGET_AUDIO_FLOOR_RATE, never above bit_rate (both over the segment's
+ * frames of 1024 samples at sample_rate, 'silent_frames' of which the
+ * source holds silence in (budget_audio_packet_silent), when the source
+ * spent src_bytes on the rest of that time in 'codec' with 'channels'
+ * channels: the source's bytes times what one byte of its codec is worth
+ * in AAC-LC (MP3 75 %, Opus and Vorbis 150 %, AC-3 and MP2 60 %), times
+ * sqrt(2 / channels) when it has more than two (they are mixed to
+ * stereo), with the margin; never below BUDGET_AUDIO_FLOOR_RATE over the
+ * frames that are not silent plus BUDGET_AUDIO_SILENT_FRAME_BYTES for
+ * each silent one, never above bit_rate (both over the segment's
  * samples, as ladder_audio_payload_bytes). */
 #define BUDGET_AUDIO_FLOOR_RATE 24000
+/* libavcodec's AAC encoder spends 6 bytes on a silent stereo frame; the
+ * plan allows twice that */
+#define BUDGET_AUDIO_SILENT_FRAME_BYTES 12
+/* An AAC or Opus packet of at most this many bytes per pair of channels
+ * carries no sound: an empty spectrum (AAC) or a DTX / silence frame
+ * (Opus). Other codecs' packets are never taken for silence (their
+ * encoders spend a constant rate on it). */
+#define BUDGET_AUDIO_SILENT_PKT_BYTES 8
 
 int budget_audio_codec_percent(enum AVCodecID codec);
 
+/* 1 when a source packet of 'size' bytes holds silence, else 0. */
+int budget_audio_packet_silent(enum AVCodecID codec, int channels, uint32_t size);
+
 uint64_t budget_audio_payload_bytes(enum AVCodecID codec, int channels, uint64_t src_bytes,
-                                    long frames, int sample_rate, int64_t bit_rate);
+                                    long frames, long silent_frames, int sample_rate,
+                                    int64_t bit_rate);
 
 #endif

@@ -33,4 +33,24 @@ struct playlist_variant {
 char *playlist_master(const struct playlist_variant *variants, int nvariants,
                       const struct playlist_audio *audios, int naudios);
 
+/* A media playlist of WebVTT segments ("00000.vtt" ...), otherwise as
+ * playlist_media. */
+char *playlist_subtitle_media(const int64_t *durations_ms, long count);
+
+struct playlist_subtitle {
+    const char *language;   /* NULL or "" when unknown         */
+    const char *name;       /* NAME                            */
+    int         is_default; /* DEFAULT=YES / NO                */
+    int         forced;     /* FORCED=YES / NO                 */
+    int         sdh;        /* CHARACTERISTICS for the deaf    */
+    const char *uri;        /* "subtitles/0/index.m3u8"        */
+};
+
+/* A master playlist (playlist_master's text) with a SUBTITLES group
+ * 'group' of nsubs renditions, listed before the first variant, and
+ * SUBTITLES="group" on every EXT-X-STREAM-INF. Returns a malloc'd text,
+ * or NULL (no memory, or a NULL name or uri). */
+char *playlist_master_subtitles(const char *master, const struct playlist_subtitle *subs,
+                                int nsubs, const char *group);
+
 #endif

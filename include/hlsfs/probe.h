@@ -17,6 +17,8 @@
 struct AVFormatContext;
 struct source_io;
 struct AVIOContext;
+struct subtitle_reader;
+struct subtitle_track;
 
 #define PROBE_PKT_KEY     1   /* a keyframe (random access point)          */
 #define PROBE_PKT_DISCARD 2   /* before the start of an edit list          */
@@ -41,6 +43,8 @@ struct probe_stream {
     AVRational           sar;        /* video: the container's, else codec's */
     AVRational           avg_rate;   /* video: the container's frame rate   */
     AVRational           r_rate;     /* video: libavformat's base rate      */
+    int                  dovi_compat; /* video: a Dolby Vision record's base
+                                        layer signal compatibility, or -1 */
     char                *language;   /* owned, may be NULL                 */
     char                *name;       /* owned, may be NULL                 */
     int                  is_default;
@@ -57,6 +61,18 @@ struct probe {
                                         out-of-memory the demuxer also gives
                                         for a lying header): shown, never
                                         stored in the cache              */
+    struct probe_text {              /* a text subtitle stream being read  */
+        int                     index;
+        struct subtitle_reader *reader;
+    }                   *text;
+    int                  ntext;
+    struct subtitle_track **subs;    /* text subtitles read (subtitle.h):
+                                        the streams', then sidecar files'
+                                        (with a path only); title_build
+                                        takes them                         */
+    int                  nsubs;
+    uint64_t             sidecar_stamp;  /* subtitle_sidecar_stamp, taken
+                                        before they were read              */
 };
 
 /* Analyse a source (the file at 'path', or io's bytes: see

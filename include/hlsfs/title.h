@@ -26,6 +26,7 @@
 #include "hlsfs/vpath.h"
 
 struct probe;
+struct subtitle_track;
 struct trick;
 
 /* A step between video timestamps longer than this many seconds is a jump
@@ -51,7 +52,7 @@ struct title_options {
 
 /* The version of the title record (record.h), the fourth byte of a
  * key's magic: a record of another version is never read. */
-#define TITLE_RECORD_VERSION '7'
+#define TITLE_RECORD_VERSION '8'
 
 /* What makes a title: the source's identity and the options that shape
  * the plan. A changed source or option is a different title. */
@@ -90,6 +91,7 @@ struct title_rendition {
                                 decode times are made by mux_decode_times */
     int64_t     dts_shift;   /* for key_by_pts                             */
     int         width, height;
+    int         filters;  /* video, encoded: VFILTER_* its pictures need   */
     int         channels;
     int         is_default;
     char        codecs[32];
@@ -118,6 +120,11 @@ struct title {
                                             re-timed (n == 0: none)     */
     char                   *source_path; /* set by library.c on load    */
     void                   *holder;      /* library.c's record of it   */
+    struct subtitle_track **subs;        /* text subtitles (subtitle.h):
+                                            embedded, then sidecars     */
+    int                     nsubs;
+    uint64_t                sidecar_stamp; /* subtitle_sidecar_stamp when
+                                            analysed (0: none)          */
     struct trick           *trick;       /* trick-play files (trick.h),
                                             derived; NULL: none        */
 };
@@ -171,6 +178,15 @@ static inline int title_rendition_level(const struct title_rendition *r)
         level = level * 16 + d;
     }
     return level > 0 ? level : -1;
+}
+
+/* The filters (VFILTER_*) the title's transcoded video rungs use. */
+static inline int title_video_filters(const struct title *t)
+{
+    for (int i = 0; i < t->nrends; i++)
+        if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_ENCODE)
+            return t->rends[i].filters;
+    return 0;
 }
 
 void title_free(struct title **t);

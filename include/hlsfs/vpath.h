@@ -5,6 +5,8 @@
  *   master.m3u8, source.EXT, ERROR,
  *   video/, video/NAME/, video/NAME/index.m3u8, video/NAME/NNNNN.ts,
  *   audio/, audio/K/,   audio/K/index.m3u8,   audio/K/NNNNN.ts
+ *   subtitles/, subtitles/K/, subtitles/K/index.m3u8,
+ *   subtitles/K/NNNNN.vtt, subtitles/K.vtt
  *   thumbs/, thumbs/thumbs.vtt, thumbs/NNNNN.jpg
  * (video/iframes/ is a video rendition name like any other here.)
  */
@@ -21,13 +23,14 @@ enum vnode_kind {
     VN_KIND_DIR,    /* "video" or "audio"           */
     VN_REND_DIR,    /* "video/NAME" or "audio/K"    */
     VN_PLAYLIST,    /* ".../index.m3u8"             */
-    VN_SEGMENT,     /* ".../NNNNN.ts"               */
+    VN_SEGMENT,     /* ".../NNNNN.ts"; subtitles: NNNNN.vtt */
+    VN_SUBTITLE_FILE, /* "subtitles/K.vtt": a whole track */
     VN_THUMB_DIR,   /* "thumbs"                     */
     VN_THUMB_INDEX, /* "thumbs/thumbs.vtt"          */
     VN_THUMB_SPRITE,/* "thumbs/NNNNN.jpg" (segment) */
 };
 
-enum rend_kind { REND_VIDEO, REND_AUDIO };
+enum rend_kind { REND_VIDEO, REND_AUDIO, REND_SUBTITLE };
 
 #define VPATH_NAME_MAX 32
 

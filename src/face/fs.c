@@ -29,12 +29,14 @@
 #include <fuse.h>
 
 #include "hlsfs/fs.h"
+#include "hlsfs/hls.h"
 #include "hlsfs/library.h"
 #include "hlsfs/log.h"
 #include "hlsfs/mux.h"
 #include "hlsfs/produce.h"
 #include "hlsfs/segstore.h"
 #include "hlsfs/session.h"
+#include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
 #include "hlsfs/trick.h"
 #include "hlsfs/vpath.h"
@@ -204,6 +206,73 @@ static int trick_node(const struct title *t, const struct vnode *v, off_t *size,
     }
 }
 
+/* The subtitle track a node names ("subtitles/K..."), or NULL. */
+static const struct subtitle_track *subtitle_of(const struct title *t, const struct vnode *v)
+{
+    char *end;
+    long k = strtol(v->rend, &end, 10);
+    return *v->rend && !*end && k >= 0 && k < t->nsubs ? t->subs[k] : NULL;
+}
+
+/* title_node for the names below "subtitles". */
+static int subtitle_node(const struct title *t, const struct vnode *v, off_t *size,
+                         int *is_dir)
+{
+    const struct subtitle_track *s;
+    if (v->kind == VN_KIND_DIR) {
+        *is_dir = 1;
+        return t->nsubs ? 0 : -ENOENT;
+    }
+    if (!(s = subtitle_of(t, v)))
+        return -ENOENT;
+    switch (v->kind) {
+    case VN_REND_DIR:
+        *is_dir = 1;
+        return 0;
+    case VN_PLAYLIST:
+        *size = (off_t)s->playlist_len;
+        return 0;
+    case VN_SUBTITLE_FILE:
+        *size = (off_t)s->whole_size;
+        return 0;
+    case VN_SEGMENT:
+        if (v->segment >= t->nseg || v->seg_digits != vpath_segment_digits(t->nseg))
+            return -ENOENT;
+        *size = (off_t)s->sizes[v->segment];
+        return 0;
+    default:
+        return -ENOENT;
+    }
+}
+
+/* The WebVTT text of a subtitle segment or whole track into h. */
+static int subtitle_text(const struct title *t, const struct vnode *v, struct handle *h)
+{
+    const struct subtitle_track *s = subtitle_of(t, v);
+    struct subtitle_timing tm;
+    long i = v->kind == VN_SEGMENT ? v->segment : -1;
+    uint64_t want = i < 0 ? s->whole_size : s->sizes[i];
+
+    if (v->kind == VN_PLAYLIST) {
+        h->text = s->playlist;
+        h->text_len = s->playlist_len;
+        return 0;
+    }
+    hls_subtitle_timing(t, &tm);
+    if (!(h->owned_text = malloc((size_t)want + 1)))
+        return -ENOMEM;
+    h->text_len = subtitle_vtt(s, &tm, i, NULL) == want
+                  ? subtitle_vtt(s, &tm, i, h->owned_text) : 0;
+    if (h->text_len != want) {
+        log_error("%s: subtitles/%s: the text is not its planned %llu bytes",
+                  t->source_path ? t->source_path : "title", v->rend,
+                  (unsigned long long)want);
+        return -EIO;
+    }
+    h->text = h->owned_text;
+    return 0;
+}
+
 /* Does title t have the node? Fills size for files. */
 static int title_node(const struct title *t, const struct node *n, off_t *size,
                       int *is_dir, const struct title_rendition **rend)
@@ -226,6 +295,8 @@ static int title_node(const struct title *t, const struct node *n, off_t *size,
         *size = (off_t)t->error_len;
         return 0;
     }
+    if (v->rkind == REND_SUBTITLE)
+        return subtitle_node(t, v, size, is_dir);
     int trick = trick_node(t, v, size, is_dir);
     if (trick)
         return trick < 0 ? trick : 0;
@@ -363,6 +434,26 @@ static int fill_title_dir(const struct title *t, const struct node *n,
             filler(buf, "audio", NULL, 0, 0);
         if (t->trick)
             filler(buf, "thumbs", NULL, 0, 0);
+        if (t->nsubs)
+            filler(buf, "subtitles", NULL, 0, 0);
+        return 0;
+    }
+    if (v->rkind == REND_SUBTITLE && v->kind == VN_KIND_DIR) {
+        for (int i = 0; i < t->nsubs; i++) {
+            snprintf(name, sizeof(name), "%d", i);
+            filler(buf, name, NULL, 0, 0);
+            snprintf(name, sizeof(name), "%d.vtt", i);
+            filler(buf, name, NULL, 0, 0);
+        }
+        return 0;
+    }
+    if (v->rkind == REND_SUBTITLE && v->kind == VN_REND_DIR) {
+        filler(buf, "index.m3u8", NULL, 0, 0);
+        for (long i = 0; i < t->nseg; i++) {
+            snprintf(name, sizeof(name), "%0*ld.vtt", vpath_segment_digits(t->nseg), i);
+            if (filler(buf, name, NULL, 0, 0))
+                break;
+        }
         return 0;
     }
     if (v->kind == VN_KIND_DIR) {
@@ -578,16 +669,25 @@ static int hlsfs_open(const char *path, struct fuse_file_info *fi)
         library_put(ctx()->library, t);
         return ret;
     }
-    int trick = t->trick && !rend && !t->error &&
+    int trick = t->trick && !rend && !t->error && n.v.rkind != REND_SUBTITLE &&
                 (n.v.kind == VN_PLAYLIST || n.v.kind == VN_SEGMENT ||
                  n.v.kind == VN_THUMB_INDEX || n.v.kind == VN_THUMB_SPRITE);
-    int segment = n.v.kind == VN_SEGMENT || n.v.kind == VN_THUMB_SPRITE;
-    if (!(h = handle_new(segment ? H_SEGMENT : H_TEXT))) {
+    int is_segment = (n.v.kind == VN_SEGMENT && n.v.rkind != REND_SUBTITLE) ||
+                     n.v.kind == VN_THUMB_SPRITE;
+    if (!(h = handle_new(is_segment ? H_SEGMENT : H_TEXT))) {
         library_put(ctx()->library, t);
         return -ENOMEM;
     }
     h->title = t;
     h->rend = rend;
+    if (n.v.rkind == REND_SUBTITLE) {
+        if ((ret = subtitle_text(t, &n.v, h)) < 0) {
+            handle_free(h);
+            return ret;
+        }
+        fi->fh = (uintptr_t)h;
+        return 0;
+    }
     if (trick) {
         /* video/iframes/ and thumbs/ (trick.h) */
         const struct trick *tr = t->trick;

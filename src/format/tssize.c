@@ -10,6 +10,10 @@
 #define PES_HEADER_MAX 19        /* start code, flags, PTS and DTS         */
 #define AF_MAX 8                 /* adaptation field with PCR              */
 #define AUDIO_FRAMES_PER_PES_MIN 4   /* PES of up to ~2.9 KB or 0.35 s      */
+#define AUDIO_PES_PAYLOAD 2930   /* libavformat's pes_payload_size         */
+#define AUDIO_PES_SPAN_MS 350    /* its audio delay: max_delay (0.7 s) / 2 */
+#define AAC_FRAME_MAX (2 * 768 + TSSIZE_ADTS_BYTES) /* stereo AAC-LC: 6144
+                                    bits per channel, and the ADTS header */
 
 uint64_t tssize_table_bytes(int64_t duration_ms)
 {
@@ -85,21 +89,42 @@ uint64_t tssize_h264_payload_bytes(uint64_t segment_bytes, long frames, int64_t 
     return (packets - f) * TSSIZE_PAYLOAD - f * per_frame;
 }
 
-uint64_t tssize_aac_payload_bytes(uint64_t segment_bytes, long frames, int64_t duration_ms)
+/* PES packets of an AAC segment of 'payload' bytes (frames with their
+ * ADTS headers) in 'frames' frames over duration_ms. libavformat's muxer
+ * closes an audio PES when the next frame would take it past
+ * AUDIO_PES_PAYLOAD bytes, or when that frame starts AUDIO_PES_SPAN_MS or
+ * more after the PES's first: so every PES but the last either holds more
+ * than AUDIO_PES_PAYLOAD - AAC_FRAME_MAX bytes or spans that time. The
+ * fewer of that count and one PES per AUDIO_FRAMES_PER_PES_MIN frames. */
+static uint64_t aac_pes(uint64_t payload, long frames, int64_t duration_ms)
 {
     uint64_t f = frames > 0 ? (uint64_t)frames : 1;
-    uint64_t pes = f / AUDIO_FRAMES_PER_PES_MIN + 1;
-    uint64_t tables = tssize_table_bytes(duration_ms);
-    uint64_t packets = segment_bytes > tables ? (segment_bytes - tables) / TSSIZE_PACKET : 0;
-    uint64_t over = pes * (PES_HEADER_MAX + AF_MAX) + f * TSSIZE_ADTS_BYTES;
-    if (packets <= pes || (packets - pes) * TSSIZE_PAYLOAD <= over)
-        return 0;
-    return (packets - pes) * TSSIZE_PAYLOAD - over;
+    uint64_t by_frames = f / AUDIO_FRAMES_PER_PES_MIN + 1;
+    uint64_t ms = duration_ms > 0 ? (uint64_t)duration_ms : 0;
+    uint64_t by_bytes = payload / (AUDIO_PES_PAYLOAD - AAC_FRAME_MAX) + ms / AUDIO_PES_SPAN_MS + 1;
+    return by_bytes < by_frames ? by_bytes : by_frames;
 }
 
 uint64_t tssize_aac_segment_bytes(uint64_t es_bytes, long frames, int64_t duration_ms)
 {
     uint64_t f = frames > 0 ? (uint64_t)frames : 1;
-    return stream_bytes(es_bytes + f * TSSIZE_ADTS_BYTES, f / AUDIO_FRAMES_PER_PES_MIN + 1,
-                        duration_ms);
+    uint64_t payload = es_bytes + f * TSSIZE_ADTS_BYTES;
+    return stream_bytes(payload, aac_pes(payload, frames, duration_ms), duration_ms);
+}
+
+uint64_t tssize_aac_payload_bytes(uint64_t segment_bytes, long frames, int64_t duration_ms)
+{
+    /* tssize_aac_segment_bytes rises with es_bytes: the largest that
+     * fits, by bisection */
+    uint64_t lo = 0, hi = segment_bytes;
+    if (tssize_aac_segment_bytes(0, frames, duration_ms) > segment_bytes)
+        return 0;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo + 1) / 2;
+        if (tssize_aac_segment_bytes(mid, frames, duration_ms) <= segment_bytes)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }

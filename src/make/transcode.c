@@ -3,7 +3,8 @@
  *
  * demux from the segment's cut keyframe -> decode -> keep frames whose pts
  * lies in the plan's [bounds[seg], bounds[seg + 1]) -> scale to the rung
- * (and rotate upright) -> libx264, fresh per segment, first frame IDR, no
+ * (and rotate upright; deinterlaced or tone-mapped first when the rung
+ * says so: vfilter.h) -> libx264, fresh per segment, first frame IDR, no
  * other keyframe, at the level the rung's CODECS names -> MPEG-TS padded
  * to the planned size. The decoder runs
  * on past the boundary only to release frames that belong before it
@@ -18,7 +19,8 @@
  * (average bit rate): what its planned size (budget.h) leaves after the
  * MPEG-TS framing; a segment that still overflows its planned size is
  * encoded again at a rate lowered in proportion to the overflow (the last
- * time at a constant coarsest quantiser), never truncated.
+ * time at a constant coarsest quantiser), never truncated. One that comes
+ * out far under it is encoded once more at a higher rate (spend_more).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +35,7 @@
 #include <libavutil/cpu.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/intreadwrite.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -45,6 +48,7 @@
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
 #include "hlsfs/tssize.h"
+#include "hlsfs/vfilter.h"
 #include "hlsfs/workbound.h"
 
 #define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
@@ -53,6 +57,14 @@
                                 in kbit/s and refuses to open at 0; below
                                 it, the coarsest quantiser             */
 #define LAST_RESORT_QP 51    /* the last attempt's constant quantiser     */
+#define UNDERSHOOT_PCT 90    /* a segment under this share of its plan ...  */
+#define SPEND_AIM    0.95    /* ... is made again at the rate raised by the
+                                share it missed (times this), at most
+                                SPEND_STEPS times ...                    */
+#define SPEND_STEPS  2
+#define SPEND_MAX_RAISE 4.0  /* ... each at most this many times higher,  */
+#define SPEND_QP_MIN  20     /* x264's mean quantiser was this or finer:
+                                more bits would not show                 */
 
 /* Output picture before rotation (rotation swaps the sides). */
 static void prerotate_size(const struct title_rendition *r, int *w, int *h)
@@ -316,6 +328,9 @@ struct decode_side {
     AVFrame         *frame;
     AVPacket        *pkt;
     int64_t          last_pts;
+    struct vfilter  *vf;           /* the rung's filters, NULL: none      */
+    AVFrame         *filtered;
+    int64_t          last_in;      /* the last frame given to vf          */
     long             frames;       /* queued so far                       */
     const struct work_bound *bound;  /* crossed: give up                  */
     long             packets, max_packets;  /* sent to the decoder, bound */
@@ -331,6 +346,8 @@ static void decode_side_clear(struct decode_side *d)
     d->sws = NULL;
     av_frame_free(&d->frame);
     av_packet_free(&d->pkt);
+    vfilter_free(&d->vf);
+    av_frame_free(&d->filtered);
 }
 
 /* Open the source and its decoder. Runs before the thread starts, so the
@@ -362,6 +379,15 @@ static int decode_side_open(struct decode_side *d)
         return ret;
     if (!(d->frame = av_frame_alloc()) || !(d->pkt = av_packet_alloc()))
         return AVERROR(ENOMEM);
+    if (d->r->filters) {
+        struct vfilter_config vc = {
+            .flags = d->r->filters, .time_base = d->st->time_base, .threads = d->threads,
+        };
+        prerotate_size(d->r, &vc.width, &vc.height);
+        d->what = "filters";
+        if ((ret = vfilter_open(&vc, &d->vf)) < 0 || !(d->filtered = av_frame_alloc()))
+            return ret < 0 ? ret : AVERROR(ENOMEM);
+    }
     return 0;
 }
 
@@ -438,6 +464,78 @@ fail:
     return ret;
 }
 
+/* Queue the filtered pictures that belong to the segment. */
+static int take_filtered(struct decode_side *d)
+{
+    int ret;
+    while ((ret = vfilter_receive(d->vf, d->filtered)) >= 0) {
+        int64_t pts = d->filtered->pts;
+        AVFrame *pic;
+        if (pts == AV_NOPTS_VALUE || pts < d->start || pts >= d->end || pts <= d->last_pts) {
+            av_frame_unref(d->filtered);
+            continue;
+        }
+        d->last_pts = pts;
+        if ((ret = work_bound_check(d->bound)) < 0) {
+            av_frame_unref(d->filtered);
+            return ret;
+        }
+        ret = picture_of(d, d->filtered, &pic);
+        av_frame_unref(d->filtered);
+        if (ret < 0 || (ret = queue_put(d->queue, &pic)) < 0)
+            return ret;
+        d->frames++;
+    }
+    return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret;
+}
+
+/* The end of the segment's frames: the filters' last pictures. */
+static int end_filtered(struct decode_side *d)
+{
+    int ret = vfilter_send(d->vf, NULL);
+    return ret < 0 ? ret : take_filtered(d);
+}
+
+/* With filters, every decoded frame from the cut keyframe on goes through
+ * them, and the first at or past the segment's end too: a deinterlacer
+ * looks at a picture's neighbours, and these are the same whichever run
+ * makes the segment. What comes out is kept when its pts is the
+ * segment's. *done once the frame past the end was given. */
+static int filter_frame(struct decode_side *d, int *done)
+{
+    int64_t pts = d->frame->best_effort_timestamp;
+    int ret, last = 0;
+    if (pts == AV_NOPTS_VALUE || pts <= d->last_in) {
+        av_frame_unref(d->frame);
+        return 0;
+    }
+    if (pts >= d->end) {
+        if ((uint64_t)pts - (uint64_t)d->end > (uint64_t)d->far) {
+            av_frame_unref(d->frame);      /* a damaged timestamp */
+            return 0;
+        }
+        last = 1;
+    }
+    d->last_in = pts;
+    d->frame->pts = pts;
+    if (!vfilter_matches(d->vf, d->frame)) {
+        /* the decoder's picture changed size or format: the graph built
+         * for the old one gives what it holds, and a new one follows */
+        if ((ret = end_filtered(d)) < 0) {
+            av_frame_unref(d->frame);
+            return ret;
+        }
+        vfilter_reset(d->vf);
+    }
+    if ((ret = vfilter_send(d->vf, d->frame)) < 0 || (ret = take_filtered(d)) < 0)
+        return ret;
+    if (last) {
+        *done = 1;
+        return end_filtered(d);
+    }
+    return 0;
+}
+
 /* Queue the decoder's frames that belong to the segment; *done once a
  * frame at or past its end shows. */
 static int take_frames(struct decode_side *d, int *done)
@@ -446,6 +544,11 @@ static int take_frames(struct decode_side *d, int *done)
     while ((ret = avcodec_receive_frame(d->dec, d->frame)) >= 0) {
         int64_t pts = d->frame->best_effort_timestamp;
         AVFrame *pic;
+        if (d->vf) {
+            if ((ret = filter_frame(d, done)) < 0 || *done)
+                return ret;
+            continue;
+        }
         if (pts == AV_NOPTS_VALUE || pts < d->start || pts <= d->last_pts) {
             av_frame_unref(d->frame);
             continue;
@@ -521,9 +624,11 @@ static int decode_segment(struct decode_side *d)
                 return ret;
             if (ret != AVERROR_EOF)
                 log_warn("%s: video segment %ld: read stopped early", d->path, d->seg);
-            /* the end of the source: drain the decoder */
+            /* the end of the source: drain the decoder (and the filters) */
             avcodec_send_packet(d->dec, NULL);
-            return take_frames(d, &done);
+            if ((ret = take_frames(d, &done)) < 0 || done || !d->vf)
+                return ret;
+            return end_filtered(d);
         }
     }
     return 0;
@@ -541,6 +646,8 @@ struct encode_side {
     AVCodecContext *enc;
     AVPacket       *pkt;
     struct mux     *mux;
+    int64_t         qp_sum;     /* x264's quantiser of each frame, summed */
+    long            qp_frames;
 };
 
 static void encode_side_clear(struct encode_side *e)
@@ -555,6 +662,12 @@ static int drain_encoder(struct encode_side *e)
 {
     int ret;
     while ((ret = avcodec_receive_packet(e->enc, e->pkt)) >= 0) {
+        size_t n = 0;
+        const uint8_t *q = av_packet_get_side_data(e->pkt, AV_PKT_DATA_QUALITY_STATS, &n);
+        if (q && n >= 4) {
+            e->qp_sum += (int64_t)AV_RL32(q) / FF_QP2LAMBDA;
+            e->qp_frames++;
+        }
         ret = mux_write(e->mux, e->pkt);
         av_packet_unref(e->pkt);
         if (ret < 0)
@@ -622,12 +735,13 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
                              const struct transcode_config *cfg,
                              const struct work_bound *bound, int64_t rate,
                              uint8_t **out, size_t *len, uint64_t *bytes,
-                             const char **what)
+                             int *mean_qp, const char **what)
 {
     struct frame_queue queue;
     struct decode_side d = {
         .path = path, .io = io, .r = r, .timeline = &t->timeline, .seg = seg, .start = t->bounds[seg],
         .end = t->bounds[seg + 1], .far = title_jump(t, t->tb), .threads = cfg->threads, .last_pts = INT64_MIN,
+        .last_in = INT64_MIN,
         .queue = &queue, .bound = bound,
         .max_packets = transcode_max_packets(t, r, seg),
     };
@@ -683,6 +797,8 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
     ret = mux_take(e.mux, r->sizes[seg], out, len);
     if (ret == -EOVERFLOW)
         ret = AVERROR(EOVERFLOW);
+    if (mean_qp)
+        *mean_qp = e.qp_frames ? (int)(e.qp_sum / e.qp_frames) : -1;
 done:
     if (started) {
         queue_abandon(&queue);
@@ -694,6 +810,67 @@ done:
     return ret;
 }
 
+/* A segment that came out far under its planned size (x264's average
+ * rate misses low targets, and pictures that barely change cost less than
+ * any rate asks), at a mean quantiser coarser than SPEND_QP_MIN: up to
+ * SPEND_STEPS more attempts at a raised rate, each kept when it fits and
+ * is larger. Its bytes depend only on the first attempt's, so they are as
+ * deterministic; running out of time fails the segment, rather than
+ * keeping bytes that would depend on the machine's load. */
+static int spend_more(const char *path, const struct source_io *io, const struct title *t,
+                      const struct title_rendition *r, long seg,
+                      const struct transcode_config *cfg, const struct work_bound *bound,
+                      int64_t rate, uint8_t **out, size_t *len, const char **what)
+{
+    int64_t base = rate;
+    int over = 0;
+    for (int step = 0; step < SPEND_STEPS && *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT;
+         step++) {
+        /* in proportion to the share missed; after an overflow (x264's
+         * bytes can jump once its quantiser for the IDR drops), by its
+         * square root from the last rate that fit */
+        double share = (double)r->sizes[seg] / (double)*len;
+        double up = (over ? sqrt(share) : share) * SPEND_AIM;
+        uint8_t *more = NULL;
+        size_t more_len = 0;
+        uint64_t bytes = 0;
+        const char *more_what = NULL;
+
+        if (up > SPEND_MAX_RAISE)
+            up = SPEND_MAX_RAISE;
+        rate = (int64_t)((double)base * up);
+        log_debug("%s: video/%s segment %ld: %zu bytes of the planned %" PRIu64
+                  ", encoding again at %.2f times the rate", path, r->name, seg, *len,
+                  r->sizes[seg], up);
+        int ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, &more, &more_len,
+                                    &bytes, NULL, &more_what);
+        if (ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
+            /* stopped or out of time: the bytes made so far alone would
+             * depend on the machine's load, so the segment fails as any
+             * segment past its bound */
+            free(*out);
+            *out = NULL;
+            *len = 0;
+            *what = more_what;
+            return ret;
+        }
+        if (ret == AVERROR(EOVERFLOW)) {
+            over = 1;           /* the last that fit stands; aim lower */
+            continue;
+        }
+        /* any other failure: the last that fit stands */
+        if (ret < 0 || more_len <= *len) {
+            free(more);
+            break;
+        }
+        free(*out);
+        *out = more;
+        *len = more_len;
+        base = rate;
+    }
+    return 0;
+}
+
 int transcode_segment(const char *path, const struct source_io *io, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg,
@@ -702,7 +879,7 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
     const char *what = "open";
     uint64_t bytes = 0;
     int64_t rate = transcode_segment_rate(t, r, seg);
-    int ret = 0;
+    int ret = 0, overflowed = 0, qp = -1;
 
     /* a rate libx264 would not take (it counts in kbit/s): the coarsest
      * quantiser instead, from the first attempt on */
@@ -711,9 +888,11 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
     *out = NULL;
     *len = 0;
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, out, len, &bytes, &what);
+        ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, out, len, &bytes,
+                                &qp, &what);
         if (ret != AVERROR(EOVERFLOW))
             break;
+        overflowed = 1;
         /* aim as far under the plan as this attempt was over it, and at
          * least 10 % lower */
         if (rate == 0)
@@ -732,6 +911,10 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
                  lower ? "at a lower rate" : "at the coarsest quantiser");
         rate = lower;
     }
+    log_debug("%s: video/%s segment %ld: mean quantiser %d", path, r->name, seg, qp);
+    if (ret >= 0 && !overflowed && rate > 0 && qp > SPEND_QP_MIN && *len &&
+        *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT)
+        ret = spend_more(path, io, t, r, seg, cfg, bound, rate, out, len, &what);
     if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
         log_info("%s: video/%s segment %ld: stopped (shutting down)", path, r->name, seg);
         return -ECANCELED;

@@ -67,12 +67,26 @@ int budget_audio_codec_percent(enum AVCodecID codec)
     }
 }
 
-uint64_t budget_audio_payload_bytes(enum AVCodecID codec, int channels, uint64_t src_bytes,
-                                    long frames, int sample_rate, int64_t bit_rate)
+int budget_audio_packet_silent(enum AVCodecID codec, int channels, uint32_t size)
 {
+    int pairs = channels > 2 ? (channels + 1) / 2 : 1;
+    if (codec != AV_CODEC_ID_AAC && codec != AV_CODEC_ID_OPUS)
+        return 0;
+    return size <= (uint32_t)(pairs * BUDGET_AUDIO_SILENT_PKT_BYTES);
+}
+
+uint64_t budget_audio_payload_bytes(enum AVCodecID codec, int channels, uint64_t src_bytes,
+                                    long frames, long silent_frames, int sample_rate,
+                                    int64_t bit_rate)
+{
+    if (silent_frames < 0)
+        silent_frames = 0;
+    if (silent_frames > frames)
+        silent_frames = frames;
     uint64_t cap = ladder_audio_payload_bytes(bit_rate, sample_rate, frames);
     uint64_t floor_bytes = ladder_audio_payload_bytes(BUDGET_AUDIO_FLOOR_RATE, sample_rate,
-                                                      frames);
+                                                      frames - silent_frames) +
+                           (uint64_t)silent_frames * BUDGET_AUDIO_SILENT_FRAME_BYTES;
     double need = (double)src_bytes * budget_audio_codec_percent(codec) / 100.0 *
                   BUDGET_MARGIN_PCT / 100.0;
     if (channels > 2)

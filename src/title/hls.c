@@ -12,6 +12,7 @@
 
 #include "hlsfs/hls.h"
 #include "hlsfs/playlist.h"
+#include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
 #include "hlsfs/trick.h"
 
@@ -126,6 +127,61 @@ done:
     return ret;
 }
 
+/* The subtitle timing of a title, for subtitle_vtt. */
+void hls_subtitle_timing(const struct title *t, struct subtitle_timing *tm)
+{
+    tm->nseg = t->nseg;
+    tm->start_ms = t->start_ms;
+    tm->origin_ms = av_rescale_q(t->bounds[0], t->tb, (AVRational){ 1, 1000 });
+    tm->mpegts = (av_rescale_q(t->bounds[0], t->tb, (AVRational){ 1, 90000 }) +
+                  SUBTITLE_TS_OFFSET) & ((INT64_C(1) << 33) - 1);
+}
+
+/* Each subtitle track's sizes and media playlist, and the master's
+ * SUBTITLES group (at most one DEFAULT=YES: the first marked so). */
+static int make_subtitles(struct title *t, const int64_t *ms)
+{
+    struct subtitle_timing tm;
+    struct playlist_subtitle *subs;
+    char (*uri)[48];
+    int ret = 0, default_done = 0;
+
+    if (!t->nsubs)
+        return 0;
+    hls_subtitle_timing(t, &tm);
+    subs = calloc((size_t)t->nsubs, sizeof(*subs));
+    uri = calloc((size_t)t->nsubs, sizeof(*uri));
+    if (!subs || !uri) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    for (int i = 0; i < t->nsubs; i++) {
+        struct subtitle_track *s = t->subs[i];
+        if ((ret = subtitle_derive(s, &tm, ms)) < 0)
+            goto done;
+        snprintf(uri[i], sizeof(uri[i]), "subtitles/%d/index.m3u8", i);
+        int is_default = s->is_default && !default_done;
+        default_done |= is_default;
+        subs[i] = (struct playlist_subtitle){
+            .language = s->language[0] ? hls_language_tag(s->language) : NULL,
+            .name = s->name, .is_default = is_default, .forced = s->forced,
+            .sdh = s->sdh, .uri = uri[i],
+        };
+    }
+    char *master = playlist_master_subtitles(t->master, subs, t->nsubs, "subs");
+    if (!master) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    free(t->master);
+    t->master = master;
+    t->master_len = strlen(master);
+done:
+    free(subs);
+    free(uri);
+    return ret;
+}
+
 int hls_make_playlists(struct title *t)
 {
     int64_t *ms = malloc((size_t)t->nseg * sizeof(*ms));
@@ -150,7 +206,9 @@ int hls_make_playlists(struct title *t)
         }
         r->playlist_len = strlen(r->playlist);
     }
-    free(ms);
     int ret = make_master(t);
+    if (ret == 0)
+        ret = make_subtitles(t, ms);
+    free(ms);
     return ret < 0 ? ret : trick_make(t);
 }

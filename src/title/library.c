@@ -31,7 +31,9 @@
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/record.h"
+#include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
+#include "hlsfs/vfilter.h"
 
 #define LIBRARY_BUCKETS    4096
 #define LIBRARY_IDLE_MAX   64
@@ -128,6 +130,8 @@ static size_t title_bytes(const struct title *t)
     for (int i = 0; i < t->nrends; i++)
         n += sizeof(t->rends[i]) + (size_t)(t->nseg + 1) * sizeof(int64_t) +
              (size_t)t->nseg * sizeof(uint64_t) + t->rends[i].playlist_len;
+    for (int i = 0; i < t->nsubs; i++)
+        n += subtitle_track_bytes(t->subs[i], t->nseg);
     return n;
 }
 
@@ -164,22 +168,31 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
     int ret;
 
     title_make_key(&key, st, l->opts);
+    if (snprintf(path, sizeof(path), "%s%s", l->root, rel) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ret = cache_get(l->cache, CACHE_TITLES, &key, sizeof(key), &val, &vlen);
     if (ret > 0) {
         ret = record_read(val, vlen, out);
         free(val);
+        /* sidecar subtitle files added, changed or gone since: analysed
+         * again (the video's segments stay what they were) */
+        if (ret == 0 && !(*out)->error &&
+            (*out)->sidecar_stamp != subtitle_sidecar_stamp(path)) {
+            log_info("%s: its subtitle files changed, analysing it again", rel);
+            title_free(out);
+            ret = 1;
+        }
         if (ret == 0) {
             log_info("%s: index loaded from cache in %.1f ms", rel, ms_since(&t0));
             return 0;
         }
-        log_warn("%s: cached index unreadable, building it again", rel);
+        if (ret < 0)
+            log_warn("%s: cached index unreadable, building it again", rel);
     } else if (ret < 0) {
         log_warn("%s: cache read failed: %s", rel, strerror(-ret));
     }
 
-    if (snprintf(path, sizeof(path), "%s%s", l->root, rel) >= (int)sizeof(path))
-        return -ENAMETOOLONG;
     struct probe *p = NULL;
     if ((ret = probe_source(path, NULL, &p)) < 0)
         return ret;
@@ -192,8 +205,8 @@ static int load_title(struct library *l, const char *rel, const struct stat *st,
                  (*out)->error);
     else if (ret == 0)
         log_info("%s: index built from %s in %.1f ms (%.1f ms index, the rest "
-                 "sizes), %ld segments", rel, p->method, ms_since(&t0), probe_ms,
-                 (*out)->nseg);
+                 "sizes), %ld segments%s", rel, p->method, ms_since(&t0), probe_ms,
+                 (*out)->nseg, vfilter_describe(title_video_filters(*out)));
     else
         log_error("%s: analysis failed: %s", rel, strerror(-ret));
     int keep = !p->error_not_kept;

@@ -221,3 +221,100 @@ char *playlist_master(const struct playlist_variant *variants, int nvariants,
     }
     return sb_finish(&sb);
 }
+
+/* Like playlist_media, with "NNNNN.vtt" segments. */
+char *playlist_subtitle_media(const int64_t *durations_ms, long count)
+{
+    struct sbuf sb = {0};
+    int64_t max_ms = 0, target;
+    long i;
+
+    if (count < 0 || (count > 0 && !durations_ms))
+        return NULL;
+    for (i = 0; i < count; i++) {
+        if (durations_ms[i] < 0)
+            return NULL;
+        if (durations_ms[i] > max_ms)
+            max_ms = durations_ms[i];
+    }
+    target = max_ms / 1000 + (max_ms % 1000 != 0);
+    if (target < 1)
+        target = 1;
+    sb_printf(&sb, "#EXTM3U\n"
+                   "#EXT-X-VERSION:3\n"
+                   "#EXT-X-PLAYLIST-TYPE:VOD\n"
+                   "#EXT-X-INDEPENDENT-SEGMENTS\n"
+                   "#EXT-X-TARGETDURATION:%lld\n"
+                   "#EXT-X-MEDIA-SEQUENCE:0\n",
+              (long long)target);
+    for (i = 0; i < count && !sb.failed; i++)
+        sb_printf(&sb, "#EXTINF:%lld.%03d,\n%0*ld.vtt\n",
+                  (long long)(durations_ms[i] / 1000), (int)(durations_ms[i] % 1000),
+                  vpath_segment_digits(count), i);
+    sb_printf(&sb, "#EXT-X-ENDLIST\n");
+    return sb_finish(&sb);
+}
+
+char *playlist_master_subtitles(const char *master, const struct playlist_subtitle *subs,
+                                int nsubs, const char *group)
+{
+    struct sbuf sb = {0};
+    const char *p = master, *first_stream;
+    int i;
+
+    if (!master || nsubs < 0 || (nsubs > 0 && (!subs || !group)))
+        return NULL;
+    for (i = 0; i < nsubs; i++)
+        if (!subs[i].name || !subs[i].uri)
+            return NULL;
+    /* the subtitle group before the first variant, and every variant
+     * names it */
+    first_stream = strstr(master, "#EXT-X-STREAM-INF:");
+    if (!first_stream)
+        first_stream = master + strlen(master);
+    sb_reserve(&sb, 0);
+    if (sb_reserve(&sb, (size_t)(first_stream - master)) == 0) {
+        memcpy(sb.buf, master, (size_t)(first_stream - master));
+        sb.len = (size_t)(first_stream - master);
+        sb.buf[sb.len] = '\0';
+    }
+    for (i = 0; i < nsubs; i++) {
+        const struct playlist_subtitle *s = &subs[i];
+        sb_printf(&sb, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"");
+        sb_put_clean(&sb, group);
+        if (s->language && s->language[0] != '\0') {
+            sb_printf(&sb, "\",LANGUAGE=\"");
+            sb_put_clean(&sb, s->language);
+        }
+        sb_printf(&sb, "\",NAME=\"");
+        sb_put_clean(&sb, s->name);
+        sb_printf(&sb, "\",DEFAULT=%s,AUTOSELECT=YES,FORCED=%s",
+                  s->is_default ? "YES" : "NO", s->forced ? "YES" : "NO");
+        if (s->sdh)
+            sb_printf(&sb, ",CHARACTERISTICS=\"public.accessibility.transcribes-spoken-dialog,"
+                           "public.accessibility.describes-music-and-sound\"");
+        sb_printf(&sb, ",URI=\"");
+        sb_put_clean(&sb, s->uri);
+        sb_printf(&sb, "\"\n");
+    }
+    for (p = first_stream; *p && !sb.failed;) {
+        size_t n = strcspn(p, "\n");
+        int is_stream = !strncmp(p, "#EXT-X-STREAM-INF:", 18);
+        if (sb_reserve(&sb, n) == 0) {
+            memcpy(sb.buf + sb.len, p, n);
+            sb.len += n;
+            sb.buf[sb.len] = '\0';
+        }
+        if (is_stream && nsubs) {
+            sb_printf(&sb, ",SUBTITLES=\"");
+            sb_put_clean(&sb, group);
+            sb_printf(&sb, "\"");
+        }
+        p += n;
+        if (*p == '\n') {
+            sb_printf(&sb, "\n");
+            p++;
+        }
+    }
+    return sb_finish(&sb);
+}

@@ -14,14 +14,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
 #include <libavutil/display.h>
+#include <libavutil/dovi_meta.h>
 #include <libavutil/intreadwrite.h>
 
 #include "hlsfs/log.h"
 #include "hlsfs/probe.h"
 #include "hlsfs/source.h"
+#include "hlsfs/subtitle.h"
 
 static int set_error(struct probe *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -76,6 +79,9 @@ static int stream_init(struct probe_stream *s, const AVStream *st)
                                              : st->codecpar->sample_aspect_ratio;
     s->avg_rate = st->avg_frame_rate;
     s->r_rate = st->r_frame_rate;
+    const AVDOVIDecoderConfigurationRecord *dovi = (const void *)
+        av_stream_get_side_data(st, AV_PKT_DATA_DOVI_CONF, NULL);
+    s->dovi_compat = dovi ? dovi->dv_bl_signal_compatibility_id : -1;
     const uint8_t *matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
     if (matrix) {
         double theta = -av_display_rotation_get((const int32_t *)matrix);
@@ -104,6 +110,15 @@ static struct probe_stream *slot_of(struct probe *p, int index)
     for (int i = 0; i < p->naudio; i++)
         if (p->audio[i].index == index)
             return &p->audio[i];
+    return NULL;
+}
+
+/* The reader of a text subtitle stream, or NULL. */
+static struct subtitle_reader *text_of(struct probe *p, int index)
+{
+    for (int i = 0; i < p->ntext; i++)
+        if (p->text[i].index == index)
+            return p->text[i].reader;
     return NULL;
 }
 
@@ -181,6 +196,45 @@ static int tail_pts(AVFormatContext *fmt, struct probe_stream *v)
     return 0;
 }
 
+/* An edit list that starts after the first keyframe discards it and the
+ * pictures after it up to the edit's start, which is shown: the title
+ * starts there and its first segment is decoded from that keyframe
+ * (title.c). The presentation times of the packets from it to the first
+ * keyframe kept (discarded or not), and of the shown ones among the 64
+ * after it (pictures reordered before that keyframe), are read from the
+ * packets themselves (one seek, nothing decoded). */
+static int head_pts(AVFormatContext *fmt, struct probe_stream *v)
+{
+    size_t kept = 0;
+    AVPacket *pkt;
+    if (!v->npkts || !(v->pkts[0].flags & PROBE_PKT_KEY) || !(v->pkts[0].flags & PROBE_PKT_DISCARD))
+        return 0;
+    while (kept < v->npkts && (!(v->pkts[kept].flags & PROBE_PKT_KEY) ||
+                               (v->pkts[kept].flags & PROBE_PKT_DISCARD)))
+        kept++;
+    if (kept == v->npkts || !(pkt = av_packet_alloc()))
+        return kept == v->npkts ? 0 : -ENOMEM;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    if (av_seek_frame(fmt, v->index, v->pkts[0].dts, AVSEEK_FLAG_BACKWARD) >= 0) {
+        size_t at = 0;
+        for (size_t n = 0; n < kept + 64 && av_read_frame(fmt, pkt) >= 0; n++) {
+            if (pkt->stream_index == v->index && pkt->dts != AV_NOPTS_VALUE &&
+                pkt->pts != AV_NOPTS_VALUE) {
+                while (at < v->npkts && v->pkts[at].dts < pkt->dts)
+                    at++;
+                if (at < v->npkts && v->pkts[at].dts == pkt->dts &&
+                    v->pkts[at].pts == AV_NOPTS_VALUE &&
+                    (at < kept || !(pkt->flags & AV_PKT_FLAG_DISCARD)))
+                    v->pkts[at].pts = pkt->pts;
+            }
+            av_packet_unref(pkt);
+        }
+    }
+    av_packet_free(&pkt);
+    return 0;
+}
+
 /* MP4/MOV: the sample table, from libavformat's index entries. Returns 1
  * when used, 0 when the container has no complete table. */
 static int index_from_container(struct probe *p, AVFormatContext *fmt,
@@ -237,7 +291,7 @@ static int index_from_container(struct probe *p, AVFormatContext *fmt,
         for (size_t k = 0; k < v->npkts; k++)
             if ((v->pkts[k].flags & PROBE_PKT_KEY) && v->pkts[k].pts == AV_NOPTS_VALUE)
                 v->pkts[k].pts = v->pkts[k].dts + v->pts_offset;
-        if ((ret = tail_pts(fmt, v)) < 0)
+        if ((ret = tail_pts(fmt, v)) < 0 || (ret = head_pts(fmt, v)) < 0)
             return ret;
     }
     p->method = "container index";
@@ -251,10 +305,20 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
     if (!pkt)
         return -ENOMEM;
     for (unsigned i = 0; i < fmt->nb_streams; i++)
-        fmt->streams[i]->discard = slot_of(p, (int)i) ? AVDISCARD_DEFAULT
-                                                      : AVDISCARD_ALL;
+        fmt->streams[i]->discard = slot_of(p, (int)i) || text_of(p, (int)i)
+                                   ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
     while ((ret = av_read_frame(fmt, pkt)) >= 0) {
         struct probe_stream *s = slot_of(p, pkt->stream_index);
+        struct subtitle_reader *text = text_of(p, pkt->stream_index);
+        if (text) {
+            ret = subtitle_reader_packet(text, pkt);
+            av_packet_unref(pkt);
+            if (ret < 0) {
+                av_packet_free(&pkt);
+                return ret;
+            }
+            continue;
+        }
         int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
         if (!s || pkt->size <= 0) {
             av_packet_unref(pkt);
@@ -291,6 +355,120 @@ static int index_from_scan(struct probe *p, AVFormatContext *fmt)
         log_warn("probe: packet scan stopped early: %s", err);
     }
     p->method = "packet scan";
+    return 0;
+}
+
+/* MP4 and Matroska are not probed further than their headers
+ * (source_open_input), which seldom say whether the picture is
+ * interlaced: the codec's parser reads it from the first keyframe (its
+ * parameter sets and picture headers; nothing is decoded), as
+ * libavformat's own stream probe would. The transcoded rungs are
+ * deinterlaced or not on what this finds (vfilter_detect). */
+static int probe_field_order(AVFormatContext *fmt, struct probe_stream *v)
+{
+    AVCodecParserContext *parser;
+    AVCodecContext *ctx;
+    AVPacket *pkt;
+    size_t first = 0;
+
+    if (v->par->field_order != AV_FIELD_UNKNOWN)
+        return 0;
+    while (first < v->npkts && !(v->pkts[first].flags & PROBE_PKT_KEY))
+        first++;
+    if (first == v->npkts || !(parser = av_parser_init(v->par->codec_id)))
+        return 0;                   /* no parser: left unknown (progressive) */
+    ctx = avcodec_alloc_context3(NULL);
+    pkt = av_packet_alloc();
+    if (!ctx || !pkt || avcodec_parameters_to_context(ctx, v->par) < 0) {
+        av_packet_free(&pkt);
+        avcodec_free_context(&ctx);
+        av_parser_close(parser);
+        return -ENOMEM;
+    }
+    parser->flags |= PARSER_FLAG_COMPLETE_FRAMES;     /* a packet is a picture */
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == v->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    /* the first keyframe and the packets after it, until a picture's field
+     * order shows (a few packets at most) */
+    if (av_seek_frame(fmt, v->index, v->pkts[first].dts, AVSEEK_FLAG_BACKWARD) >= 0) {
+        for (int n = 0; n < 8 && parser->field_order == AV_FIELD_UNKNOWN &&
+                        av_read_frame(fmt, pkt) >= 0; n++) {
+            if (pkt->stream_index == v->index) {
+                uint8_t *data = NULL;
+                int size = 0;
+                av_parser_parse2(parser, ctx, &data, &size, pkt->data, pkt->size,
+                                 pkt->pts, pkt->dts, pkt->pos);
+            } else {
+                n--;
+            }
+            av_packet_unref(pkt);
+        }
+    }
+    v->par->field_order = parser->field_order;
+    av_packet_free(&pkt);
+    avcodec_free_context(&ctx);
+    av_parser_close(parser);
+    return 0;
+}
+
+/* After a container index: the text subtitle streams' packets, read on
+ * their own (the other streams discarded). */
+static int read_text_streams(struct probe *p, AVFormatContext *fmt)
+{
+    AVPacket *pkt;
+    int ret = 0;
+    if (!p->ntext)
+        return 0;
+    if (!(pkt = av_packet_alloc()))
+        return -ENOMEM;
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = text_of(p, (int)i) ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    /* back to the start: the index's reading moved the demuxer */
+    const AVStream *first = fmt->streams[p->text[0].index];
+    av_seek_frame(fmt, p->text[0].index,
+                  first->start_time != AV_NOPTS_VALUE ? first->start_time : 0,
+                  AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY);
+    while (av_read_frame(fmt, pkt) >= 0) {
+        struct subtitle_reader *text = text_of(p, pkt->stream_index);
+        if (text)
+            ret = subtitle_reader_packet(text, pkt);
+        av_packet_unref(pkt);
+        if (ret < 0)
+            break;
+    }
+    av_packet_free(&pkt);
+    return ret;
+}
+
+/* The text subtitle tracks: each stream's cues, then the sidecar files
+ * beside a source read from its path. */
+static int finish_subtitles(struct probe *p, const char *path, int sidecars)
+{
+    int ret = 0;
+    for (int i = 0; i < p->ntext; i++) {
+        struct subtitle_track *t = NULL;
+        if ((ret = subtitle_reader_finish(&p->text[i].reader, &t)) < 0)
+            return ret;
+        if (t && p->nsubs == SUBTITLE_TRACKS_MAX) {
+            log_warn("probe: more than %d text subtitle streams: stream %d left out",
+                     SUBTITLE_TRACKS_MAX, p->text[i].index);
+            subtitle_track_free(&t);
+        }
+        if (!t)
+            continue;
+        struct subtitle_track **n = realloc(p->subs, (size_t)(p->nsubs + 1) * sizeof(*n));
+        if (!n) {
+            subtitle_track_free(&t);
+            return -ENOMEM;
+        }
+        p->subs = n;
+        p->subs[p->nsubs++] = t;
+    }
+    if (sidecars)
+        p->sidecar_stamp = subtitle_sidecar_stamp(path);
+    if (sidecars && (ret = subtitle_sidecars(path, &p->subs, &p->nsubs)) < 0)
+        return ret;
+    subtitle_name_tracks(p->subs, p->nsubs);
     return 0;
 }
 
@@ -363,9 +541,14 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     }
 
     int naudio = 0;
+    char unread[512] = "";          /* subtitle streams that are not text */
     for (unsigned i = 0; i < fmt->nb_streams; i++)
         naudio += fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO;
     if (naudio && !(p->audio = calloc((size_t)naudio, sizeof(*p->audio)))) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    if (!(p->text = calloc(fmt->nb_streams ? fmt->nb_streams : 1, sizeof(*p->text)))) {
         ret = -ENOMEM;
         goto done;
     }
@@ -384,7 +567,27 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
                 ret = -ENOMEM;
                 goto done;
             }
+        } else if (type == AVMEDIA_TYPE_SUBTITLE &&
+                   subtitle_codec_is_text(st->codecpar->codec_id)) {
+            struct subtitle_reader *r = NULL;
+            if ((ret = subtitle_reader_open(st, &r)) < 0)
+                goto done;
+            if (r)
+                p->text[p->ntext++] = (struct probe_text){ (int)i, r };
+        } else if (type == AVMEDIA_TYPE_SUBTITLE) {
+            const AVDictionaryEntry *e = av_dict_get(st->metadata, "language", NULL, 0);
+            size_t n = strlen(unread);
+            snprintf(unread + n, sizeof(unread) - n, "%s%u (%s%s%s%s)", n ? ", " : "", i,
+                     avcodec_get_name(st->codecpar->codec_id), e ? ", " : "",
+                     e ? e->value : "",
+                     subtitle_codec_is_bitmap(st->codecpar->codec_id) ? ", pictures" : "");
         }
+    }
+    /* named once, when the title is analysed */
+    if (unread[0]) {
+        const char *base = strrchr(path, '/');
+        log_info("probe: %s: subtitle stream(s) %s not offered: not text", base ? base + 1 : path,
+                 unread);
     }
     if (!p->video) {
         ret = set_error(p, "no video stream");
@@ -392,11 +595,15 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     }
 
     ret = index_from_container(p, fmt, file_size);
-    if (ret == 0)
+    if (ret == 1 && !p->error)
+        ret = read_text_streams(p, fmt);
+    else if (ret == 0)
         ret = index_from_scan(p, fmt);
     if (ret < 0 || p->error)
         goto done;
     if ((ret = check_truncated_scan(p, fmt)) < 0 || p->error)
+        goto done;
+    if ((ret = probe_field_order(fmt, p->video)) < 0)
         goto done;
 
     size_t nkeys = 0;
@@ -406,6 +613,8 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
         ret = set_error(p, "no video packets (truncated or empty file)");
     else if (!nkeys)
         ret = set_error(p, "no keyframe in the video stream");
+    if (ret == 0 && !p->error)
+        ret = finish_subtitles(p, path, !io);
 
 done:
     source_close_input(io, &fmt);
@@ -429,6 +638,12 @@ void probe_free(struct probe **pp)
     for (int i = 0; i < p->naudio; i++)
         stream_clear(&p->audio[i]);
     free(p->audio);
+    for (int i = 0; i < p->ntext; i++)
+        subtitle_reader_free(&p->text[i].reader);
+    free(p->text);
+    for (int i = 0; i < p->nsubs; i++)
+        subtitle_track_free(&p->subs[i]);
+    free(p->subs);
     free(p->format);
     free(p->error);
     free(p);

@@ -8,7 +8,11 @@
  * per-segment arrays as nseg + 1 or nseg numbers. A joined source's
  * re-timing follows the renditions, only when it has one (the tag
  * RECORD_TIMELINE_TAG, the count, then at and delta of each part), so a
- * record of any other title is what it was before parts existed.
+ * record of any other title is what it was before parts existed. Text
+ * subtitle tracks follow the same way (RECORD_SUBS_TAG, the count, then
+ * each track's language, name, flags and cues: start, end, text), and
+ * the stamp of the sidecar files read (RECORD_SIDECARS_TAG, the stamp)
+ * when there were any.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +25,7 @@
 
 #include "hlsfs/hls.h"
 #include "hlsfs/record.h"
+#include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
 
 /* limits a record must keep to be read */
@@ -28,6 +33,9 @@
 #define RECORD_RENDS_MAX 256
 #define RECORD_ERROR_MAX 512
 #define RECORD_TIMELINE_TAG 0x314c4d4954ll      /* "TIML1" */
+#define RECORD_SUBS_TAG     0x3153425553ll        /* "SUBS1" */
+#define RECORD_SUBS_MAX     SUBTITLE_TRACKS_MAX
+#define RECORD_SIDECARS_TAG 0x3145444953ll        /* "SIDE1" */
 
 enum field_type {
     F_I64,          /* int64_t                                        */
@@ -64,6 +72,7 @@ static const struct field rend_fields[] = {
     R(F_INT, width),         R(F_INT, height),       R(F_INT, channels),
     R(F_INT, is_default),    R(F_TEXT, codecs),      R(F_TEXT, language),
     R(F_TEXT, label),        R(F_EDGES, range),      R(F_SIZES, sizes),
+    R(F_INT, filters),
 };
 
 /* the mode's enum is read and written as an int */
@@ -142,6 +151,26 @@ static void put_fields(struct wbuf *w, const struct field *f, size_t n,
     }
 }
 
+static void put_subs(struct wbuf *w, const struct title *t)
+{
+    put_i64(w, RECORD_SUBS_TAG);
+    put_i64(w, t->nsubs);
+    for (int i = 0; i < t->nsubs; i++) {
+        const struct subtitle_track *s = t->subs[i];
+        put_text(w, s->language);
+        put_text(w, s->name);
+        put_i64(w, s->forced);
+        put_i64(w, s->is_default);
+        put_i64(w, s->sdh);
+        put_i64(w, (int64_t)s->ncues);
+        for (size_t k = 0; k < s->ncues; k++) {
+            put_i64(w, s->cues[k].start_ms);
+            put_i64(w, s->cues[k].end_ms);
+            put_text(w, s->cues[k].text);
+        }
+    }
+}
+
 int record_write(const struct title *t, uint8_t **buf, size_t *len)
 {
     struct wbuf w = { 0 };
@@ -157,6 +186,12 @@ int record_write(const struct title *t, uint8_t **buf, size_t *len)
             put_i64(&w, t->timeline.jump[k].at_us);
             put_i64(&w, t->timeline.jump[k].delta_us);
         }
+    }
+    if (!t->error && t->nsubs > 0)
+        put_subs(&w, t);
+    if (!t->error && t->sidecar_stamp) {
+        put_i64(&w, RECORD_SIDECARS_TAG);
+        put_i64(&w, (int64_t)t->sidecar_stamp);
     }
     if (w.err) {
         free(w.p);
@@ -249,6 +284,41 @@ static void get_fields(struct rbuf *r, const struct field *f, size_t n,
     }
 }
 
+/* The subtitle tracks after RECORD_SUBS_TAG, into t. */
+static void get_subs(struct rbuf *r, struct title *t)
+{
+    int64_t n = get_i64(r);
+    char text[SUBTITLE_TEXT_MAX + 1];
+    if (r->err || n < 1 || n > RECORD_SUBS_MAX || !(t->subs = calloc((size_t)n, sizeof(*t->subs)))) {
+        r->err = r->err ? r->err : n < 1 || n > RECORD_SUBS_MAX ? -EINVAL : -ENOMEM;
+        return;
+    }
+    for (int64_t i = 0; i < n && !r->err; i++) {
+        struct subtitle_track *s = subtitle_track_new();
+        if (!s) {
+            r->err = -ENOMEM;
+            return;
+        }
+        t->subs[t->nsubs++] = s;
+        get_text(r, s->language, sizeof(s->language));
+        get_text(r, s->name, sizeof(s->name));
+        s->forced = get_i64(r) != 0;
+        s->is_default = get_i64(r) != 0;
+        s->sdh = get_i64(r) != 0;
+        int64_t ncues = get_i64(r);
+        if (ncues < 0 || ncues > SUBTITLE_CUES_MAX)
+            r->err = r->err ? r->err : -EINVAL;
+        for (int64_t k = 0; k < ncues && !r->err; k++) {
+            int64_t start = get_i64(r), end = get_i64(r);
+            get_text(r, text, sizeof(text));
+            if (!r->err && (end <= start || !text[0]))
+                r->err = -EINVAL;
+            if (!r->err && subtitle_track_add(s, start, end, text) < 0)
+                r->err = -ENOMEM;
+        }
+    }
+}
+
 int record_read(const uint8_t *buf, size_t len, struct title **out)
 {
     struct rbuf r = { buf, len, 0, 0 };
@@ -293,8 +363,9 @@ int record_read(const uint8_t *buf, size_t len, struct title **out)
         if (!r.err && (rd->tb.num <= 0 || rd->tb.den <= 0))
             r.err = -EINVAL;
     }
-    if (!r.err && r.pos != len) {
-        int64_t n = get_i64(&r) == RECORD_TIMELINE_TAG ? get_i64(&r) : -1;
+    int64_t tag = !r.err && r.pos != len ? get_i64(&r) : 0;
+    if (tag == RECORD_TIMELINE_TAG) {
+        int64_t n = get_i64(&r);
         if (n < 1 || n > TIMELINE_JUMPS_MAX)
             r.err = r.err ? r.err : -EINVAL;
         for (int64_t k = 0; k < n && !r.err; k++) {
@@ -302,6 +373,18 @@ int record_read(const uint8_t *buf, size_t len, struct title **out)
             t->timeline.jump[k].delta_us = get_i64(&r);
         }
         t->timeline.n = r.err ? 0 : (int)n;
+        tag = !r.err && r.pos != len ? get_i64(&r) : 0;
+    }
+    if (tag == RECORD_SUBS_TAG) {
+        get_subs(&r, t);
+        tag = !r.err && r.pos != len ? get_i64(&r) : 0;
+    }
+    if (tag == RECORD_SIDECARS_TAG) {
+        t->sidecar_stamp = (uint64_t)get_i64(&r);
+        if (!t->sidecar_stamp)
+            r.err = r.err ? r.err : -EINVAL;
+    } else if (tag) {
+        r.err = r.err ? r.err : -EINVAL;
     }
     if (r.err || r.pos != len) {
         ret = r.err == -ENOMEM ? -ENOMEM : -EINVAL;

@@ -34,9 +34,11 @@
 #include "hlsfs/mux.h"
 #include "hlsfs/plan.h"
 #include "hlsfs/probe.h"
+#include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
 #include "hlsfs/trick.h"
 #include "hlsfs/tssize.h"
+#include "hlsfs/vfilter.h"
 
 
 static uint64_t options_hash(const struct title_options *o)
@@ -392,6 +394,7 @@ static int build_rung(struct title *t, const struct probe_stream *v,
     r->height = c->height_px;
     r->bit_rate = c->bit_rate;
     r->rotation = v->rotation;
+    r->filters = vfilter_detect(v->par, v->dovi_compat);
     video_ranges(r, t, v, key_pkt, cuts);
     /* the level for the rung's size, rate and frame rate: the encoder is
      * told the level CODECS names (title_rendition_level) */
@@ -530,25 +533,43 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     if (r->range[t->nseg] < r->range[t->nseg - 1])
         r->range[t->nseg] = r->range[t->nseg - 1];
     /* what the source spent on each segment's samples: its packets by
-     * decode time on the output's sample grid */
+     * decode time on the output's sample grid; the samples of its silent
+     * packets apart, less the frame after each sound (a frame's transform
+     * reaches into the next) */
     uint64_t *src_bytes = calloc((size_t)t->nseg, sizeof(*src_bytes));
-    if (!src_bytes)
+    int64_t *silent = calloc((size_t)t->nseg, sizeof(*silent));
+    if (!src_bytes || !silent) {
+        free(src_bytes);
+        free(silent);
         return -ENOMEM;
+    }
+    enum AVCodecID codec = a->par->codec_id;
+    int channels = a->par->ch_layout.nb_channels;
+    int was_silent = 0;
     for (size_t k = 0; k < a->npkts; k++) {
-        long s = segment_of(r->range, t->nseg, av_rescale_q(a->pkts[k].dts, a->tb, out_tb));
-        if (s >= 0)
+        int64_t at = av_rescale_q(a->pkts[k].dts, a->tb, out_tb);
+        long s = segment_of(r->range, t->nseg, at);
+        int quiet = budget_audio_packet_silent(codec, channels, a->pkts[k].size);
+        if (s >= 0 && quiet && was_silent && k + 1 < a->npkts) {
+            int64_t next = av_rescale_q(a->pkts[k + 1].dts, a->tb, out_tb);
+            if (next > at && next - at <= 4 * 2048)
+                silent[s] += next - at;
+        } else if (s >= 0) {
             src_bytes[s] += a->pkts[k].size;
+        }
+        was_silent = quiet;
     }
     for (long i = 0; i < t->nseg; i++) {
         long frames = (long)((r->range[i + 1] - r->range[i]) / 1024);
-        uint64_t aac = budget_audio_payload_bytes(a->par->codec_id, a->par->ch_layout.nb_channels,
-                                                  src_bytes[i], frames, rate, r->bit_rate);
+        uint64_t aac = budget_audio_payload_bytes(codec, channels, src_bytes[i], frames,
+                                                  (long)(silent[i] / 1024), rate, r->bit_rate);
         /* the segment's rate, rounded up; the bound itself when capped */
         uint64_t f = frames > 0 ? (uint64_t)frames : 1;
         int64_t seg_rate = (int64_t)((aac * 8 * (uint64_t)rate + f * 1024 - 1) / (f * 1024));
         r->sizes[i] = ladder_audio_segment_bytes(seg_rate < r->bit_rate ? seg_rate : r->bit_rate,
                                                  rate, frames);
     }
+    free(silent);
     free(src_bytes);
     return 0;
 }
@@ -761,13 +782,33 @@ int title_build(struct probe *p, const struct title_key *key,
         if ((v->pkts[i].flags & PROBE_PKT_KEY) && !(v->pkts[i].flags & PROBE_PKT_DISCARD) &&
             !outlier[i])
             skip_discarded = 1;
+    /* but where the edit list starts between keyframes, the title starts
+     * at the first picture it shows, decoded from the last keyframe it
+     * discards (probe.c read the presentation times of that GOP) */
+    size_t lead = v->npkts;
+    int64_t shown = INT64_MAX;
+    if (skip_discarded) {
+        size_t kept = 0;
+        while (kept < v->npkts && (!(v->pkts[kept].flags & PROBE_PKT_KEY) ||
+                                   (v->pkts[kept].flags & PROBE_PKT_DISCARD) || outlier[kept]))
+            kept++;
+        for (size_t i = 0; i < kept; i++)
+            if ((v->pkts[i].flags & PROBE_PKT_KEY) && !outlier[i])
+                lead = i;
+        for (size_t i = lead; lead < kept && i < v->npkts; i++)
+            if (!(v->pkts[i].flags & PROBE_PKT_DISCARD) && !outlier[i] &&
+                v->pkts[i].pts != AV_NOPTS_VALUE && v->pkts[i].pts < shown)
+                shown = v->pkts[i].pts;
+        if (lead < kept && (v->pkts[kept].pts == AV_NOPTS_VALUE || shown >= v->pkts[kept].pts))
+            lead = v->npkts;        /* nothing shown before the keyframe kept */
+    }
     for (size_t i = 0; i < v->npkts; i++)
         if ((v->pkts[i].flags & PROBE_PKT_KEY) && !outlier[i] &&
-            !(skip_discarded && (v->pkts[i].flags & PROBE_PKT_DISCARD))) {
+            (i == lead || !(skip_discarded && (v->pkts[i].flags & PROBE_PKT_DISCARD)))) {
             const struct probe_packet *pk = &v->pkts[i];
             key_pkt[nkeys] = i;
-            key_pts[nkeys++] = pk->pts != AV_NOPTS_VALUE ? pk->pts
-                                                         : pk->dts + v->pts_offset;
+            key_pts[nkeys++] = i == lead ? shown
+                             : pk->pts != AV_NOPTS_VALUE ? pk->pts : pk->dts + v->pts_offset;
         }
     if (!nkeys) {
         reason = "no video keyframe has a timestamp in line with the packets around it";
@@ -820,6 +861,10 @@ int title_build(struct probe *p, const struct title_key *key,
     if (forced && (ret = force_cuts(t, key_pts, nkeys, target > 0 ? target : 1,
                                     force, &cuts)) < 0)
         goto fail;
+    /* a first segment that starts after its keyframe is planned as forced
+     * ones are (frames by presentation time; no copy, which cannot cut
+     * there) */
+    forced |= lead < v->npkts;
 
     if ((ret = build_video(t, v, key_pkt, cuts, forced, o)) < 0)
         goto fail;
@@ -851,6 +896,18 @@ int title_build(struct probe *p, const struct title_key *key,
                 reason = why;
                 goto unservable;
             }
+    /* the text subtitles read with the index are the title's now */
+    t->subs = p->subs;
+    t->nsubs = p->nsubs;
+    t->sidecar_stamp = p->sidecar_stamp;
+    p->subs = NULL;
+    p->nsubs = 0;
+    for (int i = 0; i < t->nsubs && t->timeline.n; i++)
+        for (size_t k = 0; k < t->subs[i]->ncues; k++) {
+            struct subtitle_cue *c = &t->subs[i]->cues[k];
+            c->start_ms = timeline_retime(&t->timeline, (AVRational){ 1, 1000 }, c->start_ms);
+            c->end_ms = timeline_retime(&t->timeline, (AVRational){ 1, 1000 }, c->end_ms);
+        }
     if ((ret = hls_make_playlists(t)) < 0)
         goto fail;
     free(outlier);
@@ -890,6 +947,9 @@ void title_free(struct title **pt)
         free(t->rends[i].playlist);
     }
     free(t->rends);
+    for (int i = 0; i < t->nsubs; i++)
+        subtitle_track_free(&t->subs[i]);
+    free(t->subs);
     free(t->bounds);
     free(t->start_ms);
     free(t->source_path);

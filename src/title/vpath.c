@@ -216,6 +216,57 @@ static int is_source_name(const char *s, size_t n, const char *ext)
 
 #define INNER_MAX_COMPONENTS 3
 
+/* Below "subtitles": K/ (a track's folder), K.vtt, K/index.m3u8 and
+ * K/NNNNN.vtt; comp[0] is "subtitles". */
+static int parse_subtitles(const char *const *comp, const size_t *clen, int n,
+                           int trailing, struct vnode *out)
+{
+    struct vnode v;
+    long seg = 0;
+    int digits = 0;
+
+    memset(&v, 0, sizeof(v));
+    v.rkind = REND_SUBTITLE;
+    if (n == 1) {
+        v.kind = VN_KIND_DIR;
+        *out = v;
+        return 0;
+    }
+    size_t k = clen[1];
+    if (n == 2 && !trailing && k > 4 && !memcmp(comp[1] + k - 4, ".vtt", 4) &&
+        is_audio_index(comp[1], k - 4)) {
+        v.kind = VN_SUBTITLE_FILE;
+        memcpy(v.rend, comp[1], k - 4);
+        v.rend[k - 4] = '\0';
+        *out = v;
+        return 0;
+    }
+    if (!is_audio_index(comp[1], k))
+        return -ENOENT;
+    memcpy(v.rend, comp[1], k);
+    v.rend[k] = '\0';
+    if (n == 2) {
+        v.kind = VN_REND_DIR;
+    } else if (trailing) {
+        return -ENOENT;
+    } else if (eq(comp[2], clen[2], "index.m3u8")) {
+        v.kind = VN_PLAYLIST;
+    } else if (clen[2] > 4 && !memcmp(comp[2] + clen[2] - 4, ".vtt", 4) &&
+               clen[2] - 4 >= SEG_DIGITS_MIN && clen[2] - 4 <= SEG_DIGITS_MAX &&
+               all_digits(comp[2], clen[2] - 4)) {
+        for (size_t i = 0; i < clen[2] - 4; i++)
+            seg = seg * 10 + (comp[2][i] - '0');
+        digits = (int)(clen[2] - 4);
+        v.kind = VN_SEGMENT;
+        v.segment = seg;
+        v.seg_digits = digits;
+    } else {
+        return -ENOENT;
+    }
+    *out = v;
+    return 0;
+}
+
 int vpath_parse_inner(const char *inner, const char *source_ext,
                       struct vnode *out)
 {
@@ -258,6 +309,8 @@ int vpath_parse_inner(const char *inner, const char *source_ext,
         p = end + 1;
     }
 
+    if (eq(comp[0], clen[0], "subtitles"))
+        return parse_subtitles(comp, clen, n, trailing, out);
     if (eq(comp[0], clen[0], "thumbs")) {
         int ret = parse_thumbs(comp, clen, n, trailing, &v);
         if (ret == 0)

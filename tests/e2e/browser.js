@@ -7,7 +7,7 @@
 //   node browser.js SPEC.json
 //
 // SPEC: { base, chromium, waitMs, titles: [{ name, src, audioSwitch }],
-//         player: { name, src } | null }
+//         player: { name, src } | null, subtitles: { name, src, seekTo } | null }
 'use strict';
 
 const fs = require('fs');
@@ -179,8 +179,50 @@ async function playTitle(browser, t) {
   return out;
 }
 
-// The example page: it must play and list every level and audio track in
-// its menus.
+// Subtitles: the tracks hls.js lists; then the first one shown, a seek,
+// and the cue active at the time sought.
+async function subtitleTitle(browser, t) {
+  const out = { name: t.name, src: t.src, timeouts: [] };
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => (out.pageErrors ||= []).push(String(e)));
+  try {
+    await page.goto(spec.base + '/_player/e2e.html?src=' + encodeURIComponent(t.src));
+    out.supported = await page.evaluate(() => window.e2e.supported);
+    if (!out.supported) return out;
+    const listed = await waitIn(page, out, 'subtitle tracks', () => {
+      const h = window.e2e.hls;
+      return h && h.subtitleTracks && h.subtitleTracks.length ? true : null;
+    });
+    if (!listed) return out;
+    out.tracks = await page.evaluate(() => window.e2e.hls.subtitleTracks.map((s) => (
+      { name: s.name, lang: s.lang, forced: !!s.forced, default: !!s.default,
+        url: s.url })));
+    await waitIn(page, out, 'playing', () => (window.e2e.video.currentTime > 0.5 ? true : null));
+    await page.evaluate(() => {
+      window.e2e.hls.subtitleDisplay = true;
+      window.e2e.hls.subtitleTrack = 0;
+    });
+    await page.evaluate((x) => { window.e2e.video.currentTime = x; }, t.seekTo);
+    out.cue = await waitIn(page, out, 'active cue after the seek', () => {
+      const v = window.e2e.video;
+      for (const track of Array.from(v.textTracks)) {
+        if (track.mode !== 'showing' || !track.activeCues || !track.activeCues.length) continue;
+        const c = track.activeCues[0];
+        return { text: c.text, start: c.startTime, end: c.endTime, at: v.currentTime,
+                 label: track.label, language: track.language };
+      }
+      return null;
+    });
+  } catch (e) {
+    out.exception = String(e.stack || e);
+  } finally {
+    await page.close();
+  }
+  return out;
+}
+
+// The example page: it must play and list every level, audio track and
+// subtitle track in its menus.
 async function examplePlayer(browser, t) {
   const out = { name: t.name, src: t.src, timeouts: [] };
   const page = await browser.newPage();
@@ -195,6 +237,10 @@ async function examplePlayer(browser, t) {
       document.getElementById('quality').options).map((o) => [o.value, o.textContent]));
     out.audio = await page.evaluate(() => Array.from(
       document.getElementById('audio').options).map((o) => [o.value, o.textContent]));
+    await waitIn(page, out, 'subtitle menu', () => (
+      document.getElementById('subtitles').options.length > 1 ? true : null));
+    out.subtitles = await page.evaluate(() => Array.from(
+      document.getElementById('subtitles').options).map((o) => [o.value, o.textContent]));
     if (menus) {
       // the play button, as a person would press it
       await page.evaluate(() => document.getElementById('video').play());
@@ -220,6 +266,7 @@ async function examplePlayer(browser, t) {
     result.version = browser.version();
     for (const t of spec.titles) result.titles.push(await playTitle(browser, t));
     if (spec.player) result.player = await examplePlayer(browser, spec.player);
+    if (spec.subtitles) result.subtitles = await subtitleTitle(browser, spec.subtitles);
   } catch (e) {
     result.exception = String(e.stack || e);
   } finally {

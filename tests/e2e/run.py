@@ -176,6 +176,7 @@ class Suite:
         for rel, audio_switch in titles:
             self.browser_checks(rel, audio_switch)
         r.run("browser/example_player", self.check_example_player, needs=("browser/run",))
+        r.run("browser/subtitles", self.check_subtitles, needs=("browser/run",))
 
         # playbin (hlsdemux) reads file:// URIs; playbin3 (hlsdemux2) only
         # http(s), so it plays through nginx. playbin's hlsdemux is not given
@@ -387,7 +388,9 @@ class Suite:
                 "waitMs": BROWSER_WAIT_MS,
                 "titles": [{"name": rel, "src": quote(rel) + "/master.m3u8",
                             "audioSwitch": audio} for rel, audio in titles],
-                "player": {"name": fx.PLAY, "src": quote(fx.PLAY) + "/master.m3u8"}}
+                "player": {"name": fx.SUBS, "src": quote(fx.SUBS) + "/master.m3u8"},
+                "subtitles": {"name": fx.SUBS, "src": quote(fx.SUBS) + "/master.m3u8",
+                              "seekTo": fx.SUBS_SEEK}}
         spec_path = os.path.join(self.base, "browser-spec.json")
         with open(spec_path, "w") as f:
             json.dump(spec, f)
@@ -593,15 +596,44 @@ class Suite:
         c = Collector()
         c.check(not p.get("exception"), "exception: %s" % (p.get("exception") or "")[:300])
         c.check(not p.get("pageErrors"), "page errors: %s" % p.get("pageErrors"))
-        m = self.master(fx.PLAY)
+        m = self.master(fx.SUBS)
         quality = p.get("quality") or []
         c.check(len(quality) == len(m.variants) + 1 and quality and quality[0][0] == "-1",
                 "quality menu %s, want Auto and %d levels" % (quality, len(m.variants)))
         n_audio = sum(1 for a, _ in m.media if a.get("TYPE") == "AUDIO")
         c.check(len(p.get("audio") or []) == n_audio,
                 "audio menu %s, want %d tracks" % (p.get("audio"), n_audio))
+        n_subs = sum(1 for a, _ in m.media if a.get("TYPE") == "SUBTITLES")
+        subs = p.get("subtitles") or []
+        c.check(n_subs == len(fx.SUBS_SIDECARS) and len(subs) == n_subs + 1 and
+                subs[0][0] == "-1", "subtitle menu %s, want Off and %d tracks" % (subs, n_subs))
         c.check(p.get("reached") is not None, "the video did not play: %s" % p.get("timeouts"))
         c.check(not p.get("status"), "status line: %r" % p.get("status"))
+        c.raise_if_any()
+
+    def check_subtitles(self):
+        """hls.js lists the sidecars as subtitle tracks (language, forced)
+        and, after a seek, shows the cue of that time at its time."""
+        s = self.browser.get("subtitles")
+        expect(s, "no subtitle result")
+        c = Collector()
+        c.check(not s.get("exception"), "exception: %s" % (s.get("exception") or "")[:300])
+        c.check(not s.get("pageErrors"), "page errors: %s" % s.get("pageErrors"))
+        want = [(lang, forced) for _, (lang, forced, _) in sorted(fx.SUBS_SIDECARS.items())]
+        got = [(t.get("lang"), t.get("forced")) for t in s.get("tracks") or []]
+        c.check(got == want, "hls.js lists subtitle tracks %s, want (lang, forced) %s"
+                % (s.get("tracks"), want))
+        cue = s.get("cue")
+        first = sorted(fx.SUBS_SIDECARS.items())[0][1][2]
+        at = [x for x in first if x[0] <= fx.SUBS_SEEK < x[1]]
+        if not cue:
+            c.add("no cue active after the seek to %.1f s: %s" % (fx.SUBS_SEEK, s.get("timeouts")))
+        elif at:
+            a, b, text = at[0]
+            c.check(cue.get("text") == text, "active cue %r, want %r" % (cue.get("text"), text))
+            c.check(abs(cue.get("start", 0) - a) <= 0.1 and abs(cue.get("end", 0) - b) <= 0.1,
+                    "the cue runs %.3f..%.3f s on the video's timeline, the sidecar's %.3f..%.3f"
+                    % (cue.get("start", 0), cue.get("end", 0), a, b))
         c.raise_if_any()
 
     # -- GStreamer ----------------------------------------------------------

@@ -25,7 +25,9 @@ from hlsit import budgets  # noqa: E402
 from hlsit import cachepolicy as cp  # noqa: E402
 from hlsit import checks as ck  # noqa: E402
 from hlsit import lazy  # noqa: E402
+from hlsit import picture  # noqa: E402
 from hlsit import robust  # noqa: E402
+from hlsit import subs  # noqa: E402
 from hlsit import trick  # noqa: E402
 from hlsit.checks import TitleExpect, TitleView  # noqa: E402
 from hlsit.fixtures import CodecFixtures, Fixtures, link_or_copy  # noqa: E402
@@ -180,6 +182,12 @@ class Suite:
         if self.args.budgets_only:
             self.phase_budgets()
             return
+        if self.args.picture_only:
+            self.phase_picture()
+            return
+        if self.args.subs_only:
+            self.phase_subs()
+            return
         if self.args.trick_only:
             self.phase_trick()
             return
@@ -205,6 +213,8 @@ class Suite:
         self.run_codec_mounts()
         self.phase_robust()
         self.phase_budgets()
+        self.phase_picture()
+        self.phase_subs()
         self.phase_cache_policy()
         self.phase_trick()
         if self.args.no_shared:
@@ -842,6 +852,134 @@ class Suite:
             self.run_mount(label, self.new_mount(label, src, cdir, options=opts), body,
                            needs=("budgets/fixtures",))
 
+    # -- pictures: deinterlacing, tone mapping, edit lists ---------------------
+    def phase_picture(self):
+        """The generated fixtures (and the corpus' interlaced, HDR and
+        edit-listed titles unless --no-shared), each checked in a first
+        mount, then read again with a fresh cache: the same bytes. With
+        --baseline-hlsfs, the progressive fixtures' segments are compared
+        with that build's."""
+        r = self.r
+        src = self._dir("picture-src-")
+        r.run("picture/fixtures", picture.make_fixtures, src, needs=("setup/tools",),
+              timeout=300)
+        figures = {}
+        sets = [("picture", src, picture.OPTIONS, [
+            ("deinterlaced", picture.check_deinterlaced, t, "480p", (figures,))
+            for t in picture.INTERLACED] + [
+            ("untouched", picture.check_untouched, t, "480p", ())
+            for t in picture.PROGRESSIVE] + [
+            ("tonemapped", picture.check_tonemapped, t, "360p", (figures,))
+            for t in picture.HDR] + [
+            ("editlist", picture.check_editlist, picture.EDITLIST, "360p", ())])]
+        if self.media and not self.args.no_shared:
+            opts = dict(picture.OPTIONS, ladder=picture.SHARED_LADDER)
+            sets.append(("picture_shared", self.media, opts, [
+                ("deinterlaced", picture.check_deinterlaced, t,
+                 "1080p" if "1080i" in t else "576p", (figures, False))
+                for t in picture.SHARED_INTERLACED] + [
+                ("tonemapped", picture.check_tonemapped, t, "360p", (figures,))
+                for t in picture.SHARED_HDR] + [
+                ("editlist", picture.check_editlist, t, "360p", ())
+                for t in picture.SHARED_EDITLIST]))
+        for label, source, opts, checks in sets:
+            read = {}
+
+            def first(m, mname, source=source, checks=checks, read=read, label=label):
+                for kind, fn, title, rung, extra in checks:
+                    r.run("%s/%s/%s" % (label, kind, title), fn, m, source, title, rung,
+                          *extra, needs=(mname,), timeout=300)
+                    d = os.path.join(title, "video", rung)
+                    if os.path.isdir(os.path.join(m.mountpoint, d)):
+                        names = sorted(n for n in os.listdir(os.path.join(m.mountpoint, d))
+                                       if n.endswith(".ts"))
+                        read.update(picture.read_md5s(m, [os.path.join(d, n) for n in names]))
+
+            def again(m, mname, read=read, label=label):
+                r.run("%s/fresh_cache_same" % label,
+                      lambda: picture.check_same(read, picture.read_md5s(m, list(read)),
+                                                 "a fresh cache"),
+                      needs=(mname, "%s/mount" % label), timeout=600)
+
+            self.run_mount(label, self.new_mount(label, source, self._dir(label + "-cache-"),
+                                                 options=opts),
+                           first, needs=("picture/fixtures",))
+            self.run_mount(label + "_fresh",
+                           self.new_mount(label + "-fresh", source,
+                                          self._dir(label + "-cache-fresh-"), options=opts),
+                           again, needs=("picture/fixtures",))
+        if self.args.baseline_hlsfs:
+            self.picture_baseline(src)
+
+    def picture_baseline(self, src):
+        """The progressive fixtures' segments (every rung, and audio) as the
+        baseline build makes them and as this one does: the same bytes."""
+        r = self.r
+        made = {}
+        for label, binary in (("picture_base", os.path.abspath(self.args.baseline_hlsfs)),
+                              ("picture_this", self.hlsfs)):
+            def body(m, mname, label=label):
+                def read():
+                    paths = []
+                    for t in picture.PROGRESSIVE:
+                        for kind in ("video", "audio"):
+                            top = os.path.join(m.mountpoint, t, kind)
+                            for d in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+                                paths += [os.path.join(t, kind, d, n) for n in
+                                          sorted(os.listdir(os.path.join(top, d)))
+                                          if n.endswith(".ts")]
+                    made[label] = picture.read_md5s(m, paths)
+                r.run("%s/read" % label, read, needs=(mname,), timeout=300)
+            mount = Mount(binary, src, self._dir("mnt-%s-" % label), self._dir(label + "-cache-"),
+                          os.path.join(self.base, "hlsfs-%s.log" % label), label=label,
+                          options=picture.OPTIONS)
+            self.run_mount(label, mount, body, needs=("picture/fixtures",))
+        r.run("picture/progressive_bytes_as_baseline",
+              lambda: picture.check_same(made["picture_base"], made["picture_this"],
+                                         "the baseline build"),
+              needs=("picture_base/read", "picture_this/read"))
+    # -- text subtitles as WebVTT (SPEC §9) -----------------------------------
+    def phase_subs(self):
+        """The generated titles in a first mount (sizes at first stat, then
+        every rendition and cue), a remount and a fresh cache (the same
+        files); the shared corpus's subtitles when it is given."""
+        r = self.r
+        src = self._dir("subs-src-")
+        r.run("subs/fixtures", subs.make_fixtures, src, self._dir("subs-scratch-"),
+              needs=("setup/tools",), timeout=120)
+        cache = self._dir("subs-cache-")
+        seen = {}
+        steps = [("subs1", cache, "subs/sizes_first_stat"),
+                 ("subs2", cache, "subs/remount_same"),
+                 ("subs3", self._dir("subs-cache-fresh-"), "subs/fresh_same")]
+        for label, cdir, check in steps:
+            def body(m, mname, check=check, first=label == "subs1"):
+                r.run(check, subs.check_sizes, m, seen, check, needs=(mname,))
+                if first:
+                    r.run("subs/film_renditions", subs.check_film, m, needs=(mname,))
+                    r.run("subs/mov_text", subs.check_phone, m, needs=(mname,))
+            self.run_mount(label, self.new_mount(label, src, cdir, options=subs.OPTIONS), body,
+                           needs=("subs/fixtures",))
+        r.run("subs/add_sidecar", subs.add_sidecar, src, needs=("subs/fixtures",))
+        self.run_mount("subs4", self.new_mount("subs4", src, cache, options=subs.OPTIONS),
+                       lambda m, mname: r.run("subs/sidecar_added", subs.check_added, m, seen,
+                                              needs=(mname, "subs/add_sidecar")),
+                       needs=("subs/add_sidecar",))
+        if not self.media:
+            note("no --media: the shared corpus's subtitles are not tested")
+            return
+        shared = self._dir("subs-shared-")
+        r.run("subs/shared_fixtures", subs.shared_fixtures, self.media, shared,
+              needs=("setup/tools",))
+        r.run("subs/shared_bitmap_streams", subs.check_bitmap_streams, self.media,
+              needs=("setup/tools",))
+        self.run_mount("subs-shared",
+                       self.new_mount("subs-shared", shared, self._dir("subs-shared-cache-"),
+                                      options=subs.OPTIONS),
+                       lambda m, mname: r.run("subs/shared", subs.check_shared, m,
+                                              needs=(mname, "subs/shared_bitmap_streams")),
+                       needs=("subs/shared_fixtures",))
+
     # -- the cache policy (SPEC §5) -------------------------------------------
     def phase_cache_policy(self):
         r = self.r
@@ -1076,10 +1214,18 @@ def main(argv=None):
                     help="only the cache policy checks (to look into them)")
     ap.add_argument("--budgets-only", action="store_true",
                     help="only the per-segment budget checks (still pictures)")
+    ap.add_argument("--subs-only", action="store_true",
+                    help="only the text subtitle checks (WebVTT renditions)")
     ap.add_argument("--robust-only", action="store_true",
                     help="only the robustness checks (to look into them)")
     ap.add_argument("--trick-only", action="store_true",
                     help="only the trick-play checks (I-frames, thumbnails)")
+    ap.add_argument("--picture-only", action="store_true",
+                    help="only the picture checks: deinterlacing, tone mapping, edit lists "
+                         "(with the corpus' titles unless --no-shared)")
+    ap.add_argument("--baseline-hlsfs",
+                    help="with the picture checks: a build whose progressive segments this "
+                         "one must reproduce byte for byte (a build of main)")
     ap.add_argument("--verbose", action="store_true", help="tracebacks of crashed checks")
     args = ap.parse_args(argv)
     if not args.media and not args.no_shared:

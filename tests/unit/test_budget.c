@@ -70,10 +70,10 @@ static void test_monotonic(void)
     check_end();
 
     check_begin("budget/prediction");
-    /* between floor and cap: 1.5 times the source's bytes scaled by
+    /* between floor and cap: the margin times the source's bytes scaled by
      * (pixel ratio)^0.75, plus the frames' headers */
     uint64_t b = b720(400000);
-    double want = 400000.0 * 1.5 * 0.5443 + 180 * BUDGET_FRAME_BYTES;
+    double want = 400000.0 * BUDGET_MARGIN_PCT / 100.0 * 0.5443 + 180 * BUDGET_FRAME_BYTES;
     CHECK(b > want * 0.999 && b < want * 1.001, "720p of 400000 bytes: %llu, want %.0f",
           (unsigned long long)b, want);
     /* a smaller rung needs less, a larger one more */
@@ -110,9 +110,9 @@ static void test_deterministic(void)
     /* the same inputs, the same bytes; and these exact values, which a
      * change of the model must change on purpose */
     for (int i = 0; i < 3; i++) {
-        CHECK_INT((long long)b720(400000), 338118);
+        CHECK_INT((long long)b720(400000), 272798);
         CHECK_INT((long long)budget_video_payload_bytes(&src1080, 123457, 251, 8367, 854, 480,
-                                                        1400000), 70965);
+                                                        1400000), 59985);
     }
     check_end();
 }
@@ -124,35 +124,68 @@ static void test_audio(void)
     uint64_t floor = ladder_audio_payload_bytes(BUDGET_AUDIO_FLOOR_RATE, 48000, 281);
 
     check_begin("budget/audio_capped_floored");
-    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 1u << 20, 281, 48000,
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 1u << 20, 281, 0, 48000,
                                                     128000), (long long)cap);
-    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 48000, 128000),
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 0, 48000, 128000),
               (long long)floor);
     /* a rate below the floor: the rate */
-    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 48000, 16000),
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 0, 48000, 16000),
               (long long)ladder_audio_payload_bytes(16000, 48000, 281));
     check_end();
 
     check_begin("budget/audio_prediction");
     uint64_t prev = 0;
     for (uint64_t s = 0; s < 200000; s += 101) {
-        uint64_t b = budget_audio_payload_bytes(AV_CODEC_ID_MP3, 2, s, 281, 48000, 128000);
+        uint64_t b = budget_audio_payload_bytes(AV_CODEC_ID_MP3, 2, s, 281, 0, 48000, 128000);
         if (b < prev) {
             CHECK(0, "falls at %llu source bytes", (unsigned long long)s);
             break;
         }
         prev = b;
     }
-    /* 48 kbit/s of AAC: 1.5 times; Opus is worth more, 5.1 AC-3 less */
+    /* 48 kbit/s of AAC: the margin; Opus is worth more, 5.1 AC-3 less */
     uint64_t src = 48000 * 6 / 8;
-    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, src, 281, 48000, 128000),
-              (long long)(src * 3 / 2));
-    uint64_t opus = budget_audio_payload_bytes(AV_CODEC_ID_OPUS, 2, src, 281, 48000, 128000);
-    CHECK(opus > src * 3 / 2 && opus < cap, "Opus at 48 kbit/s: %llu", (unsigned long long)opus);
-    CHECK(budget_audio_payload_bytes(AV_CODEC_ID_OPUS, 2, src * 4 / 3, 281, 48000, 128000) == cap,
-          "Opus at 64 kbit/s: the cap");
-    uint64_t ac3 = budget_audio_payload_bytes(AV_CODEC_ID_AC3, 6, 4 * src, 281, 48000, 128000);
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, src, 281, 0, 48000, 128000),
+              (long long)(src * BUDGET_MARGIN_PCT / 100));
+    uint64_t opus = budget_audio_payload_bytes(AV_CODEC_ID_OPUS, 2, src, 281, 0, 48000, 128000);
+    CHECK(opus > src * BUDGET_MARGIN_PCT / 100 && opus < cap, "Opus at 48 kbit/s: %llu", (unsigned long long)opus);
+    CHECK(budget_audio_payload_bytes(AV_CODEC_ID_OPUS, 2, src * 5 / 3, 281, 0, 48000, 128000) == cap,
+          "Opus at 80 kbit/s: the cap");
+    uint64_t ac3 = budget_audio_payload_bytes(AV_CODEC_ID_AC3, 6, 4 * src, 281, 0, 48000, 128000);
     CHECK(ac3 < cap && ac3 > floor, "5.1 AC-3 at 192 kbit/s: %llu", (unsigned long long)ac3);
+    check_end();
+}
+
+static void test_audio_silence(void)
+{
+    uint64_t floor = ladder_audio_payload_bytes(BUDGET_AUDIO_FLOOR_RATE, 48000, 281);
+
+    check_begin("budget/audio_silence");
+    /* an empty AAC or Opus frame is silence; a larger one, or an MP3 or
+     * AC-3 frame of any size, is not */
+    CHECK(budget_audio_packet_silent(AV_CODEC_ID_AAC, 2, 6), "6-byte stereo AAC frame");
+    CHECK(!budget_audio_packet_silent(AV_CODEC_ID_AAC, 2, 40), "40-byte stereo AAC frame");
+    CHECK(budget_audio_packet_silent(AV_CODEC_ID_AAC, 6, 20), "20-byte 5.1 AAC frame");
+    CHECK(budget_audio_packet_silent(AV_CODEC_ID_OPUS, 2, 3), "3-byte Opus frame");
+    CHECK(!budget_audio_packet_silent(AV_CODEC_ID_MP3, 2, 4), "MP3 frame");
+    CHECK(!budget_audio_packet_silent(AV_CODEC_ID_AC3, 2, 4), "AC-3 frame");
+    /* a silent segment is planned at the silent frames' allowance, far
+     * under the floor of sound; half silent, half the floor of sound */
+    uint64_t all = budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 281, 48000, 128000);
+    CHECK_INT((long long)all, 281LL * BUDGET_AUDIO_SILENT_FRAME_BYTES);
+    CHECK(all * 4 < floor, "silence %llu vs floor %llu", (unsigned long long)all,
+          (unsigned long long)floor);
+    uint64_t half = budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 140, 48000, 128000);
+    CHECK_INT((long long)half, (long long)(ladder_audio_payload_bytes(BUDGET_AUDIO_FLOOR_RATE,
+                                                                      48000, 141) +
+                                           140 * BUDGET_AUDIO_SILENT_FRAME_BYTES));
+    /* more silent frames than frames: all of them */
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, 0, 281, 999, 48000,
+                                                    128000), (long long)all);
+    /* sound in the rest still gets what the source spent on it */
+    uint64_t src = 48000 * 6 / 8 / 2;
+    CHECK_INT((long long)budget_audio_payload_bytes(AV_CODEC_ID_AAC, 2, src, 281, 140, 48000,
+                                                    128000), (long long)(src * BUDGET_MARGIN_PCT / 100));
     check_end();
 }
 
@@ -164,5 +197,6 @@ int main(void)
     test_codecs();
     test_deterministic();
     test_audio();
+    test_audio_silence();
     return check_summary("test_budget");
 }

@@ -13,14 +13,18 @@
 #include "check.h"
 #include "hlsfs/log.h"
 #include "hlsfs/record.h"
+#include "hlsfs/subtitle.h"
 #include "hlsfs/title.h"
 
 /* Written by title_serialize of the code before record.c (record version
  * 7): a title of two segments with a copied video of keyframes by pts and
  * an encoded audio rendition (the values of test_old_record), and an
- * error title. */
+ * error title; made version 8 by hand: the magic's version byte, and each
+ * rendition's filters (0) after its sizes. Text subtitles keep that layout
+ * for a title without subtitle tracks: the tests read the fixtures with the
+ * current version in their magic (from_old). */
 static const char old_title_hex[] =
-    "485449370000000008070605040302012a0000000000000040e2010000000000"
+    "485449380000000008070605040302012a0000000000000040e2010000000000"
     "fbffffffffffffff7017000000000000efbefecacefaedfe0000000001000000"
     "00000000905f01000000000002000000000000006e4ec9010000000002000000"
     "00000000e80300000000000078630100000000009bbf02000000000000000000"
@@ -29,17 +33,17 @@ static const char old_title_hex[] =
     "260000000000000004000000000000000100000000000000bb0b000000000000"
     "8002000000000000680100000000000000000000000000000000000000000000"
     "0b000000617663312e3634303031650000000000000000de030000000000006e"
-    "63010000000000ffffffffffffff7f7049000000000000e09200000000000001"
-    "00000000000000010000000000000000f4010000000000000000000000000001"
-    "000000310100000000000000010000000000000080bb00000000000000000000"
+    "63010000000000ffffffffffffff7f7049000000000000e09200000000000000"
+    "000000000000000100000000000000010000000000000000f401000000000000"
+    "0000000000000001000000310100000000000000010000000000000080bb0000"
     "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000200000000000000010000000000000009000000"
-    "6d7034612e34302e3202000000656e07000000456e676c697368000000000000"
-    "000000bc0000000000000078010000000000a0110000000000005c1200000000"
-    "0000";
+    "0000000000000000000000000000000000000000020000000000000001000000"
+    "00000000090000006d7034612e34302e3202000000656e07000000456e676c69"
+    "7368000000000000000000bc0000000000000078010000000000a01100000000"
+    "00005c120000000000000000000000000000";
 
 static const char old_error_hex[] =
-    "485449370000000008070605040302012a0000000000000040e2010000000000"
+    "485449380000000008070605040302012a0000000000000040e2010000000000"
     "fbffffffffffffff7017000000000000efbefecacefaedfe090000006e6f2076"
     "6964656f0a000000000000000000000000000000000000000000000000000000"
     "00000000000000000000000000";
@@ -57,6 +61,15 @@ static uint8_t *from_hex(const char *hex, size_t *len)
     return b;
 }
 
+/* An old fixture with the current version in its magic. */
+static uint8_t *from_old(const char *hex, size_t *len)
+{
+    uint8_t *b = from_hex(hex, len);
+    if (b && *len > 3)
+        b[3] = TITLE_RECORD_VERSION;
+    return b;
+}
+
 static void check_same_bytes(const struct title *t, const uint8_t *want, size_t want_len)
 {
     uint8_t *buf = NULL;
@@ -71,13 +84,14 @@ static void check_same_bytes(const struct title *t, const uint8_t *want, size_t 
 static void test_old_record(void)
 {
     size_t len;
-    uint8_t *buf = from_hex(old_title_hex, &len);
+    uint8_t *buf = from_old(old_title_hex, &len);
     struct title *t = NULL;
 
     check_begin("record/old-record-reads");
     CHECK_INT(record_read(buf, len, &t), 0);
     if (t) {
-        CHECK(!memcmp(t->key.magic, "HTI7", 4), "magic");
+        CHECK(!memcmp(t->key.magic, "HTI", 3) && t->key.magic[3] == TITLE_RECORD_VERSION,
+              "magic");
         CHECK_INT(t->key.dev, 0x0102030405060708ull);
         CHECK_INT(t->key.ino, 42);
         CHECK_INT(t->key.size, 123456);
@@ -111,6 +125,7 @@ static void test_old_record(void)
         CHECK_INT(v->range[2], INT64_MAX);
         CHECK_INT(v->sizes[0], 18800);
         CHECK_INT(v->sizes[1], 37600);
+        CHECK_INT(v->filters, 0);
         CHECK_INT(a->kind, REND_AUDIO);
         CHECK_INT(a->mode, REND_ENCODE);
         CHECK_INT(a->bit_rate, 128000);
@@ -133,7 +148,7 @@ static void test_old_record(void)
     free(buf);
     check_end();
 
-    buf = from_hex(old_error_hex, &len);
+    buf = from_old(old_error_hex, &len);
     check_begin("record/old-error-record-reads");
     CHECK_INT(record_read(buf, len, &t), 0);
     if (t) {
@@ -159,7 +174,7 @@ static void test_round_trip(void)
           .rotation = 270, .name = "720p", .src_index = 3, .tb = { 1001, 30000 },
           .range = vr, .sizes = vs, .ps_bound = 77, .length_size = 2,
           .key_by_pts = 0, .dts_shift = -7, .width = 720, .height = 1280,
-          .codecs = "avc1.64001f", .label = "" },
+          .filters = 5, .codecs = "avc1.64001f", .label = "" },
         { .kind = REND_AUDIO, .mode = REND_ENCODE, .bit_rate = 96000,
           .name = "0", .src_index = 5, .tb = { 1, 44100 }, .range = ar, .sizes = as,
           .channels = 2, .is_default = 1, .codecs = "mp4a.40.2",
@@ -208,6 +223,7 @@ static void test_round_trip(void)
         CHECK_INT(a->height, b->height);
         CHECK_INT(a->channels, b->channels);
         CHECK_INT(a->is_default, b->is_default);
+        CHECK_INT(a->filters, b->filters);
         CHECK_STR(a->codecs, b->codecs);
         CHECK_STR(a->language, b->language);
         CHECK_STR(a->label, b->label);
@@ -223,10 +239,73 @@ static void test_round_trip(void)
     check_end();
 }
 
+/* Text subtitle tracks: stored after the renditions, every cue back. */
+static void test_subtitles(void)
+{
+    size_t len;
+    uint8_t *buf = from_old(old_title_hex, &len), *out = NULL;
+    struct title *t = NULL, *back = NULL;
+    size_t olen = 0;
+
+    check_begin("record/subtitles");
+    CHECK_INT(record_read(buf, len, &t), 0);
+    if (t && (t->subs = calloc(2, sizeof(*t->subs)))) {
+        for (int i = 0; i < 2; i++)
+            t->subs[t->nsubs++] = subtitle_track_new();
+        snprintf(t->subs[0]->language, sizeof(t->subs[0]->language), "eng");
+        snprintf(t->subs[0]->name, sizeof(t->subs[0]->name), "English");
+        t->subs[0]->is_default = 1;
+        subtitle_track_add(t->subs[0], 0, 1500, "<i>one</i>\ntwo");
+        subtitle_track_add(t->subs[0], 1200, 1800, "caf\xc3\xa9");
+        snprintf(t->subs[1]->name, sizeof(t->subs[1]->name), "Forced");
+        t->subs[1]->forced = 1;
+        t->subs[1]->sdh = 1;
+        subtitle_track_add(t->subs[1], -40, 30, "early");
+        CHECK_INT(record_write(t, &out, &olen), 0);
+        CHECK(olen > len, "subtitles stored");
+        CHECK_INT(record_read(out, olen, &back), 0);
+    }
+    if (back) {
+        CHECK_INT(back->nsubs, 2);
+        for (int i = 0; i < back->nsubs && i < 2; i++) {
+            const struct subtitle_track *a = back->subs[i], *b = t->subs[i];
+            CHECK_STR(a->language, b->language);
+            CHECK_STR(a->name, b->name);
+            CHECK_INT(a->forced, b->forced);
+            CHECK_INT(a->is_default, b->is_default);
+            CHECK_INT(a->sdh, b->sdh);
+            CHECK_INT(a->ncues, b->ncues);
+            for (size_t k = 0; k < a->ncues && k < b->ncues; k++) {
+                CHECK_INT(a->cues[k].start_ms, b->cues[k].start_ms);
+                CHECK_INT(a->cues[k].end_ms, b->cues[k].end_ms);
+                CHECK_STR(a->cues[k].text, b->cues[k].text);
+            }
+            /* derived on reading */
+            CHECK(a->sizes && a->playlist && strstr(a->playlist, "00000.vtt"), "derived");
+        }
+        CHECK(back->master && strstr(back->master, "TYPE=SUBTITLES") &&
+              strstr(back->master, "SUBTITLES=\"subs\""), "master names the subtitles");
+        check_same_bytes(back, out, olen);
+        for (size_t n = len + 1; n < olen; n++) {
+            struct title *cut = NULL;
+            if (record_read(out, n, &cut) != -EINVAL) {
+                CHECK(0, "a record cut to %zu of %zu bytes read", n, olen);
+                title_free(&cut);
+                break;
+            }
+        }
+    }
+    title_free(&back);
+    title_free(&t);
+    free(out);
+    free(buf);
+    check_end();
+}
+
 static void test_refused(void)
 {
     size_t len;
-    uint8_t *buf = from_hex(old_title_hex, &len);
+    uint8_t *buf = from_old(old_title_hex, &len);
     uint8_t *longer = malloc(len + 1);
     struct title *t = NULL;
     int bad = 0;
@@ -271,6 +350,7 @@ int main(void)
     log_setup(0, LOG_LVL_ERROR);
     test_old_record();
     test_round_trip();
+    test_subtitles();
     test_refused();
     return check_summary("test_record");
 }

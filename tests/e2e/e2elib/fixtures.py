@@ -4,6 +4,10 @@
                          a keyframe every second, two AAC tracks (eng, fra):
                          hls.js (levels, switches, seek, audio track),
                          GStreamer, ffmpeg, rsync
+    play/subs.mp4        a copy of two_audio.mp4 (another inode) with the
+                         sidecars subs.en.srt and subs.fr.forced.srt: hls.js
+                         lists the subtitle tracks, a cue is active after a
+                         seek; the example player's subtitle menu
     load/t0.mp4 ...t7    eight copies (eight titles: other inodes) of one
                          10 s 1280x720 clip with a single keyframe, so each
                          has one 10 s segment whose 720p encode takes a
@@ -24,6 +28,14 @@ from hlsit.media import run
 PLAY = "play/two_audio.mp4"
 PLAY_SECONDS = 24
 LOAD_TITLES = ["load/t%d.mp4" % i for i in range(8)]
+SUBS = "play/subs.mp4"
+# sidecar -> (LANGUAGE, FORCED, [(start s, end s, text)])
+SUBS_SIDECARS = {
+    "play/subs.en.srt": ("en", False, [(1.0, 3.0, "First cue"),
+                                       (11.0, 14.5, "The cue in the middle")]),
+    "play/subs.fr.forced.srt": ("fr", True, [(12.0, 13.0, "Sous-titre forc\u00e9")]),
+}
+SUBS_SEEK = 12.0        # a seek here shows "The cue in the middle"
 LOAD_SECONDS = 10
 
 # Titles of the shared corpus: file name -> what they are used for.
@@ -68,6 +80,15 @@ def generate(root, scratch, media_dir):
              "-g", "1000", "-keyint_min", "1000", "-sc_threshold", "0", clip])
     for rel in LOAD_TITLES:
         shutil.copyfile(clip, os.path.join(root, rel))
+    shutil.copyfile(os.path.join(root, PLAY), os.path.join(root, SUBS))
+    for rel, (_, _, cues) in SUBS_SIDECARS.items():
+        def ts(s):
+            ms = int(round(s * 1000))
+            return "%02d:%02d:%02d,%03d" % (ms // 3600000, ms // 60000 % 60, ms // 1000 % 60,
+                                            ms % 1000)
+        with open(os.path.join(root, rel), "w", encoding="utf-8") as f:
+            for i, (a, b, text) in enumerate(cues):
+                f.write("%d\n%s --> %s\n%s\n\n" % (i + 1, ts(a), ts(b), text))
     found = []
     if media_dir:
         for key, name in SHARED.items():

@@ -226,7 +226,9 @@ def check_serving_layout(tv, audio_expect, audio_allowed=None, require_original=
     want = {"master.m3u8", tv.source_name, "video"}
     if audio_expect or audio_allowed:
         want.add("audio")
-    have = tv.entries() - {TRICK_THUMBS}   # trick.py checks thumbs/
+    # subtitles/ (text subtitle streams, sidecar files): checked by subs.py;
+    # thumbs/ by trick.py
+    have = tv.entries() - {"subtitles", TRICK_THUMBS}
     optional_audio = not audio_expect and audio_allowed
     if optional_audio:
         have_cmp = have - {"audio"}
@@ -682,6 +684,8 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
     names = []
     defaults = 0
     for attrs, quoted in m.media:
+        if attrs.get("TYPE") == "SUBTITLES":
+            continue            # checked by subs.py
         c.check(attrs.get("TYPE") == "AUDIO", "EXT-X-MEDIA TYPE=%s" % attrs.get("TYPE"))
         for a in ("GROUP-ID", "NAME", "URI", "CHANNELS", "LANGUAGE"):
             if a in attrs:
