@@ -4,7 +4,10 @@
  * gets a fresh decoder, is decoded from the cut keyframe of its plan
  * segment (as transcode.c starts that segment) up to the first frame past
  * its time, and the last frame at or before that time is kept, scaled to
- * the size asked and rotated upright as the rungs are.
+ * the size asked and rotated upright as the rungs are. A source its rungs
+ * tone-map (HDR, vfilter.h) is tone-mapped the same way, by a fresh graph
+ * per picture; deinterlacing, which needs the neighbouring frames, is
+ * left to the rungs (a small picture shows little of the combing).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include "hlsfs/source.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
+#include "hlsfs/vfilter.h"
 #include "hlsfs/workbound.h"
 
 struct picture_source {
@@ -295,16 +299,44 @@ done:
     return ret;
 }
 
+/* *f tone-mapped to BT.709 SDR at pw x ph (before rotation), in place. */
+static int tone_map(struct picture_source *ps, int flags, int pw, int ph, AVFrame **f)
+{
+    struct vfilter_config vc = { .flags = flags, .width = pw, .height = ph,
+                                 .time_base = ps->st->time_base, .threads = 1 };
+    struct vfilter *vf = NULL;
+    AVFrame *out = av_frame_alloc();
+    int ret;
+
+    if (!out)
+        return AVERROR(ENOMEM);
+    if ((ret = vfilter_open(&vc, &vf)) >= 0 && (ret = vfilter_send(vf, *f)) >= 0 &&
+        (ret = vfilter_send(vf, NULL)) >= 0 && (ret = vfilter_receive(vf, out)) >= 0) {
+        av_frame_free(f);
+        *f = out;
+        out = NULL;
+    }
+    av_frame_free(&out);
+    vfilter_free(&vf);
+    return ret < 0 ? ret : 0;
+}
+
 int picture_at(struct picture_source *ps, int64_t pts, long seg, int w, int h,
                enum AVPixelFormat format, AVFrame **pic)
 {
+    int flags = ps->r->mode == REND_ENCODE ? ps->r->filters & VFILTER_TONEMAP : 0;
+    int swap = ps->r->rotation == 90 || ps->r->rotation == 270;
     AVFrame *best = NULL;
     int ret;
 
     *pic = NULL;
     if (seg < 0 || seg >= ps->t->nseg || w < 2 || h < 2 || (w | h) & 1)
         return AVERROR(EINVAL);
-    if ((ret = decode_at(ps, pts, seg, &best)) >= 0) {
+    if ((ret = decode_at(ps, pts, seg, &best)) >= 0 && flags) {
+        ps->what = "filters";
+        ret = tone_map(ps, flags, swap ? h : w, swap ? w : h, &best);
+    }
+    if (ret >= 0) {
         ps->what = "scale";
         if ((ret = scale_to(best, w, h, format, ps->r->rotation, pic)) >= 0)
             (*pic)->pts = pts;

@@ -765,6 +765,8 @@ class Suite:
                       rel, state["sizes"], needs=n + ("trick/first_stat",), timeout=300)
                 r.run("trick/thumbs/%s" % rel, trick.check_thumbs, m.mountpoint, rel,
                       state["sizes"], needs=n + ("trick/first_stat",), timeout=300)
+            r.run("trick/tone_mapped/pq.mp4", trick.check_tone_mapped, m.mountpoint,
+                  needs=n, timeout=120)
             ok, hashes = r.run("trick/read_all", trick.read_all, m.mountpoint,
                                state["sizes"], needs=n + ("trick/first_stat",), timeout=300)
             state["hashes"] = hashes or {}

@@ -11,6 +11,8 @@ the frame the source shows then, not one next to it:
              times): 101 thumbnails in two sprites, 1010 I-frames
   rot.mp4    320x180 turned 90 degrees by its display matrix, 6 s: the
              pictures are upright (portrait) as the rungs are
+  pq.mp4     HDR10 (PQ, BT.2020, HEVC 10-bit), 2 s: the pictures are
+             tone-mapped as the rungs are (their mean luma the rung's)
 
 Checks: the master's EXT-X-I-FRAME-STREAM-INF; the I-frame playlist; every
 I-frame segment (a sample of the long title's) decodes as one keyframe at
@@ -71,6 +73,11 @@ def make_fixtures(src, scratch):
     # ffmpeg 5 writes the display matrix of a "rotate" tag on a stream copy
     _ffmpeg(["-i", tmp, "-c", "copy", "-metadata:s:v:0", "rotate=90",
              os.path.join(src, "rot.mp4")])
+    _ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=2", "-vf",
+             "zscale=tin=bt709:min=bt709:pin=bt709:rin=tv:t=smpte2084:m=bt2020nc:p=bt2020:"
+             "r=tv:npl=100,format=yuv420p10le", "-c:v", "libx265", "-preset", "ultrafast",
+             "-x265-params", "log-level=error", "-color_primaries", "bt2020", "-color_trc",
+             "smpte2084", "-colorspace", "bt2020nc", os.path.join(src, "pq.mp4")])
 
 
 def _luma_mean(path, w, h, x=0, y=0, tw=None, th=None, pix_fmt="yuv420p"):
@@ -291,6 +298,35 @@ def check_thumbs(mnt, rel, first_sizes):
         if abs(got - full_range(level(n))) > LEVEL_TOLERANCE:
             c.add("cue %d: its tile shows level %.1f, frame %d at %d ms has %.1f"
                   % (k, got, n, a, full_range(level(n))))
+    c.raise_if_any()
+
+
+def _mean_scaled(path, w, h, pix_fmt="yuv420p"):
+    """Mean luma of the first picture of path scaled to w x h."""
+    r = run_bytes(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-frames:v", "1", "-vf",
+                   "scale=%d:%d" % (w, h), "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"])
+    expect(r.returncode == 0 and len(r.stdout) >= w * h, "%s does not decode" % path)
+    return sum(r.stdout[:w * h]) / float(w * h)
+
+
+def check_tone_mapped(mnt, rel="pq.mp4"):
+    """An HDR10 source: the I-frame at 0 and the first thumbnail look like
+    the rung's first picture (tone-mapped), not like the PQ signal."""
+    t = TitleTrick(mnt, rel)
+    rung = t.p("video", t.rung(), "00000.ts")
+    info = ffprobe_json(t.p("video", "iframes", "00000.ts"),
+                        ["-show_entries", "stream=width,height"])["streams"][0]
+    w, h = info["width"], info["height"]
+    want = _mean_scaled(rung, w, h)
+    got = _mean_scaled(t.p("video", "iframes", "00000.ts"), w, h)
+    c = Collector()
+    c.check(abs(got - want) < LEVEL_TOLERANCE, "the I-frame's mean luma %.1f, the rung's %.1f"
+            % (got, want))
+    tile_h = int(round(TILE_W * h / float(w) / 2)) * 2
+    got = _luma_mean(t.p("thumbs", "00000.jpg"), TILE_W, tile_h, pix_fmt="yuvj420p")
+    want = _mean_scaled(rung, TILE_W, tile_h, pix_fmt="yuvj420p")
+    c.check(abs(got - want) < 2 * LEVEL_TOLERANCE,
+            "the thumbnail's mean luma %.1f, the rung's %.1f" % (got, want))
     c.raise_if_any()
 
 
