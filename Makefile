@@ -155,7 +155,7 @@ DEB_BUILD = build-essential pkg-config libfuse3-dev libavformat-dev \
             libavfilter-dev liblmdb-dev
 DEB_TEST  = fuse3 ffmpeg python3 lmdb-utils zzuf \
             nginx chromium rsync gstreamer1.0-tools gstreamer1.0-plugins-base \
-            gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
+            gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav mediainfo
 # node and npm for the end-to-end tests' browser driver: Debian's nodejs and
 # npm, unless a node with npm is already installed (a nodejs package from
 # elsewhere that bundles npm conflicts with Debian's npm)

@@ -1031,6 +1031,66 @@ def m_cache_churn(ctx):
     ]
 
 
+# -- 13. fMP4: what the copied original saves ----------------------------------
+
+FMP4_TITLES = ("mp4-av1-aac-1080p60-363s.mp4", "mp4-hevc-main10-aac-editlist-1080p-2.5s.mp4")
+
+
+def _daemon_cpu_s(mnt):
+    """utime + stime of the daemon so far, from /proc/PID/stat."""
+    with open(f"/proc/{mnt.proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rendition_cpu(folder, title, rend, tag):
+    """A fresh fMP4 mount (no readahead): every segment of video/REND of
+    title read in order; (daemon CPU s, wall s, bytes, segments)."""
+    with HlsfsMount(folder, tag=tag, options=["format=fmp4", "max_ahead=0"]) as mnt:
+        rdir = mnt.path(title, "video", rend)
+        uris = playlist_entries(os.path.join(rdir, "index.m3u8"))
+        read_all(os.path.join(rdir, "init.mp4"))
+        cpu0, t0 = _daemon_cpu_s(mnt), time.monotonic()
+        total = sum(read_all(os.path.join(rdir, u)) for u in uris)
+        return _daemon_cpu_s(mnt) - cpu0, time.monotonic() - t0, total, len(uris)
+
+
+def m_fmp4_cpu(ctx):
+    folder = fresh_dir("m13-fmp4")
+    only = os.environ.get("BENCH_FMP4_TITLES", "").strip()
+    titles = [t for t in FMP4_TITLES if not only or t in only.split(",")]
+    rows = []
+    for n in titles:
+        p = os.path.join(SHARED_MEDIA, n)
+        if not os.path.isfile(p):
+            rows.append(row(13, f"`{n}`", "failed: not in ../shared/media"))
+            continue
+        try:
+            os.link(p, os.path.join(folder, n))
+        except OSError:
+            shutil.copyfile(p, os.path.join(folder, n))
+        try:
+            log(f"[13] {n}: video/original")
+            oc, ow, ob, ns = _rendition_cpu(folder, n, "original", "m13-orig")
+            log(f"[13] {n}: video/{RUNG_HEIGHT}p")
+            rc, rw, rb, _ = _rendition_cpu(folder, n, f"{RUNG_HEIGHT}p", "m13-rung")
+        except ProductError as e:
+            rows.append(row(13, f"`{n}`", f"failed: {e}"))
+            continue
+        rows.append(row(13, f"CPU to read every segment of `{n}` `original` (copied, "
+                        f"{ns} segments, {ob / 1e6:.1f} MB, {ow:.1f} s)",
+                        f"{oc:.2f} s", f"`{RUNG_HEIGHT}p` rung ({rb / 1e6:.1f} MB, {rw:.1f} s)",
+                        f"{rc:.1f} s", f"{rc - oc:.1f} s saved ({rc / oc:.0f}×)" if oc > 0
+                        else f"{rc - oc:.1f} s saved"))
+    rmtree(folder)
+    ctx.note(13, "fMP4 (`-o format=fmp4`): the daemon's CPU time (utime + stime from "
+             "/proc/PID/stat) while every segment of one rendition is read in order on a "
+             "fresh mount and cache without readahead: the copied AV1 or HEVC `original` "
+             f"against the {RUNG_HEIGHT}p rung, which decodes the source and encodes "
+             "H.264. `BENCH_FMP4_TITLES=a.mp4,b.mp4` picks titles.")
+    return rows
+
+
 MEASUREMENTS = [
     (1, "cold first segment", m_first_segment),
     (2, "cold seek", m_cold_seek),
@@ -1044,4 +1104,5 @@ MEASUREMENTS = [
     (10, "cache churn", m_cache_churn),
     (11, "memory against library size", m_library_memory),
     (12, "padding on real and low-complexity content", m_content_padding),
+    (13, "fMP4: CPU the copied original saves", m_fmp4_cpu),
 ]

@@ -25,6 +25,9 @@
 /* Samples per AAC-LC frame; segment lengths are multiples of it. */
 #define AUDIO_FRAME_SAMPLES 1024
 
+/* Channels an output may have at most (audio_params.channels). */
+#define AUDIO_CHANNELS_MAX 8
+
 /* Pre-roll used when audio_params.preroll is 0, in samples. */
 #define AUDIO_PREROLL_DEFAULT 4096
 
@@ -48,6 +51,9 @@ struct audio_params {
     const struct work_bound *bound;  /* stop flag and deadline of the job
                                         (workbound.h), or NULL; crossed:
                                         the call fails with its AVERROR   */
+    int     channels;      /* 0 or 2: stereo; 6: 5.1 (C L R Ls Rs LFE in
+                              AAC's order), upmixed or downmixed by
+                              libswresample's default matrix             */
     const struct timeline   *timeline;  /* the source's re-timing (a joined
                                            recording), or NULL: positions
                                            are in the re-timed clock      */
@@ -58,7 +64,7 @@ struct audio_params {
  *
  * @param[in]  p    output rate and bit rate
  * @param[out] par  receives codec id (AAC), profile LC, sample rate, the
- *                  stereo channel layout, bit rate, extradata (the
+ *                  stereo (or 5.1) channel layout, bit rate, extradata (the
  *                  AudioSpecificConfig), frame_size 1024 and
  *                  initial_padding (the encoder's delay, 1024)
  * @return 0, or a negative AVERROR: AVERROR(EINVAL) for a rate AAC does

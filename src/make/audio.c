@@ -36,7 +36,8 @@
  *             it is filled with silence, an overlap is cut off.
  *
  *   resample  One swr context per run of frames of one format (rate,
- *             layout, sample format), converting to stereo float planar
+ *             layout, sample format), converting to stereo (or 5.1:
+ *             audio_params.channels) float planar
  *             at the output rate with a float internal format (so no
  *             matrix normalisation depends on the source's sample format).
  *             A run starts at or before the first output sample still
@@ -158,7 +159,10 @@ struct job {
     int64_t                    in_pos;    /* input samples fed            */
     int64_t                    out_pos;   /* position of its next output  */
     uint8_t                  **silence;   /* SILENCE_CHUNK, in_fmt        */
-    uint8_t                   *obuf[2];   /* swr output, ocap samples     */
+    uint8_t                   *obuf[AUDIO_CHANNELS_MAX]; /* swr output, ocap
+                                                           samples        */
+    AVChannelLayout            out_layout; /* stereo, or 5.1             */
+    int                        nch;       /* its channels                */
     int                        ocap;
 
     struct chain               ch;
@@ -206,15 +210,23 @@ static int64_t gcd64(int64_t a, int64_t b)
     return a;
 }
 
+/* The output layout of p: stereo, or 5.1 for channels == 6. */
+static AVChannelLayout output_layout(const struct audio_params *p)
+{
+    AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO, six = AV_CHANNEL_LAYOUT_5POINT1_BACK;
+    return p->channels == 6 ? six : stereo;
+}
+
 static int open_encoder(const struct audio_params *p, AVCodecContext **out)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name("aac");
-    AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
+    AVChannelLayout stereo = output_layout(p);
     AVCodecContext *enc;
     int ret;
 
     *out = NULL;
-    if (p->sample_rate <= 0 || p->bit_rate <= 0)
+    if (p->sample_rate <= 0 || p->bit_rate <= 0 ||
+        (p->channels && p->channels != 2 && p->channels != 6))
         return AVERROR(EINVAL);
     if (!codec)
         return AVERROR_ENCODER_NOT_FOUND;
@@ -310,7 +322,7 @@ static int push_output(struct job *j, int64_t pos, uint8_t *const *data,
 {
     int64_t fifo_end = j->enc_pos + av_audio_fifo_size(j->fifo);
     int64_t skip = fifo_end - pos, take;
-    void *ptr[2];
+    void *ptr[AUDIO_CHANNELS_MAX];
 
     if (j->done || skip >= n)
         return 0;
@@ -319,8 +331,8 @@ static int push_output(struct job *j, int64_t pos, uint8_t *const *data,
     take = n - skip;
     if (take > j->feed_end - fifo_end)
         take = j->feed_end - fifo_end;
-    ptr[0] = data[0] + skip * (int64_t)sizeof(float);
-    ptr[1] = data[1] + skip * (int64_t)sizeof(float);
+    for (int c = 0; c < j->nch; c++)
+        ptr[c] = data[c] + skip * (int64_t)sizeof(float);
     if (av_audio_fifo_write(j->fifo, ptr, (int)take) != take)
         return AVERROR(ENOMEM);
     return encode_ready(j);
@@ -330,7 +342,9 @@ static int push_output(struct job *j, int64_t pos, uint8_t *const *data,
 static int push_silence(struct job *j)
 {
     float zero[AUDIO_FRAME_SAMPLES] = { 0 };
-    uint8_t *data[2] = { (uint8_t *)zero, (uint8_t *)zero };
+    uint8_t *data[AUDIO_CHANNELS_MAX];
+    for (int c = 0; c < AUDIO_CHANNELS_MAX; c++)
+        data[c] = (uint8_t *)zero;
     int ret;
 
     while (!j->done) {
@@ -348,9 +362,9 @@ static int grow_obuf(struct job *j, int n)
     if (n <= j->ocap)
         return 0;
     av_freep(&j->obuf[0]);
-    j->obuf[1] = NULL;
+    memset(j->obuf, 0, sizeof(j->obuf));
     j->ocap = 0;
-    if (av_samples_alloc(j->obuf, NULL, 2, n, AV_SAMPLE_FMT_FLTP, 0) < 0)
+    if (av_samples_alloc(j->obuf, NULL, j->nch, n, AV_SAMPLE_FMT_FLTP, 0) < 0)
         return AVERROR(ENOMEM);
     j->ocap = n;
     return 0;
@@ -438,11 +452,10 @@ static void run_place(struct job *j, int rate, int64_t at)
 static int swr_begin(struct job *j, const AVFrame *f,
                      const AVChannelLayout *layout, int64_t at)
 {
-    AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
     int ret;
 
     /* libswresample 4.7 takes the layouts as non-const; it reads them */
-    if ((ret = swr_alloc_set_opts2(&j->swr, &stereo, AV_SAMPLE_FMT_FLTP,
+    if ((ret = swr_alloc_set_opts2(&j->swr, &j->out_layout, AV_SAMPLE_FMT_FLTP,
                                    j->out_rate, (AVChannelLayout *)layout,
                                    f->format, f->sample_rate, 0, NULL)) < 0)
         return ret;
@@ -943,6 +956,8 @@ int audio_encode_segment(const char *path, const struct source_io *io,
     j.prev_rate = -1;
     j.bound = p->bound;
     j.timeline = p->timeline;
+    j.out_layout = output_layout(p);
+    j.nch = j.out_layout.nb_channels;
     /* a bound on packets read: 500 a second of what a job may read (the
      * segment, its rolls and the furthest seek back), and 2000 more */
     j.base_packets = ((end_sample - first_sample + preroll) / p->sample_rate +
@@ -952,7 +967,7 @@ int audio_encode_segment(const char *path, const struct source_io *io,
         goto fail;
     if (!(j.pkt = av_packet_alloc()) || !(j.frame = av_frame_alloc()) ||
         !(j.eframe = av_frame_alloc()) ||
-        !(j.fifo = av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, 2,
+        !(j.fifo = av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, j.nch,
                                        4 * AUDIO_FRAME_SAMPLES))) {
         ret = AVERROR(ENOMEM);
         goto fail;

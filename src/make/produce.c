@@ -78,7 +78,8 @@ static int audio_segment(const char *path, const struct source_io *io,
     struct audio_params ap = { .sample_rate = o->audio_sample_rate,
                                .bit_rate = audio_segment_rate(t, r, seg, o->audio_sample_rate),
                                .bound = bound,
-                               .timeline = &t->timeline };
+                               .timeline = &t->timeline,
+                               .channels = r->channels > 2 ? r->channels : 0 };
     AVCodecParameters *par = avcodec_parameters_alloc();
     struct audio_sink sink = { 0 };
     uint64_t bytes = 0;

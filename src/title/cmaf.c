@@ -99,7 +99,8 @@ int cmaf_rung_init(const struct title *t, struct title_rendition *r)
 int cmaf_audio_init(const struct title *t, struct title_rendition *r,
                     int sample_rate, int64_t bit_rate)
 {
-    const struct audio_params ap = { .sample_rate = sample_rate, .bit_rate = bit_rate };
+    const struct audio_params ap = { .sample_rate = sample_rate, .bit_rate = bit_rate,
+                                     .channels = r->channels > 2 ? r->channels : 0 };
     AVCodecParameters *par = avcodec_parameters_alloc();
     int ret;
     (void)t;

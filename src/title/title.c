@@ -637,11 +637,45 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     return 0;
 }
 
+/* The AAC 5.1 rendition "K-6ch" of a multichannel track whose codec is
+ * not copied (DTS, TrueHD, FLAC, Opus, Vorbis ...): the stereo
+ * rendition's plan and sample grid, three times its budget and rate. */
+static int build_audio_aac51(struct title *t, int ordinal)
+{
+    const struct title_rendition *stereo = &t->rends[t->nrends - 1];
+    struct title_rendition *r = new_rendition(t, REND_AUDIO, REND_ENCODE, stereo->src_index,
+                                              stereo->tb);
+    if (!r)
+        return -ENOMEM;
+    stereo = r - 1;
+    snprintf(r->name, sizeof(r->name), "%d-6ch", ordinal);
+    r->channels = 6;
+    r->bit_rate = stereo->bit_rate * 3;
+    memcpy(r->codecs, stereo->codecs, sizeof(r->codecs));
+    memcpy(r->language, stereo->language, sizeof(r->language));
+    snprintf(r->label, sizeof(r->label), "%.48s 5.1", stereo->label);
+    memcpy(r->range, stereo->range, ((size_t)t->nseg + 1) * sizeof(*r->range));
+    int rate = stereo->tb.den;
+    for (long i = 0; i < t->nseg; i++) {
+        long frames = (long)((r->range[i + 1] - r->range[i]) / 1024);
+        uint64_t f = frames > 0 ? (uint64_t)frames : 1;
+        int64_t ms = (int64_t)(f * 1024 * 1000 / (uint64_t)rate) + 1;
+        r->sizes[i] = t->format == TITLE_FORMAT_FMP4
+            ? fmp4_segment_bytes(FMP4_AUDIO, frames,
+                                 3 * fmp4_payload_bytes(FMP4_AUDIO, frames, stereo->sizes[i]))
+            : tssize_aac_segment_bytes(3 * tssize_aac_payload_bytes(stereo->sizes[i], frames, ms),
+                                       frames, ms);
+    }
+    if (t->format == TITLE_FORMAT_FMP4)
+        return cmaf_audio_init(t, r, rate, r->bit_rate);
+    return 0;
+}
+
 /* A multichannel track's second rendition, "K-Nch" beside the stereo "K":
  * the source's AC-3, E-AC-3 or AAC-LC copied, on the plan (segment i
  * holds the packets whose decode time lies in [bounds[i], bounds[i + 1])),
- * its sizes in closed form from the packet index. Other codecs get none
- * (their stereo AAC rendition stays). */
+ * its sizes in closed form from the packet index; AAC 5.1 for other
+ * codecs (build_audio_aac51). */
 static int build_audio_multi(struct title *t, const struct probe_stream *a, int ordinal,
                              const char *format)
 {
@@ -649,9 +683,11 @@ static int build_audio_multi(struct title *t, const struct probe_stream *a, int 
     int channels = par->ch_layout.nb_channels;
     int aac_lc = par->codec_id == AV_CODEC_ID_AAC && par->extradata_size >= 2 &&
                  par->extradata[0] >> 3 == 2 && !(format && strstr(format, "mpegts"));
-    if (channels <= 2 || channels > 8 ||
-        (par->codec_id != AV_CODEC_ID_AC3 && par->codec_id != AV_CODEC_ID_EAC3 && !aac_lc))
+    if (channels <= 2)
         return 0;
+    if (channels > 8 ||
+        (par->codec_id != AV_CODEC_ID_AC3 && par->codec_id != AV_CODEC_ID_EAC3 && !aac_lc))
+        return build_audio_aac51(t, ordinal);
     struct title_rendition *r = new_rendition(t, REND_AUDIO, REND_COPY, a->index, a->tb);
     if (!r)
         return -ENOMEM;
@@ -684,14 +720,14 @@ static int build_audio_multi(struct title *t, const struct probe_stream *a, int 
     if (t->format == TITLE_FORMAT_FMP4) {
         int ret = cmaf_copy_init(t, r, a);
         if (ret < 0) {
-            log_info("title: %s audio cannot be carried in fMP4 as it is: no %d-channel "
-                     "rendition", avcodec_get_name(par->codec_id), channels);
+            log_info("title: %s audio cannot be carried in fMP4 as it is: AAC 5.1 instead",
+                     avcodec_get_name(par->codec_id));
             t->nrends--;
             free(r->range);
             free(r->sizes);
             free(r->init.data);
             memset(r, 0, sizeof(*r));
-            return ret == AVERROR(ENOMEM) ? -ENOMEM : 0;
+            return ret == AVERROR(ENOMEM) ? -ENOMEM : build_audio_aac51(t, ordinal);
         }
     }
     return 0;

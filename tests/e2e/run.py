@@ -207,6 +207,13 @@ class Suite:
         for rel in ff_titles:
             self.ffmpeg_checks(rel)
 
+        if self.fmp4:
+            for rel in [fx.PLAY] + [fx.shared_rel(k) for k in ("london",) if k in self.shared]:
+                self.parser_checks(rel)
+            # of the 6-minute AV1 title only what plays without an encode
+            if "av1" in self.shared:
+                self.parser_checks(fx.shared_rel("av1"), only=("original", "0"))
+
         rs_titles = [fx.PLAY] + ([fx.shared_rel("multiaudio")]
                                  if "multiaudio" in self.shared else [])
         for rel in rs_titles:
@@ -221,7 +228,10 @@ class Suite:
                      "gst-launch-1.0", "gst-inspect-1.0"):
             c.check(shutil.which(tool), "%s not found in PATH" % tool)
         c.check(os.access(CHROMIUM, os.X_OK), "%s missing (Debian package chromium)" % CHROMIUM)
-        for mod in ("playwright-core", "hls.js"):
+        if self.fmp4:
+            c.check(shutil.which("mediainfo"), "mediainfo not found in PATH (Debian package "
+                    "mediainfo), needed with --format fmp4")
+        for mod in ("playwright-core", "hls.js") + (("mp4box",) if self.fmp4 else ()):
             c.check(os.path.isdir(os.path.join(NODE_MODULES, mod)),
                     "%s not installed in %s (run: make e2e-deps, or npm ci in tests/e2e)"
                     % (mod, NODE_MODULES))
@@ -740,6 +750,73 @@ class Suite:
                     and abs(float(tr.end) - want_end) <= tol,
                     "audio stream %d: decoded %s; the video (+1.4 s) %.3f s to %.3f s, "
                     "tolerance %.3f s" % (k, tr.describe(), want_first, want_end, tol))
+        c.raise_if_any()
+
+    # -- MP4 parsers (fMP4) ---------------------------------------------------
+    def parser_checks(self, rel, only=None):
+        tdir = self.mpath(rel)
+        for kind in ("video", "audio"):
+            for name in sorted(os.listdir(os.path.join(tdir, kind))):
+                if only is not None and name not in only:
+                    continue
+                rdir = os.path.join(tdir, kind, name)
+                self.r.run("mp4box/%s/%s/%s" % (rel, kind, name), self.check_mp4box, rdir,
+                           needs=("mount",), timeout=300)
+                self.r.run("mediainfo/%s/%s/%s" % (rel, kind, name), self.check_mediainfo,
+                           rdir, kind, needs=("mount",), timeout=300)
+
+    def _rendition_files(self, rdir):
+        pl = MediaPlaylist(open(os.path.join(rdir, "index.m3u8")).read())
+        return [os.path.join(rdir, "init.mp4")] + [os.path.join(rdir, u) for u in pl.uris]
+
+    def check_mp4box(self, rdir):
+        """GPAC's JavaScript parser (npm mp4box) takes the init segment and
+        every segment in order without an error, finds one track of the
+        CODECS the sample entry holds, and extracts every sample the
+        segments' truns list."""
+        files = self._rendition_files(rdir)
+        r = subprocess.run(["node", os.path.join(HERE, "mp4check.js")] + files,
+                           capture_output=True, text=True, timeout=240, cwd=HERE)
+        expect(r.returncode == 0, "node mp4check.js exit %d: %s" % (r.returncode, r.stderr[-300:]))
+        out = json.loads(r.stdout)
+        expect(not out["errors"] and out["ready"], "mp4box: %s" % out)
+        expect(len(out["tracks"]) == 1, "tracks %s" % out["tracks"])
+        want = sum(fmp4lib.segment_info(web.read_file(f))[2] for f in files[1:])
+        expect(sum(out["samples"]) == want, "mp4box extracted %d samples, the truns list %d"
+               % (sum(out["samples"]), want))
+
+    def check_mediainfo(self, rdir, kind):
+        """mediainfo (Debian) reads the init segment (one track of its
+        kind) and the whole rendition (init and segments: for video, the
+        source's frames from its first keyframe), and every bare segment,
+        without an error."""
+        files = self._rendition_files(rdir)
+        whole = os.path.join(self.scratch, "mediainfo-%s.mp4" % abs(hash(rdir)))
+        with open(whole, "wb") as f:
+            for p in files:
+                f.write(web.read_file(p))
+        c = Collector()
+        tracks = {}
+        for label, path in [("init.mp4", files[0]), ("whole", whole)] + \
+                [(os.path.basename(p), p) for p in files[1:]]:
+            r = subprocess.run(["mediainfo", "--Output=JSON", path], capture_output=True,
+                               text=True, timeout=120)
+            if not c.check(r.returncode == 0 and not r.stderr.strip(),
+                           "%s: mediainfo exit %d %s" % (label, r.returncode, r.stderr[:200])):
+                continue
+            tracks[label] = [t for t in json.loads(r.stdout)["media"]["track"]
+                             if t.get("@type") != "General"]
+        want_type = "Video" if kind == "video" else "Audio"
+        for label in ("init.mp4", "whole"):
+            t = tracks.get(label) or []
+            c.check(len(t) == 1 and t[0].get("@type") == want_type,
+                    "%s: mediainfo tracks %s" % (label, [x.get("@type") for x in t]))
+        if kind == "video" and tracks.get("whole"):
+            rel = os.path.relpath(os.path.dirname(os.path.dirname(rdir)), self.mnt)
+            sv = self.sv(rel)
+            n_src = sum(1 for p in sv.packets if p[0] >= sv.key_pts[0])
+            got = tracks["whole"][0].get("FrameCount")
+            c.check(got == str(n_src), "mediainfo FrameCount %s, the source %d" % (got, n_src))
         c.raise_if_any()
 
     # -- rsync --------------------------------------------------------------

@@ -1024,11 +1024,15 @@ class Suite:
             for t in fmp4.MULTI:
                 r.run("fmp4/multichannel/%s" % t, fmp4.check_multichannel, m, scratch, t, True,
                       needs=(mname,), timeout=300)
+            r.run("fmp4/aac51", fmp4.check_aac51, m, scratch, fmp4.AAC51, True, needs=(mname,),
+                  timeout=300)
 
         def ts(m, mname):
             for t in fmp4.MULTI:
                 r.run("fmp4/multichannel_ts/%s" % t, fmp4.check_multichannel, m, scratch, t,
                       False, needs=(mname,), timeout=300)
+            r.run("fmp4/aac51_ts", fmp4.check_aac51, m, scratch, fmp4.AAC51, False,
+                  needs=(mname,), timeout=300)
 
         steps = [("fmp4", cache, first), ("fmp4_remount", cache, remount),
                  ("fmp4_fresh", self._dir("fmp4-cache-fresh-"), fresh)]

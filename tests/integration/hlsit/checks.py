@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from .harness import CheckFailed, Collector, expect, fail, note
 from .m3u8 import MasterPlaylist, MediaPlaylist, segment_name
+from .media import multichannel_copied, multichannel_name  # noqa: E402
 from .media import (ffprobe_json, run, run_bytes, AAC_FRAME, AUDIO_RATE, H264_PROFILE_IDC, MPEGTS_OFFSET, TS_CLOCK, Decode,
                     Segment, audio_grid, expected_rungs, fmt_s, normalize_log_line,
                     probe_segment_streams, round_ms)
@@ -635,8 +636,12 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
             c.add("%s CODECS %r lacks one avc1.PPCCLL" % (name, attrs.get("CODECS")))
             avc = None
         if audios:
-            c.check(any(re.fullmatch(r"mp4a\.40\.\d+", x) for x in codecs),
-                    "CODECS %r lacks mp4a.40.x although there is audio" % attrs.get("CODECS"))
+            # a copied AC-3 or E-AC-3 has a group of its own, its codec named
+            want_audio = {"audio-ac3": r"ac-3", "audio-ec3": r"ec-3"}.get(
+                attrs.get("AUDIO"), r"mp4a\.40\.\d+")
+            c.check(any(re.fullmatch(want_audio, x) for x in codecs),
+                    "CODECS %r lacks %s although there is audio (group %s)"
+                    % (attrs.get("CODECS"), want_audio, attrs.get("AUDIO")))
         if name == "original":
             c.check(attrs.get("RESOLUTION") == "%dx%d" % (sv.width, sv.height),
                     "original RESOLUTION %s, source %dx%d" % (attrs.get("RESOLUTION"), sv.width, sv.height))
@@ -678,8 +683,10 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
             groups.add(attrs.get("AUDIO"))
         else:
             c.check("AUDIO" not in attrs, "%s: AUDIO given but there is no audio rendition" % uri)
-    c.check(sorted(uris) == sorted("video/%s/index.m3u8" % v for v in videos),
-            "variants %s, video renditions %s" % (uris, videos))
+    # every video rendition once per audio group
+    c.check(sorted(uris) == sorted(["video/%s/index.m3u8" % v for v in videos] *
+                                   max(1, len(groups))),
+            "variants %s, video renditions %s, audio groups %s" % (uris, videos, sorted(groups)))
     media_uris = []
     names = []
     defaults = 0
@@ -700,11 +707,12 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
         names.append(attrs.get("NAME"))
         uri = attrs.get("URI", "")
         media_uris.append(uri)
-        mm = re.match(r"audio/(\d+)/index\.m3u8$", uri)
+        mm = re.match(r"audio/(\d+)(-\d+ch)?/index\.m3u8$", uri)
         if not mm:
             c.add("EXT-X-MEDIA URI %r is not audio/K/index.m3u8" % uri)
             continue
         k = int(mm.group(1))
+        rend = str(k) + (mm.group(2) or "")
         if k >= len(audio_src):
             c.add("EXT-X-MEDIA URI %s: the source has %d audio streams" % (uri, len(audio_src)))
             continue
@@ -717,11 +725,11 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
             c.check(got_lang in (None, "und"), "audio/%d LANGUAGE=%r but the source has none"
                     % (k, got_lang))
         try:
-            streams = probe_segment_streams(os.path.join(tv.path, "audio", str(k), segment_name(0, 1)))
+            streams = probe_segment_streams(os.path.join(tv.path, "audio", rend, segment_name(0, 1)))
             ch = [s.get("channels") for s in streams if s.get("codec_type") == "audio"]
             c.check(ch and str(ch[0]) == attrs.get("CHANNELS"),
-                    "audio/%d CHANNELS=%r, segment 0 has %s channels" % (k, attrs.get("CHANNELS"), ch))
-            c.check(attrs.get("CHANNELS") == "2", "audio/%d CHANNELS=%r, want \"2\" (AAC stereo)"
+                    "audio/%s CHANNELS=%r, segment 0 has %s channels" % (rend, attrs.get("CHANNELS"), ch))
+            c.check(attrs.get("CHANNELS") == "2" or mm.group(2), "audio/%d CHANNELS=%r, want \"2\" (AAC stereo)"
                     % (k, attrs.get("CHANNELS")))
         except CheckFailed as e:
             c.add("audio/%d segment 0: %s" % (k, e))
@@ -739,11 +747,16 @@ def check_bandwidth(tv, seg_sizes_of):
     tv.require_serving()
     c = Collector()
     m = MasterPlaylist(tv.read_text("master.m3u8"))
-    audios = tv.renditions("audio")
+    in_group = {}
+    for a, _ in m.media:
+        mg = re.match(r"audio/([^/]+)/index\.m3u8$", a.get("URI", ""))
+        if mg:
+            in_group.setdefault(a.get("GROUP-ID"), []).append(mg.group(1))
     for attrs, _, uri in m.variants:
         mm = re.match(r"video/([^/]+)/index\.m3u8$", uri)
         if not mm:
             continue
+        audios = in_group.get(attrs.get("AUDIO"), [])
         pl = MediaPlaylist(tv.read_text("video", mm.group(1), "index.m3u8"))
         durs = [d / 1000.0 for d in pl.durations_ms()]
         bits = [8 * s for s in seg_sizes_of("video", mm.group(1), len(durs))]
@@ -798,6 +811,10 @@ class TitleExpect:
         self.videos = (["original"] if self.original else []) + self.rung_names
         self.audio = [a for a in audio_src if a.get("start") is not None]
         self.audios = [str(a["ordinal"]) for a in self.audio]
+        # multichannel renditions: {name: the source stream}
+        self.multi = {multichannel_name(a, sv.path): a for a in self.audio
+                      if multichannel_name(a, sv.path)}
+        self.audios += sorted(self.multi)
         self.grid = audio_grid(self.plan, sv.end)
         self.alt_end = audio_grid(self.plan, sv.end_by_mean_step)[-1]
         self.high_profile = high_profile
@@ -860,6 +877,10 @@ def check_segments(tv, kind, name, ex, indexes=None, tolerated=(), record=None):
                % (name, ex.rung_names))
         codecs = master_codecs(tv).get(name)
         c.check(codecs, "master.m3u8 gives no single avc1 CODECS for video/%s" % name)
+    if kind == "audio" and name in ex.multi:
+        _check_multichannel_segments(c, tv, name, ex.multi[name], extinf, n)
+        c.raise_if_any()
+        return
     if kind == "audio":
         expect(ex.audio_src(name) is not None, "audio/%s: the source has no such audio stream"
                % name)
@@ -901,6 +922,33 @@ def check_segments(tv, kind, name, ex, indexes=None, tolerated=(), record=None):
             c.check(types[0][1] == "aac", "%s: codec %s" % (label, types[0][1]))
             _check_audio_segment(c, label, ts, seg, ex, i, last=(i == n - 1), record=record)
     c.raise_if_any()
+
+
+def _check_multichannel_segments(c, tv, name, src, extinf, n):
+    """A multichannel rendition: every segment reads its stat size, is
+    MPEG-TS of one audio stream with the source track's channels (copied
+    AC-3, E-AC-3, AAC) or six (AAC 5.1), and decodes."""
+    copied = multichannel_copied(src, tv.src)
+    for i in range(min(n, len(extinf)) if extinf else n):
+        seg_name = segment_name(i, len(extinf) or n)
+        label = "audio/%s/%s" % (name, seg_name)
+        path = os.path.join(tv.rdir("audio", name), seg_name)
+        data = verify_file(path, None, c, label, ts=True)
+        if data is None:
+            continue
+        try:
+            TsFile(data)
+            seg = Segment(path, decode_video=False)
+        except (TsError, CheckFailed) as e:
+            c.add("%s: %s" % (label, e))
+            continue
+        types = [(st.get("codec_type"), st.get("codec_name"), st.get("channels"))
+                 for st in seg.streams]
+        want = (src.get("codec") if copied else "aac",
+                src.get("channels") if copied else 6)
+        c.check(len(types) == 1 and types[0][0] == "audio" and types[0][1:] == want,
+                "%s: streams %s, want one audio stream %s" % (label, types, want))
+        c.check(not seg.stderr, "%s: ffprobe reports %s" % (label, seg.stderr[:2]))
 
 
 def _check_original_segment(c, label, seg, ex, i, extinf, title, record):

@@ -41,6 +41,7 @@ TITLES = {
 
 # 5.1 tracks: (codec, CODECS, group) of each, in source order
 MULTI = ("multi.mp4", "multi.mkv")
+AAC51 = "flac51.mkv"
 MULTI_TRACKS = (("ac3", "ac-3", "audio-ac3", "en"), ("eac3", "ec-3", "audio-ec3", "fr"),
                 ("aac", "mp4a.40.2", "audio", "de"))
 
@@ -90,6 +91,10 @@ def make_fixtures(src):
              os.path.join(src, MULTI[0])])
     _ffmpeg(["-i", os.path.join(src, MULTI[0]), "-map", "0", "-c", "copy",
              os.path.join(src, MULTI[1])])
+    # a 5.1 track of a codec that is not copied: FLAC
+    _ffmpeg(v + a + ["-filter_complex", "[1:a]pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0[a]",
+                     "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "veryfast"] +
+            g + ["-c:a", "flac", os.path.join(src, AAC51)])
 
 
 # -- boxes --------------------------------------------------------------------
@@ -416,3 +421,43 @@ def check_multichannel(m, scratch, title, fmp4_format):
                         0 <= src_frames[k] - got <= 1,
                         "audio/%s: %s frames, the source track %s" % (name, got, src_frames[k]))
     c.raise_if_any()
+
+
+def _rendition_file(tdir, scratch, title, name, fmp4_format):
+    rdir = os.path.join(tdir, "audio", name)
+    pl = read(os.path.join(rdir, "index.m3u8")).decode()
+    names = (["init.mp4"] + playlist_segments(pl)) if fmp4_format else \
+        re.findall(r"^(\d+\.ts)$", pl, re.M)
+    parts = []
+    for n in names:
+        data = read(os.path.join(rdir, n))
+        expect(len(data) == os.stat(os.path.join(rdir, n)).st_size,
+               "audio/%s/%s: read size differs from stat" % (name, n))
+        parts.append(data)
+    path = os.path.join(scratch, "%s-%s-%d.%s" % (title, name, fmp4_format,
+                                                 "mp4" if fmp4_format else "ts"))
+    with open(path, "wb") as f:
+        f.write(b"".join(parts))
+    return path
+
+
+def check_aac51(m, scratch, title, fmp4_format):
+    """A 5.1 track of a codec not copied (FLAC): audio/0-6ch is AAC 5.1 in
+    the "audio" group with CHANNELS 6, on the stereo rendition's grid (the
+    same number of AAC frames), and decodes."""
+    tdir = os.path.join(m.mountpoint, title)
+    media = {x.get("URI"): x for x in _media_lines(read(os.path.join(tdir, "master.m3u8")).decode())}
+    mc = media.get("audio/0-6ch/index.m3u8")
+    expect(mc and mc.get("CHANNELS") == "6" and mc.get("GROUP-ID") == "audio" and
+           mc.get("DEFAULT") == "NO", "5.1 rendition: %s" % mc)
+    six = _rendition_file(tdir, scratch, title, "0-6ch", fmp4_format)
+    two = _rendition_file(tdir, scratch, title, "0", fmp4_format)
+    info = ffprobe_json(six, ["-select_streams", "a", "-show_entries",
+                              "stream=codec_name,channels"]).get("streams") or [{}]
+    expect(info[0].get("codec_name") == "aac" and info[0].get("channels") == 6,
+           "audio/0-6ch: %s" % info[0])
+    r = subprocess.run(["ffmpeg", "-v", "error", "-i", six, "-f", "null", "-"],
+                       capture_output=True, text=True, timeout=300)
+    expect(r.returncode == 0 and not r.stderr.strip(), "decode: %s" % r.stderr.strip()[:200])
+    n6, n2 = count_frames(six, "a"), count_frames(two, "a")
+    expect(n6 == n2 and n6, "AAC frames: 5.1 %s, stereo %s" % (n6, n2))

@@ -8,6 +8,7 @@ same way the daemon's integer arithmetic classifies it.
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -587,7 +588,7 @@ def source_audio_streams(path):
     data = ffprobe_json(path, [
         "-select_streams", "a",
         "-show_entries",
-        "stream=index,codec_name,sample_rate,channels,time_base:stream_tags=language"
+        "stream=index,codec_name,profile,sample_rate,channels,time_base:stream_tags=language"
         ":packet=stream_index,pts",
     ], timeout=180)
     first = {}
@@ -604,12 +605,31 @@ def source_audio_streams(path):
         lang = (st.get("tags") or {}).get("language")
         out.append({
             "ordinal": ordinal, "index": st.get("index"),
-            "codec": st.get("codec_name"),
+            "codec": st.get("codec_name"), "profile": st.get("profile"),
             "sample_rate": int(st.get("sample_rate") or 0),
             "channels": st.get("channels"),
             "language": lang, "start": start,
         })
     return out
+
+
+def multichannel_copied(a, path):
+    """Whether source audio stream a (source_audio_streams) of the file at
+    path is copied into its multichannel rendition: AC-3, E-AC-3 and AAC-LC
+    (not the AAC of an MPEG-TS, which has ADTS headers), up to 8 channels."""
+    ts = os.path.splitext(path)[1].lower() in (".ts", ".m2ts", ".mts")
+    return (a.get("channels") or 0) <= 8 and (
+        a.get("codec") in ("ac3", "eac3") or
+        (a.get("codec") == "aac" and a.get("profile") == "LC" and not ts))
+
+
+def multichannel_name(a, path):
+    """The name of the multichannel rendition of source audio stream a, or
+    None up to 2 channels: "K-Nch" when copied, "K-6ch" (AAC 5.1) else."""
+    ch = a.get("channels") or 0
+    if ch <= 2:
+        return None
+    return "%d-%dch" % (a["ordinal"], ch if multichannel_copied(a, path) else 6)
 
 
 def has_video_stream(path):
