@@ -707,7 +707,7 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
         names.append(attrs.get("NAME"))
         uri = attrs.get("URI", "")
         media_uris.append(uri)
-        mm = re.match(r"audio/(\d+)(-\d+ch)?/index\.m3u8$", uri)
+        mm = re.match(r"audio/(\d+)(-\d+ch|-32k)?/index\.m3u8$", uri)
         if not mm:
             c.add("EXT-X-MEDIA URI %r is not audio/K/index.m3u8" % uri)
             continue
@@ -729,7 +729,7 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
             ch = [s.get("channels") for s in streams if s.get("codec_type") == "audio"]
             c.check(ch and str(ch[0]) == attrs.get("CHANNELS"),
                     "audio/%s CHANNELS=%r, segment 0 has %s channels" % (rend, attrs.get("CHANNELS"), ch))
-            c.check(attrs.get("CHANNELS") == "2" or mm.group(2), "audio/%d CHANNELS=%r, want \"2\" (AAC stereo)"
+            c.check(attrs.get("CHANNELS") == "2" or (mm.group(2) or "").endswith("ch"), "audio/%d CHANNELS=%r, want \"2\" (AAC stereo)"
                     % (k, attrs.get("CHANNELS")))
         except CheckFailed as e:
             c.add("audio/%d segment 0: %s" % (k, e))
@@ -815,11 +815,15 @@ class TitleExpect:
         self.multi = {multichannel_name(a, sv.path): a for a in self.audio
                       if multichannel_name(a, sv.path)}
         self.audios += sorted(self.multi)
+        # every track again at 32 kbit/s for the cellular variant
+        self.audios += ["%d-32k" % a["ordinal"] for a in self.audio]
         self.grid = audio_grid(self.plan, sv.end)
         self.alt_end = audio_grid(self.plan, sv.end_by_mean_step)[-1]
         self.high_profile = high_profile
 
     def audio_src(self, name):
+        if name.endswith("-32k"):
+            name = name[:-4]
         for a in self.audio:
             if str(a["ordinal"]) == name:
                 return a

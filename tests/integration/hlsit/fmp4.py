@@ -176,11 +176,14 @@ def playlist_segments(text):
 
 
 def renditions(tdir):
+    """The fMP4 renditions of a title: all but video/iframes/, the I-frame
+    rendition, which is MPEG-TS in either format (trick.py checks it)."""
     out = []
     for kind in ("video", "audio"):
         d = os.path.join(tdir, kind)
         if os.path.isdir(d):
-            out += [(kind, n) for n in sorted(os.listdir(d))]
+            out += [(kind, n) for n in sorted(os.listdir(d))
+                    if not (kind == "video" and n == "iframes")]
     return out
 
 
