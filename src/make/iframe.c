@@ -3,8 +3,10 @@
  *
  * picture.c gives the picture the source shows at the segment's time,
  * scaled to the rendition's size; a fresh libx264 encodes it as one IDR
- * at a constant quantiser (the finest of a short ladder whose result fits
- * the planned size, tried in order), with pts and dts the picture's time
+ * at a constant quantiser (the finest from QP_FINEST to x264's coarsest
+ * whose result fits the planned size, found by bisection, so that the
+ * picture takes its size rather than null packets), with pts and dts the
+ * picture's time
  * in the title's clock, so that it lines up with the other renditions;
  * mux.c writes it as MPEG-TS. The padding up to the planned size is made
  * by readers, as for every TS segment.
@@ -26,8 +28,10 @@
 #include "hlsfs/trick.h"
 #include "hlsfs/workbound.h"
 
-/* The quantisers tried, finest first; the last is x264's coarsest. */
-static const int qps[] = { 20, 25, 30, 36, 42, 51 };
+/* The quantisers searched: finer than QP_FINEST would not show in a
+ * small picture; QP_COARSEST is x264's coarsest. */
+#define QP_FINEST   12
+#define QP_COARSEST 51
 
 static int open_encoder(const struct trick_iframes *f, const struct transcode_config *cfg,
                         AVRational tb, int qp, const AVFrame *pic, AVCodecContext **out)
@@ -144,16 +148,29 @@ int iframe_segment(const char *path, const struct source_io *io, const struct ti
         goto done;
     }
     what = "encode";
-    for (size_t q = 0; q < sizeof(qps) / sizeof(qps[0]); q++) {
+    /* the finest quantiser whose IDR fits: bytes fall as it rises */
+    int lo = QP_FINEST, hi = QP_COARSEST, found = 0;
+    while (lo <= hi) {
+        int qp = lo + (hi - lo) / 2;
+        uint8_t *seg = NULL;
+        size_t seg_len = 0;
         if ((ret = work_bound_check(bound)) < 0)
             break;
-        ret = encode_attempt(t, f, i, cfg, qps[q], pic, out, len, &bytes);
-        if (ret != -EOVERFLOW)
+        ret = encode_attempt(t, f, i, cfg, qp, pic, &seg, &seg_len, &bytes);
+        if (ret == -EOVERFLOW) {
+            lo = qp + 1;
+            continue;
+        }
+        if (ret < 0)
             break;
-        log_warn("%s: video/" TRICK_IFRAME_NAME " segment %ld: %" PRIu64 " bytes over the "
-                 "planned %" PRIu64 " at quantiser %d, encoding again coarser", path, i,
-                 bytes, f->sizes[i], qps[q]);
+        free(*out);
+        *out = seg;
+        *len = seg_len;
+        found = 1;
+        hi = qp - 1;
     }
+    if (ret >= 0 || (ret == -EOVERFLOW && found))
+        ret = found ? 0 : -EOVERFLOW;
 done:
     picture_close(&ps);
     av_frame_free(&pic);
