@@ -683,10 +683,22 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
             groups.add(attrs.get("AUDIO"))
         else:
             c.check("AUDIO" not in attrs, "%s: AUDIO given but there is no audio rendition" % uri)
-    # every video rendition once per audio group
-    c.check(sorted(uris) == sorted(["video/%s/index.m3u8" % v for v in videos] *
-                                   max(1, len(groups))),
+    # every video rendition once per audio group, but for the cellular
+    # one (audio-32k): the smallest video rendition once, under 192 kbit/s
+    cell = [(attrs, uri) for attrs, _, uri in m.variants if attrs.get("AUDIO") == "audio-32k"]
+    full = groups - {"audio-32k"}
+    c.check(sorted(u for attrs, _, u in m.variants if attrs.get("AUDIO") != "audio-32k") ==
+            sorted(["video/%s/index.m3u8" % v for v in videos] * max(1, len(full))),
             "variants %s, video renditions %s, audio groups %s" % (uris, videos, sorted(groups)))
+    if audios:
+        plain = [(int(attrs.get("BANDWIDTH", "0")), uri) for attrs, _, uri in m.variants
+                 if attrs.get("AUDIO") == "audio"]
+        c.check(len(cell) == 1, "%d variants with the cellular audio, want 1" % len(cell))
+        if cell and plain:
+            c.check(cell[0][1] == min(plain)[1], "the cellular variant is %s, the smallest %s"
+                    % (cell[0][1], min(plain)[1]))
+            bw = int(cell[0][0].get("BANDWIDTH", "0"))
+            c.check(0 < bw < 192000, "the cellular variant's BANDWIDTH is %d" % bw)
     media_uris = []
     names = []
     defaults = 0
