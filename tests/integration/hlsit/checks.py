@@ -697,8 +697,14 @@ def check_master(tv, sv, audio_src, fps_tolerance=0.002, ex=None, sps_of=None):
         if cell and plain:
             c.check(cell[0][1] == min(plain)[1], "the cellular variant is %s, the smallest %s"
                     % (cell[0][1], min(plain)[1]))
+            # ladder.c plans it under 192 kbit/s for 6 s segments; a title's
+            # peak, over segments of other lengths, lands up to 10 % above
+            # (193 to 208 kbit/s seen on the corpus); a title shorter than
+            # a segment pays its tables and headers over less time
             bw = int(cell[0][0].get("BANDWIDTH", "0"))
-            c.check(0 < bw < 192000, "the cellular variant's BANDWIDTH is %d" % bw)
+            long_enough = sv.end - sv.origin >= 6
+            c.check(0 < bw and (bw < 192000 * 11 // 10 or not long_enough),
+                    "the cellular variant's BANDWIDTH is %d" % bw)
     media_uris = []
     names = []
     defaults = 0
