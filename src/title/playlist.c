@@ -100,8 +100,9 @@ static char *sb_finish(struct sbuf *sb)
     return sb->buf;
 }
 
-/* playlist_media with EXT-X-MAP and .m4s names; the same checks. */
-char *playlist_media_fmp4(const int64_t *durations_ms, long count)
+/* A VOD media playlist of MPEG-TS segments, or of fMP4 ones (version 7,
+ * EXT-X-MAP of init.mp4, .m4s names). */
+static char *media_playlist(const int64_t *durations_ms, long count, int fmp4)
 {
     struct sbuf sb = {0};
     int64_t max_ms = 0, target;
@@ -121,15 +122,15 @@ char *playlist_media_fmp4(const int64_t *durations_ms, long count)
         target = 1;
 
     sb_printf(&sb, "#EXTM3U\n"
-                   "#EXT-X-VERSION:7\n"
+                   "#EXT-X-VERSION:%d\n"
                    "#EXT-X-PLAYLIST-TYPE:VOD\n"
                    "#EXT-X-INDEPENDENT-SEGMENTS\n"
                    "#EXT-X-TARGETDURATION:%lld\n"
-                   "#EXT-X-MEDIA-SEQUENCE:0\n"
-                   "#EXT-X-MAP:URI=\"init.mp4\"\n",
-              (long long)target);
+                   "#EXT-X-MEDIA-SEQUENCE:0\n%s",
+              fmp4 ? 7 : 3, (long long)target,
+              fmp4 ? "#EXT-X-MAP:URI=\"init.mp4\"\n" : "");
     for (i = 0; i < count && !sb.failed; i++) {
-        if (vpath_segment_name_as(name, sizeof(name), i, count, 1) < 0) {
+        if (vpath_segment_name_as(name, sizeof(name), i, count, fmp4) < 0) {
             sb.failed = 1;
             break;
         }
@@ -141,45 +142,17 @@ char *playlist_media_fmp4(const int64_t *durations_ms, long count)
     return sb_finish(&sb);
 }
 
+/* playlist_media with EXT-X-MAP and .m4s names; the same checks. */
+char *playlist_media_fmp4(const int64_t *durations_ms, long count)
+{
+    return media_playlist(durations_ms, count, 1);
+}
+
 /* Returns NULL on allocation failure, or when count < 0, durations_ms is
  * NULL while count > 0, or a duration is negative. */
 char *playlist_media(const int64_t *durations_ms, long count)
 {
-    struct sbuf sb = {0};
-    int64_t max_ms = 0, target;
-    char name[32];
-    long i;
-
-    if (count < 0 || (count > 0 && !durations_ms))
-        return NULL;
-    for (i = 0; i < count; i++) {
-        if (durations_ms[i] < 0)
-            return NULL;
-        if (durations_ms[i] > max_ms)
-            max_ms = durations_ms[i];
-    }
-    target = max_ms / 1000 + (max_ms % 1000 != 0);
-    if (target < 1)
-        target = 1;
-
-    sb_printf(&sb, "#EXTM3U\n"
-                   "#EXT-X-VERSION:3\n"
-                   "#EXT-X-PLAYLIST-TYPE:VOD\n"
-                   "#EXT-X-INDEPENDENT-SEGMENTS\n"
-                   "#EXT-X-TARGETDURATION:%lld\n"
-                   "#EXT-X-MEDIA-SEQUENCE:0\n",
-              (long long)target);
-    for (i = 0; i < count && !sb.failed; i++) {
-        if (vpath_segment_name(name, sizeof(name), i, count) < 0) {
-            sb.failed = 1;
-            break;
-        }
-        sb_printf(&sb, "#EXTINF:%lld.%03d,\n%s\n",
-                  (long long)(durations_ms[i] / 1000),
-                  (int)(durations_ms[i] % 1000), name);
-    }
-    sb_printf(&sb, "#EXT-X-ENDLIST\n");
-    return sb_finish(&sb);
+    return media_playlist(durations_ms, count, 0);
 }
 
 /* Returns NULL on allocation failure, for a negative count, a NULL array

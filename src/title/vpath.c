@@ -402,48 +402,34 @@ int vpath_segment_digits(long count)
     return digits > SEG_DIGITS_MIN ? digits : SEG_DIGITS_MIN;
 }
 
-/* Returns the length written (without the NUL), -EINVAL for a negative
- * index, or -ENAMETOOLONG when buf (size bytes) is too small. */
-int vpath_segment_name(char *buf, size_t size, long index, long count)
+/* "DIGITS.EXT" for index of count: the length written (without the NUL),
+ * -EINVAL for a negative index, or -ENAMETOOLONG when buf (size bytes) is
+ * too small. */
+static int numbered_name(char *buf, size_t size, long index, long count, const char *ext)
 {
     int len;
 
     if (index < 0 || (!buf && size > 0))
         return -EINVAL;
-    len = snprintf(buf, size, "%0*ld.ts", vpath_segment_digits(count), index);
+    len = snprintf(buf, size, "%0*ld.%s", vpath_segment_digits(count), index, ext);
     if (len < 0)
         return -EINVAL;
     if ((size_t)len >= size)
         return -ENAMETOOLONG;
     return len;
+}
+
+int vpath_segment_name(char *buf, size_t size, long index, long count)
+{
+    return numbered_name(buf, size, index, count, "ts");
 }
 
 int vpath_sprite_name(char *buf, size_t size, long index, long count)
 {
-    int len;
-
-    if (index < 0 || (!buf && size > 0))
-        return -EINVAL;
-    len = snprintf(buf, size, "%0*ld.jpg", vpath_segment_digits(count), index);
-    if (len < 0)
-        return -EINVAL;
-    if ((size_t)len >= size)
-        return -ENAMETOOLONG;
-    return len;
+    return numbered_name(buf, size, index, count, "jpg");
 }
 
 int vpath_segment_name_as(char *buf, size_t size, long index, long count, int m4s)
 {
-    int len;
-
-    if (!m4s)
-        return vpath_segment_name(buf, size, index, count);
-    if (index < 0 || (!buf && size > 0))
-        return -EINVAL;
-    len = snprintf(buf, size, "%0*ld.m4s", vpath_segment_digits(count), index);
-    if (len < 0)
-        return -EINVAL;
-    if ((size_t)len >= size)
-        return -ENAMETOOLONG;
-    return len;
+    return numbered_name(buf, size, index, count, m4s ? "m4s" : "ts");
 }
