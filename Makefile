@@ -76,7 +76,7 @@ test_record_MODS   = title/subtitle title/record title/title title/budget title/
 test_h264_MODS     = title/h264
 test_vfilter_MODS  = make/vfilter
 test_subtitle_MODS = title/subtitle title/playlist title/vpath base/log
-test_trick_MODS    = title/trick title/h264 title/vpath format/tssize format/jpegpad
+test_trick_MODS    = title/trick title/budget title/ladder title/h264 title/vpath format/tssize format/jpegpad
 test_fmp4_MODS     = format/fmp4 format/mux
 test_title_MODS    = title/subtitle make/source make/vfilter title/library store/cache store/evict title/record title/title title/budget title/h264 title/hls title/trick title/framerate title/probe title/plan title/ladder title/playlist title/vpath \
                      make/transcode make/remux format/mux format/tssize make/demux make/workbound base/log \

@@ -23,14 +23,17 @@
 
 /* Margin over the prediction, in percent of it. */
 #define BUDGET_MARGIN_PCT    120
+/* What every source frame spends on headers, whatever it shows: not
+ * counted as picture. */
+#define BUDGET_SOURCE_FRAME_BYTES 16
 /* Header allowance of every frame, in bytes. */
-#define BUDGET_FRAME_BYTES    64
+#define BUDGET_FRAME_BYTES    16
 /* The floor: per frame BUDGET_FLOOR_FRAME_BYTES plus one byte per
  * BUDGET_FLOOR_FRAME_PIXELS pixels, and for the segment's IDR one byte
  * per BUDGET_FLOOR_KEY_PIXELS pixels. */
-#define BUDGET_FLOOR_FRAME_BYTES   64
-#define BUDGET_FLOOR_FRAME_PIXELS  16384
-#define BUDGET_FLOOR_KEY_PIXELS    256
+#define BUDGET_FLOOR_FRAME_BYTES   16
+#define BUDGET_FLOOR_FRAME_PIXELS  65536
+#define BUDGET_FLOOR_KEY_PIXELS    1024
 
 /* The source's video, as the prediction sees it. */
 struct budget_source {
@@ -53,6 +56,16 @@ uint64_t budget_video_payload_bytes(const struct budget_source *src, uint64_t sr
                                     long frames, int64_t duration_ms,
                                     int rung_w, int rung_h, int64_t bit_rate);
 
+/* The I-frame rendition: the ES bytes planned for one IDR of w x h when
+ * the source's keyframe there took key_bytes (in H.264 bytes,
+ * budget_codec_percent) for key_px pixels: scaled as the rungs are, with
+ * the margin, plus BUDGET_FLOOR_IFRAME_BYTES and one byte per
+ * BUDGET_FLOOR_KEY_PIXELS; at most 'bound', and 'bound' when key_bytes
+ * or key_px is 0. */
+#define BUDGET_FLOOR_IFRAME_BYTES 256
+uint64_t budget_iframe_payload_bytes(uint64_t key_bytes, int64_t key_px, int w, int h,
+                                     uint64_t bound);
+
 /* Audio: the AAC (ADTS payload) bytes planned for one segment of 'frames'
  * frames of 1024 samples at sample_rate, 'silent_frames' of which the
  * source holds silence in (budget_audio_packet_silent), when the source
@@ -65,9 +78,9 @@ uint64_t budget_video_payload_bytes(const struct budget_source *src, uint64_t sr
  * each silent one, never above bit_rate (both over the segment's
  * samples, as ladder_audio_payload_bytes). */
 #define BUDGET_AUDIO_FLOOR_RATE 24000
-/* libavcodec's AAC encoder spends 6 bytes on a silent stereo frame; the
- * plan allows twice that */
-#define BUDGET_AUDIO_SILENT_FRAME_BYTES 12
+/* libavcodec's AAC encoder spends 6 bytes on a silent stereo frame (13
+ * with its ADTS header); the plan allows one more */
+#define BUDGET_AUDIO_SILENT_FRAME_BYTES 7
 /* An AAC or Opus packet of at most this many bytes per pair of channels
  * carries no sound: an empty spectrum (AAC) or a DTX / silence frame
  * (Opus). Other codecs' packets are never taken for silence (their

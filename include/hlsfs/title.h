@@ -72,7 +72,7 @@ struct title_blob {
 
 /* The version of the title record (record.h), the fourth byte of a
  * key's magic: a record of another version is never read. */
-#define TITLE_RECORD_VERSION '8'
+#define TITLE_RECORD_VERSION '9'
 
 /* What makes a title: the source's identity and the options that shape
  * the plan. A changed source or option is a different title. */
@@ -151,6 +151,11 @@ struct title {
     struct trick           *trick;       /* trick-play files (trick.h),
                                             derived; NULL: none        */
     int                     format;      /* enum title_format            */
+    uint64_t               *key_bytes;   /* nseg: the source's largest
+                                            keyframe of each segment, in
+                                            H.264 bytes (budget.h); 0 or
+                                            NULL: not known             */
+    int64_t                 key_px;      /* the pixels of those pictures  */
 };
 
 void title_make_key(struct title_key *key, const struct stat *st,

@@ -3,9 +3,10 @@
  *
  * picture.c gives the picture the source shows at the segment's time,
  * scaled to the rendition's size; a fresh libx264 encodes it as one IDR
- * at a constant quantiser (the finest from QP_FINEST to x264's coarsest
+ * at a constant rate factor (the finest, in quarter steps from 1 to 51,
  * whose result fits the planned size, found by bisection, so that the
- * picture takes its size rather than null packets), with pts and dts the
+ * picture takes its size rather than null packets; that size follows
+ * the source's keyframe there, budget.h), with pts and dts the
  * picture's time
  * in the title's clock, so that it lines up with the other renditions;
  * mux.c writes it as MPEG-TS. The padding up to the planned size is made
@@ -28,13 +29,14 @@
 #include "hlsfs/trick.h"
 #include "hlsfs/workbound.h"
 
-/* The quantisers searched: finer than QP_FINEST would not show in a
- * small picture; QP_COARSEST is x264's coarsest. */
-#define QP_FINEST   12
-#define QP_COARSEST 51
+/* The rate factors searched, in quarter steps: from CRF_FINEST (the
+ * picture nearly as the source has it) to CRF_COARSEST. */
+#define CRF_STEPS    4
+#define CRF_FINEST   (1 * CRF_STEPS)
+#define CRF_COARSEST (51 * CRF_STEPS)
 
 static int open_encoder(const struct trick_iframes *f, const struct transcode_config *cfg,
-                        AVRational tb, int qp, const AVFrame *pic, AVCodecContext **out)
+                        AVRational tb, int crf, const AVFrame *pic, AVCodecContext **out)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
     AVCodecContext *enc;
@@ -62,7 +64,7 @@ static int open_encoder(const struct trick_iframes *f, const struct transcode_co
     enc->color_range = AVCOL_RANGE_MPEG;
     av_opt_set(enc->priv_data, "preset", cfg->preset, 0);
     av_opt_set(enc->priv_data, "profile", "high", 0);
-    av_opt_set_int(enc->priv_data, "qp", qp, 0);
+    av_opt_set_double(enc->priv_data, "crf", (double)crf / CRF_STEPS, 0);
     transcode_x264_asm(asm_param, sizeof(asm_param));
     /* one picture, an IDR anyway: keyint=1 would flag the SPS as an
      * intra-only profile (constraint_set3), which CODECS does not name */
@@ -76,9 +78,10 @@ static int open_encoder(const struct trick_iframes *f, const struct transcode_co
     return 0;
 }
 
-/* One attempt at quantiser qp: the segment's bytes, or -EOVERFLOW. */
+/* One attempt at rate factor crf / CRF_STEPS: the segment's bytes, or
+ * -EOVERFLOW. */
 static int encode_attempt(const struct title *t, const struct trick_iframes *f, long i,
-                          const struct transcode_config *cfg, int qp, const AVFrame *pic,
+                          const struct transcode_config *cfg, int crf, const AVFrame *pic,
                           uint8_t **out, size_t *len, uint64_t *bytes)
 {
     AVCodecContext *enc = NULL;
@@ -91,7 +94,7 @@ static int encode_attempt(const struct title *t, const struct trick_iframes *f, 
         ret = AVERROR(ENOMEM);
         goto done;
     }
-    if ((ret = open_encoder(f, cfg, t->tb, qp, pic, &enc)) < 0 ||
+    if ((ret = open_encoder(f, cfg, t->tb, crf, pic, &enc)) < 0 ||
         (ret = avcodec_parameters_from_context(par, enc)) < 0 ||
         (ret = mux_open(&mux, par, enc->time_base, 0)) < 0 ||
         (ret = avcodec_send_frame(enc, pic)) < 0)
@@ -148,17 +151,17 @@ int iframe_segment(const char *path, const struct source_io *io, const struct ti
         goto done;
     }
     what = "encode";
-    /* the finest quantiser whose IDR fits: bytes fall as it rises */
-    int lo = QP_FINEST, hi = QP_COARSEST, found = 0;
+    /* the finest rate factor whose IDR fits: bytes fall as it rises */
+    int lo = CRF_FINEST, hi = CRF_COARSEST, found = 0;
     while (lo <= hi) {
-        int qp = lo + (hi - lo) / 2;
+        int crf = lo + (hi - lo) / 2;
         uint8_t *seg = NULL;
         size_t seg_len = 0;
         if ((ret = work_bound_check(bound)) < 0)
             break;
-        ret = encode_attempt(t, f, i, cfg, qp, pic, &seg, &seg_len, &bytes);
+        ret = encode_attempt(t, f, i, cfg, crf, pic, &seg, &seg_len, &bytes);
         if (ret == -EOVERFLOW) {
-            lo = qp + 1;
+            lo = crf + 1;
             continue;
         }
         if (ret < 0)
@@ -167,7 +170,7 @@ int iframe_segment(const char *path, const struct source_io *io, const struct ti
         *out = seg;
         *len = seg_len;
         found = 1;
-        hi = qp - 1;
+        hi = crf - 1;
     }
     if (ret >= 0 || (ret == -EOVERFLOW && found))
         ret = found ? 0 : -EOVERFLOW;

@@ -17,14 +17,15 @@
  *
  * Rate control aims the elementary stream at 95 % of the segment's budget
  * (average bit rate): what its planned size (budget.h) leaves after the
- * MPEG-TS framing; a segment that still overflows its planned size is
- * encoded again at a rate lowered in proportion to the overflow (the last
- * time at a constant coarsest quantiser), never truncated. One that comes
- * out far under it is encoded once more at a higher rate (spend_more).
+ * MPEG-TS framing. A segment that overflows its planned size, or comes
+ * out far under it, is encoded again at a constant rate factor searched
+ * for to fill it (search_crf), the last resort a constant coarsest
+ * quantiser; never truncated.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,19 +54,19 @@
 #include "hlsfs/workbound.h"
 
 #define ABR_TARGET   0.95    /* average rate, as a fraction of the bound  */
-#define MAX_ATTEMPTS 4
 #define MIN_RATE     8000    /* bit/s no attempt aims under: libx264 counts
                                 in kbit/s and refuses to open at 0; below
                                 it, the coarsest quantiser             */
 #define LAST_RESORT_QP 51    /* the last attempt's constant quantiser     */
 #define UNDERSHOOT_PCT 90    /* a segment under this share of its plan ...  */
-#define SPEND_AIM    0.95    /* ... is made again at the rate raised by the
-                                share it missed (times this), at most
-                                SPEND_STEPS times ...                    */
-#define SPEND_STEPS  2
-#define SPEND_MAX_RAISE 4.0  /* ... each at most this many times higher,  */
-#define SPEND_QP_MIN  20     /* x264's mean quantiser was this or finer:
-                                more bits would not show                 */
+#define SPEND_AIM    0.95    /* ... is made again, aiming at this share, at
+                                a constant rate factor (spend_more), at
+                                most FILL_STEPS times ...               */
+#define FILL_STEPS   4
+#define CRF_FIRST    26.0    /* ... the first from this factor or coarser, */
+#define CRF_STEP_MAX 18.0    /* ... at most this much finer than the last */
+#define CRF_FINEST   4.0     /* ... and never finer than this             */
+#define CRF_COARSEST 51.0
 
 /* Output picture before rotation (rotation swaps the sides). */
 static void prerotate_size(const struct title_rendition *r, int *w, int *h)
@@ -120,10 +121,11 @@ static void x264_asm_param(char *buf, size_t size)
 #endif
 }
 
-/* An encoder with the rung's settings at 'rate'. */
+/* An encoder with the rung's settings at 'rate' (at constant rate factor
+ * 'crf' instead when that is above 0). */
 static int open_encoder(const struct title_rendition *r,
                         const struct transcode_config *cfg, AVRational tb,
-                        AVRational fps, int64_t rate,
+                        AVRational fps, int64_t rate, double crf,
                         const AVFrame *props, AVCodecContext **out)
 {
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
@@ -152,8 +154,12 @@ static int open_encoder(const struct title_rendition *r,
      * a segment, and unlike a VBV cap it gives the same bytes whatever the
      * thread timing. The segment's bound is rate x duration; a segment
      * that comes out larger is encoded again at a lower rate. */
-    enc->bit_rate = rate > 0 ? (int64_t)((double)rate * ABR_TARGET) : 0;
-    if (rate <= 0)
+    enc->bit_rate = rate > 0 && crf <= 0 ? (int64_t)((double)rate * ABR_TARGET) : 0;
+    if (crf > 0)
+        /* filling a segment the average rate left far under its size:
+         * a constant rate factor, which spends where the picture shows */
+        av_opt_set_double(enc->priv_data, "crf", crf, 0);
+    else if (rate <= 0)
         /* the last resort: a constant, coarsest quantiser, which takes
          * fewer bytes than any rate the budget could be missed at */
         av_opt_set_int(enc->priv_data, "qp", LAST_RESORT_QP, 0);
@@ -649,6 +655,7 @@ struct encode_side {
     struct mux     *mux;
     int64_t         qp_sum;     /* x264's quantiser of each frame, summed */
     long            qp_frames;
+    long            frames;     /* packets x264 gave                    */
 };
 
 static void encode_side_clear(struct encode_side *e)
@@ -669,6 +676,7 @@ static int drain_encoder(struct encode_side *e)
             e->qp_sum += (int64_t)AV_RL32(q) / FF_QP2LAMBDA;
             e->qp_frames++;
         }
+        e->frames++;
         ret = mux_write(e->mux, e->pkt);
         av_packet_unref(e->pkt);
         if (ret < 0)
@@ -680,7 +688,7 @@ static int drain_encoder(struct encode_side *e)
 static int encode_side_open(struct encode_side *e, const struct title *t,
                             const struct title_rendition *r, long seg,
                             const struct transcode_config *cfg, const AVStream *st,
-                            int64_t rate, const AVFrame *first)
+                            int64_t rate, double crf, const AVFrame *first)
 {
     AVCodecParameters *par = avcodec_parameters_alloc();
     int ret;
@@ -689,7 +697,7 @@ static int encode_side_open(struct encode_side *e, const struct title *t,
         return AVERROR(ENOMEM);
     }
     AVRational fps = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-    if ((ret = open_encoder(r, cfg, st->time_base, fps, rate, first, &e->enc)) >= 0 &&
+    if ((ret = open_encoder(r, cfg, st->time_base, fps, rate, crf, first, &e->enc)) >= 0 &&
         (ret = avcodec_parameters_from_context(par, e->enc)) >= 0)
         ret = segmux_open(t, r, seg, par, e->enc->time_base, 1, &e->mux);
     avcodec_parameters_free(&par);
@@ -729,15 +737,15 @@ int64_t transcode_segment_rate(const struct title *t, const struct title_renditi
     return rate < (uint64_t)r->bit_rate ? (int64_t)rate : r->bit_rate;
 }
 
-/* One attempt at 'rate': the decoding side on a thread of its own feeds
+/* One attempt at 'rate' (or at rate factor 'crf' when above 0): the decoding side on a thread of its own feeds
  * this one, which encodes and muxes, so both run at once. On success
  * *out holds the segment's *len bytes (padding not included). */
 static int transcode_attempt(const char *path, const struct source_io *io, const struct title *t,
                              const struct title_rendition *r, long seg,
                              const struct transcode_config *cfg,
-                             const struct work_bound *bound, int64_t rate,
+                             const struct work_bound *bound, int64_t rate, double crf,
                              uint8_t **out, size_t *len, uint64_t *bytes,
-                             int *mean_qp, const char **what)
+                             int *mean_qp, long *frames, const char **what)
 {
     struct frame_queue queue;
     struct decode_side d = {
@@ -768,7 +776,7 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
     started = 1;
     *what = "encode";
     while ((ret = queue_take(&queue, &pic)) >= 0 && pic) {
-        if (!e.enc && (ret = encode_side_open(&e, t, r, seg, cfg, d.st, rate, pic)) < 0)
+        if (!e.enc && (ret = encode_side_open(&e, t, r, seg, cfg, d.st, rate, crf, pic)) < 0)
             break;
         ret = avcodec_send_frame(e.enc, pic);
         av_frame_free(&pic);
@@ -801,6 +809,8 @@ static int transcode_attempt(const char *path, const struct source_io *io, const
         ret = AVERROR(EOVERFLOW);
     if (mean_qp)
         *mean_qp = e.qp_frames ? (int)(e.qp_sum / e.qp_frames) : -1;
+    if (frames)
+        *frames = e.frames;
 done:
     if (started) {
         queue_abandon(&queue);
@@ -812,52 +822,89 @@ done:
     return ret;
 }
 
-/* A segment that came out far under its planned size (x264's average
- * rate misses low targets, and pictures that barely change cost less than
- * any rate asks), at a mean quantiser coarser than SPEND_QP_MIN: up to
- * SPEND_STEPS more attempts at a raised rate, each kept when it fits and
- * is larger. Its bytes depend only on the first attempt's, so they are as
- * deterministic; running out of time fails the segment, rather than
- * keeping bytes that would depend on the machine's load. */
-static int spend_more(const char *path, const struct source_io *io, const struct title *t,
+/* The bound of one more attempt at a segment: a segment's work of its
+ * own (the first attempt's bound is for making the segment at all). */
+static void attempt_bound(const struct title *t, const struct title_rendition *r, long seg,
+                          const struct work_bound *bound, struct work_bound *own)
+{
+    double media_s = (double)title_segment_ms(t, seg) / 1000.0;
+    if (r->range[seg] != INT64_MIN) {
+        int64_t from = av_rescale_q(r->range[seg], r->tb, t->tb);
+        if (from < t->bounds[seg])
+            media_s += (double)(t->bounds[seg] - from) * av_q2d(t->tb);
+    }
+    work_bound_init(own, bound->stop, media_s);
+}
+
+/* A segment whose first attempt (x264's average rate) came out far under
+ * its planned size or over it: average rates miss small targets, as one
+ * IDR takes most of a small budget and pictures that barely change cost
+ * less than any rate asks, or more than a low one allows. Up to
+ * FILL_STEPS more attempts at a constant rate factor: the first guessed
+ * from the first attempt's mean quantiser (CRF_FIRST if that is finer,
+ * when it fit), six steps for each doubling of the bytes wanted; the next
+ * ones between the finest factor that fit and the coarsest that did not,
+ * in the logarithm of the bytes. The bytes modelled are the picture's:
+ * what a segment holds beyond one TS packet a frame and the tables, which
+ * no factor changes. The largest that fits is kept (*len 0 and
+ * AVERROR(EOVERFLOW) when none did). Its bytes depend only on the
+ * attempts before, so they are as deterministic; running out of time
+ * fails the segment, rather than keeping bytes that would depend on the
+ * machine's load. */
+static int search_crf(const char *path, const struct source_io *io, const struct title *t,
                       const struct title_rendition *r, long seg,
                       const struct transcode_config *cfg, const struct work_bound *bound,
-                      int64_t rate, uint8_t **out, size_t *len, const char **what)
+                      int first_qp, long frames, uint64_t first_bytes,
+                      uint8_t **out, size_t *len, const char **what)
 {
-    int64_t base = rate;
-    int over = 0;
-    for (int step = 0; step < SPEND_STEPS && *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT;
+    double fixed = (double)frames * TSSIZE_PACKET +
+                   (double)tssize_table_bytes(title_segment_ms(t, seg));
+    double target = (double)r->sizes[seg] * SPEND_AIM - fixed;
+    double first = fmin(first_qp > 0 ? first_qp : CRF_FIRST, CRF_COARSEST);
+    double fit_crf = -1, fit_len = 0, over_crf = -1, over_len = 0;
+
+    if (target <= TSSIZE_PACKET)
+        return *len ? 0 : AVERROR(EOVERFLOW);
+    if (*len)
+        fit_len = fmax((double)*len - fixed, TSSIZE_PACKET);
+    else
+        over_len = fmax((double)first_bytes - fixed, target + 1);
+    for (int step = 0; step < FILL_STEPS && *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT;
          step++) {
-        /* in proportion to the share missed; after an overflow (x264's
-         * bytes can jump once its quantiser for the IDR drops), by its
-         * square root from the last rate that fit */
-        double share = (double)r->sizes[seg] / (double)*len;
-        double up = (over ? sqrt(share) : share) * SPEND_AIM;
+        double crf;
+        if (!step && fit_len > 0)           /* the average rate fit */
+            crf = fmin(first, CRF_FIRST) - fmin(CRF_STEP_MAX, 6.0 * log2(target / fit_len));
+        else if (!step)                     /* it did not */
+            crf = first + fmin(CRF_STEP_MAX, fmax(1.0, 6.0 * log2(over_len / target)));
+        else if (fit_crf > 0 && over_crf > 0)
+            crf = fit_crf + (over_crf - fit_crf) * (log(target) - log(fit_len)) /
+                            (log(over_len) - log(fit_len));
+        else if (fit_crf > 0)
+            crf = fit_crf - fmin(CRF_STEP_MAX, 6.0 * log2(target / fit_len));
+        else
+            crf = over_crf + fmin(CRF_STEP_MAX, fmax(1.0, 6.0 * log2(over_len / target)));
+        /* quarter steps, inside what is known */
+        crf = floor(crf * 4 + 0.5) / 4;
+        if (over_crf > 0 && crf < over_crf + 0.25)
+            crf = over_crf + 0.25;
+        if (fit_crf > 0 && crf > fit_crf - 0.25)
+            crf = fit_crf - 0.25;
+        crf = fmax(CRF_FINEST, fmin(CRF_COARSEST, crf));
+        if ((fit_crf > 0 && crf >= fit_crf) || (over_crf > 0 && crf <= over_crf))
+            break;              /* nothing left between the two */
+
         uint8_t *more = NULL;
         size_t more_len = 0;
         uint64_t bytes = 0;
         const char *more_what = NULL;
-
-        if (up > SPEND_MAX_RAISE)
-            up = SPEND_MAX_RAISE;
-        rate = (int64_t)((double)base * up);
-        /* each attempt has the bound of a segment's work of its own: the
-         * first one's is for making the segment at all */
         struct work_bound own;
-        if (bound) {
-            double media_s = (double)title_segment_ms(t, seg) / 1000.0;
-            if (r->range[seg] != INT64_MIN) {
-                int64_t from = av_rescale_q(r->range[seg], r->tb, t->tb);
-                if (from < t->bounds[seg])
-                    media_s += (double)(t->bounds[seg] - from) * av_q2d(t->tb);
-            }
-            work_bound_init(&own, bound->stop, media_s);
-        }
-        log_debug("%s: video/%s segment %ld: %zu bytes of the planned %" PRIu64
-                  ", encoding again at %.2f times the rate", path, r->name, seg, *len,
-                  r->sizes[seg], up);
-        int ret = transcode_attempt(path, io, t, r, seg, cfg, bound ? &own : NULL, rate, &more,
-                                    &more_len, &bytes, NULL, &more_what);
+        if (bound)
+            attempt_bound(t, r, seg, bound, &own);
+        log_debug("%s: video/%s segment %ld: %" PRIu64 " bytes for the planned %" PRIu64
+                  ", encoding again at rate factor %.2f", path, r->name, seg,
+                  *len ? (uint64_t)*len : first_bytes, r->sizes[seg], crf);
+        int ret = transcode_attempt(path, io, t, r, seg, cfg, bound ? &own : NULL, 0, crf,
+                                    &more, &more_len, &bytes, NULL, NULL, &more_what);
         if (ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
             /* stopped or out of time: the bytes made so far alone would
              * depend on the machine's load, so the segment fails as any
@@ -869,20 +916,27 @@ static int spend_more(const char *path, const struct source_io *io, const struct
             return ret;
         }
         if (ret == AVERROR(EOVERFLOW)) {
-            over = 1;           /* the last that fit stands; aim lower */
+            over_crf = crf;
+            over_len = fmax((double)(bytes ? bytes : r->sizes[seg] + 1) - fixed, target + 1);
+            if (crf >= CRF_COARSEST)
+                break;
             continue;
         }
-        /* any other failure: the last that fit stands */
-        if (ret < 0 || more_len <= *len) {
+        if (ret < 0 || !more_len) {
             free(more);
-            break;
+            break;              /* any other failure: the last that fit stands */
         }
-        free(*out);
-        *out = more;
-        *len = more_len;
-        base = rate;
+        fit_crf = crf;
+        fit_len = fmax((double)more_len - fixed, TSSIZE_PACKET);
+        if (more_len > *len) {
+            free(*out);
+            *out = more;
+            *len = more_len;
+        } else {
+            free(more);
+        }
     }
-    return 0;
+    return *len ? 0 : AVERROR(EOVERFLOW);
 }
 
 int transcode_segment(const char *path, const struct source_io *io, const struct title *t,
@@ -893,42 +947,35 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
     const char *what = "open";
     uint64_t bytes = 0;
     int64_t rate = transcode_segment_rate(t, r, seg);
-    int ret = 0, overflowed = 0, qp = -1;
+    int ret, qp = -1;
+    long frames = 0;
 
     /* a rate libx264 would not take (it counts in kbit/s): the coarsest
-     * quantiser instead, from the first attempt on */
+     * quantiser instead */
     if (rate < MIN_RATE)
         rate = 0;
     *out = NULL;
     *len = 0;
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, out, len, &bytes,
-                                &qp, &what);
-        if (ret != AVERROR(EOVERFLOW))
-            break;
-        overflowed = 1;
-        /* aim as far under the plan as this attempt was over it, and at
-         * least 10 % lower */
-        if (rate == 0)
-            break;              /* the coarsest quantiser was too much */
-        double cut = bytes ? (double)r->sizes[seg] / (double)bytes : 0.5;
-        cut = cut * cut;
-        int64_t lower = (int64_t)((double)rate * (cut < 0.9 ? cut : 0.9));
-        /* x264's average rate can miss a target far below what the
-         * picture needs by more than it misses a higher one: the last
-         * attempt does not aim, it takes the coarsest quantiser; so does
-         * one whose rate libx264 would not take */
-        if (attempt + 2 == MAX_ATTEMPTS || lower < MIN_RATE)
-            lower = 0;
-        log_warn("%s: video/%s segment %ld: %" PRIu64 " bytes over the planned %"
-                 PRIu64 ", encoding again %s", path, r->name, seg, bytes, r->sizes[seg],
-                 lower ? "at a lower rate" : "at the coarsest quantiser");
-        rate = lower;
+    ret = transcode_attempt(path, io, t, r, seg, cfg, bound, rate, 0, out, len, &bytes,
+                            &qp, &frames, &what);
+    log_debug("%s: video/%s segment %ld: mean quantiser %d, %" PRIu64 " bytes for the "
+              "planned %" PRIu64, path, r->name, seg, qp, bytes, r->sizes[seg]);
+    if (rate > 0 && frames > 0 &&
+        (ret == AVERROR(EOVERFLOW) ||
+         (ret >= 0 && *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT)))
+        ret = search_crf(path, io, t, r, seg, cfg, bound, qp, frames, bytes, out, len, &what);
+    if (ret == AVERROR(EOVERFLOW) && rate > 0) {
+        /* no rate factor fit: the coarsest quantiser, which takes fewer
+         * bytes than any rate */
+        struct work_bound own;
+        if (bound)
+            attempt_bound(t, r, seg, bound, &own);
+        log_warn("%s: video/%s segment %ld: over the planned %" PRIu64 " bytes at every "
+                 "rate tried, encoding again at the coarsest quantiser", path, r->name, seg,
+                 r->sizes[seg]);
+        ret = transcode_attempt(path, io, t, r, seg, cfg, bound ? &own : NULL, 0, 0, out,
+                                len, &bytes, NULL, NULL, &what);
     }
-    log_debug("%s: video/%s segment %ld: mean quantiser %d", path, r->name, seg, qp);
-    if (ret >= 0 && !overflowed && rate > 0 && qp > SPEND_QP_MIN && *len &&
-        *len < r->sizes[seg] / 100 * UNDERSHOOT_PCT)
-        ret = spend_more(path, io, t, r, seg, cfg, bound, rate, out, len, &what);
     if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
         log_info("%s: video/%s segment %ld: stopped (shutting down)", path, r->name, seg);
         return -ECANCELED;

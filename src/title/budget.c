@@ -42,7 +42,11 @@ uint64_t budget_video_payload_bytes(const struct budget_source *src, uint64_t sr
      * correctly rounded everywhere, pow() need not be */
     double ratio = (double)px / (double)src_px;
     double scale = sqrt(ratio) * sqrt(sqrt(ratio));
-    double need = (double)src_bytes * budget_codec_percent(src->codec) / 100.0 * scale *
+    /* less the headers every source frame carries whatever it shows
+     * (AV1's and VP9's frame headers, start codes) */
+    uint64_t pictures = src_bytes > f * BUDGET_SOURCE_FRAME_BYTES
+                      ? src_bytes - f * BUDGET_SOURCE_FRAME_BYTES : 0;
+    double need = (double)pictures * budget_codec_percent(src->codec) / 100.0 * scale *
                   BUDGET_MARGIN_PCT / 100.0;
     uint64_t want = (uint64_t)fmin(need, 1e18) + f * BUDGET_FRAME_BYTES;
     uint64_t floor_bytes = f * (BUDGET_FLOOR_FRAME_BYTES + px / BUDGET_FLOOR_FRAME_PIXELS) +
@@ -51,6 +55,20 @@ uint64_t budget_video_payload_bytes(const struct budget_source *src, uint64_t sr
     if (want < floor_bytes)
         want = floor_bytes;
     return want < cap ? want : cap;
+}
+
+uint64_t budget_iframe_payload_bytes(uint64_t key_bytes, int64_t key_px, int w, int h,
+                                     uint64_t bound)
+{
+    uint64_t px = (uint64_t)(w > 0 ? w : 0) * (uint64_t)(h > 0 ? h : 0);
+    if (!key_bytes || key_px <= 0 || !px)
+        return bound;
+    double ratio = (double)px / (double)key_px;
+    double need = (double)key_bytes * sqrt(ratio) * sqrt(sqrt(ratio)) *
+                  BUDGET_MARGIN_PCT / 100.0;
+    uint64_t want = (uint64_t)fmin(need, 1e18) + BUDGET_FLOOR_IFRAME_BYTES +
+                    px / BUDGET_FLOOR_KEY_PIXELS;
+    return want < bound ? want : bound;
 }
 
 int budget_audio_codec_percent(enum AVCodecID codec)

@@ -12,7 +12,8 @@
  * subtitle tracks follow the same way (RECORD_SUBS_TAG, the count, then
  * each track's language, name, flags and cues: start, end, text), and
  * the stamp of the sidecar files read (RECORD_SIDECARS_TAG, the stamp)
- * when there were any.
+ * when there were any, and the source's keyframe bytes of each segment
+ * (RECORD_KEYS_TAG, the pixels, then nseg numbers) when they are known.
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +38,7 @@
 #define RECORD_SUBS_TAG     0x3153425553ll        /* "SUBS1" */
 #define RECORD_SUBS_MAX     SUBTITLE_TRACKS_MAX
 #define RECORD_SIDECARS_TAG 0x3145444953ll        /* "SIDE1" */
+#define RECORD_KEYS_TAG     0x3153594545ll        /* "KEYS1" */
 
 enum field_type {
     F_I64,          /* int64_t                                        */
@@ -204,6 +206,12 @@ int record_write(const struct title *t, uint8_t **buf, size_t *len)
     if (!t->error && t->sidecar_stamp) {
         put_i64(&w, RECORD_SIDECARS_TAG);
         put_i64(&w, (int64_t)t->sidecar_stamp);
+    }
+    if (!t->error && t->key_bytes && t->key_px > 0) {
+        put_i64(&w, RECORD_KEYS_TAG);
+        put_i64(&w, t->key_px);
+        for (long k = 0; k < t->nseg; k++)
+            put_i64(&w, (int64_t)t->key_bytes[k]);
     }
     if (w.err) {
         free(w.p);
@@ -421,6 +429,13 @@ int record_read(const uint8_t *buf, size_t len, struct title **out)
         t->sidecar_stamp = (uint64_t)get_i64(&r);
         if (!t->sidecar_stamp)
             r.err = r.err ? r.err : -EINVAL;
+        tag = !r.err && r.pos != len ? get_i64(&r) : 0;
+    }
+    if (tag == RECORD_KEYS_TAG) {
+        t->key_px = get_i64(&r);
+        if (t->key_px <= 0)
+            r.err = r.err ? r.err : -EINVAL;
+        t->key_bytes = get_array(&r, t->nseg, (size_t)t->nseg);
     } else if (tag) {
         r.err = r.err ? r.err : -EINVAL;
     }

@@ -327,8 +327,9 @@ static int build_original_fmp4(struct title *t, const struct probe_stream *v,
  * budgets of encoded rungs: by decode range, or with forced cuts
  * (segments that share a keyframe) by presentation time; a segment cut
  * after its keyframe also counts that keyframe's bytes, since the rung
- * starts it with an IDR of its own. */
-static int segment_frames(const struct title *t, const struct title_rendition *shape,
+ * starts it with an IDR of its own; keyframes past the first are counted
+ * as the segment's other pictures. */
+static int segment_frames(struct title *t, const struct title_rendition *shape,
                           const struct probe_stream *v, const size_t *key_pkt,
                           const size_t *cuts, int forced, long *frames, uint64_t *bytes)
 {
@@ -343,18 +344,47 @@ static int segment_frames(const struct title *t, const struct title_rendition *s
         }
     else
         assign_segments(shape, t->nseg, v, seg);
+    uint64_t *keys = calloc((size_t)t->nseg * 3, sizeof(*keys));
+    free(t->key_bytes);
+    t->key_bytes = calloc((size_t)t->nseg, sizeof(*t->key_bytes));
+    if (!keys || !t->key_bytes) {
+        free(keys);
+        free(seg);
+        return -ENOMEM;
+    }
+    t->key_px = (int64_t)v->par->width * v->par->height;
+    /* per segment: keyframes, their bytes, the largest */
+    uint64_t *nkey = keys, *key_bytes = keys + t->nseg, *key_max = keys + 2 * t->nseg;
     memset(frames, 0, (size_t)t->nseg * sizeof(*frames));
     memset(bytes, 0, (size_t)t->nseg * sizeof(*bytes));
     for (size_t i = 0; i < v->npkts; i++)
         if (seg[i] >= 0) {
-            frames[seg[i]]++;
-            bytes[seg[i]] += v->pkts[i].size;
+            long s = seg[i];
+            frames[s]++;
+            bytes[s] += v->pkts[i].size;
+            if (v->pkts[i].flags & PROBE_PKT_KEY) {
+                nkey[s]++;
+                key_bytes[s] += v->pkts[i].size;
+                if (v->pkts[i].size > key_max[s])
+                    key_max[s] = v->pkts[i].size;
+            }
         }
     for (long i = 0; i < t->nseg; i++) {
         size_t k = key_pkt[cuts[i]];
         if (seg[k] != i)
             bytes[i] += v->pkts[k].size;
+        /* the rung has one keyframe a segment: the source's others are
+         * counted at the mean of its other pictures (a picture that
+         * changes as little costs as little), its largest one in full */
+        uint64_t key = key_max[i] > v->pkts[k].size ? key_max[i] : v->pkts[k].size;
+        t->key_bytes[i] = key * (uint64_t)budget_codec_percent(v->par->codec_id) / 100;
+        if (nkey[i] > 1 && (uint64_t)frames[i] > nkey[i]) {
+            uint64_t other = (bytes[i] - key_bytes[i]) / ((uint64_t)frames[i] - nkey[i]);
+            bytes[i] -= key_bytes[i] - key_max[i];
+            bytes[i] += (nkey[i] - 1) * other;
+        }
     }
+    free(keys);
     free(seg);
     return 0;
 }
@@ -1120,6 +1150,7 @@ void title_free(struct title **pt)
         subtitle_track_free(&t->subs[i]);
     free(t->subs);
     free(t->bounds);
+    free(t->key_bytes);
     free(t->start_ms);
     free(t->source_path);
     free(t->master);

@@ -13,6 +13,7 @@
 
 #include <libavutil/mathematics.h>
 
+#include "hlsfs/budget.h"
 #include "hlsfs/h264.h"
 #include "hlsfs/title.h"
 #include "hlsfs/trick.h"
@@ -195,8 +196,12 @@ static int make_iframes(struct title *t, struct trick *tr)
     f->peak_bps = 0;
     for (long i = 0; i < n; i++) {
         int64_t ms = f->start_ms[i + 1] - f->start_ms[i];
-        f->sizes[i] = tssize_h264_segment_bytes(trick_iframe_es_bound(f->width, f->height),
-                                                1, ms);
+        /* what the source's keyframe there took, as the rungs' budgets */
+        long seg = f->pic.seg[i];
+        uint64_t key = t->key_bytes && seg >= 0 && seg < t->nseg ? t->key_bytes[seg] : 0;
+        uint64_t es = budget_iframe_payload_bytes(key, t->key_px, f->width, f->height,
+                                                  trick_iframe_es_bound(f->width, f->height));
+        f->sizes[i] = tssize_h264_segment_bytes(es, 1, ms);
         uint64_t bps = (f->sizes[i] * 8000 + (uint64_t)ms - 1) / (uint64_t)ms;
         if (bps > f->peak_bps)
             f->peak_bps = bps;

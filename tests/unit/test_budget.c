@@ -70,10 +70,12 @@ static void test_monotonic(void)
     check_end();
 
     check_begin("budget/prediction");
-    /* between floor and cap: the margin times the source's bytes scaled by
-     * (pixel ratio)^0.75, plus the frames' headers */
+    /* between floor and cap: the margin times the source's bytes (less
+     * its frames' headers) scaled by (pixel ratio)^0.75, plus the frames'
+     * headers */
     uint64_t b = b720(400000);
-    double want = 400000.0 * BUDGET_MARGIN_PCT / 100.0 * 0.5443 + 180 * BUDGET_FRAME_BYTES;
+    double want = (400000.0 - 180 * BUDGET_SOURCE_FRAME_BYTES) * BUDGET_MARGIN_PCT / 100.0 *
+                  0.5443 + 180 * BUDGET_FRAME_BYTES;
     CHECK(b > want * 0.999 && b < want * 1.001, "720p of 400000 bytes: %llu, want %.0f",
           (unsigned long long)b, want);
     /* a smaller rung needs less, a larger one more */
@@ -110,9 +112,9 @@ static void test_deterministic(void)
     /* the same inputs, the same bytes; and these exact values, which a
      * change of the model must change on purpose */
     for (int i = 0; i < 3; i++) {
-        CHECK_INT((long long)b720(400000), 272798);
+        CHECK_INT((long long)b720(400000), 262277);
         CHECK_INT((long long)budget_video_payload_bytes(&src1080, 123457, 251, 8367, 854, 480,
-                                                        1400000), 59985);
+                                                        1400000), 46508);
     }
     check_end();
 }
@@ -189,6 +191,30 @@ static void test_audio_silence(void)
     check_end();
 }
 
+static void test_iframe(void)
+{
+    const uint64_t bound = 2048 + 480 * 270 / 4;
+    check_begin("budget/iframe");
+    /* nothing known of the source's keyframe: the bound */
+    CHECK_INT(budget_iframe_payload_bytes(0, 1920 * 1080, 480, 270, bound), bound);
+    CHECK_INT(budget_iframe_payload_bytes(50000, 0, 480, 270, bound), bound);
+    /* a flat picture's small keyframe: far under the bound, above the floor */
+    uint64_t flat = budget_iframe_payload_bytes(2000, 1920 * 1080, 480, 270, bound);
+    CHECK(flat < bound / 4, "flat keyframe: %llu of %llu", (unsigned long long)flat,
+          (unsigned long long)bound);
+    CHECK(flat >= BUDGET_FLOOR_IFRAME_BYTES + 480 * 270 / BUDGET_FLOOR_KEY_PIXELS,
+          "under the floor: %llu", (unsigned long long)flat);
+    /* scaled as the rungs: (pixel ratio)^0.75 with the margin */
+    uint64_t busy = budget_iframe_payload_bytes(20000, 1920 * 1080, 480, 270, bound);
+    double want = 20000.0 * pow(1.0 / 16, 0.75) * BUDGET_MARGIN_PCT / 100.0 +
+                  BUDGET_FLOOR_IFRAME_BYTES + 480 * 270 / BUDGET_FLOOR_KEY_PIXELS;
+    CHECK(busy > want - 2 && busy < want + 2, "20000 bytes at 1080p: %llu, want %.0f",
+          (unsigned long long)busy, want);
+    /* a noisy keyframe takes the bound, never more */
+    CHECK_INT(budget_iframe_payload_bytes(900000, 1920 * 1080, 480, 270, bound), bound);
+    check_end();
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -198,5 +224,6 @@ int main(void)
     test_deterministic();
     test_audio();
     test_audio_silence();
+    test_iframe();
     return check_summary("test_budget");
 }
