@@ -62,7 +62,9 @@ uint64_t budget_video_payload_bytes(const struct budget_source *src, uint64_t sr
  * the margin, plus BUDGET_FLOOR_IFRAME_BYTES and one byte per
  * BUDGET_FLOOR_KEY_PIXELS; at most 'bound', and 'bound' when key_bytes
  * or key_px is 0. */
-#define BUDGET_FLOOR_IFRAME_BYTES 256
+/* (x264's first IDR carries its parameter sets and a version SEI of
+ * some 700 bytes) */
+#define BUDGET_FLOOR_IFRAME_BYTES 1024
 uint64_t budget_iframe_payload_bytes(uint64_t key_bytes, int64_t key_px, int w, int h,
                                      uint64_t bound);
 

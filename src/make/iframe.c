@@ -4,7 +4,7 @@
  * picture.c gives the picture the source shows at the segment's time,
  * scaled to the rendition's size; a fresh libx264 encodes it as one IDR
  * at a constant rate factor (the finest, in quarter steps from 1 to 51,
- * whose result fits the planned size, found by bisection, so that the
+ * then quantisers to x264's coarsest, whose result fits the planned size, found by bisection, so that the
  * picture takes its size rather than null packets; that size follows
  * the source's keyframe there, budget.h), with pts and dts the
  * picture's time
@@ -29,11 +29,14 @@
 #include "hlsfs/trick.h"
 #include "hlsfs/workbound.h"
 
-/* The rate factors searched, in quarter steps: from CRF_FINEST (the
- * picture nearly as the source has it) to CRF_COARSEST. */
+/* The steps searched: rate factors in quarter steps from CRF_FINEST (the
+ * picture nearly as the source has it) to CRF_COARSEST, then constant
+ * quantisers past 51 up to x264's coarsest, QP_COARSEST. */
 #define CRF_STEPS    4
 #define CRF_FINEST   (1 * CRF_STEPS)
 #define CRF_COARSEST (51 * CRF_STEPS)
+#define QP_COARSEST  69
+#define STEP_LAST    (CRF_COARSEST + QP_COARSEST - 51)
 
 static int open_encoder(const struct trick_iframes *f, const struct transcode_config *cfg,
                         AVRational tb, int crf, const AVFrame *pic, AVCodecContext **out)
@@ -64,7 +67,10 @@ static int open_encoder(const struct trick_iframes *f, const struct transcode_co
     enc->color_range = AVCOL_RANGE_MPEG;
     av_opt_set(enc->priv_data, "preset", cfg->preset, 0);
     av_opt_set(enc->priv_data, "profile", "high", 0);
-    av_opt_set_double(enc->priv_data, "crf", (double)crf / CRF_STEPS, 0);
+    if (crf <= CRF_COARSEST)
+        av_opt_set_double(enc->priv_data, "crf", (double)crf / CRF_STEPS, 0);
+    else
+        av_opt_set_int(enc->priv_data, "qp", 51 + crf - CRF_COARSEST, 0);
     transcode_x264_asm(asm_param, sizeof(asm_param));
     /* one picture, an IDR anyway: keyint=1 would flag the SPS as an
      * intra-only profile (constraint_set3), which CODECS does not name */
@@ -78,7 +84,8 @@ static int open_encoder(const struct trick_iframes *f, const struct transcode_co
     return 0;
 }
 
-/* One attempt at rate factor crf / CRF_STEPS: the segment's bytes, or
+/* One attempt at step 'crf' (rate factor crf / CRF_STEPS up to
+ * CRF_COARSEST, a quantiser past 51 beyond): the segment's bytes, or
  * -EOVERFLOW. */
 static int encode_attempt(const struct title *t, const struct trick_iframes *f, long i,
                           const struct transcode_config *cfg, int crf, const AVFrame *pic,
@@ -152,7 +159,7 @@ int iframe_segment(const char *path, const struct source_io *io, const struct ti
     }
     what = "encode";
     /* the finest rate factor whose IDR fits: bytes fall as it rises */
-    int lo = CRF_FINEST, hi = CRF_COARSEST, found = 0;
+    int lo = CRF_FINEST, hi = STEP_LAST, found = 0;
     while (lo <= hi) {
         int crf = lo + (hi - lo) / 2;
         uint8_t *seg = NULL;

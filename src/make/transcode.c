@@ -57,7 +57,8 @@
 #define MIN_RATE     8000    /* bit/s no attempt aims under: libx264 counts
                                 in kbit/s and refuses to open at 0; below
                                 it, the coarsest quantiser             */
-#define LAST_RESORT_QP 51    /* the last attempt's constant quantiser     */
+#define LAST_RESORT_QP 69    /* the last attempt's constant quantiser:
+                                x264's coarsest                        */
 #define UNDERSHOOT_PCT 90    /* a segment under this share of its plan ...  */
 #define SPEND_AIM    0.95    /* ... is made again, aiming at this share, at
                                 a constant rate factor (spend_more), at
