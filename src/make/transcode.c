@@ -61,7 +61,7 @@
                                 x264's coarsest                        */
 #define UNDERSHOOT_PCT 90    /* a segment under this share of its plan ...  */
 #define SPEND_AIM    0.95    /* ... is made again, aiming at this share, at
-                                a constant rate factor (spend_more), at
+                                a constant rate factor (search_crf), at
                                 most FILL_STEPS times ...               */
 #define FILL_STEPS   4
 #define CRF_FIRST    26.0    /* ... the first from this factor or coarser, */
