@@ -190,6 +190,9 @@ static void test_round_trip(void)
         .tb = { 1, 1000 }, .nseg = 3, .bounds = bounds, .frame_rate = 59.94,
         .rends = r, .nrends = 2, .format = TITLE_FORMAT_FMP4,
     };
+    uint64_t keys[3] = { 981, 0, 123456789 };
+    t.key_bytes = keys;
+    t.key_px = 1920 * 1080;
     struct title *back = NULL;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -211,6 +214,11 @@ static void test_round_trip(void)
         CHECK_INT(back->format, TITLE_FORMAT_FMP4);
         for (long i = 0; i <= 3; i++)
             CHECK_INT(back->bounds[i], bounds[i]);
+        /* the source's keyframe bytes (KEYS1), which plan the I-frames */
+        CHECK_INT(back->key_px, 1920 * 1080);
+        for (long i = 0; back->key_bytes && i < 3; i++)
+            CHECK_INT(back->key_bytes[i], keys[i]);
+        CHECK(back->key_bytes != NULL, "keyframe bytes read back");
     }
     for (int k = 0; back && k < back->nrends && k < 2; k++) {
         const struct title_rendition *a = &back->rends[k], *b = &r[k];
