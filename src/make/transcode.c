@@ -68,6 +68,8 @@
 #define CRF_STEP_MAX 18.0    /* ... at most this much finer than the last */
 #define CRF_FINEST   4.0     /* ... and never finer than this             */
 #define CRF_COARSEST 51.0
+#define FLAT_GAIN    1.03    /* a finer factor that gained less than this
+                                ends the search                        */
 
 /* Output picture before rotation (rotation swaps the sides). */
 static void prerotate_size(const struct title_rendition *r, int *w, int *h)
@@ -927,6 +929,10 @@ static int search_crf(const char *path, const struct source_io *io, const struct
             free(more);
             break;              /* any other failure: the last that fit stands */
         }
+        /* a finer factor that adds next to nothing: the picture is all
+         * there is to it (a still, a flat colour); finer ones would not
+         * change that either */
+        int flat = fit_crf > 0 && (double)more_len - fixed < fit_len * FLAT_GAIN;
         fit_crf = crf;
         fit_len = fmax((double)more_len - fixed, TSSIZE_PACKET);
         if (more_len > *len) {
@@ -936,6 +942,8 @@ static int search_crf(const char *path, const struct source_io *io, const struct
         } else {
             free(more);
         }
+        if (flat)
+            break;
     }
     return *len ? 0 : AVERROR(EOVERFLOW);
 }
