@@ -4,9 +4,10 @@
  * picture.c gives the picture the source shows at the segment's time,
  * scaled to the rendition's size; a fresh libx264 encodes it as one IDR
  * at a constant rate factor (the finest, in quarter steps from 1 to 51,
- * then quantisers to x264's coarsest, whose result fits the planned size, found by bisection, so that the
- * picture takes its size rather than null packets; that size follows
- * the source's keyframe there, budget.h), with pts and dts the
+ * then quantisers to x264's coarsest, whose result fits the planned
+ * size, found by bisection, so that the picture takes its size rather
+ * than null packets; that size follows the source's keyframe there,
+ * budget.h), with pts and dts the
  * picture's time
  * in the title's clock, so that it lines up with the other renditions;
  * mux.c writes it as MPEG-TS. The padding up to the planned size is made

@@ -155,8 +155,8 @@ static int open_encoder(const struct title_rendition *r,
 
     /* average bit rate, no VBV: x264's ABR lands close to its target over
      * a segment, and unlike a VBV cap it gives the same bytes whatever the
-     * thread timing. The segment's bound is rate x duration; a segment
-     * that comes out larger is encoded again at a lower rate. */
+     * thread timing. A segment that comes out over its size, or far
+     * under it, is encoded again at a rate factor (search_crf). */
     enc->bit_rate = rate > 0 && crf <= 0 ? (int64_t)((double)rate * ABR_TARGET) : 0;
     if (crf > 0)
         /* filling a segment the average rate left far under its size:
@@ -740,9 +740,10 @@ int64_t transcode_segment_rate(const struct title *t, const struct title_renditi
     return rate < (uint64_t)r->bit_rate ? (int64_t)rate : r->bit_rate;
 }
 
-/* One attempt at 'rate' (or at rate factor 'crf' when above 0): the decoding side on a thread of its own feeds
- * this one, which encodes and muxes, so both run at once. On success
- * *out holds the segment's *len bytes (padding not included). */
+/* One attempt at 'rate' (or at rate factor 'crf' when above 0): the
+ * decoding side on a thread of its own feeds this one, which encodes and
+ * muxes, so both run at once. On success *out holds the segment's *len
+ * bytes (padding not included). */
 static int transcode_attempt(const char *path, const struct source_io *io, const struct title *t,
                              const struct title_rendition *r, long seg,
                              const struct transcode_config *cfg,
