@@ -178,7 +178,7 @@ static AVFrame *tonemapped(int64_t pts)
             for (int y = 0; y < (p ? H / 2 : H); y++) {
                 uint16_t *row = (uint16_t *)(f->data[p] + y * f->linesize[p]);
                 for (int x = 0; x < (p ? W / 2 : W); x++)
-                    row[x] = p ? 512 + (x - W / 4) * 8 : 64 + (x * 876) / W;
+                    row[x] = p ? 512 : 64 + (x * 876) / W;   /* grey: no gamut clipping */
             }
         f->color_trc = AVCOL_TRC_UNSPECIFIED;    /* the stream's decision holds */
         f->color_primaries = AVCOL_PRI_BT2020;
@@ -211,10 +211,14 @@ static void test_tonemap(void)
         CHECK_INT(a->color_trc, AVCOL_TRC_BT709);
         CHECK_INT(a->colorspace, AVCOL_SPC_BT709);
         CHECK_INT(a->color_range, AVCOL_RANGE_MPEG);
-        /* the ramp stays a ramp, inside limited range */
+        /* the grey ramp stays a rising ramp from limited-range black
+         * (the bicubic scaler may overshoot white a little) */
         const uint8_t *row = a->data[0] + 12 * a->linesize[0];
-        CHECK(row[0] >= 16 && row[31] <= 235 && row[31] > row[0] + 40,
-              "luma ramp %d..%d", row[0], row[31]);
+        int rising = 1;
+        for (int x = 1; x < 32; x++)
+            rising &= row[x] >= row[x - 1];
+        CHECK(row[0] >= 16 && row[0] < 40 && row[31] > 200 && rising,
+              "luma ramp %d..%d, rising %d", row[0], row[31], rising);
         int same = 1;
         for (int y = 0; y < 24; y++)
             same &= !memcmp(a->data[0] + y * a->linesize[0], b->data[0] + y * b->linesize[0], 32);
