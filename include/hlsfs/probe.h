@@ -3,7 +3,8 @@
  * packet index of the first video stream and of every audio stream,
  * from the container's own sample table when it has a complete one (MP4,
  * MOV) and otherwise from a packet scan that reads no payload twice and
- * decodes nothing.
+ * decodes nothing, but for the constant-rate audio decoded once to find
+ * its silence (PROBE_PKT_SILENT).
  */
 #ifndef HLSFS_PROBE_H
 #define HLSFS_PROBE_H
@@ -22,6 +23,7 @@ struct subtitle_track;
 
 #define PROBE_PKT_KEY     1   /* a keyframe (random access point)          */
 #define PROBE_PKT_DISCARD 2   /* before the start of an edit list          */
+#define PROBE_PKT_SILENT  4   /* audio: decodes to zeros, as does the next */
 
 struct probe_packet {
     int64_t  dts;             /* stream time base; never AV_NOPTS_VALUE    */

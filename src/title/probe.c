@@ -4,7 +4,8 @@
  * MP4/MOV carry a complete sample table (every sample's dts, size and sync
  * flag), which libavformat exposes as index entries: reading it costs no
  * payload I/O. Other containers are scanned with av_read_frame, which
- * parses packet boundaries but decodes nothing.
+ * parses packet boundaries but decodes nothing. Constant-rate audio is
+ * then decoded once to find its silence (find_silence).
  */
 #include <errno.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 #include <libavutil/display.h>
 #include <libavutil/dovi_meta.h>
 #include <libavutil/intreadwrite.h>
+#include <libavutil/samplefmt.h>
 
 #include "hlsfs/fmp4.h"
 #include "hlsfs/log.h"
@@ -415,6 +417,135 @@ static int probe_field_order(AVFormatContext *fmt, struct probe_stream *v)
     return 0;
 }
 
+/* Audio whose packet sizes say nothing of what they hold (a constant
+ * rate) is decoded once, so that the size plan knows its silence: a
+ * packet is marked PROBE_PKT_SILENT when it and the next decode to
+ * samples that are all exactly zero (the next too, for a decoder whose
+ * output lags a packet). Only constant-rate codecs and streams of at most
+ * SILENCE_SCAN_BYTES are read; anything that fails leaves packets
+ * unmarked (planned as sound). */
+#define SILENCE_SCAN_BYTES (32u << 20)
+#define CBR_SPREAD_DIV     16  /* sizes within 1/16 (+2 bytes): constant */
+
+static int stream_is_constant_rate(const struct probe_stream *s)
+{
+    uint32_t lo = UINT32_MAX, hi = 0;
+    uint64_t total = 0;
+    switch (s->par->codec_id) {
+    case AV_CODEC_ID_AAC: case AV_CODEC_ID_MP2: case AV_CODEC_ID_MP3:
+    case AV_CODEC_ID_AC3: case AV_CODEC_ID_EAC3:
+        break;
+    default:
+        return 0;
+    }
+    if (s->npkts < 8)
+        return 0;
+    /* the first and last packets may be partial */
+    for (size_t k = 2; k + 2 < s->npkts; k++) {
+        lo = s->pkts[k].size < lo ? s->pkts[k].size : lo;
+        hi = s->pkts[k].size > hi ? s->pkts[k].size : hi;
+    }
+    for (size_t k = 0; k < s->npkts; k++)
+        total += s->pkts[k].size;
+    return total <= SILENCE_SCAN_BYTES && lo > 0 && hi <= lo + lo / CBR_SPREAD_DIV + 2;
+}
+
+static int frame_is_zero(const AVFrame *f)
+{
+    enum AVSampleFormat fmt = av_get_packed_sample_fmt(f->format);
+    int planar = av_sample_fmt_is_planar(f->format);
+    int planes = planar ? f->ch_layout.nb_channels : 1;
+    size_t n = (size_t)f->nb_samples * (size_t)(planar ? 1 : f->ch_layout.nb_channels);
+    /* unsigned 8-bit silence is 0x80: never taken for silence */
+    if (fmt == AV_SAMPLE_FMT_U8 || !n)
+        return 0;
+    for (int p = 0; p < planes; p++) {
+        const uint8_t *d = f->extended_data[p];
+        size_t bytes = n * (size_t)av_get_bytes_per_sample(fmt);
+        /* a transform's zeros may be negative zeros: floats are compared
+         * as numbers */
+        if (fmt == AV_SAMPLE_FMT_FLT) {
+            for (size_t i = 0; i < n; i++)
+                if (((const float *)d)[i] != 0.0f)
+                    return 0;
+        } else if (fmt == AV_SAMPLE_FMT_DBL) {
+            for (size_t i = 0; i < n; i++)
+                if (((const double *)d)[i] != 0.0)
+                    return 0;
+        } else {
+            for (size_t i = 0; i < bytes; i++)
+                if (d[i])
+                    return 0;
+        }
+    }
+    return 1;
+}
+
+static int mark_silence(AVFormatContext *fmt, struct probe_stream *s)
+{
+    const AVCodec *dec = avcodec_find_decoder(s->par->codec_id);
+    AVCodecContext *ctx = NULL;
+    AVPacket *pkt = NULL;
+    AVFrame *frame = NULL;
+    uint8_t *zero = NULL;
+    size_t at = 0;
+    int ret = 0;
+
+    if (!dec)
+        return 0;
+    if (!(ctx = avcodec_alloc_context3(dec)) || !(pkt = av_packet_alloc()) ||
+        !(frame = av_frame_alloc()) || !(zero = calloc(s->npkts, 1))) {
+        ret = -ENOMEM;
+        goto done;
+    }
+    ctx->thread_count = 1;
+    if (avcodec_parameters_to_context(ctx, s->par) < 0 || avcodec_open2(ctx, dec, NULL) < 0)
+        goto done;                  /* not decodable here: nothing marked */
+    for (unsigned i = 0; i < fmt->nb_streams; i++)
+        fmt->streams[i]->discard = (int)i == s->index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    if (av_seek_frame(fmt, s->index, s->pkts[0].dts, AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY) < 0)
+        goto done;
+    while (at < s->npkts && av_read_frame(fmt, pkt) >= 0) {
+        int64_t key = s->no_dts ? pkt->pts : pkt->dts;
+        if (pkt->stream_index != s->index || key == AV_NOPTS_VALUE) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        while (at < s->npkts && s->pkts[at].dts < key)
+            at++;
+        int mine = at < s->npkts && s->pkts[at].dts == key;
+        int frames = 0, all_zero = 1;
+        if (avcodec_send_packet(ctx, pkt) >= 0) {
+            while (avcodec_receive_frame(ctx, frame) >= 0) {
+                frames++;
+                all_zero &= frame_is_zero(frame);
+                av_frame_unref(frame);
+            }
+        }
+        if (mine)
+            zero[at++] = frames > 0 && all_zero;
+        av_packet_unref(pkt);
+    }
+    for (size_t k = 0; k < s->npkts; k++)
+        if (zero[k] && (k + 1 == s->npkts || zero[k + 1]))
+            s->pkts[k].flags |= PROBE_PKT_SILENT;
+done:
+    free(zero);
+    av_frame_free(&frame);
+    av_packet_free(&pkt);
+    avcodec_free_context(&ctx);
+    return ret;
+}
+
+static int find_silence(struct probe *p, AVFormatContext *fmt)
+{
+    int ret = 0;
+    for (int i = 0; i < p->naudio && ret == 0; i++)
+        if (stream_is_constant_rate(&p->audio[i]))
+            ret = mark_silence(fmt, &p->audio[i]);
+    return ret;
+}
+
 /* After a container index: the text subtitle streams' packets, read on
  * their own (the other streams discarded). */
 static int read_text_streams(struct probe *p, AVFormatContext *fmt)
@@ -608,6 +739,8 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     if ((ret = check_truncated_scan(p, fmt)) < 0 || p->error)
         goto done;
     if ((ret = probe_field_order(fmt, p->video)) < 0)
+        goto done;
+    if ((ret = find_silence(p, fmt)) < 0)
         goto done;
 
     size_t nkeys = 0;

@@ -619,7 +619,7 @@ static int build_audio(struct title *t, const struct probe_stream *a,
         r->range[t->nseg] = r->range[t->nseg - 1];
     /* what the source spent on each segment's samples: its packets by
      * decode time on the output's sample grid; the samples of its silent
-     * packets apart, less the frame after each sound (a frame's transform
+     * packets (by their size, or decoded: probe.c) apart, less the frame after each sound (a frame's transform
      * reaches into the next) */
     uint64_t *src_bytes = calloc((size_t)t->nseg, sizeof(*src_bytes));
     int64_t *silent = calloc((size_t)t->nseg, sizeof(*silent));
@@ -634,7 +634,8 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     for (size_t k = 0; k < a->npkts; k++) {
         int64_t at = av_rescale_q(a->pkts[k].dts, a->tb, out_tb);
         long s = segment_of(r->range, t->nseg, at);
-        int quiet = budget_audio_packet_silent(codec, channels, a->pkts[k].size);
+        int quiet = (a->pkts[k].flags & PROBE_PKT_SILENT) ||
+                    budget_audio_packet_silent(codec, channels, a->pkts[k].size);
         if (s >= 0 && quiet && was_silent && k + 1 < a->npkts) {
             int64_t next = av_rescale_q(a->pkts[k + 1].dts, a->tb, out_tb);
             if (next > at && next - at <= 4 * 2048)

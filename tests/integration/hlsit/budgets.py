@@ -1,6 +1,8 @@
 """Sizes that follow the content (budget.c): a still picture and a slow
 slideshow get video segments planned far below their rungs' nominal rate
-(and a silent soundtrack audio far below audio_bitrate),
+(and a silent soundtrack audio far below audio_bitrate, found by its packet
+sizes in AAC, and by decoding in the constant-rate MP2 track that is silent
+before a tone),
 every segment reads back exactly its stat size and decodes to the frames
 its EXTINF holds, and a remount (the title read back from its record) and
 a fresh cache (the title built again) give the same sizes and bytes."""
@@ -21,6 +23,8 @@ BUDGET_SHARE_MAX = 0.25         # of the nominal rate, every rung and title
 AUDIO_RATE = 128000             # audio_bitrate's default
 AUDIO_SHARE_MAX = 0.2           # silence: 12 bytes a silent frame and its framing (12 %; 39 % at the 24 kbit/s floor)
 TITLES = ("still.mp4", "slides.mp4")
+TONE_FROM_S = 10                # slides.mp4's MP2 track: silence, then a tone
+SOUND_OVER_SILENCE = 3          # a tone segment planned at least 3x a silent one
 
 
 def _ffmpeg(args):
@@ -31,7 +35,8 @@ def _ffmpeg(args):
 def make_fixtures(src, scratch):
     """still.mp4: one test picture held 20 s; slides.mp4: four pictures,
     5 s each. 1280x720 at 25 fps, a keyframe every 6 s; still.mp4 has a
-    silent AAC track."""
+    silent AAC track, slides.mp4 a 192 kbit/s MP2 track (a constant rate:
+    its packet sizes tell nothing) silent until TONE_FROM_S, then a tone."""
     still = os.path.join(scratch, "still.png")
     _ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=1280x720:r=1:d=1", "-frames:v", "1", still])
     enc = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(6 * FPS),
@@ -41,8 +46,11 @@ def make_fixtures(src, scratch):
              "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", str(DURATION_S)] + enc +
             ["-c:a", "aac", "-b:a", "128k", os.path.join(src, "still.mp4")])
     # a new picture every 5 s: testsrc's moving parts, sampled at 0.2 fps
+    tone = "aevalsrc=if(gte(t\\,%d)\\,0.3*sin(2*PI*440*t)\\,0):s=48000:c=stereo:d=%d" % (
+        TONE_FROM_S, DURATION_S)
     _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=1280x720:r=0.2:d=%d" % DURATION_S,
-             "-vf", "fps=%d" % FPS] + enc + [os.path.join(src, "slides.mp4")])
+             "-f", "lavfi", "-i", tone, "-vf", "fps=%d" % FPS] + enc +
+            ["-c:a", "mp2", "-b:a", "192k", os.path.join(src, "slides.mp4")])
 
 
 def _segments(m, title, rung):
@@ -96,22 +104,38 @@ def check_budgets(m, seen, segments=None):
                         % (title, rung, name, n, dur, want))
             for (name, _), size in zip(segs, sizes):
                 seen.setdefault((title, rung, name), (size, None))
-    # the silent soundtrack: planned far below audio_bitrate, read = stat
-    ad = os.path.join(m.mountpoint, "still.mp4", "audio", "0")
-    apl = open(os.path.join(ad, "index.m3u8")).read()
-    adurs = [float(x) for x in re.findall(r"#EXTINF:([\d.]+),", apl)]
-    anames = re.findall(r"^(\d+\.ts)$", apl, re.M)
-    asizes = [os.stat(os.path.join(ad, n)).st_size for n in anames]
-    share = sum(asizes) / (AUDIO_RATE * sum(adurs) / 8) if adurs else 1
-    note("budgets: still.mp4/audio/0 planned at %.1f %% of %d bit/s" % (100 * share, AUDIO_RATE))
-    c.check(share < AUDIO_SHARE_MAX, "still.mp4/audio/0: %d bytes planned, %.0f %% of %d bit/s"
-            % (sum(asizes), 100 * share, AUDIO_RATE))
-    for name, size in zip(anames, asizes):
-        data = open(os.path.join(ad, name), "rb").read()
-        c.check(len(data) == size, "still.mp4/audio/0/%s: read %d, stat %d" % (name, len(data), size))
-        key = ("still.mp4", "audio", name)
-        h = hashlib.sha256(data).hexdigest()
-        if key in seen and seen[key] != (size, h):
-            c.add("still.mp4/audio/0/%s: differs from an earlier mount's" % name)
-        seen[key] = (size, h)
+    # the silent soundtracks: planned far below audio_bitrate (slides.mp4's
+    # until its tone), read = stat, the same bytes in every mount
+    for title in TITLES:
+        ad = os.path.join(m.mountpoint, title, "audio", "0")
+        apl = open(os.path.join(ad, "index.m3u8")).read()
+        adurs = [float(x) for x in re.findall(r"#EXTINF:([\d.]+),", apl)]
+        anames = re.findall(r"^(\d+\.ts)$", apl, re.M)
+        asizes = [os.stat(os.path.join(ad, n)).st_size for n in anames]
+        shares = [8 * size / (AUDIO_RATE * dur) for size, dur in zip(asizes, adurs)]
+        expect(len(shares) >= 3, "%s/audio/0: playlist %r" % (title, apl[:200]))
+        if title == "still.mp4":
+            share = sum(asizes) / (AUDIO_RATE * sum(adurs) / 8)
+            silent, sound = share, None
+        else:
+            # the first segment ends before the tone, the third is all tone
+            silent, sound = shares[0], shares[2]
+        note("budgets: %s/audio/0 silence planned at %.1f %% of %d bit/s%s"
+             % (title, 100 * silent, AUDIO_RATE,
+                "" if sound is None else ", the tone at %.1f %%" % (100 * sound)))
+        c.check(silent < AUDIO_SHARE_MAX, "%s/audio/0: silence planned at %.0f %% of %d bit/s"
+                % (title, 100 * silent, AUDIO_RATE))
+        if sound is not None:
+            c.check(sound > SOUND_OVER_SILENCE * silent,
+                    "%s/audio/0: the tone planned at %.1f %%, silence at %.1f %%"
+                    % (title, 100 * sound, 100 * silent))
+        for name, size in zip(anames, asizes):
+            data = open(os.path.join(ad, name), "rb").read()
+            c.check(len(data) == size, "%s/audio/0/%s: read %d, stat %d"
+                    % (title, name, len(data), size))
+            key = (title, "audio", name)
+            h = hashlib.sha256(data).hexdigest()
+            if key in seen and seen[key] != (size, h):
+                c.add("%s/audio/0/%s: differs from an earlier mount's" % (title, name))
+            seen[key] = (size, h)
     c.raise_if_any()
