@@ -92,6 +92,22 @@ static long segment_of(const int64_t *range, long nseg, int64_t dts)
     return lo;
 }
 
+/* Audio sound runs (build_audio): output samples a sound packet's
+ * neighbours take from it, and the most a packet before a hole covers. */
+#define SOUND_REACH    2048
+#define SOUND_SPAN_MAX (4 * 2048)
+
+/* Adds the samples of [lo, hi) that fall in each segment to sound[]. */
+static void add_sound(const int64_t *range, long nseg, int64_t lo, int64_t hi, int64_t *sound)
+{
+    for (long s = 0; s < nseg; s++) {
+        int64_t a = lo > range[s] ? lo : range[s];
+        int64_t b = hi < range[s + 1] ? hi : range[s + 1];
+        if (b > a)
+            sound[s] += b - a;
+    }
+}
+
 /* Segment of every packet (-1: none), in decode order. */
 static void assign_segments(const struct title_rendition *r, long nseg,
                             const struct probe_stream *s, long *seg)
@@ -618,37 +634,55 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     if (r->range[t->nseg] < r->range[t->nseg - 1])
         r->range[t->nseg] = r->range[t->nseg - 1];
     /* what the source spent on each segment's samples: its packets by
-     * decode time on the output's sample grid; the samples of its silent
-     * packets (by their size, or decoded: probe.c) apart, less the frame after each sound (a frame's transform
-     * reaches into the next) */
+     * decode time on the output's sample grid, but for its silent ones
+     * (by their size, or decoded: probe.c) after another silent one. The
+     * encoder gets sound only around the packets that are not silent:
+     * each covers its samples and SOUND_REACH more on both sides (the
+     * resampler's and a frame's transform reach into the next); everything
+     * else (silent packets, holes, before the first packet and after the
+     * last) is silence to it. */
     uint64_t *src_bytes = calloc((size_t)t->nseg, sizeof(*src_bytes));
-    int64_t *silent = calloc((size_t)t->nseg, sizeof(*silent));
-    if (!src_bytes || !silent) {
+    int64_t *sound = calloc((size_t)t->nseg, sizeof(*sound));
+    if (!src_bytes || !sound) {
         free(src_bytes);
-        free(silent);
+        free(sound);
         return -ENOMEM;
     }
     enum AVCodecID codec = a->par->codec_id;
     int channels = a->par->ch_layout.nb_channels;
     int was_silent = 0;
+    int64_t lo = 0, hi = 0;         /* the run of sound being gathered  */
+    int have = 0;
     for (size_t k = 0; k < a->npkts; k++) {
         int64_t at = av_rescale_q(a->pkts[k].dts, a->tb, out_tb);
         long s = segment_of(r->range, t->nseg, at);
         int quiet = (a->pkts[k].flags & PROBE_PKT_SILENT) ||
                     budget_audio_packet_silent(codec, channels, a->pkts[k].size);
-        if (s >= 0 && quiet && was_silent && k + 1 < a->npkts) {
-            int64_t next = av_rescale_q(a->pkts[k + 1].dts, a->tb, out_tb);
-            if (next > at && next - at <= 4 * 2048)
-                silent[s] += next - at;
-        } else if (s >= 0) {
+        if (s >= 0 && !(quiet && was_silent))
             src_bytes[s] += a->pkts[k].size;
-        }
         was_silent = quiet;
+        if (quiet)
+            continue;
+        /* its samples reach the next packet, or SOUND_SPAN_MAX past a hole */
+        int64_t next = k + 1 < a->npkts ? av_rescale_q(a->pkts[k + 1].dts, a->tb, out_tb) : at;
+        int64_t upto = next > at && next - at <= SOUND_SPAN_MAX ? next : at + SOUND_SPAN_MAX;
+        if (have && at - SOUND_REACH <= hi) {
+            hi = upto + SOUND_REACH > hi ? upto + SOUND_REACH : hi;
+            continue;
+        }
+        if (have)
+            add_sound(r->range, t->nseg, lo, hi, sound);
+        lo = at - SOUND_REACH;
+        hi = upto + SOUND_REACH;
+        have = 1;
     }
+    if (have)
+        add_sound(r->range, t->nseg, lo, hi, sound);
     for (long i = 0; i < t->nseg; i++) {
         long frames = (long)((r->range[i + 1] - r->range[i]) / 1024);
+        int64_t quiet = r->range[i + 1] - r->range[i] - sound[i];
         uint64_t aac = budget_audio_payload_bytes(codec, channels, src_bytes[i], frames,
-                                                  (long)(silent[i] / 1024), rate, r->bit_rate);
+                                                  (long)(quiet / 1024), rate, r->bit_rate);
         /* the segment's rate, rounded up; the bound itself when capped */
         uint64_t f = frames > 0 ? (uint64_t)frames : 1;
         int64_t seg_rate = (int64_t)((aac * 8 * (uint64_t)rate + f * 1024 - 1) / (f * 1024));
@@ -661,7 +695,7 @@ static int build_audio(struct title *t, const struct probe_stream *a,
             r->sizes[i] = fmp4_segment_bytes(FMP4_AUDIO, frames, es + es * 5 / 100);
         }
     }
-    free(silent);
+    free(sound);
     free(src_bytes);
     if (t->format == TITLE_FORMAT_FMP4)
         return cmaf_audio_init(t, r, rate, r->bit_rate);

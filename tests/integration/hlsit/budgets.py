@@ -1,8 +1,8 @@
 """Sizes that follow the content (budget.c): a still picture and a slow
 slideshow get video segments planned far below their rungs' nominal rate
 (and a silent soundtrack audio far below audio_bitrate, found by its packet
-sizes in AAC, and by decoding in the constant-rate MP2 track that is silent
-before a tone),
+sizes in AAC, by decoding in the constant-rate MP2 track that is silent
+before a tone, and where that track has ended),
 every segment reads back exactly its stat size and decodes to the frames
 its EXTINF holds, and a remount (the title read back from its record) and
 a fresh cache (the title built again) give the same sizes and bytes."""
@@ -23,7 +23,8 @@ BUDGET_SHARE_MAX = 0.25         # of the nominal rate, every rung and title
 AUDIO_RATE = 128000             # audio_bitrate's default
 AUDIO_SHARE_MAX = 0.2           # silence: 12 bytes a silent frame and its framing (12 %; 39 % at the 24 kbit/s floor)
 TITLES = ("still.mp4", "slides.mp4")
-TONE_FROM_S = 10                # slides.mp4's MP2 track: silence, then a tone
+TONE_FROM_S = 10                # slides.mp4's MP2 track: silence, then a tone...
+AUDIO_END_S = 14                # ...and then no packets at all
 SOUND_OVER_SILENCE = 3          # a tone segment planned at least 3x a silent one
 
 
@@ -36,7 +37,8 @@ def make_fixtures(src, scratch):
     """still.mp4: one test picture held 20 s; slides.mp4: four pictures,
     5 s each. 1280x720 at 25 fps, a keyframe every 6 s; still.mp4 has a
     silent AAC track, slides.mp4 a 192 kbit/s MP2 track (a constant rate:
-    its packet sizes tell nothing) silent until TONE_FROM_S, then a tone."""
+    its packet sizes tell nothing) silent until TONE_FROM_S, then a tone
+    until it ends at AUDIO_END_S."""
     still = os.path.join(scratch, "still.png")
     _ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=1280x720:r=1:d=1", "-frames:v", "1", still])
     enc = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", str(6 * FPS),
@@ -47,7 +49,7 @@ def make_fixtures(src, scratch):
             ["-c:a", "aac", "-b:a", "128k", os.path.join(src, "still.mp4")])
     # a new picture every 5 s: testsrc's moving parts, sampled at 0.2 fps
     tone = "aevalsrc=if(gte(t\\,%d)\\,0.3*sin(2*PI*440*t)\\,0):s=48000:c=stereo:d=%d" % (
-        TONE_FROM_S, DURATION_S)
+        TONE_FROM_S, AUDIO_END_S)
     _ffmpeg(["-f", "lavfi", "-i", "testsrc=s=1280x720:r=0.2:d=%d" % DURATION_S,
              "-f", "lavfi", "-i", tone, "-vf", "fps=%d" % FPS] + enc +
             ["-c:a", "mp2", "-b:a", "192k", os.path.join(src, "slides.mp4")])
@@ -118,8 +120,9 @@ def check_budgets(m, seen, segments=None):
             share = sum(asizes) / (AUDIO_RATE * sum(adurs) / 8)
             silent, sound = share, None
         else:
-            # the first segment ends before the tone, the third is all tone
-            silent, sound = shares[0], shares[2]
+            # the first segment ends before the tone, the third starts in
+            # it; the last is after the track's end: silence as well
+            silent, sound = max(shares[0], shares[-1]), shares[2]
         note("budgets: %s/audio/0 silence planned at %.1f %% of %d bit/s%s"
              % (title, 100 * silent, AUDIO_RATE,
                 "" if sound is None else ", the tone at %.1f %%" % (100 * sound)))
