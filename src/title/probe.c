@@ -421,13 +421,18 @@ static int probe_field_order(AVFormatContext *fmt, struct probe_stream *v)
  * rate) is decoded once, so that the size plan knows its silence: a
  * packet is marked PROBE_PKT_SILENT when it and the next decode to
  * samples that are all exactly zero (the next too, for a decoder whose
- * output lags a packet). Only constant-rate codecs and streams of at most
- * SILENCE_SCAN_BYTES are read; anything that fails leaves packets
- * unmarked (planned as sound). */
+ * output lags a packet). Only constant-rate codecs are decoded, and only
+ * when the pass reads at most SILENCE_SCAN_BYTES: the stream's packets
+ * where a container index lets the demuxer skip the others (MP4, MOV),
+ * the whole file otherwise. Anything that fails leaves packets unmarked
+ * (planned as sound). */
 #define SILENCE_SCAN_BYTES (32u << 20)
 #define CBR_SPREAD_DIV     16  /* sizes within 1/16 (+2 bytes): constant */
 
-static int stream_is_constant_rate(const struct probe_stream *s)
+/* 'whole' is the bytes a pass reads whatever the stream (the file's size
+ * for a source without a container index, -1 when unknown), 0 when the
+ * pass reads only this stream's packets. */
+static int stream_is_constant_rate(const struct probe_stream *s, int64_t whole)
 {
     uint32_t lo = UINT32_MAX, hi = 0;
     uint64_t total = 0;
@@ -445,8 +450,10 @@ static int stream_is_constant_rate(const struct probe_stream *s)
         lo = s->pkts[k].size < lo ? s->pkts[k].size : lo;
         hi = s->pkts[k].size > hi ? s->pkts[k].size : hi;
     }
-    for (size_t k = 0; k < s->npkts; k++)
+    for (size_t k = 0; k < s->npkts && !whole; k++)
         total += s->pkts[k].size;
+    if (whole)
+        total = whole < 0 ? UINT64_MAX : (uint64_t)whole;
     return total <= SILENCE_SCAN_BYTES && lo > 0 && hi <= lo + lo / CBR_SPREAD_DIV + 2;
 }
 
@@ -537,11 +544,11 @@ done:
     return ret;
 }
 
-static int find_silence(struct probe *p, AVFormatContext *fmt)
+static int find_silence(struct probe *p, AVFormatContext *fmt, int64_t whole)
 {
     int ret = 0;
     for (int i = 0; i < p->naudio && ret == 0; i++)
-        if (stream_is_constant_rate(&p->audio[i]))
+        if (stream_is_constant_rate(&p->audio[i], whole))
             ret = mark_silence(fmt, &p->audio[i]);
     return ret;
 }
@@ -730,6 +737,8 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
     }
 
     ret = index_from_container(p, fmt, file_size);
+    /* what a pass over one stream reads: its packets with an index */
+    int64_t whole = ret == 1 ? 0 : file_size;
     if (ret == 1 && !p->error)
         ret = read_text_streams(p, fmt);
     else if (ret == 0)
@@ -740,7 +749,7 @@ int probe_source(const char *path, const struct source_io *io, struct probe **ou
         goto done;
     if ((ret = probe_field_order(fmt, p->video)) < 0)
         goto done;
-    if ((ret = find_silence(p, fmt)) < 0)
+    if ((ret = find_silence(p, fmt, whole)) < 0)
         goto done;
 
     size_t nkeys = 0;

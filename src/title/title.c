@@ -100,7 +100,8 @@ static long segment_of(const int64_t *range, long nseg, int64_t dts)
 /* Adds the samples of [lo, hi) that fall in each segment to sound[]. */
 static void add_sound(const int64_t *range, long nseg, int64_t lo, int64_t hi, int64_t *sound)
 {
-    for (long s = 0; s < nseg; s++) {
+    long first = segment_of(range, nseg, lo);
+    for (long s = first < 0 ? 0 : first; s < nseg && range[s] < hi; s++) {
         int64_t a = lo > range[s] ? lo : range[s];
         int64_t b = hi < range[s + 1] ? hi : range[s + 1];
         if (b > a)
@@ -651,8 +652,8 @@ static int build_audio(struct title *t, const struct probe_stream *a,
     enum AVCodecID codec = a->par->codec_id;
     int channels = a->par->ch_layout.nb_channels;
     int was_silent = 0;
-    int64_t lo = 0, hi = 0;         /* the run of sound being gathered  */
-    int have = 0;
+    int64_t lo = 0, hi = 0;         /* the run of sound being gathered
+                                       (none while hi == lo)             */
     for (size_t k = 0; k < a->npkts; k++) {
         int64_t at = av_rescale_q(a->pkts[k].dts, a->tb, out_tb);
         long s = segment_of(r->range, t->nseg, at);
@@ -666,17 +667,16 @@ static int build_audio(struct title *t, const struct probe_stream *a,
         /* its samples reach the next packet, or SOUND_SPAN_MAX past a hole */
         int64_t next = k + 1 < a->npkts ? av_rescale_q(a->pkts[k + 1].dts, a->tb, out_tb) : at;
         int64_t upto = next > at && next - at <= SOUND_SPAN_MAX ? next : at + SOUND_SPAN_MAX;
-        if (have && at - SOUND_REACH <= hi) {
+        if (hi > lo && at - SOUND_REACH <= hi) {
             hi = upto + SOUND_REACH > hi ? upto + SOUND_REACH : hi;
             continue;
         }
-        if (have)
+        if (hi > lo)
             add_sound(r->range, t->nseg, lo, hi, sound);
         lo = at - SOUND_REACH;
         hi = upto + SOUND_REACH;
-        have = 1;
     }
-    if (have)
+    if (hi > lo)
         add_sound(r->range, t->nseg, lo, hi, sound);
     for (long i = 0; i < t->nseg; i++) {
         long frames = (long)((r->range[i + 1] - r->range[i]) / 1024);
