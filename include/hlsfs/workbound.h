@@ -32,6 +32,12 @@ void work_bound_init(struct work_bound *b, const atomic_int *stop, double media_
  * AVERROR(ETIMEDOUT) once the deadline has passed. b may be NULL. */
 int work_bound_check(const struct work_bound *b);
 
+/* Has the mount's stop flag been set? Work that fails once it is, with
+ * whatever error (a demuxer may turn an interrupted read into "invalid
+ * data"), was stopped by the shutdown: it is not the source's failure and
+ * is neither logged nor kept as one. b may be NULL. */
+int work_bound_stopped(const struct work_bound *b);
+
 /* Make libav's blocking reads on fmt give up when the bound is crossed
  * (av_read_frame then returns AVERROR_EXIT). b must outlive fmt's use. */
 void work_bound_attach(const struct work_bound *b, struct AVFormatContext *fmt);

@@ -185,8 +185,12 @@ int iframe_segment(const char *path, const struct source_io *io, const struct ti
 done:
     picture_close(&ps);
     av_frame_free(&pic);
-    if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop))
+    if (work_bound_stopped(bound)) {    /* what was made may be cut short */
+        free(*out);
+        *out = NULL;
+        *len = 0;
         return -ECANCELED;
+    }
     if (ret < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(ret, err, sizeof(err));

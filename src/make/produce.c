@@ -85,6 +85,8 @@ static int audio_segment(const char *path, const struct source_io *io,
     uint64_t bytes = 0;
     int ret;
 
+    *out = NULL;
+    *len = 0;
     if (!par || !(sink.framed = av_packet_alloc())) {
         ret = AVERROR(ENOMEM);
         goto done;
@@ -110,8 +112,11 @@ static int audio_segment(const char *path, const struct source_io *io,
         ap.bit_rate = ap.bit_rate * 3 / 4;
     }
 done:
-    if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
+    if (work_bound_stopped(bound)) {    /* what was made may be cut short */
         log_info("%s: audio/%s segment %ld: stopped (shutting down)", path, r->name, seg);
+        free(*out);
+        *out = NULL;
+        *len = 0;
         ret = -ECANCELED;
     } else if (ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
         log_error("%s: audio/%s segment %ld: gave up: the segment took longer "

@@ -257,9 +257,15 @@ int remux_segment(const char *path, const struct source_io *io, const struct tit
         goto done;
     }
     ret = 0;
+    if (work_bound_stopped(bound)) {    /* what was read may be cut short */
+        free(*out);
+        *out = NULL;
+        *len = 0;
+        ret = -ECANCELED;
+    }
     goto done;
 fail:
-    if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
+    if (work_bound_stopped(bound)) {
         ret = -ECANCELED;
         goto done;
     }

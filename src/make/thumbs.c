@@ -142,8 +142,12 @@ done:
     av_frame_free(&tile);
     av_frame_free(&sprite);
     av_packet_free(&pkt);
-    if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop))
+    if (work_bound_stopped(bound)) {    /* what was made may be cut short */
+        free(*out);
+        *out = NULL;
+        *len = 0;
         return -ECANCELED;
+    }
     if (ret < 0) {
         char err[AV_ERROR_MAX_STRING_SIZE];
         av_strerror(ret, err, sizeof(err));

@@ -986,8 +986,11 @@ int transcode_segment(const char *path, const struct source_io *io, const struct
         ret = transcode_attempt(path, io, t, r, seg, cfg, bound ? &own : NULL, 0, 0, out,
                                 len, &bytes, NULL, NULL, &what);
     }
-    if (ret == AVERROR_EXIT && bound && bound->stop && atomic_load(bound->stop)) {
+    if (work_bound_stopped(bound)) {    /* what was made may be cut short */
         log_info("%s: video/%s segment %ld: stopped (shutting down)", path, r->name, seg);
+        free(*out);
+        *out = NULL;
+        *len = 0;
         return -ECANCELED;
     }
     if (ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {

@@ -33,6 +33,11 @@ int work_bound_check(const struct work_bound *b)
     return 0;
 }
 
+int work_bound_stopped(const struct work_bound *b)
+{
+    return b && b->stop && atomic_load(b->stop);
+}
+
 static int interrupt_cb(void *opaque)
 {
     return work_bound_check(opaque) != 0;

@@ -3,6 +3,7 @@
  * made with the ffmpeg CLI in a temporary directory.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libavformat/avio.h>
 #include <libavutil/avutil.h>
+#include <libavutil/mem.h>
 
 #include "check.h"
 #include "hlsfs/cache.h"
@@ -21,8 +24,10 @@
 #include "hlsfs/probe.h"
 #include "hlsfs/record.h"
 #include "hlsfs/remux.h"
+#include "hlsfs/source.h"
 #include "hlsfs/title.h"
 #include "hlsfs/transcode.h"
+#include "hlsfs/workbound.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -507,6 +512,130 @@ static void test_read_error(const struct env *e)
     check_end();
 }
 
+/* A source whose reads fail with 'err' at the moment the mount's stop
+ * flag is set, past 'cut' bytes: what a shutdown looks like to a demuxer
+ * that turns an interrupted read into bad data or the end of the file. */
+struct cut_source {
+    const char *path;
+    atomic_int  stop;
+    int64_t     cut;
+    int         err;
+};
+
+struct cut_reader {
+    struct cut_source *src;
+    FILE              *f;
+    int64_t            pos;
+};
+
+static int cut_read(void *opaque, uint8_t *buf, int size)
+{
+    struct cut_reader *c = opaque;
+    if (c->pos >= c->src->cut) {
+        atomic_store(&c->src->stop, 1);
+        return c->src->err;
+    }
+    if ((int64_t)size > c->src->cut - c->pos)
+        size = (int)(c->src->cut - c->pos);
+    size_t n = fread(buf, 1, (size_t)size, c->f);
+    c->pos += (int64_t)n;
+    return n ? (int)n : AVERROR_EOF;
+}
+
+static int64_t cut_seek(void *opaque, int64_t offset, int whence)
+{
+    struct cut_reader *c = opaque;
+    if (whence == AVSEEK_SIZE)
+        return -1;
+    if (fseeko(c->f, offset, whence & ~AVSEEK_FORCE) != 0)
+        return -1;
+    return c->pos = ftello(c->f);
+}
+
+static int cut_open(void *opaque, AVIOContext **pb)
+{
+    struct cut_reader *c = calloc(1, sizeof(*c));
+    uint8_t *buf = av_malloc(4096);
+    if (c)
+        c->src = opaque;
+    if (!c || !buf || !(c->f = fopen(c->src->path, "rb")) ||
+        !(*pb = avio_alloc_context(buf, 4096, 0, c, cut_read, NULL, cut_seek))) {
+        if (c && c->f)
+            fclose(c->f);
+        free(c);
+        av_free(buf);
+        return AVERROR(ENOMEM);
+    }
+    return 0;
+}
+
+static void cut_close(void *opaque, AVIOContext **pb)
+{
+    (void) opaque;
+    if (!*pb)
+        return;
+    struct cut_reader *c = (*pb)->opaque;
+    fclose(c->f);
+    free(c);
+    av_freep(&(*pb)->buffer);
+    avio_context_free(pb);
+}
+
+/* Work stopped by a shutdown is cancelled, whatever error (or none) the
+ * read cut short gave: no short segment is handed over to be cached, and
+ * no failure is logged or kept as the source's. */
+static void test_stopped_work(const struct env *e)
+{
+    struct title_options o;
+    struct title_key key;
+    struct probe *p = NULL;
+    struct title *t = NULL;
+    struct stat st;
+
+    check_begin("make/stopped-work-is-cancelled");
+    options(&o);
+    CHECK_INT(stat(e->ts, &st), 0);
+    title_make_key(&key, &st, &o);
+    CHECK_INT(probe_source(e->ts, NULL, &p), 0);
+    if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
+        const struct title_rendition *enc = NULL, *copy = NULL;
+        for (int i = 0; i < t->nrends; i++) {
+            if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_ENCODE && !enc)
+                enc = &t->rends[i];
+            if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_COPY)
+                copy = &t->rends[i];
+        }
+        CHECK(enc && copy, "no encoded or copied video rendition");
+        for (int k = 0; enc && copy && k < 4; k++) {
+            /* cut at the first byte and in the middle of the packets */
+            struct cut_source src = { .path = e->ts, .cut = k & 1 ? st.st_size / 2 : 0,
+                                      .err = k & 2 ? AVERROR_EOF : AVERROR_INVALIDDATA };
+            struct source_io io = { cut_open, cut_close, &src };
+            struct work_bound bound;
+            uint8_t *out = NULL;
+            size_t len = 0;
+            av_log_set_level(AV_LOG_QUIET);
+            work_bound_init(&bound, &src.stop, 60);
+            CHECK_INT(transcode_segment(e->ts, &io, t, enc, 0, &o.video, &bound, &out, &len),
+                      -ECANCELED);
+            CHECK(!out && !len, "a stopped encode handed over %zu bytes", len);
+            free(out);
+            out = NULL;
+            atomic_store(&src.stop, 0);
+            work_bound_init(&bound, &src.stop, 60);
+            CHECK_INT(remux_segment(e->ts, &io, t, copy, 0, &bound, &out, &len), -ECANCELED);
+            CHECK(!out && !len, "a stopped copy handed over %zu bytes", len);
+            free(out);
+            av_log_set_level(AV_LOG_ERROR);
+        }
+    } else {
+        CHECK(0, "no title built");
+    }
+    title_free(&t);
+    probe_free(&p);
+    check_end();
+}
+
 /* ---- library ------------------------------------------------------------ */
 
 /* Looks a title up as a reader who may not read the file (root gives up
@@ -666,6 +795,7 @@ int main(void)
         test_master_all_rungs(&e);
         test_ladder_fits(&e);
         test_read_error(&e);
+        test_stopped_work(&e);
         test_unreadable_then_fixed(&e);
         test_allocation_failures(&e);
         test_timeline(&e);

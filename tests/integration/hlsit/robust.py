@@ -177,7 +177,8 @@ def check_sigterm_stops_encode(m):
     rung = os.path.basename(os.path.dirname(seg))
     made = re.search(r"slow\.mp4: encoded video/%s segment 0 made" % rung, log)
     expect(not made, "the encode was finished before the daemon exited")
-    expect("stopped (shutting down)" in log, "no 'stopped (shutting down)' line")
+    expect("stopped (shutting down)" in log,
+           "no 'stopped (shutting down)' line; log ends: %s" % m.log_tail(20))
     expect(m.proc.returncode == 0, "exit status %s" % m.proc.returncode)
 
 
