@@ -72,7 +72,7 @@ struct title_blob {
 
 /* The version of the title record (record.h), the fourth byte of a
  * key's magic: a record of another version is never read. */
-#define TITLE_RECORD_VERSION 'A'
+#define TITLE_RECORD_VERSION 'B'
 
 /* What makes a title: the source's identity and the options that shape
  * the plan. A changed source or option is a different title. */

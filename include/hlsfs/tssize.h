@@ -7,7 +7,7 @@
  * only costs padding.
  *
  * The muxer writes each video frame as one PES and gathers audio frames
- * into PES packets; every PES takes a header with PTS and DTS, may take
+ * into PES packets of up to 0.35 s; every PES takes a header with PTS and DTS, may take
  * an adaptation field with PCR, and leaves at most one partly filled TS
  * packet. A segment opens with SDT, PAT and PMT, which are repeated every
  * TSSIZE_TABLE_PERIOD_MS and (PAT, PMT) before each video keyframe.
@@ -26,6 +26,13 @@
 #define TSSIZE_TABLE_PERIOD_MS 30000
 #define TSSIZE_AUD_BYTES  6     /* the access unit delimiter added to H.264    */
 #define TSSIZE_ADTS_BYTES 7     /* the ADTS header of each AAC frame           */
+/* The most bytes of audio frames one PES gathers (the muxer's
+ * pes_payload_size, set from this in mux.c for an audio stream): a
+ * multiple of 184 less 14, as the muxer rounds it, and small enough that
+ * the PES length field holds it. At 2930 bytes (the default) a 6 s
+ * segment at 128 kbit/s took 34 PES and the model had to allow 71; as
+ * large as this, a PES ends every 0.35 s whatever the rate. */
+#define TSSIZE_AUDIO_PES_PAYLOAD 65490
 
 /* Most TS bytes one PES of 'payload' bytes takes. */
 uint64_t tssize_pes_bytes(uint64_t payload);

@@ -7,7 +7,8 @@
  * - "initial_discontinuity": the first packet of every PID says the
  *   continuity counter restarts, so segments from different runs join;
  * - max_delay 0.7 s: the usual MPEG-TS offset, timestamps = source + 1.4 s
- *   in every rendition, keeping PCR ahead of any B-frame reordering;
+ *   in every rendition, keeping PCR ahead of any B-frame reordering; an
+ *   audio PES spans half of it (tssize.h);
  * - no avoid_negative_ts shift, which would move each segment differently.
  */
 #include <errno.h>
@@ -105,6 +106,10 @@ int mux_open(struct mux **out, const AVCodecParameters *par, AVRational tb,
     snprintf(period, sizeof(period), "%dms", TSSIZE_TABLE_PERIOD_MS);
     av_dict_set(&opts, "pat_period", period, 0);
     av_dict_set(&opts, "sdt_period", period, 0);
+    /* audio frames gathered by time alone (0.35 s a PES), not in PES of
+     * 2930 bytes: fewer PES headers and partly filled packets */
+    if (par->codec_type == AVMEDIA_TYPE_AUDIO)
+        av_dict_set_int(&opts, "pes_payload_size", TSSIZE_AUDIO_PES_PAYLOAD, 0);
     ret = avformat_write_header(m->fmt, &opts);
     av_dict_free(&opts);
     if (ret < 0)

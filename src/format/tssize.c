@@ -9,11 +9,11 @@
 #define TABLE_PACKETS 3          /* SDT, PAT, PMT                          */
 #define PES_HEADER_MAX 19        /* start code, flags, PTS and DTS         */
 #define AF_MAX 8                 /* adaptation field with PCR              */
-#define AUDIO_FRAMES_PER_PES_MIN 4   /* PES of up to ~2.9 KB or 0.35 s      */
-#define AUDIO_PES_PAYLOAD 2930   /* libavformat's pes_payload_size         */
-#define AUDIO_PES_SPAN_MS 350    /* its audio delay: max_delay (0.7 s) / 2 */
-#define AAC_FRAME_MAX (2 * 768 + TSSIZE_ADTS_BYTES) /* stereo AAC-LC: 6144
-                                    bits per channel, and the ADTS header */
+#define AUDIO_PES_SPAN_MS 350    /* the muxer's audio delay: max_delay
+                                    (0.7 s) / 2                            */
+#define AAC_FRAME_MAX (8 * 768 + TSSIZE_ADTS_BYTES) /* AAC-LC: 6144 bits
+                                    per channel, 8 channels at most, and
+                                    the ADTS header                        */
 
 uint64_t tssize_table_bytes(int64_t duration_ms)
 {
@@ -90,26 +90,24 @@ uint64_t tssize_h264_payload_bytes(uint64_t segment_bytes, long frames, int64_t 
 }
 
 /* PES packets of an AAC segment of 'payload' bytes (frames with their
- * ADTS headers) in 'frames' frames over duration_ms. libavformat's muxer
- * closes an audio PES when the next frame would take it past
- * AUDIO_PES_PAYLOAD bytes, or when that frame starts AUDIO_PES_SPAN_MS or
- * more after the PES's first: so every PES but the last either holds more
- * than AUDIO_PES_PAYLOAD - AAC_FRAME_MAX bytes or spans that time. The
- * fewer of that count and one PES per AUDIO_FRAMES_PER_PES_MIN frames. */
-static uint64_t aac_pes(uint64_t payload, long frames, int64_t duration_ms)
+ * ADTS headers) over duration_ms. libavformat's muxer closes an audio PES
+ * when the next frame would take it past TSSIZE_AUDIO_PES_PAYLOAD bytes,
+ * or when that frame starts AUDIO_PES_SPAN_MS or more after the PES's
+ * first: so every PES but the last either holds more than
+ * TSSIZE_AUDIO_PES_PAYLOAD - AAC_FRAME_MAX bytes or spans that time.
+ * (No count per frame: at a low sample rate a PES closed by time holds as
+ * few as three frames.) */
+static uint64_t aac_pes(uint64_t payload, int64_t duration_ms)
 {
-    uint64_t f = frames > 0 ? (uint64_t)frames : 1;
-    uint64_t by_frames = f / AUDIO_FRAMES_PER_PES_MIN + 1;
     uint64_t ms = duration_ms > 0 ? (uint64_t)duration_ms : 0;
-    uint64_t by_bytes = payload / (AUDIO_PES_PAYLOAD - AAC_FRAME_MAX) + ms / AUDIO_PES_SPAN_MS + 1;
-    return by_bytes < by_frames ? by_bytes : by_frames;
+    return payload / (TSSIZE_AUDIO_PES_PAYLOAD - AAC_FRAME_MAX) + ms / AUDIO_PES_SPAN_MS + 1;
 }
 
 uint64_t tssize_aac_segment_bytes(uint64_t es_bytes, long frames, int64_t duration_ms)
 {
     uint64_t f = frames > 0 ? (uint64_t)frames : 1;
     uint64_t payload = es_bytes + f * TSSIZE_ADTS_BYTES;
-    return stream_bytes(payload, aac_pes(payload, frames, duration_ms), duration_ms);
+    return stream_bytes(payload, aac_pes(payload, duration_ms), duration_ms);
 }
 
 uint64_t tssize_aac_payload_bytes(uint64_t segment_bytes, long frames, int64_t duration_ms)

@@ -31,9 +31,13 @@
  *             a sample). With exact timestamps (MP4, MPEG-TS) that is the
  *             first frame's; with Matroska's milliseconds it is what makes
  *             two jobs that start decoding at different points put a
- *             sample at the same place. A frame off its chain by more than
- *             a tick and two samples starts a new chain: the hole before
- *             it is filled with silence, an overlap is cut off.
+ *             sample at the same place. Timestamps that wander around
+ *             the sample count by up to 1/40 s (a muxer that wrote frames
+ *             of 1024 samples as lasting 960, then 1408 to catch up) stay
+ *             on their chain, its start then the middle of the range they
+ *             imply. A frame off its chain by more than that, a tick and
+ *             two samples starts a new chain: the hole before it is filled
+ *             with silence, an overlap is cut off.
  *
  *   resample  One swr context per run of frames of one format (rate,
  *             layout, sample format), converting to stereo (or 5.1:
@@ -86,6 +90,8 @@
 #define SEEK_MAX_S      60    /* beyond this, start from the beginning   */
 #define CHAIN_SECONDS   8     /* audio that fixes where a chain starts...*/
 #define CHAIN_BYTES     (8 << 20) /* ...or this much of it decoded       */
+#define CHAIN_JITTER_DIV 40   /* timestamps may wander 1/40 s around the
+                                 sample count and stay on their chain    */
 #define SILENCE_CHUNK   4096  /* input samples of silence per conversion */
 #define MAX_PLANES      64    /* SWR_CH_MAX                              */
 
@@ -680,8 +686,12 @@ static int on_frame(struct job *j, AVFrame *f)
         goto done;
     have_e = c->active ? implied_start(j, pts, c->rate, c->count, &e) : 0;
     if (c->active && have_e) {
-        /* a tick of the time base (rounding) and two samples */
-        tol = (int64_t)tb.num * c->rate + 2 * (int64_t)tb.den;
+        /* a tick of the time base (rounding), two samples, and the
+         * jitter of a muxer that wrote durations other than the frames'
+         * (960 and 1408 samples for frames of 1024): the samples are
+         * right, the timestamps only wander around them */
+        tol = (int64_t)tb.num * c->rate + 2 * (int64_t)tb.den +
+              (int64_t)(c->rate / CHAIN_JITTER_DIV) * tb.den;
         if (c->committed
                 ? llabs(av_rescale_rnd(e, POS_ONE, tb.den, AV_ROUND_NEAR_INF) -
                         c->anchor) > av_rescale_rnd(tol, POS_ONE, tb.den,

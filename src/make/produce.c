@@ -102,6 +102,8 @@ static int audio_segment(const char *path, const struct source_io *io,
                                    &ap, audio_to_mux, &sink);
         if (ret < 0 || (ret = mux_finish(sink.mux, &bytes)) < 0)
             goto done;
+        log_debug("%s: audio/%s segment %ld: %" PRIu64 " bytes at %" PRId64 " bit/s for the "
+                  "planned %" PRIu64, path, r->name, seg, bytes, ap.bit_rate, r->sizes[seg]);
         ret = mux_take(sink.mux, r->sizes[seg], out, len);
         mux_free(&sink.mux);
         if (ret != -EOVERFLOW)

@@ -154,12 +154,12 @@ class Transcoding(unittest.TestCase):
         def fit(w, h, rate, codec, original):
             return [(n, r) for n, _, r in expected_rungs(lad, w, h, rate, codec, original)]
         self.assertEqual(fit(1920, 1080, 5000000, "h264", True),
-                         [("180p", 87269), ("360p", 800000), ("480p", 1400000),
+                         [("180p", 92666), ("360p", 800000), ("480p", 1400000),
                           ("720p", 2800000), ("1080p", 5000000)])
         self.assertEqual([n for n, _ in fit(1920, 1080, 220000, "h264", True)],
                          ["240p", "480p", "720p", "1080p"])
         self.assertEqual([n for n, _ in fit(1920, 1080, 10000, "av1", False)], ["540p", "1080p"])
-        self.assertEqual(fit(640, 360, 800000, "mpeg4", False), [("180p", 87269), ("360p", 693333)])
+        self.assertEqual(fit(640, 360, 800000, "mpeg4", False), [("180p", 92666), ("360p", 693333)])
         self.assertEqual(fit(176, 144, 100000, "h264", True), [("72p", 32000), ("144p", 128000)])
         self.assertEqual(fit(176, 144, 64000, "h263", False), [("72p", 32000), ("144p", 55466)])
         for w, h, rate, codec, orig in [(1920, 1080, 220000, "h264", True),

@@ -252,11 +252,10 @@ static void aac_case(int sample_rate, long frames, int payload, int spread)
     uint64_t bound = tssize_aac_segment_bytes(es, frames, ms);
     CHECK(got <= bound, "the muxer wrote %llu bytes, the model's bound is %llu",
           (unsigned long long)got, (unsigned long long)bound);
-    /* not loose: a PES for every four frames at most, and fewer for small
-     * frames (a PES per 1387 bytes or per 0.35 s), and the tables */
-    uint64_t pes = (uint64_t)frames / 4;
-    uint64_t small = (es + (uint64_t)frames * MUX_ADTS_HEADER) / 1387 + (uint64_t)ms / 350 + 1;
-    uint64_t slack = ((pes < small ? pes : small) + 6) * TSSIZE_PACKET;
+    /* not loose: a PES per 0.35 s (with one more per 59339 bytes), each
+     * leaving a packet partly filled, and the tables */
+    uint64_t pes = (es + (uint64_t)frames * MUX_ADTS_HEADER) / 59339 + (uint64_t)ms / 350 + 1;
+    uint64_t slack = (pes + 6) * TSSIZE_PACKET;
     CHECK(bound <= got + slack, "bound %llu is more than %llu over the %llu written",
           (unsigned long long)bound, (unsigned long long)slack, (unsigned long long)got);
 done:
@@ -268,20 +267,18 @@ done:
 
 static void test_aac(void)
 {
-    /* 48 kHz, as hlsfs encodes; 0 to 256 kbit/s, frames varying around
-     * their mean as the encoder's do. Not above: the model counts a PES
-     * per four frames, while the muxer closes a PES at 2930 bytes, so
-     * frames of more than ~730 bytes (about 270 kbit/s) take more PES
-     * than the model allows (at 384 kbit/s a 6 s segment came out 752
-     * bytes over, at 512 kbit/s 1692); produce.c then encodes the segment
-     * again at a lower rate. */
-    static const int bytes[] = { 6, 85, 341, 683 };
+    /* 48 kHz, as hlsfs encodes; 0 to 576 kbit/s (a stereo frame's
+     * most), frames varying around their mean as the encoder's do */
+    static const int bytes[] = { 6, 85, 341, 683, 1024, 1536 };
     long six = 48000 * 6 / 1024;
     for (size_t b = 0; b < ARRAY_LEN(bytes); b++) {
         aac_case(48000, six, bytes[b], bytes[b] / 5);
         aac_case(48000, 1, bytes[b], 0);
     }
     aac_case(48000, 48000 * 70 / 1024, 341, 100);  /* the tables again */
+    /* 128 ms frames: a PES closed by time holds three */
+    aac_case(8000, 8000 * 6 / 1024, 85, 40);
+    aac_case(44100, 44100 * 6 / 1024, 683, 300);
 }
 
 /* The model's pieces, in numbers. */

@@ -467,7 +467,7 @@ def cellular_rate(fps):
     aac += aac * 5 // 100
     ams = af * 1024 * 1000 // 48000 + 1
     apay = aac + af * 7
-    apes = min(af // 4 + 1, apay // (2930 - 1543) + ams // 350 + 1)
+    apes = apay // (65490 - 6151) + ams // 350 + 1
     audio = _ts_stream_bytes(apay, apes, ams)
     lo, hi = FLOOR_MIN_BPS, CELLULAR_BPS
     while lo < hi:
