@@ -456,6 +456,30 @@ static void test_ladder_fits(const struct env *e)
 
 /* ---- making segments ------------------------------------------------ */
 
+/* The MPEG-TS fixture's title with options o: 0, or -1 (a failed check
+ * recorded). */
+static int ts_title(const struct env *e, const struct title_options *o, struct stat *st,
+                    struct probe **p, struct title **t)
+{
+    struct title_key key;
+    CHECK_INT(stat(e->ts, st), 0);
+    title_make_key(&key, st, o);
+    CHECK_INT(probe_source(e->ts, NULL, p), 0);
+    if (*p && title_build(*p, &key, o, t) == 0 && !(*t)->error)
+        return 0;
+    CHECK(0, "no title built");
+    return -1;
+}
+
+/* The title's first video rendition made in 'mode', or NULL. */
+static const struct title_rendition *video_rendition(const struct title *t, int mode)
+{
+    for (int i = 0; i < t->nrends; i++)
+        if (t->rends[i].kind == REND_VIDEO && (int)t->rends[i].mode == mode)
+            return &t->rends[i];
+    return NULL;
+}
+
 /* A read that fails with EIO (the source through libavformat's concat
  * protocol, followed by /proc/self/mem, whose first page cannot be read)
  * fails the segment, transcoded or copied: it is not padded and handed
@@ -463,7 +487,6 @@ static void test_ladder_fits(const struct env *e)
 static void test_read_error(const struct env *e)
 {
     struct title_options o;
-    struct title_key key;
     struct probe *p = NULL;
     struct title *t = NULL;
     struct stat st;
@@ -472,17 +495,9 @@ static void test_read_error(const struct env *e)
     check_begin("make/read-error-fails-the-segment");
     options(&o);
     snprintf(broken, sizeof(broken), "concat:%s|/proc/self/mem", e->ts);
-    CHECK_INT(stat(e->ts, &st), 0);
-    title_make_key(&key, &st, &o);
-    CHECK_INT(probe_source(e->ts, NULL, &p), 0);
-    if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
-        const struct title_rendition *enc = NULL, *copy = NULL;
-        for (int i = 0; i < t->nrends; i++) {
-            if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_ENCODE && !enc)
-                enc = &t->rends[i];
-            if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_COPY)
-                copy = &t->rends[i];
-        }
+    if (ts_title(e, &o, &st, &p, &t) == 0) {
+        const struct title_rendition *enc = video_rendition(t, REND_ENCODE);
+        const struct title_rendition *copy = video_rendition(t, REND_COPY);
         CHECK(enc && copy, "no encoded or copied video rendition");
         CHECK_INT(t->nseg, 1);
         if (enc && copy) {
@@ -504,8 +519,6 @@ static void test_read_error(const struct env *e)
             CHECK_INT(remux_segment(e->ts, NULL, t, copy, 0, NULL, &out, &len), 0);
             free(out);
         }
-    } else {
-        CHECK(0, "no title built");
     }
     title_free(&t);
     probe_free(&p);
@@ -587,24 +600,15 @@ static void cut_close(void *opaque, AVIOContext **pb)
 static void test_stopped_work(const struct env *e)
 {
     struct title_options o;
-    struct title_key key;
     struct probe *p = NULL;
     struct title *t = NULL;
     struct stat st;
 
     check_begin("make/stopped-work-is-cancelled");
     options(&o);
-    CHECK_INT(stat(e->ts, &st), 0);
-    title_make_key(&key, &st, &o);
-    CHECK_INT(probe_source(e->ts, NULL, &p), 0);
-    if (p && title_build(p, &key, &o, &t) == 0 && !t->error) {
-        const struct title_rendition *enc = NULL, *copy = NULL;
-        for (int i = 0; i < t->nrends; i++) {
-            if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_ENCODE && !enc)
-                enc = &t->rends[i];
-            if (t->rends[i].kind == REND_VIDEO && t->rends[i].mode == REND_COPY)
-                copy = &t->rends[i];
-        }
+    if (ts_title(e, &o, &st, &p, &t) == 0) {
+        const struct title_rendition *enc = video_rendition(t, REND_ENCODE);
+        const struct title_rendition *copy = video_rendition(t, REND_COPY);
         CHECK(enc && copy, "no encoded or copied video rendition");
         for (int k = 0; enc && copy && k < 4; k++) {
             /* cut at the first byte and in the middle of the packets */
@@ -628,8 +632,6 @@ static void test_stopped_work(const struct env *e)
             free(out);
             av_log_set_level(AV_LOG_ERROR);
         }
-    } else {
-        CHECK(0, "no title built");
     }
     title_free(&t);
     probe_free(&p);
